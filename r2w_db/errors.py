@@ -1,0 +1,82 @@
+"""The few things that go wrong, each with a message a person can act on."""
+
+
+class R2WError(Exception):
+    """Base class: the message is one line, fit to print as it is."""
+
+
+class DatabaseMissing(R2WError):
+    def __init__(self, path):
+        super().__init__(
+            f"database not found: {path} (check --db / DATABASE_URL, "
+            f"or create it with `python -m r2w_db --db {path} init`)"
+        )
+
+
+class NotADatabase(R2WError):
+    def __init__(self, path):
+        super().__init__(
+            f"{path} is not an SQLite database (wrong file, or corrupt: restore it from a backup)"
+        )
+
+
+class Unreadable(R2WError):
+    def __init__(self, path, detail="permission denied"):
+        super().__init__(f"cannot open {path}: {detail} (check the file's owner and permissions)")
+
+
+class EmptyDatabase(R2WError):
+    def __init__(self, path):
+        super().__init__(
+            f"{path} holds none of the Resume2Website tables (empty or a different database): "
+            f"point --db / DATABASE_URL at the right file, or run `python -m r2w_db --db {path} init`"
+        )
+
+
+class SchemaTooOld(R2WError):
+    def __init__(self, path, missing):
+        what = ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else "")
+        super().__init__(
+            f"{path} has an old or incomplete schema (missing {what}): "
+            f"run `python -m r2w_db --db {path} migrate`"
+        )
+        self.missing = list(missing)
+
+
+class SchemaTooNew(R2WError):
+    def __init__(self, path, found, known):
+        super().__init__(
+            f"{path} is at schema version {found}, newer than this r2w_db knows ({known}): "
+            f"upgrade r2w monitor before touching it"
+        )
+
+
+class DatabaseLocked(R2WError):
+    def __init__(self, path):
+        super().__init__(
+            f"{path} is locked by another process and stayed locked past the timeout: try again shortly"
+        )
+
+
+class DatabaseReadOnly(R2WError):
+    def __init__(self, path):
+        super().__init__(
+            f"cannot write to {path}: the file or its folder is read-only for this user"
+        )
+
+
+class DiskFull(R2WError):
+    def __init__(self, path):
+        super().__init__(
+            f"disk full (or file size limit reached) while writing {path}: nothing was changed; free space and retry"
+        )
+
+
+class DuplicateEmail(R2WError):
+    def __init__(self, email):
+        super().__init__("an account with this email address already exists")
+        self.email = email
+
+
+class InvalidValue(R2WError, ValueError):
+    """A caller passed a value the schema does not allow (status, confidence, ...)."""
