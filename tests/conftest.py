@@ -1,0 +1,22 @@
+"""Tiny fixtures that build fresh databases."""
+import pytest
+
+from r2w_db import migrations
+
+from .prodlike import build_prodlike
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    """An empty database at the current schema."""
+    path = tmp_path / "r2w.db"
+    migrations.init(path)
+    return path
+
+
+@pytest.fixture
+def prod_db(tmp_path):
+    """(path, now, expected): a database written the way production writes it, not migrated."""
+    path = tmp_path / "prod.db"
+    now, expected = build_prodlike(path)
+    return path, now, expected

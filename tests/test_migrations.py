@@ -1,0 +1,93 @@
+"""Any state of the documented history reaches the current schema, keeping every row."""
+import sqlite3
+
+import pytest
+
+from r2w_db import migrations, schema
+from r2w_db.errors import SchemaTooNew
+
+from .prodlike import build_prodlike
+
+
+def dump(path):
+    conn = sqlite3.connect(path)
+    tables = ["users", "sessions", "cv_uploads", "cv_extraction_cache"]
+    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    data = {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables if t in present}
+    conn.close()
+    return data
+
+
+@pytest.mark.parametrize("migrated_by_app", [False, True])
+def test_migrate_keeps_every_row_and_is_idempotent(tmp_path, migrated_by_app):
+    path = tmp_path / "old.db"
+    build_prodlike(path, migrated_by_app=migrated_by_app)
+    before = dump(path)
+    steps = migrations.migrate(path)
+    assert steps and steps[-1].description.endswith(f"-> {schema.CURRENT_VERSION}")
+    after = dump(path)
+    for table, rows in before.items():
+        width = len(rows[0]) if rows else 0
+        assert [tuple(r)[:width] for r in after[table]] == [tuple(r) for r in rows]
+        assert all(v is None for r in after[table] for v in tuple(r)[width:])
+    conn = sqlite3.connect(path)
+    assert schema.missing_documented(conn) == []
+    assert schema.drift(conn).ok
+    assert schema.user_version(conn) == schema.CURRENT_VERSION
+    conn.close()
+    assert migrations.migrate(path) == []
+    assert dump(path) == after
+
+
+def test_dry_run_lists_steps_and_changes_nothing(tmp_path):
+    path = tmp_path / "old.db"
+    build_prodlike(path, migrated_by_app=False)
+    data = path.read_bytes()
+    steps = migrations.migrate(path, dry_run=True)
+    descriptions = [s.description for s in steps]
+    assert "add column users.name" in descriptions
+    assert "add column cv_uploads.file_hash" in descriptions
+    assert "create table cv_extraction_cache" in descriptions
+    assert path.read_bytes() == data
+
+
+def test_failed_step_rolls_back_everything(tmp_path, monkeypatch):
+    path = tmp_path / "old.db"
+    build_prodlike(path, migrated_by_app=False)
+    before = dump(path)
+    real_plan = migrations.plan
+
+    def broken_plan(conn):
+        return real_plan(conn) + [migrations.Step(99, "boom", "CREATE TABLE users (x)")]
+
+    monkeypatch.setattr(migrations, "plan", broken_plan)
+    with pytest.raises(Exception):
+        migrations.migrate(path)
+    conn = sqlite3.connect(path)
+    assert "name" not in schema.table_columns(conn, "users")
+    assert schema.user_version(conn) == 0
+    conn.close()
+    assert dump(path) == before
+
+
+def test_newer_schema_is_refused(db_path):
+    conn = sqlite3.connect(db_path)
+    conn.execute(f"PRAGMA user_version = {schema.CURRENT_VERSION + 1}")
+    conn.close()
+    with pytest.raises(SchemaTooNew, match="upgrade r2w monitor"):
+        migrations.migrate(db_path)
+
+
+def test_documented_schema_only_gets_the_project_indexes(tmp_path):
+    path = tmp_path / "documented.db"
+    conn = sqlite3.connect(path)
+    for sql in schema.TABLES.values():
+        conn.execute(sql)
+    for name in schema.DOCUMENTED_INDEXES:
+        conn.execute(schema.INDEXES[name].sql())
+    conn.commit()
+    conn.close()
+    steps = migrations.pending(path)
+    created = {s.description.split()[2] for s in steps if s.description.startswith("create index")}
+    assert created == set(schema.INDEXES) - set(schema.DOCUMENTED_INDEXES)
+    assert not any(s.description.startswith(("add column", "create table")) for s in steps)
