@@ -6,7 +6,7 @@ from .connection import as_database, transaction
 
 
 def update_user_portfolio(db, user_id, portfolio_id, portfolio_url) -> bool:
-    """Set the active portfolio (created now, expires in PORTFOLIO_DAYS); True if the user exists."""
+    """Set the portfolio (created now, expires in PORTFOLIO_DAYS); True if the user exists."""
     for value, what in ((portfolio_id, "portfolio_id"), (portfolio_url, "portfolio_url")):
         if not isinstance(value, str) or not value:
             raise errors.InvalidValue(f"{what} must be a non-empty string")
