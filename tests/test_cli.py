@@ -117,3 +117,12 @@ def test_init_creates_and_help_for_each_command(tmp_path):
     for command in ("init", "migrate", "check", "stats", "demo", "hash-password"):
         result = run(command, "--help")
         assert result.returncode == 0 and "usage:" in result.stdout
+
+
+def test_hash_password_reads_stdin_when_not_a_terminal():
+    import bcrypt
+
+    result = run("hash-password", stdin="correct horse battery staple\n")
+    assert result.returncode == 0, result.stderr
+    hashed = result.stdout.strip()
+    assert hashed.startswith("$2b$") and bcrypt.checkpw(b"correct horse battery staple", hashed.encode())
