@@ -4,6 +4,8 @@ Kept apart from the application's database so that its schema stays exactly the
 documented one. `R2W_MONITOR_DB` moves it; it is created on first write.
 """
 import json
+import os
+import sqlite3
 from pathlib import Path
 
 from . import config, timeutil
@@ -24,13 +26,23 @@ CREATE TABLE IF NOT EXISTS maintenance_log (
     seconds REAL,
     outcome TEXT NOT NULL DEFAULT 'running',   -- running, ok, failed, refused, cancelled
     error TEXT,
-    backup TEXT
+    backup TEXT,
+    pid INTEGER                                -- the process running it (to spot interrupted runs)
 );
 CREATE INDEX IF NOT EXISTS idx_maintenance_log_task ON maintenance_log(task, started_at);
+CREATE TABLE IF NOT EXISTS backup_verifications (
+    path TEXT PRIMARY KEY,       -- absolute path of a backup file
+    size INTEGER NOT NULL,       -- the file as it was verified: a changed file is unverified again
+    mtime_ns INTEGER NOT NULL,
+    verified_at TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    message TEXT
+);
 """
 
 LOG_COLUMNS = ("id", "started_at", "finished_at", "user", "task", "database", "parameters",
                "previewed", "rows", "bytes_reclaimed", "seconds", "outcome", "error", "backup")
+INTERRUPTED = "interrupted: the process ended before the run finished"
 
 
 class MonitorStore:
@@ -48,6 +60,11 @@ class MonitorStore:
 
     def _ensure(self, conn):
         conn.executescript(SCHEMA)
+        if "pid" not in [row[1] for row in conn.execute("PRAGMA table_info(maintenance_log)")]:
+            try:  # a log written before the pid column existed
+                conn.execute("ALTER TABLE maintenance_log ADD COLUMN pid INTEGER")
+            except sqlite3.OperationalError:
+                pass  # another process added it first
 
     # -------------------------------------------------------------- maintenance log
     def log_start(self, *, user, task, database, parameters=None, previewed=None):
@@ -55,12 +72,69 @@ class MonitorStore:
         with self._writer() as conn:
             self._ensure(conn)
             with transaction(conn):
+                self._reap(conn)
                 cur = conn.execute(
-                    "INSERT INTO maintenance_log (started_at, user, task, database, parameters, previewed)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO maintenance_log (started_at, user, task, database, parameters, previewed, pid)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (timeutil.now_iso(), user, task, database_key(database),
-                     json.dumps(parameters or {}, sort_keys=True), previewed))
+                     json.dumps(parameters or {}, sort_keys=True), previewed, os.getpid()))
                 return cur.lastrowid
+
+    def _reap(self, conn):
+        """Runs still marked 'running' whose process is gone (killed, crashed) become 'failed'."""
+        rows = conn.execute(
+            "SELECT id, pid FROM maintenance_log WHERE outcome = 'running' AND pid IS NOT NULL").fetchall()
+        for row in rows:
+            if not _alive(row["pid"]):
+                conn.execute("UPDATE maintenance_log SET outcome = 'failed', error = ?, finished_at = ?"
+                             " WHERE id = ? AND outcome = 'running'",
+                             (INTERRUPTED, timeutil.now_iso(), row["id"]))
+
+    def running(self, task, database=None):
+        """Runs of `task` marked 'running' by a process that is still alive (newest first)."""
+        return [entry for entry in self._select(
+            "WHERE task = ? AND outcome = 'running'", (task,), database, limit=20)
+            if entry.get("pid") is None or _alive(entry["pid"])]
+
+    def last_run(self, task, database=None):
+        """The newest run of a task whatever its outcome, or None."""
+        rows = self._select("WHERE task = ?", (task,), database, limit=1)
+        return rows[0] if rows else None
+
+    def _select(self, where, params, database, limit):
+        if not self.path.exists():
+            return []
+        if database is not None:
+            where, params = where + " AND database = ?", (*params, database_key(database))
+        with self.db.read() as conn:
+            if not _has_table(conn, "maintenance_log"):
+                return []
+            return [dict(r) for r in conn.execute(
+                f"SELECT * FROM maintenance_log {where} ORDER BY id DESC LIMIT ?", (*params, int(limit)))]
+
+    # ------------------------------------------------------------ backup verification
+    def record_verification(self, path, *, size, mtime_ns, ok, message=None):
+        """Remember that the backup file `path` (as it was: size, mtime) was verified."""
+        with self._writer() as conn:
+            self._ensure(conn)
+            with transaction(conn):
+                conn.execute(
+                    "INSERT INTO backup_verifications (path, size, mtime_ns, verified_at, ok, message)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size,"
+                    " mtime_ns = excluded.mtime_ns, verified_at = excluded.verified_at,"
+                    " ok = excluded.ok, message = excluded.message",
+                    (str(Path(path).resolve()), int(size), int(mtime_ns), timeutil.now_iso(),
+                     int(bool(ok)), message))
+
+    def verifications(self):
+        """{absolute path: {size, mtime_ns, verified_at, ok, message}} of recorded verifications."""
+        if not self.path.exists():
+            return {}
+        with self.db.read() as conn:
+            if not _has_table(conn, "backup_verifications"):
+                return {}
+            return {row["path"]: {**dict(row), "ok": bool(row["ok"])}
+                    for row in conn.execute("SELECT * FROM backup_verifications")}
 
     def log_finish(self, entry_id, *, outcome, rows=None, bytes_reclaimed=None, seconds=None,
                    error=None, backup=None):
@@ -107,3 +181,14 @@ def database_key(database):
 def _has_table(conn, name):
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                         (name,)).fetchone() is not None
+
+
+def _alive(pid):
+    """Whether a process with this id exists (on this machine)."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
