@@ -172,6 +172,57 @@ class MonitorStore:
                 " ORDER BY id DESC LIMIT 1", (task, *params)).fetchone()
             return dict(row) if row else None
 
+    # ------------------------------------------------------------ benchmark runs
+    BENCH_SCHEMA = """
+    CREATE TABLE IF NOT EXISTS bench_runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        database TEXT NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'queries',     -- queries (r2w_db.benchmark) or load (loadtest)
+        user TEXT,
+        iterations INTEGER,
+        seconds REAL,
+        result TEXT NOT NULL                      -- the run as JSON
+    );
+    CREATE INDEX IF NOT EXISTS idx_bench_runs_database ON bench_runs(database, kind, id);
+    """
+
+    def save_bench_run(self, run, *, user=None, kind="queries"):
+        """Store a benchmark (or load-test) run, a dict with "database"; returns its id."""
+        with self._writer() as conn:
+            conn.executescript(self.BENCH_SCHEMA)
+            with transaction(conn):
+                return conn.execute(
+                    "INSERT INTO bench_runs (started_at, database, kind, user, iterations, seconds,"
+                    " result) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (run.get("started_at") or timeutil.now_iso(), database_key(run["database"]),
+                     kind, user, run.get("iterations"), run.get("seconds"),
+                     json.dumps(run, default=str))).lastrowid
+
+    def bench_runs(self, database=None, kind="queries", limit=50, before_id=None):
+        """Stored runs, newest first, each the stored dict plus "id" and "user" ([] if none)."""
+        if not self.path.exists():
+            return []
+        where, params = ["kind = ?"], [kind]
+        if database is not None:
+            where.append("database = ?")
+            params.append(database_key(database))
+        if before_id is not None:
+            where.append("id < ?")
+            params.append(int(before_id))
+        with self.db.read() as conn:
+            if not _has_table(conn, "bench_runs"):
+                return []
+            rows = conn.execute(
+                f"SELECT id, user, result FROM bench_runs WHERE {' AND '.join(where)}"
+                " ORDER BY id DESC LIMIT ?", (*params, int(limit))).fetchall()
+        return [{**json.loads(row["result"]), "id": row["id"], "user": row["user"]} for row in rows]
+
+    def previous_bench_run(self, database, before_id=None, kind="queries"):
+        """The newest stored run for this database (older than run `before_id`), or None."""
+        runs = self.bench_runs(database, kind=kind, limit=1, before_id=before_id)
+        return runs[0] if runs else None
+
 
 def database_key(database):
     """How a database is named in the log: its absolute path."""
