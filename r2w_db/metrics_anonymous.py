@@ -1,0 +1,97 @@
+"""Anonymous users page figures: ids first seen, ids still owning uploads, age, retention.
+
+Anonymous: a user_id with the literal, case-sensitive prefix `anonymous_`. The
+application writes no users row for them: they live in cv_uploads. Stale: every
+upload of the id is older than the retention (30 days), i.e. its newest upload is.
+"""
+import pandas as pd
+
+from . import config, predicates as P, timeutil
+from .metrics import (Window, first_seen_anonymous_sql, julian_where, period_frame, period_of,
+                      rate_column, ratio, read)
+
+# (label, upper bound of the age in days; None = no bound), by the id's newest upload
+AGE_BUCKETS = (("< 1 day", 1), ("1–7 days", 7), ("7–30 days", 30), ("30–90 days", 90),
+               ("> 90 days", None))
+UNKNOWN_AGE = "unknown (unparseable date)"
+
+OWNERS_SQL = f"""
+    SELECT user_id, count(*) AS uploads, min(julianday(upload_date)) AS first,
+           max(julianday(upload_date)) AS newest
+    FROM cv_uploads WHERE {P.is_anonymous()} GROUP BY user_id"""
+
+
+def ids_by_period(db, window: Window):
+    """DataFrame period, new_ids, owning_ids.
+
+    new_ids: anonymous ids first seen in the period (over their uploads and any users row).
+    owning_ids: running total, at the end of the period, of the anonymous ids that
+    still own uploads today (by the first of those uploads).
+    """
+    jwhere, jparams = julian_where("first", window)
+    before = (f"first < julianday(?)", (timeutil.iso(window.start),)) if window.start else ("0", ())
+    with read(db) as conn:
+        new = conn.execute(
+            f"SELECT {period_of('first', window.grain)} AS period, count(*)"
+            f" FROM ({first_seen_anonymous_sql()}) WHERE {jwhere} GROUP BY 1", jparams).fetchall()
+        owning = conn.execute(
+            f"SELECT {period_of('first', window.grain)} AS period, count(*)"
+            f" FROM ({OWNERS_SQL}) WHERE {jwhere} GROUP BY 1", jparams).fetchall()
+        baseline = conn.execute(
+            f"SELECT count(*) FROM ({OWNERS_SQL}) WHERE {before[0]}", before[1]).fetchone()[0]
+    frame = period_frame(new, window, counts=("new_ids",))
+    owning = period_frame(owning, window, counts=("owning_new",))
+    frame = frame.merge(owning, on="period", how="outer").fillna(0).astype(
+        {"new_ids": "int64", "owning_new": "int64"})
+    frame["owning_ids"] = baseline + frame["owning_new"].cumsum()
+    return frame.drop(columns="owning_new")
+
+
+def ages(db, now=None, retention_days=config.ANONYMOUS_RETENTION_DAYS):
+    """{"ids", "uploads", "stale_ids", "stale_uploads", "stale_share", "by_age": DataFrame
+    bucket, ids, uploads, stale}: every anonymous id that owns uploads, by its newest upload."""
+    now = now or timeutil.utcnow()
+    cases = " ".join(f"WHEN julianday(?) - newest < {days} THEN '{label}'"
+                     for label, days in AGE_BUCKETS if days is not None)
+    with read(db) as conn:
+        rows = conn.execute(
+            f"SELECT CASE WHEN newest IS NULL THEN '{UNKNOWN_AGE}' {cases}"
+            f" ELSE '{AGE_BUCKETS[-1][0]}' END AS bucket, count(*), sum(uploads),"
+            " coalesce(sum(newest < julianday(?)), 0), coalesce(sum(CASE WHEN newest < julianday(?)"
+            " THEN uploads END), 0)"
+            f" FROM ({OWNERS_SQL}) GROUP BY 1",
+            (*[timeutil.iso(now)] * (len(AGE_BUCKETS) - 1),
+             *[timeutil.iso(timeutil.ago(now, days=retention_days))] * 2)).fetchall()
+    got = {r[0]: tuple(r[1:]) for r in rows}
+    labels = [label for label, _ in AGE_BUCKETS] + ([UNKNOWN_AGE] if UNKNOWN_AGE in got else [])
+    by_age = pd.DataFrame([(b, *got.get(b, (0, 0, 0, 0))) for b in labels],
+                          columns=["bucket", "ids", "uploads", "stale", "stale_uploads"])
+    ids, stale = int(by_age["ids"].sum()), int(by_age["stale"].sum())
+    return {"ids": ids, "uploads": int(by_age["uploads"].sum()), "stale_ids": stale,
+            "stale_uploads": int(by_age["stale_uploads"].sum()), "stale_share": ratio(stale, ids),
+            "retention_days": retention_days, "by_age": by_age.drop(columns="stale_uploads")}
+
+
+def share_by_period(db, window: Window):
+    """{"uploads", "anonymous", "share", "by_period": DataFrame period, uploads, anonymous, share}:
+    the anonymous share of the window's uploads.
+
+    All uploads are counted on the (upload_date, ...) index and anonymous ones on the
+    (user_id, upload_date) index, so neither query reads a table row.
+    """
+    where, params = window.where("upload_date")
+    period = period_of("upload_date", window.grain)
+    with read(db) as conn:
+        uploads = conn.execute(f"SELECT {period}, count(*) FROM cv_uploads WHERE {where} GROUP BY 1",
+                               params).fetchall()
+        anonymous = conn.execute(
+            f"SELECT {period}, count(*) FROM cv_uploads WHERE {P.is_anonymous()} AND {where}"
+            " GROUP BY 1", params).fetchall()
+    total = sum(r[1] for r in uploads)
+    anonymous_total = sum(r[1] for r in anonymous)
+    frame = period_frame(uploads, window, counts=("uploads",)).merge(
+        period_frame(anonymous, window, counts=("anonymous",)), on="period", how="left")
+    frame["anonymous"] = frame["anonymous"].fillna(0).astype("int64")
+    frame["share"] = rate_column(frame, "anonymous", "uploads")
+    return {"uploads": total, "anonymous": anonymous_total, "share": ratio(anonymous_total, total),
+            "by_period": frame}
