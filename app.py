@@ -1,27 +1,105 @@
-"""r2w monitor: the overview page."""
+"""r2w monitor: the overview. Is anything wrong, and what do I do about it?"""
 import streamlit as st
 
 from dashboard import ui
-from r2w_db import stats
+from r2w_db import health, metrics
+
+ICON = {health.OK: ":green[:material/check_circle:]", health.WARN: ":orange[:material/warning:]",
+        health.ERROR: ":red[:material/error:]"}
 
 ctx = ui.page("Overview", "🩺")
-figures = ui.cached(stats.collect_stats, ctx.db)
 
-users, sessions, uploads, cache = (figures[k] for k in ("users", "sessions", "uploads", "cache"))
-cols = st.columns(5)
-cols[0].metric("Registered users", ui.human_count(users["registered"]))
-cols[1].metric("Anonymous ids", ui.human_count(users["anonymous"]))
-cols[2].metric("Active sessions", ui.human_count(sessions["active"]),
-               help="Created within the last 7 days")
-cols[3].metric("Uploads", ui.human_count(uploads["total"]))
-cols[4].metric("Stuck jobs", ui.human_count(uploads["stuck"]),
-               help="'processing' and uploaded more than 60 minutes ago")
-cols = st.columns(5)
-cols[0].metric("Cache hit rate", ui.human_percent(cache["cache_hit_rate"]),
-               help="Uploads with a file_hash whose cache entry predates them")
-average = cache["average_confidence_score"]
-cols[1].metric("Average confidence", "no data" if average is None else f"{average:.3f}")
-cols[2].metric("Low-confidence entries", ui.human_count(cache["low_confidence_extractions"]),
-               help="Confidence below 0.7")
-cols[3].metric("Database size", ui.human_bytes(figures["database"]["size_bytes"]))
-cols[4].metric("WAL size", ui.human_bytes(figures["database"]["wal_bytes"]))
+
+def window_caption(window):
+    if window.start is None:
+        return "All time: the whole history in the database."
+    return (f"{window.label}: since {window.start:%Y-%m-%d %H:%M} UTC, compared with "
+            f"{window.previous.label}.")
+
+
+def headline(ctx):
+    figures = ui.cached(metrics.headline, ctx.db, ctx.window)
+    cur, prev, now = figures["current"], figures["previous"] or {}, figures["now"]
+    st.caption(window_caption(ctx.window))
+    row = st.columns(5)
+    row[0].metric("New users", ui.human_count(cur["registered_new"]),
+                  ui.delta(cur["registered_new"], prev.get("registered_new")), border=True,
+                  help="Users rows created in the window (anonymous ids are not users).")
+    row[1].metric("New anonymous ids", ui.human_count(cur["anonymous_new"]),
+                  ui.delta(cur["anonymous_new"], prev.get("anonymous_new")), border=True,
+                  help="user_ids with the literal prefix `anonymous_` first seen in the window.")
+    row[2].metric("Active sessions", ui.human_count(now["active_sessions"]), border=True,
+                  help="Sessions created within the last 7 days, as of now (a point-in-time "
+                       "figure: expired sessions are cleaned up, so no change is shown).")
+    row[3].metric("Uploads", ui.human_count(cur["uploads"]),
+                  ui.delta(cur["uploads"], prev.get("uploads")), border=True,
+                  help="CV uploads in the window, whatever their status.")
+    row[4].metric("Failure rate", ui.human_percent(cur["failure_rate"]),
+                  ui.delta(cur["failure_rate"], prev.get("failure_rate"), "percent"),
+                  delta_color="inverse", border=True,
+                  help="failed / (completed + failed) among the window's uploads; "
+                       "'no data' when no job finished.")
+    row = st.columns(5)
+    row[0].metric("Stuck jobs", ui.human_count(cur["stuck"]),
+                  ui.delta(cur["stuck"], prev.get("stuck")), delta_color="inverse", border=True,
+                  help=f"Uploads of the window still 'processing' more than 60 minutes after "
+                       f"upload. Stuck now, whenever uploaded: {now['stuck_total']:,}.")
+    row[1].metric("Cache hit rate", ui.human_percent(cur["cache_hit_rate"]),
+                  ui.delta(cur["cache_hit_rate"], prev.get("cache_hit_rate"), "percent"),
+                  border=True,
+                  help="Uploads with a file_hash whose cache entry was created before them, "
+                       "over uploads with a file_hash; 'no data' when there are none.")
+    row[2].metric("Average confidence", ui.human_score(cur["average_confidence"]),
+                  ui.delta(cur["average_confidence"], prev.get("average_confidence"), "score"),
+                  border=True,
+                  help="Mean confidence_score of cache entries created in the window "
+                       "(NULL and values outside [0, 1] left out).")
+    row[3].metric("Database size", ui.human_bytes(now["size_bytes"]), border=True,
+                  help="The database file now (without its WAL).")
+    row[4].metric("WAL size", ui.human_bytes(now["wal_bytes"]), border=True,
+                  help="The write-ahead log now; it shrinks when a checkpoint completes.")
+
+
+def check_box(check):
+    with st.container(border=True):
+        st.markdown(f"{ICON[check.status]} **{check.title}: {check.value}**  \n{check.detail}")
+        if check.remedy:
+            st.markdown(f"**What to do:** {check.remedy}")
+        if check.command:
+            st.code(check.command, language="bash", wrap_lines=True)
+        if check.page and ui.page_exists(check.page):
+            st.page_link(check.page, label=f"Open {check.page_label}", icon=":material/arrow_forward:")
+
+
+def health_checks(ctx):
+    thresholds, problems = health.load_thresholds(ui.health_overrides())
+    last_runs = health.last_maintenance(ctx.db)
+    checks = ui.cached(health.run_checks, ctx.db, thresholds, last_runs)
+    failing = [c for c in checks if c.status != health.OK]
+    failing.sort(key=lambda c: health.SEVERITY[c.status])
+    passing = [c for c in checks if c.status == health.OK]
+    st.subheader("Health checks")
+    for problem in problems:
+        st.warning(f"Health threshold ignored: {problem}", icon=":material/settings:")
+    errors = sum(c.status == health.ERROR for c in checks)
+    if not failing:
+        st.success(f"All {len(checks)} checks pass.", icon=":material/check_circle:")
+    else:
+        st.markdown(f"**{len(failing)} of {len(checks)} checks need attention**"
+                    + (f" ({errors} red)" if errors else "") + ", most urgent first.")
+    columns = st.columns(2)
+    for i, check in enumerate(failing):
+        with columns[i % 2]:
+            check_box(check)
+    if passing:
+        with st.expander(f"Passing checks ({len(passing)})", expanded=not failing):
+            for check in passing:
+                st.markdown(f"{ICON[check.status]} **{check.title}: {check.value}** · {check.detail}")
+
+
+def body(ctx):
+    headline(ctx)
+    health_checks(ctx)
+
+
+ui.run(ctx, body)

@@ -1,0 +1,72 @@
+"""Cache hits: how often an upload is served from the extraction cache, and what the cache holds."""
+import streamlit as st
+
+from dashboard import charts, ui
+from r2w_db import config, metrics_cache
+
+ctx = ui.page("Cache hits", "🎯")
+
+
+def body(ctx):
+    window = ctx.window
+    hits = ui.cached(metrics_cache.hit_rate, ctx.db, window)
+    frame = hits["by_period"]
+    row = st.columns(4)
+    row[0].metric("Hit rate", ui.human_percent(hits["hit_rate"]), border=True,
+                  help="Uploads with a file_hash whose cache entry was created strictly before "
+                       "them, over uploads with a file_hash. 'no data' when there are none.")
+    row[1].metric("Served from cache", ui.human_count(hits["hits"]), border=True)
+    row[2].metric("Uploads with a file_hash", ui.human_count(hits["hashed"]), border=True)
+    row[3].metric("Uploads without a file_hash", ui.human_count(hits["uploads"] - hits["hashed"]),
+                  border=True, help="Never looked up in the cache (written before hashing, or "
+                                    "the hash was not computed); left out of the hit rate.")
+
+    st.subheader(f"Hit rate {ui.per(window)}")
+    ui.chart(charts.rate_line(frame, "hit_rate", window.grain, "hit rate", overall=hits["hit_rate"],
+                              counts=("hits", "hashed")),
+             frame[["period", "hashed", "hits", "hit_rate"]], "cache_hit_rate",
+             empty=not hits["hashed"],
+             message="No upload with a file_hash in this window, so there is no hit rate "
+                     "(“no data”, not 0 %).")
+    st.caption("Dashed line: the whole window. A period without hashed uploads is a gap, not 0 %.")
+
+    st.subheader(f"Uploads served from cache vs extracted, {ui.per(window)}")
+    ui.chart(charts.served_periods(metrics_cache.served_long(frame), window.grain),
+             frame[["period", "hits", "extracted", "unhashed"]].rename(
+                 columns={"hits": "from_cache", "unhashed": "no_file_hash"}),
+             "cache_served", empty=not hits["uploads"], message="No uploads in this window.")
+
+    st.subheader("The cache now")
+    st.caption("Every entry the cache holds at this moment, whatever the window.")
+    contents = ui.cached(metrics_cache.contents, ctx.db)
+    row = st.columns(4)
+    row[0].metric("Entries", ui.human_count(contents["entries"]), border=True)
+    row[1].metric("Cached documents", ui.human_bytes(contents["bytes"]), border=True,
+                  help="Bytes of cv_data (the extraction JSON) over all entries.")
+    row[2].metric("Accesses", ui.human_count(contents["accesses"]), border=True,
+                  help="Sum of access_count.")
+    row[3].metric("Eligible for cleanup", ui.human_count(contents["eligible_for_cleanup"]),
+                  border=True,
+                  help=f"Older than {config.CACHE_RETENTION_DAYS} days and never reused "
+                       "(access_count = 1): what the cache cleanup deletes.")
+    left, right = st.columns([2, 3])
+    with left:
+        st.markdown("**Entries by access count**")
+        access = ui.cached(metrics_cache.access_counts, ctx.db)
+        ui.chart(charts.count_bars(access, "bucket", "entries", title="cache entries",
+                                   sort=list(access["bucket"]),
+                                   extra=["accesses"]),
+                 access, "cache_access_counts", empty=not contents["entries"],
+                 message="The cache is empty.")
+    with right:
+        st.markdown("**By extraction model**")
+        ui.table(contents["by_model"], "cache_by_model", message="The cache is empty.",
+                 column_config={
+                     "bytes": st.column_config.NumberColumn("bytes", format="compact"),
+                     "average_confidence": st.column_config.NumberColumn("average confidence",
+                                                                         format="%.3f"),
+                     "below_threshold": st.column_config.NumberColumn(
+                         f"below {config.CACHE_THRESHOLD}")})
+
+
+ui.run(ctx, body)

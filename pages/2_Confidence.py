@@ -1,0 +1,68 @@
+"""Confidence: how sure the extractions in the cache are, against the 0.7 and 0.75 rules."""
+import streamlit as st
+
+from dashboard import charts, ui
+from r2w_db import config, metrics_confidence as conf
+
+ctx = ui.page("Confidence", "🎚️")
+
+
+def body(ctx):
+    window = ctx.window
+    st.caption("Cache entries created in the window. Low: below "
+               f"{config.LOW_CONFIDENCE}. Caching threshold: {config.CACHE_THRESHOLD} (the "
+               "application only caches extractions above it). Invalid: NULL or outside [0, 1].")
+    summary = ui.cached(conf.summary, ctx.db, window)
+    row = st.columns(6)
+    row[0].metric("Entries", ui.human_count(summary["entries"]), border=True)
+    row[1].metric("Mean", ui.human_score(summary["mean"]), border=True,
+                  help="Valid scores only.")
+    row[2].metric(f"Low (< {config.LOW_CONFIDENCE})", ui.human_count(summary["low"]), border=True)
+    row[3].metric(f"{config.LOW_CONFIDENCE}–{config.CACHE_THRESHOLD}",
+                  ui.human_count(summary["below_threshold_not_low"]), border=True,
+                  help="Not low, but below the caching threshold.")
+    row[4].metric(f"Cacheable (≥ {config.CACHE_THRESHOLD})", ui.human_count(summary["cacheable"]),
+                  border=True)
+    row[5].metric("Invalid", ui.human_count(summary["invalid"]), border=True,
+                  help=f"NULL: {summary['null']:,} · outside [0, 1]: {summary['out_of_range']:,}. "
+                       "Left out of the histogram and the means.")
+    if summary["below_threshold"]:
+        st.warning(f"{summary['below_threshold']:,} entries of this window are below the caching "
+                   f"threshold ({config.CACHE_THRESHOLD}): the cache serves them to every re-upload "
+                   "of the same file.", icon=":material/warning:")
+
+    st.subheader("Distribution (bins of 0.05)")
+    histogram = ui.cached(conf.histogram, ctx.db, window)
+    ui.chart(charts.confidence_histogram(histogram, conf.BANDS), histogram, "confidence_histogram",
+             empty=not summary["valid"],
+             message="No cache entry with a valid confidence was created in this window.")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader(f"Mean {ui.per(window)}")
+        means = ui.cached(conf.mean_by_period, ctx.db, window)
+        ui.chart(charts.value_line(means, "mean", window.grain, "mean confidence",
+                                   counts=("entries",)),
+                 means, "confidence_mean", empty=not summary["valid"],
+                 message="No valid confidence in this window.")
+    with right:
+        st.subheader("By model")
+        ui.table(ui.cached(conf.by_model, ctx.db, window), "confidence_by_model",
+                 message="No cache entry was created in this window.",
+                 column_config={
+                     "mean": st.column_config.NumberColumn("mean", format="%.3f"),
+                     "low": st.column_config.NumberColumn(f"< {config.LOW_CONFIDENCE}"),
+                     "below_threshold": st.column_config.NumberColumn(
+                         f"< {config.CACHE_THRESHOLD}")})
+
+    st.subheader("Lowest scores")
+    st.caption("The first 12 characters of the file hash identify the entry; the document "
+               "itself is never shown.")
+    ui.table(ui.cached(conf.lowest, ctx.db, window), "confidence_lowest",
+             message="No valid confidence in this window.",
+             column_config={"hash_prefix": "file hash (prefix)",
+                            "confidence": st.column_config.NumberColumn(format="%.3f"),
+                            "created_at": "created (UTC)"})
+
+
+ui.run(ctx, body)

@@ -1,0 +1,58 @@
+"""Anonymous users: how many ids are created, how many still hold uploads, and how old they are."""
+import streamlit as st
+
+from dashboard import charts, ui
+from r2w_db import config, metrics_anonymous as anon
+
+ctx = ui.page("Anonymous users", "👤")
+
+
+def body(ctx):
+    window = ctx.window
+    st.caption("Anonymous: a user_id starting with the literal prefix `anonymous_` (case-sensitive). "
+               "The application gives each anonymous upload its own id and writes no users row.")
+    ids = ui.cached(anon.ids_by_period, ctx.db, window)
+    ages = ui.cached(anon.ages, ctx.db, window.now)
+    share = ui.cached(anon.share_by_period, ctx.db, window)
+    row = st.columns(4)
+    row[0].metric("New anonymous ids", ui.human_count(int(ids["new_ids"].sum())), border=True,
+                  help="First seen in the window.")
+    row[1].metric("Ids owning uploads", ui.human_count(ages["ids"]), border=True,
+                  help=f"Now; {ages['uploads']:,} uploads between them.")
+    row[2].metric(f"Stale (> {ages['retention_days']} days)", ui.human_count(ages["stale_ids"]),
+                  border=True,
+                  help=f"Ids whose every upload is older than the {ages['retention_days']}-day "
+                       f"retention: {ui.human_percent(ages['stale_share'])} of the ids, "
+                       f"{ages['stale_uploads']:,} uploads.")
+    row[3].metric("Anonymous share of uploads", ui.human_percent(share["share"]), border=True,
+                  help=f"{share['anonymous']:,} of the window's {share['uploads']:,} uploads.")
+
+    st.subheader(f"New ids {ui.per(window)}, and ids still owning uploads")
+    ui.chart(charts.new_and_total(ids, window.grain), ids, "anonymous_ids",
+             empty=ids.empty or not (ids["new_ids"].any() or ids["owning_ids"].any()),
+             message="No anonymous id in this window.")
+    st.caption("Bars: ids first seen that day. Line: anonymous ids that still own uploads today, "
+               "counted from the day of their first remaining upload.")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Age of anonymous data")
+        st.caption(f"By each id's newest upload; now, whatever the window. Beyond "
+                   f"{ages['retention_days']} days is stale.")
+        ui.chart(charts.age_bars(ages["by_age"]), ages["by_age"], "anonymous_ages",
+                 empty=not ages["ids"], message="No anonymous id owns an upload.")
+        if ages["stale_ids"]:
+            st.warning(f"{ages['stale_ids']:,} anonymous ids ({ui.human_percent(ages['stale_share'])}"
+                       f") hold {ages['stale_uploads']:,} uploads past the "
+                       f"{config.ANONYMOUS_RETENTION_DAYS}-day retention: run the anonymous "
+                       "data cleanup.", icon=":material/warning:")
+    with right:
+        st.subheader(f"Anonymous share of uploads {ui.per(window)}")
+        frame = share["by_period"]
+        ui.chart(charts.rate_line(frame, "share", window.grain, "anonymous share",
+                                  overall=share["share"], counts=("anonymous", "uploads")),
+                 frame, "anonymous_share", empty=not share["uploads"],
+                 message="No uploads in this window.")
+
+
+ui.run(ctx, body)
