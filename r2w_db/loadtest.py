@@ -157,9 +157,9 @@ def _percentile(ordered, q):
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def run_load_test(path, *, scratch=False, threads=DEFAULT_THREADS, seconds=DEFAULT_SECONDS,
-                  seed=0, progress=None):
-    """Run the mixed workload on the database at `path` for `seconds` with `threads` threads.
+def run_load_test(path, *, scratch=False, threads=None, seconds=None, seed=0, progress=None):
+    """Run the mixed workload on the database at `path` for `seconds` with `threads` threads
+    (DEFAULT_SECONDS, DEFAULT_THREADS).
 
     Refuses (LoadTestRefused) unless `scratch=True`: it writes. Returns a JSON-ready dict:
     ops, ops_per_s, lock_errors, errors and "by_kind" (count, p50/p95/p99/mean/max in ms).
@@ -170,8 +170,8 @@ def run_load_test(path, *, scratch=False, threads=DEFAULT_THREADS, seconds=DEFAU
         raise LoadTestRefused(db.path)
     if not db.path.exists():
         raise errors.DatabaseMissing(db.path)
-    threads = max(1, int(threads))
-    seconds = max(0.1, float(seconds))
+    threads = max(1, int(DEFAULT_THREADS if threads is None else threads))
+    seconds = max(0.1, float(DEFAULT_SECONDS if seconds is None else seconds))
     rng = random.Random(seed)
     pools = _pools(db, rng)
     ops = _operations(db, pools)

@@ -1,0 +1,227 @@
+"""The query benchmark: every key query timed with consistent figures and its plan, the
+full-scan flag, the comparison of runs, their storage, and the `bench` command."""
+import argparse
+import hashlib
+import json
+import sqlite3
+
+import pytest
+
+from r2w_db import benchmark, cli_bench, errors, migrations, stats
+from r2w_db.benchmark import Query
+from r2w_db.demo import build_demo
+from r2w_db.monitor import MonitorStore
+
+
+@pytest.fixture
+def demo_db(tmp_path):
+    path = tmp_path / "demo.db"
+    build_demo(path, scale="small", seed=3)
+    return path
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_every_key_query_is_timed_with_consistent_figures_and_a_plan(demo_db):
+    before = digest(demo_db)
+    run = benchmark.run_benchmark(demo_db, iterations=7)
+    assert [q["name"] for q in run["queries"]] == benchmark.QUERY_NAMES
+    assert {"cv_listing_by_user", "cache_lookup_by_hash", "session_validation", "user_by_email",
+            "cleanup_sessions_scan", "cleanup_cache_scan", "stale_anonymous_scan", "hit_rate",
+            "status_counts", "uploads_per_day"} <= set(benchmark.QUERY_NAMES)
+    for q in run["queries"]:
+        assert q["iterations"] == 7, q["name"]
+        assert 0 < q["min_ms"] <= q["median_ms"] <= q["p95_ms"] <= q["max_ms"], q["name"]
+        assert q["min_ms"] <= q["mean_ms"] <= q["max_ms"] and q["stdev_ms"] >= 0
+        assert q["plan"] and all(isinstance(line, str) for line in q["plan"]), q["name"]
+        assert isinstance(q["full_scan"], bool)
+        assert q["sql"].count("?") == len(q["params"]), q["name"]
+    # the documented indexes and this project's keep every key query off full table scans
+    assert not [q["name"] for q in run["queries"] if q["full_scan"]]
+    assert digest(demo_db) == before  # read-only
+
+
+def test_parameters_are_real_rows(demo_db):
+    run = benchmark.run_benchmark(demo_db, iterations=2)
+    by_name = {q["name"]: q for q in run["queries"]}
+    conn = sqlite3.connect(demo_db)
+    checks = {"cv_listing_by_user": "SELECT 1 FROM cv_uploads WHERE user_id = ?",
+              "cache_lookup_by_hash": "SELECT 1 FROM cv_extraction_cache WHERE file_hash = ?",
+              "session_validation": "SELECT 1 FROM sessions WHERE session_id = ?",
+              "user_by_email": "SELECT 1 FROM users WHERE email = ?"}
+    for name, sql in checks.items():
+        assert conn.execute(sql, by_name[name]["params"]).fetchone(), name
+        assert by_name[name]["rows"] >= 1
+    conn.close()
+    again = {q["name"]: q for q in benchmark.run_benchmark(demo_db, iterations=2)["queries"]}
+    assert all(again[name]["params"] == by_name[name]["params"] for name in checks)  # same seed
+
+
+def test_full_scan_flag(demo_db):
+    queries = [
+        Query("by_name", "users by name (no index)", "SELECT * FROM users WHERE name = ?",
+              param_values=("Jane Doe",)),
+        Query("by_pk", "user by id", "SELECT * FROM users WHERE user_id = ?", param_values=("x",)),
+        Query("by_alias", "uploads by filename, aliased",
+              "SELECT u.job_id FROM cv_uploads AS u WHERE u.filename = ?", param_values=("a.pdf",)),
+        Query("count", "count uploads", "SELECT count(*) FROM cv_uploads"),
+        Query("constant", "no table", "SELECT 1"),
+    ]
+    run = benchmark.run_benchmark(demo_db, iterations=3, queries=queries)
+    got = {q["name"]: q for q in run["queries"]}
+    assert got["by_name"]["full_scan"] and got["by_name"]["scanned_tables"] == ["users"]
+    assert got["by_alias"]["full_scan"] and got["by_alias"]["scanned_tables"] == ["cv_uploads"]
+    assert not got["by_pk"]["full_scan"] and got["by_pk"]["plan"][0].startswith("SEARCH users")
+    assert not got["count"]["full_scan"] and got["count"]["covering_scan"]
+    assert any("covering index" in note for note in got["count"]["plan_notes"])
+    assert not got["constant"]["full_scan"]
+
+
+def test_the_un_migrated_schema_shows_its_scans(prod_db):
+    path, _, _ = prod_db  # as production wrote it: the documented indexes only
+    run = benchmark.run_benchmark(path, iterations=2)
+    scans = {q["name"] for q in run["queries"] if q["full_scan"]}
+    assert "cleanup_sessions_scan" in scans  # no index on sessions.created_at before migration 7
+    assert "session_validation" not in scans
+
+
+@pytest.mark.parametrize("line, kind", [
+    ("SCAN users", "full_scan"),
+    ("SCAN u", "full_scan"),
+    ("SCAN cv_uploads USING COVERING INDEX idx_cv_uploads_status_date", "covering_scan"),
+    ("SCAN cv_uploads USING INDEX idx_cv_uploads_user_id", "index_scan"),
+    ("SEARCH users USING INDEX sqlite_autoindex_users_2 (email=?)", "search"),
+    ("SEARCH sessions USING INTEGER PRIMARY KEY (rowid=?)", "search"),
+    ("SCAN (subquery-1)", "other"),
+    ("SCAN CONSTANT ROW", "other"),
+    ("USE TEMP B-TREE FOR ORDER BY", "temp_btree"),
+])
+def test_classify_plan_lines(line, kind):
+    aliases = {"users": "users", "cv_uploads": "cv_uploads", "sessions": "sessions", "u": "cv_uploads"}
+    assert benchmark.classify(line, aliases)[0] == kind
+
+
+def test_empty_database_times_misses(db_path):
+    run = benchmark.run_benchmark(db_path, iterations=2)
+    lookup = next(q for q in run["queries"] if q["name"] == "session_validation")
+    assert lookup["rows"] == 0 and "no row to sample" in lookup["note"]
+
+
+def test_iterations_must_be_positive(db_path):
+    with pytest.raises(errors.InvalidValue):
+        benchmark.run_benchmark(db_path, iterations=0)
+
+
+def test_harness_times_exactly_the_statement(demo_db):
+    conn = sqlite3.connect(demo_db)
+    samples = benchmark.time_statement(conn, "SELECT count(*) FROM users", (), 25, warmup=2)
+    conn.close()
+    assert len(samples) == 25 and all(isinstance(s, int) and s > 0 for s in samples)
+    figures = benchmark.summarise([3_000, 1_000, 2_000, 10_000])
+    assert figures["median_ms"] == pytest.approx(0.0025) and figures["min_ms"] == 0.001
+    assert figures["max_ms"] == 0.01 and figures["mean_ms"] == pytest.approx(0.004)
+
+
+# ------------------------------------------------------------------ comparison
+
+def synthetic(medians, plans=None):
+    plans = plans or {}
+    return {"id": 1, "started_at": "2026-01-01T00:00:00", "iterations": 10, "queries": [
+        {"name": n, "title": n, "median_ms": m, "plan": plans.get(n, [f"SEARCH {n}"])}
+        for n, m in medians.items()]}
+
+
+def test_compare_calls_out_slower_queries_and_changed_plans():
+    previous = synthetic({"a": 1.0, "b": 1.0, "tiny": 0.010, "c": 2.0, "gone": 1.0})
+    current = synthetic({"a": 1.5, "b": 1.2, "tiny": 0.050, "c": 0.5, "new": 1.0},
+                        plans={"c": ["SCAN c"]})
+    result = benchmark.compare(current, previous)
+    assert result["slower"] == ["a"]            # 1.5x and 0.5 ms
+    assert "b" not in result["slower"]          # 1.2x: within the noise
+    assert "tiny" not in result["slower"]       # 5x but only 0.04 ms
+    assert result["faster"] == ["c"]
+    assert result["plan_changed"] == ["c"]
+    assert result["new"] == ["new"] and result["gone"] == ["gone"]
+    item = next(i for i in result["items"] if i["name"] == "a")
+    assert item["ratio"] == pytest.approx(1.5) and item["delta_ms"] == pytest.approx(0.5)
+
+
+def test_compare_without_previous():
+    result = benchmark.compare(synthetic({"a": 1.0}), None)
+    assert result["previous"] is None and result["items"] == [] and result["new"] == ["a"]
+
+
+def test_runs_are_stored_per_database(tmp_path, demo_db):
+    store = MonitorStore(tmp_path / "monitor.db")
+    assert store.bench_runs(demo_db) == [] and store.previous_bench_run(demo_db) is None
+    first = benchmark.run_benchmark(demo_db, iterations=2)
+    first_id = store.save_bench_run(first, user="ann")
+    second_id = store.save_bench_run(benchmark.run_benchmark(demo_db, iterations=2))
+    store.save_bench_run({"database": str(tmp_path / "other.db"), "queries": []})
+    runs = store.bench_runs(demo_db)
+    assert [r["id"] for r in runs] == [second_id, first_id] and runs[1]["user"] == "ann"
+    assert store.previous_bench_run(demo_db, before_id=second_id)["id"] == first_id
+    assert runs[1]["queries"] == json.loads(json.dumps(first["queries"]))
+    assert store.bench_runs(demo_db, kind="load") == []
+
+
+# ------------------------------------------------------------------ the fast hit count
+
+def test_fast_hit_count_equals_the_reference(prod_db, demo_db):
+    path, _, expected = prod_db
+    migrations.migrate(path)
+    for db in (path, demo_db):
+        conn = sqlite3.connect(db)
+        conn.row_factory = sqlite3.Row
+        reference = conn.execute(stats.HIT_SQL).fetchone()
+        assert stats._hit_counts(conn) == (reference["with_hash"], reference["hits"])
+        conn.close()
+    assert stats.calculate_cache_hit_rate(path) == pytest.approx(expected["cache"]["cache_hit_rate"])
+
+
+# ------------------------------------------------------------------ the bench command
+
+def bench(*argv):
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(parents=[common])
+    cli_bench.add_parser(parser.add_subparsers(dest="command", required=True), common)
+    args = parser.parse_args(["bench", *map(str, argv)])
+    return args.func(args)
+
+
+def test_bench_command_json(demo_db, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("R2W_MONITOR_DB", str(tmp_path / "monitor.db"))
+    assert bench("--db", demo_db, "--json", "--iterations", 3) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert [q["name"] for q in first["queries"]] == benchmark.QUERY_NAMES
+    for q in first["queries"]:
+        assert {"name", "sql", "params", "mean_ms", "median_ms", "p95_ms", "min_ms", "max_ms",
+                "stdev_ms", "plan", "full_scan"} <= set(q)
+        assert isinstance(q["plan"], list) and isinstance(q["full_scan"], bool)
+    assert first["comparison"]["previous"] is None and first["load_test"] is None
+    assert bench("--db", demo_db, "--json", "--iterations", 3) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["comparison"]["previous"]["id"] == first["id"]
+    assert len(MonitorStore(tmp_path / "monitor.db").bench_runs(demo_db)) == 2
+
+
+def test_bench_command_table_no_store_and_load_test(demo_db, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("R2W_MONITOR_DB", str(tmp_path / "monitor.db"))
+    monkeypatch.setattr("r2w_db.loadtest.DEFAULT_SECONDS", 0.5)
+    before = digest(demo_db)
+    assert bench("--db", demo_db, "--iterations", 2, "--no-store", "--load-test") == 0
+    out = capsys.readouterr().out
+    assert "cv_listing_by_user" in out and "load test on a temporary copy" in out
+    assert not (tmp_path / "monitor.db").exists()
+    assert digest(demo_db) == before
+
+
+def test_bench_command_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("R2W_MONITOR_DB", str(tmp_path / "monitor.db"))
+    with pytest.raises(errors.DatabaseMissing):
+        bench("--db", tmp_path / "missing.db", "--no-store")
+    with pytest.raises(errors.InvalidValue):
+        bench("--db", tmp_path / "missing.db", "--iterations", 0)
