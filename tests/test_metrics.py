@@ -1,0 +1,423 @@
+"""The dashboard's windowed figures against hand-computed values on a tiny database.
+
+The fixture is full of traps: timestamps with a space separator, a Z or a +02:00
+suffix (a string comparison gets them wrong), ids that look anonymous but are not
+(`ANONYMOUS_B`, `anonymousX`, `Anonymous_Cap`), statuses outside the documented
+three (NULL, 'queued'), invalid confidences, a cache entry created at the very
+instant of an upload (not a hit), and unparseable dates.
+"""
+import hashlib
+import math
+import sqlite3
+from datetime import datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from r2w_db import metrics, metrics_anonymous, metrics_cache, metrics_confidence, metrics_db
+from r2w_db import metrics_uploads, migrations, schema, stats, timeutil
+from r2w_db.metrics import Window
+
+NOW = datetime(2026, 11, 24, 12, 0, 0)
+
+
+def H(name):
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+USERS = [  # user_id, created_at
+    ("r1", "2026-11-18T00:00:00Z"),             # current window
+    ("r2", "2026-11-16 23:00:00"),               # previous
+    ("r3", "2026-11-17T13:00:00+02:00"),         # 11:00 UTC: previous (a string compare says current)
+    ("Anonymous_Cap", "2026-11-20T00:00:00"),    # registered: the prefix is case-sensitive
+    ("anonymous_u", "2026-11-23T00:00:00"),      # an anonymous id with a users row: not registered
+]
+UPLOADS = [  # upload_id, user_id, job_id, file_type, upload_date, status, file_hash
+    ("u1", "r1", "j1", "application/pdf", "2026-11-17T12:00:00Z", "completed", H("h1")),  # at start
+    ("u2", "anonymous_a", "j2", "application/pdf", "2026-11-17 12:00:01", "failed", H("h2")),
+    ("u3", "ANONYMOUS_B", "j3", "application/pdf", "2026-11-17T13:30:00+02:00", "completed", None),
+    ("u4", "anonymousX", "j4", "text/plain", "2026-11-20T10:00:00", "queued", H("h3")),
+    ("u5", "r1", "j5", "application/pdf", "2026-11-24T10:00:00", "processing", None),   # stuck
+    ("u6", "anonymous_a", "j6", "application/msword", "2026-11-24T11:30:00", "processing", None),
+    ("u7", "r2", "j7", "application/pdf", "2026-11-12T08:00:00", "processing", None),   # stuck
+    ("u8", "anonymous_c", "j8", "application/pdf", "2026-11-12T09:00:00.5", "completed", H("h1")),
+    ("u9", "r2", "j9", "application/pdf", "2026-11-21T00:30:00+02:00", "completed", H("h1")),
+    ("u10", "r3", "j10", "application/pdf", "2026-11-22T08:00:00", None, ""),
+    ("u11", "r3", "j11", "application/pdf", "not a date", "completed", H("h2")),
+    ("u12", "anonymous_d", "j12", "application/pdf", "2026-10-01T00:00:00Z", "completed", None),
+    ("u13", "anonymous_e", "j13", "application/pdf", "garbage", "completed", None),
+]
+CACHE = [  # file_hash, cv_data, model, created_at, confidence, access_count
+    (H("h1"), '{"é": 1}', "m-a", "2026-11-15T00:00:00", 0.9, 3),
+    (H("h2"), "{}", "m-a", "2026-11-17T12:00:01", 0.72, 1),   # the instant of u2: not a hit
+    (H("h3"), "{}", "m-b", "2026-11-20 09:59:59", None, 1),   # before u4: a hit
+    (H("h4"), "{}", "m-a", "2026-11-21T00:00:00", 1.2, None),
+    (H("h5"), "{}", "m-b", "2026-11-22T00:00:00", 0.7, 0),
+    (H("h6"), "{}", "m-a", "2026-11-23T00:00:00", 0.75, 1),
+    (H("h7"), "{}", "m-b", "2026-11-23T06:00:00", 1.0, 2),
+    (H("h8"), "{}", "m-a", "2026-11-23T07:00:00", 0.0, 1),
+    (H("h9"), "{}", "m-b", "2026-11-23T08:00:00", -0.1, 60),
+]
+SESSIONS = [
+    ("s1", "r1", "2026-11-17 12:30:00"),          # active (a string compare says expired)
+    ("s2", "r1", "2026-11-17T13:00:00+02:00"),    # 11:00 UTC: expired (a string compare says active)
+    ("s3", "r2", "2026-11-24T11:00:00Z"),         # active
+]
+
+
+def fill(path):
+    conn = sqlite3.connect(path)
+    conn.executemany("INSERT INTO users (user_id, email, password_hash, created_at) VALUES (?,?,?,?)",
+                     [(u, f"{u}@example.com", "$2b$12$x", c) for u, c in USERS])
+    conn.executemany(
+        "INSERT INTO cv_uploads (upload_id, user_id, job_id, filename, file_type, upload_date, status,"
+        " file_hash) VALUES (?,?,?,'cv',?,?,?,?)", UPLOADS)
+    conn.executemany(
+        "INSERT INTO cv_extraction_cache VALUES (?,?,?,0.0,?,?,?,?)",
+        [(h, d, m, c, s, a, c) for h, d, m, c, s, a in CACHE])
+    conn.executemany("INSERT INTO sessions VALUES (?,?,?)", SESSIONS)
+    conn.commit()
+    conn.close()
+
+
+@pytest.fixture
+def tiny(db_path):
+    fill(db_path)
+    return db_path
+
+
+@pytest.fixture
+def week():
+    return Window.of("7d", now=NOW)
+
+
+# ------------------------------------------------------------------ the window
+
+def test_windows_and_their_previous():
+    week = Window.of("7d", now=NOW)
+    assert (week.start, week.end, week.grain) == (NOW - timedelta(days=7), None, "day")
+    assert (week.previous.start, week.previous.end) == (NOW - timedelta(days=14), NOW - timedelta(days=7))
+    day = Window.of("24h", now=NOW)
+    assert day.grain == "hour" and day.previous.end == day.start
+    everything = Window.of("all", now=NOW)
+    assert (everything.start, everything.end, everything.previous) == (None, None, None)
+    assert set(metrics.WINDOWS) == {"24h", "7d", "30d", "90d", "all"}
+    with pytest.raises(ValueError, match="unknown window"):
+        Window.of("1y", now=NOW)
+
+
+def test_default_now_is_the_current_minute():
+    window = Window.of("7d")
+    assert window.now.second == 0 and window.now.microsecond == 0
+    assert abs((timeutil.utcnow() - window.now).total_seconds()) < 61
+
+
+# ------------------------------------------------------------------ the overview headline
+
+def test_headline_current_and_previous_window(tiny, week):
+    figures = metrics.headline(tiny, week)
+    current, previous, now = figures["current"], figures["previous"], figures["now"]
+    assert current == pytest.approx({
+        "registered_new": 2, "anonymous_new": 2, "uploads": 7, "completed": 2, "failed": 1,
+        "processing": 2, "other": 2, "stuck": 1, "hashed": 4, "hits": 3,
+        "failure_rate": 1 / 3, "cache_hit_rate": 3 / 4,
+        "average_confidence": (0.72 + 0.7 + 0.75 + 1.0 + 0.0) / 5})
+    assert previous == pytest.approx({
+        "registered_new": 2, "anonymous_new": 1, "uploads": 3, "completed": 2, "failed": 0,
+        "processing": 1, "other": 0, "stuck": 1, "hashed": 1, "hits": 0,
+        "failure_rate": 0.0, "cache_hit_rate": 0.0, "average_confidence": 0.9})
+    assert (now["active_sessions"], now["stuck_total"]) == (2, 2)
+    assert now["size_bytes"] == tiny.stat().st_size
+
+
+def test_headline_all_time_counts_unparseable_rows(tiny):
+    figures = metrics.headline(tiny, Window.of("all", now=NOW))
+    current = figures["current"]
+    assert figures["previous"] is None
+    assert (current["uploads"], current["hashed"], current["hits"]) == (13, 6, 3)
+    assert current["anonymous_new"] == 5    # a, c, d, e (unparseable date) and the users row
+    assert current["registered_new"] == 4
+
+
+def test_no_hashed_upload_is_no_data_not_zero(db_path, week):
+    conn = sqlite3.connect(db_path)
+    conn.execute("INSERT INTO cv_uploads (upload_id, user_id, job_id, filename, file_type, upload_date,"
+                 " status) VALUES ('a', 'u', 'j', 'f', 't', '2026-11-23T00:00:00', 'failed')")
+    conn.commit()
+    conn.close()
+    current = metrics.headline(db_path, week)["current"]
+    assert current["cache_hit_rate"] is None and current["failure_rate"] == 1.0
+    assert metrics_cache.hit_rate(db_path, week)["hit_rate"] is None
+    assert metrics.headline(db_path, week)["previous"]["failure_rate"] is None
+
+
+def test_all_time_headline_agrees_with_stats(prod_db):
+    path, now, expected = prod_db
+    for _ in range(2):  # as production wrote it (documented indexes only), then migrated
+        figures = metrics.headline(path, Window.of("all", now=now))
+        current = figures["current"]
+        assert current["uploads"] == expected["uploads"]["total"]
+        assert current["cache_hit_rate"] == pytest.approx(expected["cache"]["cache_hit_rate"])
+        assert current["anonymous_new"] == expected["users"]["anonymous"]
+        assert current["registered_new"] == expected["users"]["registered"]
+        assert current["other"] == expected["uploads"]["other"]
+        assert figures["now"]["stuck_total"] == expected["uploads"]["stuck"]
+        assert figures["now"]["active_sessions"] == expected["sessions"]["active"]
+        migrations.migrate(path)
+
+
+# ------------------------------------------------------------------ uploads
+
+def test_status_counts_and_other_statuses(tiny, week):
+    counts = metrics_uploads.status_counts(tiny, week)
+    assert dict(zip(counts["status"], counts["uploads"])) == {
+        "processing": 2, "completed": 2, "failed": 1, "other": 2}
+    assert metrics_uploads.summarise(counts) == {
+        "uploads": 7, "failed": 1, "finished": 3, "failure_rate": pytest.approx(1 / 3), "other": 2}
+    others = metrics_uploads.other_statuses(tiny, week)
+    assert sorted(zip(others["status"], others["uploads"])) == [("NULL", 1), ("queued", 1)]
+
+
+def test_uploads_by_day_in_utc(tiny, week):
+    frame = metrics_uploads.by_period(tiny, week)
+    assert list(frame["period"]) == list(pd.date_range("2026-11-17", "2026-11-24", freq="D"))
+    by_day = frame.set_index(frame["period"].dt.strftime("%m-%d"))
+    assert by_day.loc["11-17", ["completed", "failed", "uploads"]].tolist() == [1, 1, 2]
+    # u9 was written as 00:30 on the 21st at +02:00: 22:30 UTC on the 20th
+    assert by_day.loc["11-20", ["completed", "other", "uploads"]].tolist() == [1, 1, 2]
+    assert by_day.loc["11-21", "uploads"] == 0
+    assert by_day.loc["11-24", "processing"] == 2
+    assert by_day.loc["11-17", "failure_rate"] == pytest.approx(0.5)
+    assert by_day.loc["11-20", "failure_rate"] == 0.0
+    assert math.isnan(by_day.loc["11-22", "failure_rate"])   # nothing finished: no data, not 0
+    assert frame["uploads"].sum() == 7
+    long = metrics_uploads.status_long(frame)
+    assert set(long["status"]) == {"processing", "completed", "failed", "other"}
+    assert long["uploads"].sum() == 7
+
+
+def test_hourly_buckets_for_the_day_window(tiny):
+    frame = metrics_uploads.by_period(tiny, Window.of("24h", now=NOW))
+    assert frame["period"].iloc[0] == datetime(2026, 11, 23, 12)
+    assert frame["period"].iloc[-1] == datetime(2026, 11, 24, 12)
+    hours = frame.set_index(frame["period"].dt.hour)
+    assert (hours.loc[10, "processing"], hours.loc[11, "processing"]) == (1, 1)
+    assert frame["uploads"].sum() == 2
+
+
+def test_stuck_jobs_oldest_first(tiny):
+    stuck = metrics_uploads.stuck_jobs(tiny, NOW)
+    assert stuck["count"] == 2
+    jobs = stuck["jobs"]
+    assert list(jobs["job_id"]) == ["j7", "j5"]
+    assert jobs["age_minutes"].tolist() == pytest.approx([12 * 1440 + 240, 120])
+    assert list(jobs.columns) == ["job_id", "file_type", "uploaded_at", "age_minutes"]
+    assert metrics_uploads.stuck_jobs(tiny, NOW, limit=1)["jobs"]["job_id"].tolist() == ["j7"]
+
+
+def test_file_types(tiny, week):
+    types = metrics_uploads.file_types(tiny, week).set_index("file_type")
+    assert types.loc["application/pdf", ["uploads", "failed"]].tolist() == [5, 1]
+    assert types.loc["application/pdf", "failure_rate"] == pytest.approx(1 / 3)
+    assert math.isnan(types.loc["text/plain", "failure_rate"])
+    assert types["uploads"].sum() == 7
+
+
+# ------------------------------------------------------------------ cache hits
+
+def test_hit_rate_per_day(tiny, week):
+    hits = metrics_cache.hit_rate(tiny, week)
+    assert (hits["uploads"], hits["hashed"], hits["hits"]) == (7, 4, 3)
+    assert hits["hit_rate"] == pytest.approx(3 / 4)
+    frame = hits["by_period"].set_index(hits["by_period"]["period"].dt.strftime("%m-%d"))
+    assert frame.loc["11-17", ["uploads", "hashed", "hits", "extracted", "unhashed"]].tolist() == [2, 2, 1, 1, 0]
+    assert frame.loc["11-17", "hit_rate"] == pytest.approx(0.5)
+    assert frame.loc["11-20", "hit_rate"] == 1.0
+    assert math.isnan(frame.loc["11-22", "hit_rate"])     # only an upload with an empty hash
+    assert frame.loc["11-22", "unhashed"] == 1
+    served = metrics_cache.served_long(hits["by_period"])
+    assert served.groupby("source")["uploads"].sum().to_dict() == {
+        "from cache": 3, "extracted": 1, "no file hash": 3}
+
+
+def test_access_counts_and_contents(tiny):
+    access = metrics_cache.access_counts(tiny)
+    assert list(access["bucket"]) == ["1 (never reused)", "2", "3–5", "6–10", "11–50", "51+"]
+    assert access["entries"].tolist() == [6, 1, 1, 0, 0, 1]
+    contents = metrics_cache.contents(tiny)
+    assert contents["entries"] == 9
+    assert contents["bytes"] == len('{"é": 1}'.encode()) + 8 * 2    # UTF-8 bytes, not characters
+    assert contents["accesses"] == 3 + 1 + 1 + 0 + 1 + 2 + 1 + 60
+    by_model = contents["by_model"].set_index("model")
+    assert by_model.loc["m-a", "entries"] == 5
+    assert by_model.loc["m-a", "below_threshold"] == 2          # 0.72 and 0.0
+    assert by_model.loc["m-b", "average_confidence"] == pytest.approx(0.85)
+
+
+def test_eligible_for_cleanup_is_the_cleanups_own_rule(db_path):
+    now = timeutil.utcnow()
+    old, recent = timeutil.iso(now - timedelta(days=31)), timeutil.iso(now - timedelta(days=29))
+    conn = sqlite3.connect(db_path)
+    conn.executemany("INSERT INTO cv_extraction_cache VALUES (?, '{}', 'm', 0, ?, 0.9, ?, ?)", [
+        ("a", old, 1, old), ("b", old, None, old), ("c", old, 2, old), ("d", recent, 1, recent)])
+    conn.commit()
+    conn.close()
+    assert metrics_cache.contents(db_path)["eligible_for_cleanup"] == 2
+
+
+# ------------------------------------------------------------------ confidence
+
+def test_confidence_summary(tiny, week):
+    assert metrics_confidence.summary(tiny, week) == pytest.approx({
+        "entries": 8, "valid": 5, "invalid": 3, "null": 1, "out_of_range": 2, "low": 1,
+        "below_threshold_not_low": 2, "below_threshold": 3, "cacheable": 2,
+        "mean": (0.72 + 0.7 + 0.75 + 1.0 + 0.0) / 5})
+
+
+def test_histogram_bins_are_exact_at_the_rules(tiny, week):
+    histogram = metrics_confidence.histogram(tiny, week)
+    assert len(histogram) == 20 and histogram["bin_start"].iloc[14] == 0.7
+    assert {i: n for i, n in enumerate(histogram["entries"]) if n} == {0: 1, 14: 2, 15: 1, 19: 1}
+    assert histogram["band"].iloc[13].startswith("low")
+    assert histogram["band"].iloc[14].startswith("below caching threshold")
+    assert histogram["band"].iloc[15].startswith("cacheable")
+
+
+def test_confidence_by_model_mean_by_day_and_lowest(tiny, week):
+    by_model = metrics_confidence.by_model(tiny, week).set_index("model")
+    assert by_model.loc["m-a"].tolist() == pytest.approx([4, 0.49, 1, 2, 1])
+    assert by_model.loc["m-b"].tolist() == pytest.approx([4, 0.85, 0, 1, 2])
+    means = metrics_confidence.mean_by_period(tiny, week)
+    means = means.set_index(means["period"].dt.strftime("%m-%d"))
+    assert len(means) == 8
+    assert means.loc["11-23", "entries"] == 3
+    assert means.loc["11-23", "mean"] == pytest.approx(1.75 / 3)
+    assert means.loc["11-20", "entries"] == 0 and math.isnan(means.loc["11-20", "mean"])
+    lowest = metrics_confidence.lowest(tiny, week, limit=3)
+    assert lowest["confidence"].tolist() == [0.0, 0.7, 0.72]
+    assert lowest["hash_prefix"].tolist() == [H("h8")[:12], H("h5")[:12], H("h2")[:12]]
+    assert list(lowest.columns) == ["hash_prefix", "model", "confidence", "created_at"]
+
+
+# ------------------------------------------------------------------ anonymous users
+
+def test_anonymous_ids_by_day_with_running_total(tiny, week):
+    frame = metrics_anonymous.ids_by_period(tiny, week)
+    frame = frame.set_index(frame["period"].dt.strftime("%m-%d"))
+    assert frame["new_ids"].to_dict() == {
+        "11-17": 1, "11-18": 0, "11-19": 0, "11-20": 0, "11-21": 0, "11-22": 0, "11-23": 1, "11-24": 0}
+    # anonymous_c (first seen the 12th) and anonymous_d (October) before the window, anonymous_a in it;
+    # the users row owns no upload
+    assert frame["owning_ids"].tolist() == [3] * 8
+
+
+def test_anonymous_ages_and_staleness(tiny):
+    ages = metrics_anonymous.ages(tiny, NOW)
+    assert (ages["ids"], ages["uploads"], ages["stale_ids"], ages["stale_uploads"]) == (4, 5, 1, 1)
+    assert ages["stale_share"] == pytest.approx(0.25)
+    by_age = ages["by_age"].set_index("bucket")
+    assert by_age["ids"].to_dict() == {"< 1 day": 1, "1–7 days": 0, "7–30 days": 1, "30–90 days": 1,
+                                       "> 90 days": 0, metrics_anonymous.UNKNOWN_AGE: 1}
+    assert by_age.loc["30–90 days", "stale"] == 1
+
+
+def test_anonymous_share_of_uploads(tiny, week):
+    share = metrics_anonymous.share_by_period(tiny, week)
+    assert (share["uploads"], share["anonymous"]) == (7, 2)
+    assert share["share"] == pytest.approx(2 / 7)
+    frame = share["by_period"].set_index(share["by_period"]["period"].dt.strftime("%m-%d"))
+    assert frame.loc["11-17", ["uploads", "anonymous"]].tolist() == [2, 1]
+    assert frame.loc["11-17", "share"] == 0.5
+    assert math.isnan(frame.loc["11-18", "share"])
+
+
+# ------------------------------------------------------------------ empty, storage, indexes
+
+def test_every_figure_of_an_empty_database(db_path, week):
+    assert metrics.headline(db_path, week)["current"]["uploads"] == 0
+    assert metrics_cache.hit_rate(db_path, week)["by_period"]["uploads"].sum() == 0
+    assert metrics_confidence.summary(db_path, week)["mean"] is None
+    assert metrics_confidence.lowest(db_path, week).empty
+    assert metrics_uploads.stuck_jobs(db_path)["count"] == 0
+    assert metrics_anonymous.ages(db_path)["stale_share"] is None
+    assert metrics_cache.contents(db_path)["by_model"].empty
+    everything = Window.of("all", now=NOW)
+    assert metrics_uploads.by_period(db_path, everything).empty
+    assert metrics_anonymous.ids_by_period(db_path, everything).empty
+
+
+def test_storage_figures(tiny):
+    figures = metrics_db.storage(tiny)
+    assert figures["page_count"] > 0 and 0 <= figures["free_ratio"] < 1
+    assert figures["stat_rows"] is None and figures["rows"]
+    conn = sqlite3.connect(tiny)
+    conn.execute("ANALYZE")
+    conn.close()
+    assert metrics_db.storage(tiny)["stat_rows"] > 0
+
+
+def _all_figures(path, window):
+    return [metrics.headline(path, window)["current"],
+            metrics_cache.hit_rate(path, window)["by_period"],
+            metrics_cache.access_counts(path),
+            metrics_confidence.histogram(path, window), metrics_confidence.by_model(path, window),
+            metrics_uploads.by_period(path, window), metrics_uploads.file_types(path, window),
+            metrics_anonymous.ids_by_period(path, window),
+            metrics_anonymous.share_by_period(path, window)["by_period"],
+            metrics_anonymous.ages(path, window.now)["by_age"]]
+
+
+def test_same_figures_with_only_the_documented_indexes(tiny, week):
+    with_indexes = _all_figures(tiny, week)
+    conn = sqlite3.connect(tiny)
+    for name in schema.INDEXES:
+        if name not in schema.DOCUMENTED_INDEXES:
+            conn.execute(f"DROP INDEX {name}")
+    conn.commit()
+    conn.close()
+    for got, expected in zip(_all_figures(tiny, week), with_indexes):
+        if isinstance(got, dict):
+            assert got == pytest.approx(expected)
+        else:
+            pd.testing.assert_frame_equal(got, expected)
+
+
+def test_plans_use_indexes_not_table_scans(tiny, week, monkeypatch):
+    """On a migrated database no figure scans a table, except the cache's size (it reads cv_data)."""
+    from r2w_db import connection
+
+    captured = []
+    opened = connection.open_reader
+
+    def tracing(path):
+        conn = opened(path)
+        conn.set_trace_callback(captured.append)
+        return conn
+
+    monkeypatch.setattr(connection, "open_reader", tracing)
+    _all_figures(tiny, week)
+    metrics_uploads.stuck_jobs(tiny, NOW)
+    metrics_confidence.lowest(tiny, week)
+    assert len(captured) > 20
+    raw = sqlite3.connect(tiny)
+    scans = []
+    for sql in captured:
+        if not sql.lstrip().upper().startswith("SELECT") or "sqlite_master" in sql or "pragma_" in sql:
+            continue
+        for row in raw.execute("EXPLAIN QUERY PLAN " + sql):
+            detail = row[3]
+            if detail.startswith("SCAN ") and "INDEX" not in detail and "subquery" not in detail:
+                scans.append((detail, " ".join(sql.split())[:120]))
+    raw.close()
+    assert scans == []
+
+
+def test_hit_lookup_stays_in_the_covering_index(tiny):
+    conn = sqlite3.connect(tiny)
+    plan = " ".join(r[3] for r in conn.execute(
+        f"EXPLAIN QUERY PLAN SELECT sum({metrics.hit_sql(conn)}) FROM cv_uploads u"))
+    assert "COVERING INDEX idx_extraction_cache_hash_created" in plan
+    conn.execute("DROP INDEX idx_extraction_cache_hash_created")
+    assert "INDEXED BY" not in metrics.hit_sql(conn)
+    conn.close()
+    assert stats.calculate_cache_hit_rate(tiny) is not None
