@@ -97,7 +97,7 @@ def medians_chart(frame):
                alt.Tooltip("min_ms:Q", title="min (ms)", format=",.4f"),
                alt.Tooltip("max_ms:Q", title="max (ms)", format=",.4f"),
                alt.Tooltip("iterations:Q"), alt.Tooltip("plan_kind:N", title="plan")]
-    base = alt.Chart(data).properties(height=max(160, 24 * len(data)))
+    base = alt.Chart(data).properties(height=alt.Step(24))
     bars = base.mark_bar().encode(
         x=alt.X("floor:Q", scale=x_scale, title="median time per execution (ms, log scale)"),
         x2="median_ms:Q",
@@ -112,26 +112,35 @@ def medians_chart(frame):
 
 
 def history_chart(frame):
-    """Median per run for each query (log scale); click a legend entry to pick one out."""
+    """Median per run for each query (log scale), runs in order; click a legend entry to
+    pick one query out."""
+    data = frame.copy()
+    data["run"] = [f"#{rid} · {ts:%d %b %H:%M}" if pd.notna(ts) else f"#{rid}"
+                   for rid, ts in zip(data["run_id"], data["started_at"])]
+    order = list(dict.fromkeys(data.sort_values(["run_id"])["run"]))
     pick = alt.selection_point(fields=["name"], bind="legend")
-    return alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("started_at:T", title="run (UTC)"),
+    return alt.Chart(data).mark_line(point=True).encode(
+        x=alt.X("run:O", sort=order, title="run (UTC)", axis=alt.Axis(labelAngle=-30, labelLimit=140)),
         y=alt.Y("median_ms:Q", scale=alt.Scale(type="log"), title="median (ms, log scale)"),
-        color=alt.Color("name:N", title="query", legend=alt.Legend(symbolLimit=40)),
-        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
-        tooltip=[alt.Tooltip("name:N"), alt.Tooltip("started_at:T", title="run", format="%Y-%m-%d %H:%M:%S"),
+        color=alt.Color("name:N", title="query", scale=alt.Scale(scheme="category20"),
+                        legend=alt.Legend(orient="bottom", columns=4, symbolLimit=0, labelLimit=220)),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
+        tooltip=[alt.Tooltip("name:N"), alt.Tooltip("started_at:T", title="run",
+                                                    format="%Y-%m-%d %H:%M:%S"),
                  alt.Tooltip("run_id:Q", title="run id"),
                  alt.Tooltip("median_ms:Q", title="median (ms)", format=",.4f"),
                  alt.Tooltip("p95_ms:Q", title="p95 (ms)", format=",.4f"),
                  alt.Tooltip("plan_kind:N", title="plan")],
-    ).add_params(pick).properties(height=320)
+    ).add_params(pick).properties(
+        # Streamlit fits axes and legend inside the height: room for a 260 px plot as well
+        height=260 + 130 + 22 * math.ceil(data["name"].nunique() / 4))
 
 
 def load_chart(long):
     """p50, p95 and p99 latency per operation kind (log scale), from load_long()."""
     y = alt.Y("kind:N", title=None, sort=None)
     x = alt.X("ms:Q", scale=alt.Scale(type="log"), title="latency (ms, log scale)")
-    base = alt.Chart(long).properties(height=max(140, 30 * long["kind"].nunique()))
+    base = alt.Chart(long).properties(height=alt.Step(30))
     span = base.mark_rule(color="#9ca3af").encode(
         x=alt.X("min(ms):Q", scale=alt.Scale(type="log"), title="latency (ms, log scale)"),
         x2="max(ms):Q", y=y)

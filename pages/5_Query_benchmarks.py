@@ -2,7 +2,7 @@
 import streamlit as st
 
 from dashboard import bench_charts, ui
-from r2w_db import benchmark, errors, loadtest
+from r2w_db import benchmark, errors, loadtest, timeutil
 from r2w_db.monitor import MonitorStore
 
 ctx = ui.page("Query benchmarks", "⏱️")
@@ -62,7 +62,8 @@ def show_results(run, runs):
     slowest = frame.sort_values("median_ms", ascending=False).iloc[0]
     row[2].metric("Slowest median", f"{slowest['median_ms']:,.3f} ms", border=True,
                   help=slowest["title"])
-    row[3].metric("Run", run.get("started_at", "")[:19].replace("T", " ") + " UTC", border=True,
+    started = timeutil.parse(run.get("started_at"))
+    row[3].metric("Run (UTC)", f"{started:%d %b %H:%M}" if started else "–", border=True,
                   help=f"{run['iterations']} iterations per query (fewer for a query past "
                        f"{benchmark.DEFAULT_BUDGET_S:g} s), schema v{run['schema_version']}, "
                        f"SQLite {run['sqlite_version']}, {run['seconds']:.1f} s in all")
@@ -73,7 +74,9 @@ def show_results(run, runs):
     ui.chart(bench_charts.medians_chart(frame), frame, "bench_medians")
 
     st.subheader("Every figure")
-    ui.table(frame.drop(columns=["full_scan"]), "bench_queries", column_config={
+    table = frame[["name", "median_ms", "p95_ms", "mean_ms", "min_ms", "max_ms", "stdev_ms",
+                   "iterations", "rows", "plan_kind", "kind", "source", "title"]]
+    ui.table(table, "bench_queries", column_config={
         c: st.column_config.NumberColumn(c.replace("_ms", " (ms)"), format="%.4f")
         for c in ("median_ms", "p95_ms", "mean_ms", "min_ms", "max_ms", "stdev_ms")})
 
@@ -113,8 +116,9 @@ def show_results(run, runs):
                "scan reads every entry of an index but no table row: not a full table scan.")
     for q in run["queries"]:
         kind = bench_charts.plan_kind(q)
-        flag = "🔴" if q["full_scan"] else ("🟠" if q["covering_scan"] else "🔵")
-        with st.expander(f"{flag} {q['title']} · {kind} · median {q['median_ms']:.4f} ms"):
+        icon = (":material/warning:" if q["full_scan"] else
+                ":material/view_list:" if q["covering_scan"] else ":material/search:")
+        with st.expander(f"{q['title']} · {kind} · median {q['median_ms']:.4f} ms", icon=icon):
             st.code(q["plan_text"], language=None)
             for note in q.get("plan_notes", []):
                 st.markdown(f"- {note}")
@@ -155,7 +159,7 @@ def show_load(load):
         for c in ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms")} | {
         "ops_per_s": st.column_config.NumberColumn("ops/s", format="%.0f")})
     for message in load.get("error_messages", []):
-        st.caption(f"⚠️ {message}")
+        st.caption(f":material/warning: {message}")
 
 
 def body(ctx):
