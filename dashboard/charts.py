@@ -94,8 +94,9 @@ def rate_line(frame, rate, grain="day", title="rate", overall=None, counts=(), c
     )
     if overall is None:
         return line
-    rule = alt.Chart(frame.head(1)).mark_rule(strokeDash=[6, 4], color="#6b7280").encode(
-        y=alt.datum(overall), tooltip=alt.value(f"whole window: {overall:.1%}"))
+    level = alt.Data(values=[{"overall": overall}])
+    rule = alt.Chart(level).mark_rule(strokeDash=[6, 4], color="#6b7280").encode(
+        y="overall:Q", tooltip=alt.Tooltip("overall:Q", format=".1%", title="whole window"))
     return alt.layer(line, rule)
 
 

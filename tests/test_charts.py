@@ -43,7 +43,7 @@ def test_rate_line_with_gaps_and_the_overall_level():
     line = layered["layer"][0]["encoding"]
     assert line["y"]["scale"]["domain"] == [0, 1]
     assert [t["field"] for t in line["tooltip"]] == ["period", "rate", "hits"]
-    assert layered["layer"][1]["encoding"]["y"] == {"datum": 0.75}
+    assert layered["layer"][1]["data"]["values"] == [{"overall": 0.75}]
 
 
 def test_failure_rate_axis_fits_small_rates_and_all_zero():
