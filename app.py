@@ -22,42 +22,38 @@ def headline(ctx):
     cur, prev, now = figures["current"], figures["previous"] or {}, figures["now"]
     st.caption(window_caption(ctx.window))
     row = st.columns(5)
-    row[0].metric("New users", ui.human_count(cur["registered_new"]),
-                  ui.delta(cur["registered_new"], prev.get("registered_new")), border=True,
-                  help="Users rows created in the window (anonymous ids are not users).")
-    row[1].metric("New anonymous ids", ui.human_count(cur["anonymous_new"]),
-                  ui.delta(cur["anonymous_new"], prev.get("anonymous_new")), border=True,
-                  help="user_ids with the literal prefix `anonymous_` first seen in the window.")
-    row[2].metric("Active sessions", ui.human_count(now["active_sessions"]), border=True,
-                  help="Sessions created within the last 7 days, as of now (a point-in-time "
-                       "figure: expired sessions are cleaned up, so no change is shown).")
-    row[3].metric("Uploads", ui.human_count(cur["uploads"]),
-                  ui.delta(cur["uploads"], prev.get("uploads")), border=True,
-                  help="CV uploads in the window, whatever their status.")
-    row[4].metric("Failure rate", ui.human_percent(cur["failure_rate"]),
-                  ui.delta(cur["failure_rate"], prev.get("failure_rate"), "percent"),
-                  delta_color="inverse", border=True,
-                  help="failed / (completed + failed) among the window's uploads; "
-                       "'no data' when no job finished.")
+    ui.metric(row[0], "New users", ui.human_count(cur["registered_new"]),
+              cur["registered_new"], prev.get("registered_new"),
+              help="Users rows created in the window (anonymous ids are not users).")
+    ui.metric(row[1], "New anonymous ids", ui.human_count(cur["anonymous_new"]),
+              cur["anonymous_new"], prev.get("anonymous_new"),
+              help="user_ids with the literal prefix `anonymous_` first seen in the window.")
+    ui.metric(row[2], "Active sessions", ui.human_count(now["active_sessions"]),
+              help="Sessions created within the last 7 days, as of now (a point-in-time "
+                   "figure: expired sessions are cleaned up, so no change is shown).")
+    ui.metric(row[3], "Uploads", ui.human_count(cur["uploads"]), cur["uploads"], prev.get("uploads"),
+              help="CV uploads in the window, whatever their status.")
+    ui.metric(row[4], "Failure rate", ui.human_percent(cur["failure_rate"]),
+              cur["failure_rate"], prev.get("failure_rate"), "percent", inverse=True,
+              help="failed / (completed + failed) among the window's uploads; "
+                   "'no data' when no job finished.")
     row = st.columns(5)
-    row[0].metric("Stuck jobs", ui.human_count(cur["stuck"]),
-                  ui.delta(cur["stuck"], prev.get("stuck")), delta_color="inverse", border=True,
-                  help=f"Uploads of the window still 'processing' more than 60 minutes after "
-                       f"upload. Stuck now, whenever uploaded: {now['stuck_total']:,}.")
-    row[1].metric("Cache hit rate", ui.human_percent(cur["cache_hit_rate"]),
-                  ui.delta(cur["cache_hit_rate"], prev.get("cache_hit_rate"), "percent"),
-                  border=True,
-                  help="Uploads with a file_hash whose cache entry was created before them, "
-                       "over uploads with a file_hash; 'no data' when there are none.")
-    row[2].metric("Average confidence", ui.human_score(cur["average_confidence"]),
-                  ui.delta(cur["average_confidence"], prev.get("average_confidence"), "score"),
-                  border=True,
-                  help="Mean confidence_score of cache entries created in the window "
-                       "(NULL and values outside [0, 1] left out).")
-    row[3].metric("Database size", ui.human_bytes(now["size_bytes"]), border=True,
-                  help="The database file now (without its WAL).")
-    row[4].metric("WAL size", ui.human_bytes(now["wal_bytes"]), border=True,
-                  help="The write-ahead log now; it shrinks when a checkpoint completes.")
+    ui.metric(row[0], "Stuck jobs", ui.human_count(cur["stuck"]), cur["stuck"], prev.get("stuck"),
+              inverse=True,
+              help=f"Uploads of the window still 'processing' more than 60 minutes after "
+                   f"upload. Stuck now, whenever uploaded: {now['stuck_total']:,}.")
+    ui.metric(row[1], "Cache hit rate", ui.human_percent(cur["cache_hit_rate"]),
+              cur["cache_hit_rate"], prev.get("cache_hit_rate"), "percent",
+              help="Uploads with a file_hash whose cache entry was created before them, "
+                   "over uploads with a file_hash; 'no data' when there are none.")
+    ui.metric(row[2], "Average confidence", ui.human_score(cur["average_confidence"]),
+              cur["average_confidence"], prev.get("average_confidence"), "score",
+              help="Mean confidence_score of cache entries created in the window "
+                   "(NULL and values outside [0, 1] left out).")
+    ui.metric(row[3], "Database size", ui.human_bytes(now["size_bytes"]),
+              help="The database file now (without its WAL).")
+    ui.metric(row[4], "WAL size", ui.human_bytes(now["wal_bytes"]),
+              help="The write-ahead log now; it shrinks when a checkpoint completes.")
 
 
 def check_box(check):

@@ -21,7 +21,8 @@ from r2w_db.connection import Database
 from r2w_db.default_db import ensure_default
 
 CACHE_TTL_S = 30
-REFRESH = {"off": None, "30 s": 30, "60 s": 60}
+REFRESH = {"off": None, "30s": 30, "60s": 60}
+REFRESH_LABELS = {"off": "off", "30s": "30 s", "60s": "60 s"}
 WINDOW_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "90d": "90 d", "all": "All"}
 
 human_bytes = metrics.human_bytes
@@ -115,7 +116,8 @@ def page(title, icon="📊") -> PageContext:
     sidebar_database(location, version, demo)
     window_key = _choice("Time window", list(metrics.WINDOWS), "window", metrics.DEFAULT_WINDOW,
                          WINDOW_LABELS, query_param="window")
-    refresh = _choice("Auto-refresh", list(REFRESH), "refresh", "off")
+    refresh = _choice("Auto-refresh", list(REFRESH), "refresh", "off", REFRESH_LABELS,
+                      query_param="refresh")
     ctx = PageContext(Database(location.path), location, demo, version,
                       metrics.Window.of(window_key), REFRESH[refresh], st.sidebar.empty())
     st.title(title)
@@ -127,7 +129,7 @@ def page(title, icon="📊") -> PageContext:
 
 def _choice(label, options, name, default, labels=None, query_param=None):
     """A sidebar radio whose value survives page changes (session state) and, with
-    `query_param`, can be deep-linked (`?window=30d`)."""
+    `query_param`, can be deep-linked (`?window=30d&refresh=60s`)."""
     state = st.session_state
     widget, remembered = f"_r2w_{name}_widget", f"_r2w_{name}"
     wanted = st.query_params.get(query_param) if query_param else None
@@ -219,6 +221,17 @@ def delta(current, previous, kind="count"):
     if kind == "score":
         return f"{current - previous:+.3f}"
     return f"{current - previous:+,}"
+
+
+def metric(where, label, value, current=None, previous=None, kind="count", inverse=False,
+           help=None):
+    """A bordered st.metric whose delta is the change against the previous window; an unchanged
+    figure says "no change" without an arrow (not a green "-0.0")."""
+    change = delta(current, previous, kind)
+    unchanged = change is not None and change.lstrip("+-").strip("0.,% p") == ""
+    where.metric(label, value, "no change" if unchanged else change, border=True, help=help,
+                 delta_color="off" if unchanged else "inverse" if inverse else "normal",
+                 delta_arrow="off" if unchanged else "auto")
 
 
 def chart(spec, data, name, *, empty=None, message="No data in this window."):

@@ -22,13 +22,14 @@ def body(ctx):
                                     "the hash was not computed); left out of the hit rate.")
 
     st.subheader(f"Hit rate {ui.per(window)}")
-    ui.chart(charts.rate_line(frame, "hit_rate", window.grain, "hit rate", overall=hits["hit_rate"],
-                              counts=("hits", "hashed")),
-             frame[["period", "hashed", "hits", "hit_rate"]], "cache_hit_rate",
-             empty=not hits["hashed"],
-             message="No upload with a file_hash in this window, so there is no hit rate "
-                     "(“no data”, not 0 %).")
-    st.caption("Dashed line: the whole window. A period without hashed uploads is a gap, not 0 %.")
+    if ui.chart(charts.rate_line(frame, "hit_rate", window.grain, "hit rate",
+                                 overall=hits["hit_rate"], counts=("hits", "hashed")),
+                frame[["period", "hashed", "hits", "hit_rate"]], "cache_hit_rate",
+                empty=not hits["hashed"],
+                message="No upload with a file_hash in this window, so there is no hit rate "
+                        "(“no data”, not 0 %)."):
+        st.caption("Dashed line: the whole window. A period without hashed uploads is a gap, "
+                   "not 0 %.")
 
     st.subheader(f"Uploads served from cache vs extracted, {ui.per(window)}")
     ui.chart(charts.served_periods(metrics_cache.served_long(frame), window.grain),
@@ -49,24 +50,19 @@ def body(ctx):
                   border=True,
                   help=f"Older than {config.CACHE_RETENTION_DAYS} days and never reused "
                        "(access_count = 1): what the cache cleanup deletes.")
-    left, right = st.columns([2, 3])
-    with left:
-        st.markdown("**Entries by access count**")
-        access = ui.cached(metrics_cache.access_counts, ctx.db)
-        ui.chart(charts.count_bars(access, "bucket", "entries", title="cache entries",
-                                   sort=list(access["bucket"]),
-                                   extra=["accesses"]),
-                 access, "cache_access_counts", empty=not contents["entries"],
-                 message="The cache is empty.")
-    with right:
-        st.markdown("**By extraction model**")
-        ui.table(contents["by_model"], "cache_by_model", message="The cache is empty.",
-                 column_config={
-                     "bytes": st.column_config.NumberColumn("bytes", format="compact"),
-                     "average_confidence": st.column_config.NumberColumn("average confidence",
-                                                                         format="%.3f"),
-                     "below_threshold": st.column_config.NumberColumn(
-                         f"below {config.CACHE_THRESHOLD}")})
-
+    st.markdown("**Entries by access count**")
+    access = ui.cached(metrics_cache.access_counts, ctx.db)
+    ui.chart(charts.count_bars(access, "bucket", "entries", title="cache entries",
+                               sort=list(access["bucket"]), extra=["accesses"]),
+             access, "cache_access_counts", empty=not contents["entries"],
+             message="The cache is empty.")
+    st.markdown("**By extraction model**")
+    ui.table(contents["by_model"], "cache_by_model", message="The cache is empty.",
+             column_config={
+                 "bytes": st.column_config.NumberColumn("bytes", format="compact"),
+                 "average_confidence": st.column_config.NumberColumn("average confidence",
+                                                                     format="%.3f"),
+                 "below_threshold": st.column_config.NumberColumn(
+                     f"below {config.CACHE_THRESHOLD}")})
 
 ui.run(ctx, body)

@@ -28,11 +28,11 @@ def body(ctx):
                   help=f"{share['anonymous']:,} of the window's {share['uploads']:,} uploads.")
 
     st.subheader(f"New ids {ui.per(window)}, and ids still owning uploads")
-    ui.chart(charts.new_and_total(ids, window.grain), ids, "anonymous_ids",
-             empty=ids.empty or not (ids["new_ids"].any() or ids["owning_ids"].any()),
-             message="No anonymous id in this window.")
-    st.caption("Bars: ids first seen that day. Line: anonymous ids that still own uploads today, "
-               "counted from the day of their first remaining upload.")
+    if ui.chart(charts.new_and_total(ids, window.grain), ids, "anonymous_ids",
+                empty=ids.empty or not (ids["new_ids"].any() or ids["owning_ids"].any()),
+                message="No anonymous id in this window."):
+        st.caption("Bars: ids first seen that day. Line: anonymous ids that still own uploads "
+                   "today, counted from the day of their first remaining upload.")
 
     left, right = st.columns(2)
     with left:

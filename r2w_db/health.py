@@ -147,7 +147,7 @@ def run_checks(db, thresholds=None, last_runs=None, now=None):
                  "anonymous"),
         _unparseable(db, figures, t),
         _schema(db, drift, steps),
-        _logged(db, "integrity", "Integrity checked", last_runs, now,
+        _logged(db, "integrity", "Last integrity check", last_runs, now,
                 t.integrity_warn_days * 86400, t.integrity_error_days * 86400, never=WARN,
                 remedy="Run an integrity check (PRAGMA integrity_check); it reads the whole file.",
                 command=_cmd(db, "maintain", "integrity")),

@@ -294,11 +294,12 @@ def test_unknown_window_falls_back_to_seven_days(demo_db, monkeypatch):
 
 def test_auto_refresh_runs_the_page_in_a_fragment(demo_db, monkeypatch):
     at = run(UPLOADS, demo_db, monkeypatch)
-    at.sidebar.radio[1].set_value("30 s").run()
+    at.sidebar.radio[1].set_value("30s").run()
     assert_clean(at)
     assert metric_values(at)["Uploads"]
     captions = " ".join(c.value for c in at.sidebar.caption)
     assert "Last refresh" in captions and "every 30 s" in captions
+    assert at.query_params["refresh"] in ("30s", ["30s"])
 
 
 # ------------------------------------------------------------------ bad databases
