@@ -149,6 +149,9 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add("hash-password", cmd_hash_password,
         "prompt for a password (no echo) and print its bcrypt hash for secrets.toml")
+    from .maintenance_cli import register as register_maintenance
+
+    register_maintenance(add)  # maintain, backup, backups, restore
     return parser
 
 
