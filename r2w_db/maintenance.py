@@ -327,12 +327,7 @@ def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_fi
     try:
         if backup_first and spec.destructive:
             state.progress(0.0, "backing up first")
-            try:
-                taken = backups.create_backup(db, dest, keep=keep, monitor=monitor)
-            except errors.R2WError as exc:
-                raise Failed(f"backup first failed, nothing was changed: {exc}") from None
-            state.backup = taken["path"]
-            _log_backup(monitor, who, db, taken, dest, keep)
+            state.backup = _backup_first(monitor, who, db, dest, keep)
         message = _execute(spec.name, db, days, quick, state, dest, keep, method, monitor,
                            state.stopper(should_stop))
     except MaintenanceError as exc:
@@ -363,12 +358,25 @@ def _one_line(exc, db):
     return f"{type(exc).__name__}: {exc}"
 
 
-def _log_backup(monitor, who, db, taken, dest, keep):
-    """A backup taken first is a backup too: logged on its own, so the overview sees it."""
+def _backup_first(monitor, who, db, dest, keep):
+    """The verified backup a destructive task takes first; logged as a backup run of its own
+    (so the overview sees it). Its path, or Failed: then nothing was changed."""
+    started = time.perf_counter()
     entry = monitor.log_start(user=who, task="backup", database=db,
                               parameters={"dest": str(backups.resolve_dest(dest)), "keep": keep,
-                                          "method": taken["method"], "before": "destructive task"})
+                                          "method": "backup", "before": "a destructive task"})
+    try:
+        taken = backups.create_backup(db, dest, keep=keep, monitor=monitor)
+    except BaseException as exc:
+        error = str(exc) if isinstance(exc, errors.R2WError) else _one_line(exc, db) \
+            if isinstance(exc, Exception) else "cancelled"
+        monitor.log_finish(entry, outcome="failed" if isinstance(exc, Exception) else "cancelled",
+                           seconds=time.perf_counter() - started, error=error)
+        if isinstance(exc, Exception):
+            raise Failed(f"backup first failed, nothing was changed: {error}") from None
+        raise
     monitor.log_finish(entry, outcome="ok", seconds=taken["seconds"], backup=taken["path"])
+    return taken["path"]
 
 
 def _execute(name, db, days, quick, state, dest, keep, method, monitor, should_stop):

@@ -1,0 +1,289 @@
+"""Maintenance: preview, confirm, run (in short batches, with progress), log; backups.
+
+Thin: every figure and every write goes through r2w_db.maintenance / r2w_db.backup.
+"""
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import ui
+from r2w_db import backup as backups, errors, maintenance, timeutil
+from r2w_db.monitor import MonitorStore
+
+DOWNLOAD_LIMIT = 512 * 1024 ** 2   # larger backups are copied from the server, not the browser
+ORDER = ("sessions", "cache", "anonymous", "backup", "checkpoint", "analyze", "vacuum", "integrity")
+LOG_COLUMNS = ["started_at", "finished_at", "user", "task", "outcome", "parameters", "previewed",
+               "rows", "bytes_reclaimed", "seconds", "backup", "error"]
+
+ctx = ui.page("Maintenance", "🧰")
+user_name, role = ui.current_user()
+is_admin = role == "admin"
+state = st.session_state
+state.setdefault("maint_results", {})
+
+
+# ------------------------------------------------------------------ callbacks (on_click)
+
+def _ask(name):
+    """Run button: open the confirmation dialog for this task with the card's settings."""
+    state["maint_confirm"] = {"task": name, "days": state.get(f"maint_days_{name}"),
+                              "quick": bool(state.get(f"maint_quick_{name}", False))}
+
+
+def _confirm():
+    request = dict(state.get("maint_confirm") or {})
+    if request:
+        request["backup_first"] = bool(state.get("maint_backup_first", True))
+        state["maint_todo"] = request
+    state["maint_confirm"] = None
+
+
+def _cancel():
+    state["maint_confirm"] = None
+
+
+def _verify_all():
+    state["maint_verify"] = True
+
+
+def _allowed(task):
+    if task.destructive and not is_admin:
+        return False, f"{task.title} changes data: it needs the admin role (you are {role})."
+    return True, None
+
+
+# ---------------------------------------------------------------------- formatting
+
+def _when(iso_text):
+    moment = timeutil.parse(iso_text)
+    if moment is None:
+        return iso_text or "–"
+    age = (timeutil.utcnow() - moment).total_seconds()
+    return f"{moment:%Y-%m-%d %H:%M} UTC ({ui.human_age(max(age, 0))} ago)"
+
+
+def _result_line(result):
+    parts = [result["message"]]
+    if result.get("rows") is not None:
+        parts.append(f"{result['rows']:,} rows")
+    if result.get("bytes_reclaimed"):
+        parts.append(f"{ui.human_bytes(result['bytes_reclaimed'])} reclaimed")
+    parts.append(f"{result['seconds']:.1f} s")
+    if result.get("backup"):
+        parts.append(f"backup: `{result['backup']}`")
+    return " · ".join(parts)
+
+
+def _show_result(result, where=st):
+    text = f"**{maintenance.TASKS[result['task']].title}** — {_result_line(result)}"
+    if result["outcome"] == "ok":
+        where.success(text, icon=":material/check_circle:")
+    elif result["outcome"] == "cancelled":
+        where.warning(f"Cancelled: {text}", icon=":material/cancel:")
+    elif result["outcome"] == "refused":
+        where.warning(f"Refused: {text}", icon=":material/block:")
+    else:
+        where.error(f"Failed: {text}", icon=":material/error:")
+
+
+def _last_run_line(entry):
+    if not entry:
+        return "Last run: never (on this database)."
+    text = f"Last run: **{entry['outcome']}** · {_when(entry['finished_at'] or entry['started_at'])} · by {entry['user']}"
+    if entry.get("rows") is not None:
+        text += f" · {entry['rows']:,} rows"
+    if entry.get("bytes_reclaimed"):
+        text += f" · {ui.human_bytes(entry['bytes_reclaimed'])} reclaimed"
+    if entry.get("seconds") is not None:
+        text += f" · {entry['seconds']:.1f} s"
+    return text
+
+
+# ---------------------------------------------------------------------- the work
+
+def _run_pending():
+    """A confirmed task: run it here with a status box and a progress bar; keep the result."""
+    request = state.pop("maint_todo", None)
+    if not request:
+        return
+    task = maintenance.get_task(request["task"])
+    allowed, reason = _allowed(task)
+    if not allowed:
+        st.error(reason, icon=":material/block:")
+        return
+    with st.status(f"Running: {task.title} …", expanded=True) as status:
+        st.caption("Leaving the page or clicking elsewhere stops the run between two batches "
+                   "(what is done stays done; the log says cancelled).")
+        bar = st.progress(0.0, text="starting")
+        last = {"fraction": 0.0}
+
+        def progress(fraction, message):
+            if fraction is not None:
+                last["fraction"] = max(0.0, min(1.0, float(fraction)))
+            bar.progress(last["fraction"], text=str(message))
+
+        try:
+            result = maintenance.run(
+                ctx.db, task.name, days=request.get("days"), quick=request.get("quick", False),
+                user=user_name, backup_first=task.destructive and request.get("backup_first", False),
+                progress=progress).as_dict()
+        except maintenance.MaintenanceError as exc:
+            result = exc.result.as_dict() if exc.result is not None else {
+                "task": task.name, "outcome": "failed", "message": str(exc), "seconds": 0.0}
+        except errors.R2WError as exc:
+            result = {"task": task.name, "outcome": "failed", "message": str(exc), "seconds": 0.0}
+        ok = result["outcome"] == "ok"
+        bar.progress(1.0 if ok else last["fraction"], text=result["message"])
+        status.update(label=f"{task.title}: {result['outcome']}", expanded=not ok,
+                      state="complete" if ok else "error")
+    keep = {k: result.get(k) for k in ("task", "outcome", "message", "rows", "bytes_reclaimed",
+                                       "seconds", "backup", "error")}
+    state["maint_results"][task.name] = keep
+
+
+@st.dialog("Confirm maintenance", width="large")
+def _confirm_dialog():
+    request = state.get("maint_confirm")
+    if not request or state.get("maint_todo"):
+        st.rerun()  # confirmed or cancelled: close the dialog with a full rerun
+    task = maintenance.get_task(request["task"])
+    st.markdown(f"### {task.title}")
+    try:
+        pv = maintenance.preview(ctx.db, task.name, days=request.get("days"),
+                                 quick=request.get("quick", False))
+    except errors.R2WError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.button("Close", key="maint_dialog_cancel", on_click=_cancel)
+        return
+    st.markdown(f"**What will happen:** {pv.message}.")
+    if task.name == "vacuum":
+        st.warning("VACUUM locks the database for writers while it runs: the application's "
+                   "writes wait (and may time out) until it ends. Prefer a quiet hour.",
+                   icon=":material/lock:")
+    if pv.refusal:
+        st.warning(f"It will be refused: {pv.refusal}", icon=":material/block:")
+    if task.destructive:
+        st.markdown("Deletes run in short batches (a few ms each, with pauses), so the "
+                    "application keeps writing; a run stopped midway keeps what it finished.")
+        st.checkbox(f"Back up first (verified online backup into `{backups.default_dest()}`)",
+                    value=True, key="maint_backup_first")
+    allowed, reason = _allowed(task)
+    left, right = st.columns(2)
+    left.button("Confirm", key="maint_dialog_confirm", type="primary", on_click=_confirm,
+                disabled=not allowed, help=reason, width="stretch")
+    right.button("Cancel", key="maint_dialog_cancel", on_click=_cancel, width="stretch")
+
+
+# ---------------------------------------------------------------------- the page
+
+def _card(name, last):
+    task = maintenance.TASKS[name]
+    allowed, reason = _allowed(task)
+    with st.container(border=True):
+        badge = (":red-badge[:material/delete: changes data]" if task.destructive
+                 else ":green-badge[:material/visibility: safe]")
+        st.markdown(f"#### {task.title} {badge}")
+        st.markdown(task.what)
+        st.caption(f"When to run it: {task.when}")
+        days = quick = None
+        if task.default_days is not None:
+            days = int(st.number_input(task.days_label or "Days", min_value=1, max_value=3650,
+                                       value=int(task.default_days), step=1,
+                                       key=f"maint_days_{name}"))
+        if name == "integrity":
+            quick = st.checkbox("Quick check (quick_check: faster, skips index contents)",
+                                key=f"maint_quick_{name}")
+        try:
+            pv = ui.cached(maintenance.preview, ctx.db, name, days=days, quick=bool(quick))
+            st.markdown(f"**Preview:** {pv.message}.")
+            if pv.refusal:
+                st.warning(pv.refusal, icon=":material/block:")
+        except errors.R2WError as exc:
+            st.warning(f"Preview unavailable: {exc}", icon=":material/warning:")
+        st.markdown(_last_run_line(last))
+        if name in state["maint_results"]:
+            _show_result(state["maint_results"][name])
+        st.button(f"Run {task.title.lower()} …", key=f"maint_run_{name}", on_click=_ask,
+                  args=(name,), disabled=not allowed, help=reason,
+                  type="primary" if task.destructive else "secondary",
+                  icon=":material/play_arrow:")
+        if reason:
+            st.caption(reason)
+
+
+def _log_table():
+    st.subheader("Maintenance log")
+    entries = maintenance.log_entries(ctx.db, limit=200)
+    if not entries:
+        st.info("No maintenance has been logged for this database yet.", icon=":material/info:")
+        return
+    frame = pd.DataFrame(entries).reindex(columns=LOG_COLUMNS)
+    st.dataframe(frame, hide_index=True, width="stretch", column_config={
+        "started_at": st.column_config.TextColumn("Started (UTC)"),
+        "finished_at": st.column_config.TextColumn("Finished (UTC)"),
+        "previewed": st.column_config.NumberColumn("Previewed", format="%d"),
+        "rows": st.column_config.NumberColumn("Rows", format="%d"),
+        "bytes_reclaimed": st.column_config.NumberColumn("Bytes reclaimed", format="%d"),
+        "seconds": st.column_config.NumberColumn("Seconds", format="%.2f"),
+    })
+
+
+def _backups_section():
+    st.subheader("Backups")
+    dest = backups.default_dest()
+    monitor = MonitorStore()
+    if state.pop("maint_verify", False):
+        with st.spinner("Verifying every backup (integrity_check) ..."):
+            backups.list_backups(dest, verify=True, monitor=monitor, stem=backups.stem_of(ctx.db))
+    found = backups.list_backups(dest, monitor=monitor, stem=backups.stem_of(ctx.db))
+    st.caption(f"In `{dest}` (set R2W_BACKUP_DIR to move it). Taken by the Backup card, by "
+               "\"back up first\", or by `python -m r2w_db backup` from cron; the newest "
+               f"{backups.DEFAULT_KEEP} are kept. Restoring is command-line only, with the "
+               "application stopped: `python -m r2w_db restore BACKUP --yes`.")
+    if not found:
+        st.info("No backups of this database yet.", icon=":material/info:")
+        return
+    st.button("Verify all", key="maint_verify_all", on_click=_verify_all,
+              icon=":material/verified:", help="Run integrity_check on every backup now")
+    header = st.columns([4, 2, 2, 2, 2])
+    for col, label in zip(header, ("Backup", "Size", "Age", "Verified", "")):
+        col.markdown(f"**{label}**")
+    for b in found:
+        row = st.columns([4, 2, 2, 2, 2])
+        row[0].markdown(f"`{b.name}`" + (" (pre-restore)" if b.kind == "pre-restore" else ""))
+        row[1].markdown(ui.human_bytes(b.size))
+        row[2].markdown(ui.human_age(max(b.age_seconds, 0)))
+        row[3].markdown({True: ":green[verified]", False: f":red[FAILED] {b.message or ''}",
+                         None: "not verified"}[b.verified])
+        if not is_admin:
+            row[4].caption("admin only")
+        elif b.size > DOWNLOAD_LIMIT:
+            row[4].caption(f"over {ui.human_bytes(DOWNLOAD_LIMIT)}: copy it from the server")
+        else:
+            row[4].download_button("Download", data=lambda p=b.path: Path(p).read_bytes(),
+                                   file_name=b.name, mime="application/vnd.sqlite3",
+                                   key=f"maint_dl_{b.name}", on_click="ignore",
+                                   icon=":material/download:", type="tertiary")
+
+
+def body():
+    st.caption(f"Signed in as **{user_name}** ({role}). Every task shows a preview first "
+               "(nothing is written), asks for confirmation, runs with a progress bar and is "
+               "logged below. Tasks that change data need the admin role.")
+    _run_pending()
+    last_runs = maintenance.last_runs(ctx.db)
+    columns = st.columns(2)
+    for i, name in enumerate(ORDER):
+        with columns[i % 2]:
+            _card(name, last_runs.get(name))
+    if state.get("maint_confirm"):
+        _confirm_dialog()
+    _log_table()
+    _backups_section()
+
+
+try:
+    body()
+except errors.R2WError as exc:
+    ui.show_error(exc)
