@@ -292,8 +292,10 @@ def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_fi
     started = time.perf_counter()
     try:
         pv = preview(db, spec.name, days=days, quick=quick, dest=dest, keep=keep)
-    except errors.R2WError:
-        raise
+    except errors.R2WError as exc:
+        if dry_run:
+            raise
+        return _failed_before_start(monitor, user, spec, db, parameters, exc, started)
     if dry_run:
         return Result(spec.name, str(db.path), True, parameters, pv.count, pv.count, pv.bytes,
                       time.perf_counter() - started, "dry-run", pv.message,
@@ -346,6 +348,18 @@ def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_fi
     if spec.name == "integrity" and not state.details.get("integrity_ok", True):
         raise Failed(message, finish("failed", message, message))
     return finish("ok", message)
+
+
+def _failed_before_start(monitor, user, spec, db, parameters, exc, started):
+    """The database could not even be previewed (missing, locked, not SQLite): logged, raised."""
+    monitor = monitor or MonitorStore()
+    message = str(exc)
+    log_id = monitor.log_start(user=_who(user), task=spec.name, database=db, parameters=parameters)
+    seconds = time.perf_counter() - started
+    monitor.log_finish(log_id, outcome="failed", seconds=seconds, error=message)
+    result = Result(spec.name, str(db.path), False, parameters, None, None, None, seconds,
+                    "failed", message, error=message, log_id=log_id)
+    raise Failed(message, result)
 
 
 def _one_line(exc, db):
@@ -434,8 +448,9 @@ def _execute(name, db, days, quick, state, dest, keep, method, monitor, should_s
         orphans = {k: v for k, v in info["orphans"].items() if v}
         state.details["integrity_ok"] = integrity["ok"]
         if not integrity["ok"]:
-            return (f"{integrity['mode']} integrity check FAILED: "
-                    + "; ".join(integrity["messages"][:3]) + " (restore from a verified backup)")
+            found = " ".join("; ".join(integrity["messages"][:3]).split())  # one line
+            return (f"{integrity['mode']} integrity check FAILED: {found} "
+                    "(restore from a verified backup)")
         text = f"{integrity['mode']} integrity check ok"
         if orphans:
             text += "; orphan rows: " + ", ".join(f"{v:,} {k}" for k, v in orphans.items())
