@@ -7,7 +7,7 @@ file_hash; None ("no data") when there are none, never 0 %.
 import pandas as pd
 
 from . import cache, config, stats
-from .metrics import Window, hit_sql, period_frame, period_of, rate_column, read
+from .metrics import Window, hits, period_frame, period_of, rate_column, read
 
 # (label, lowest access_count in the bucket); NULL and 0 count as 1, as the cleanup does
 ACCESS_BUCKETS = (("1 (never reused)", 1), ("2", 2), ("3–5", 3), ("6–10", 6), ("11–50", 11),
@@ -21,19 +21,23 @@ def hit_rate(db, window: Window):
     entry), unhashed (no file_hash: never looked up), hit_rate (NaN: no data).
     """
     where, params = window.where("u.upload_date")
+    period = period_of("u.upload_date", window.grain)
     with read(db) as conn:
         rows = conn.execute(
-            f"SELECT {period_of('u.upload_date', window.grain)} AS period, count(*),"
-            " coalesce(sum(u.file_hash IS NOT NULL AND u.file_hash <> ''), 0),"
-            f" coalesce(sum({hit_sql(conn)}), 0)"
+            f"SELECT {period} AS period, count(*),"
+            " coalesce(sum(u.file_hash IS NOT NULL AND u.file_hash <> ''), 0)"
             f" FROM cv_uploads u WHERE {where} GROUP BY 1", params).fetchall()
-    uploads, hashed, hits = (sum(r[i] for r in rows) for i in (1, 2, 3))  # with unreadable dates
-    frame = period_frame(rows, window, counts=("uploads", "hashed", "hits"))
+        uploads, hashed = (sum(r[i] for r in rows) for i in (1, 2))  # with unreadable dates
+        hit_rows = hits(conn, window, hashed, (period, ()))
+    hit_count = sum(n for _, n in hit_rows)
+    frame = period_frame(rows, window, counts=("uploads", "hashed")).merge(
+        period_frame(hit_rows, window, counts=("hits",)), on="period", how="left")
+    frame["hits"] = frame["hits"].fillna(0).astype("int64")
     frame["extracted"] = frame["hashed"] - frame["hits"]
     frame["unhashed"] = frame["uploads"] - frame["hashed"]
     frame["hit_rate"] = rate_column(frame, "hits", "hashed")
-    return {"uploads": uploads, "hashed": hashed, "hits": hits,
-            "hit_rate": stats.hit_rate_from(hashed, hits), "by_period": frame}
+    return {"uploads": uploads, "hashed": hashed, "hits": hit_count,
+            "hit_rate": stats.hit_rate_from(hashed, hit_count), "by_period": frame}
 
 
 def served_long(frame):

@@ -421,3 +421,19 @@ def test_hit_lookup_stays_in_the_covering_index(tiny):
     assert "INDEXED BY" not in metrics.hit_sql(conn)
     conn.close()
     assert stats.calculate_cache_hit_rate(tiny) is not None
+
+
+@pytest.mark.parametrize("window_key", ["24h", "7d", "30d", "all"])
+def test_both_ways_of_counting_hits_agree(prod_db, monkeypatch, window_key):
+    path, now, expected = prod_db
+    migrations.migrate(path)
+    window = Window.of(window_key, now=now)
+    got = {}
+    for share in (0.0, float("inf")):   # always walk the cache / always look each upload up
+        monkeypatch.setattr(metrics, "WALK_SHARE", share)
+        got[share] = (metrics.headline(path, window)["current"],
+                      metrics_cache.hit_rate(path, window)["by_period"])
+    assert got[0.0][0] == got[float("inf")][0]
+    pd.testing.assert_frame_equal(got[0.0][1], got[float("inf")][1])
+    if window_key == "all":
+        assert got[0.0][0]["cache_hit_rate"] == pytest.approx(expected["cache"]["cache_hit_rate"])
