@@ -29,16 +29,23 @@ def ids_by_period(db, window: Window):
     still own uploads today (by the first of those uploads).
     """
     jwhere, jparams = julian_where("first", window)
-    before = (f"first < julianday(?)", (timeutil.iso(window.start),)) if window.start else ("0", ())
+    period = period_of("first", window.grain)
+    # one pass over the owners: those first seen before the window are the running total's start
+    if window.start is None:
+        owner_period, owner_params = period, ()
+    else:
+        owner_period = f"CASE WHEN first < julianday(?) THEN 'before' ELSE {period} END"
+        owner_params = (timeutil.iso(window.start),)
+    owner_where, owner_where_params = julian_where("first", Window.between(None, window.end))
     with read(db) as conn:
         new = conn.execute(
-            f"SELECT {period_of('first', window.grain)} AS period, count(*)"
+            f"SELECT {period} AS period, count(*)"
             f" FROM ({first_seen_anonymous_sql()}) WHERE {jwhere} GROUP BY 1", jparams).fetchall()
-        owning = conn.execute(
-            f"SELECT {period_of('first', window.grain)} AS period, count(*)"
-            f" FROM ({OWNERS_SQL}) WHERE {jwhere} GROUP BY 1", jparams).fetchall()
-        baseline = conn.execute(
-            f"SELECT count(*) FROM ({OWNERS_SQL}) WHERE {before[0]}", before[1]).fetchone()[0]
+        owners = conn.execute(
+            f"SELECT {owner_period} AS period, count(*) FROM ({OWNERS_SQL})"
+            f" WHERE {owner_where} GROUP BY 1", (*owner_params, *owner_where_params)).fetchall()
+    baseline = sum(n for p, n in owners if p == "before")
+    owning = [r for r in owners if r[0] != "before"]
     frame = period_frame(new, window, counts=("new_ids",))
     owning = period_frame(owning, window, counts=("owning_new",))
     frame = frame.merge(owning, on="period", how="outer").fillna(0).astype(
