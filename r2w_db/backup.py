@@ -64,12 +64,13 @@ def backup_name(stem, moment=None, kind="", seq=0) -> str:
 
 
 def _free_name(dest, stem, kind=""):
+    """A new name that sorts after every backup taken in the same second (-1, -2, ...)."""
     moment = datetime.now(timezone.utc)
-    for seq in range(1000):
-        path = dest / backup_name(stem, moment, kind, seq)
-        if not path.exists():
-            return path
-    raise BackupFailed(f"too many backups named {stem}-{kind}{moment.strftime(STAMP)}* in {dest}")
+    first = backup_name(stem, moment, kind)
+    taken = [_seq(p.name) for p in Path(dest).glob(first[:-3] + "*.db")
+             if NAME.match(p.name) and NAME.match(p.name)["stem"] == stem]
+    seq = max(taken) + 1 if taken else 0
+    return Path(dest) / backup_name(stem, moment, kind, seq)
 
 
 # -------------------------------------------------------------------- helpers
