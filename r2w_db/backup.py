@@ -114,6 +114,8 @@ def _ro_uri(path):
 
 def _file_sizes(path):
     path = Path(path)
+    if not path.is_file():
+        raise errors.DatabaseMissing(path)
     wal = Path(str(path) + "-wal")
     return path.stat().st_size, (wal.stat().st_size if wal.exists() else 0)
 

@@ -292,7 +292,7 @@ def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_fi
     started = time.perf_counter()
     try:
         pv = preview(db, spec.name, days=days, quick=quick, dest=dest, keep=keep)
-    except errors.R2WError as exc:
+    except (errors.R2WError, OSError) as exc:
         if dry_run:
             raise
         return _failed_before_start(monitor, user, spec, db, parameters, exc, started)
@@ -353,7 +353,7 @@ def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_fi
 def _failed_before_start(monitor, user, spec, db, parameters, exc, started):
     """The database could not even be previewed (missing, locked, not SQLite): logged, raised."""
     monitor = monitor or MonitorStore()
-    message = str(exc)
+    message = str(exc) if isinstance(exc, errors.R2WError) else _one_line(exc, db)
     log_id = monitor.log_start(user=_who(user), task=spec.name, database=db, parameters=parameters)
     seconds = time.perf_counter() - started
     monitor.log_finish(log_id, outcome="failed", seconds=seconds, error=message)
