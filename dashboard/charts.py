@@ -173,7 +173,8 @@ def new_and_total(frame, grain="day"):
     bars = base.mark_bar(color="#93c5fd").encode(
         y=alt.Y("new_ids:Q", title="new anonymous ids (bars)"), tooltip=tooltip)
     line = base.mark_line(color="#1e3a8a", point=True).encode(
-        x=_time_x(grain, centred=True), y=alt.Y("owning_ids:Q", title="ids still owning uploads (line)"), tooltip=tooltip)
+        x=_time_x(grain, centred=True),
+        y=alt.Y("owning_ids:Q", title="ids still owning uploads (line)"), tooltip=tooltip)
     return alt.layer(bars, line).resolve_scale(y="independent")
 
 

@@ -10,10 +10,10 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from . import config, errors, migrations, predicates as P, schema, stats, timeutil
+from . import (anonymous_cleanup, cache, config, errors, migrations, schema, sessions, stats,
+               timeutil)
 from .connection import as_database
 from .metrics import human_age, human_bytes, read, stuck_count
-from .metrics_anonymous import OWNERS_SQL
 from .metrics_db import storage
 
 OK, WARN, ERROR = "ok", "warn", "error"
@@ -102,16 +102,21 @@ def _level(value, warn, error):
 
 
 def last_maintenance(db, store=None):
-    """{task: finished_at (ISO) or None} for integrity, backup and analyze, from the maintenance
-    log; {"_error": message} when the monitor's own database cannot be read."""
+    """{task: {"ok_at", "failed_at", "error"}} for integrity, backup and analyze, from the
+    maintenance log: the newest successful run, and the newest run when it failed since
+    (ISO strings or None). {"_error": message} when the monitor's own database cannot be read."""
     from .monitor import MonitorStore
 
     store = store or MonitorStore()
     try:
         runs = {}
         for task in LOGGED_TASKS:
-            entry = store.last_success(task, database=as_database(db))
-            runs[task] = entry.get("finished_at") if entry else None
+            ok = store.last_success(task, database=as_database(db))
+            last = store.last_run(task, database=as_database(db))
+            failed = last if last and last.get("outcome") == "failed" else None
+            runs[task] = {"ok_at": ok.get("finished_at") if ok else None,
+                          "failed_at": failed.get("finished_at") if failed else None,
+                          "error": failed.get("error") if failed else None}
         return runs
     except errors.R2WError as exc:
         return {"_error": str(exc)}
@@ -122,15 +127,20 @@ def _cmd(db, *words):
 
 
 def run_checks(db, thresholds=None, last_runs=None, now=None):
-    """Every health check, in a fixed order, as Check objects (read-only)."""
+    """Every health check, in a fixed order, as Check objects (read-only).
+
+    `now` judges stuck jobs and the age of logged runs; the cleanup counts are the
+    maintenance previews' own, as of the current time.
+    """
     db = as_database(db)
     t = thresholds or Thresholds()
     last_runs = last_runs or {}
     now = now or timeutil.utcnow()
     with read(db) as conn:
-        figures = _figures(conn, t, now)
+        figures = _figures(conn, now)
         drift = schema.drift(conn)
         steps = migrations.plan(conn)
+    figures.update(_cleanup_figures(db, t))
     store = storage(db)
     return [
         _stuck(db, figures, t),
@@ -167,38 +177,28 @@ def worst(checks):
 
 # ------------------------------------------------------------------ the figures (one connection)
 
-def _figures(conn, t, now):
-    def older(column, days):
-        return P.older_than(column, timeutil.ago(now, days=days))
+def _cleanup_figures(db, t):
+    """(waiting, overdue) per cleanup, counted by the maintenance previews' own functions (as of
+    now), so that the Overview and the Maintenance page always show the same numbers."""
+    def both(count, days, grace):
+        return count(db, days), count(db, days + grace)
 
-    def sessions(days):
-        where, params = older("created_at", days)
-        return conn.execute(f"SELECT count(*) FROM sessions WHERE {where}", params).fetchone()[0]
+    return {
+        "sessions": both(sessions.count_old_sessions, config.SESSION_DAYS, t.sessions_grace_days),
+        "cache": both(cache.count_old_cache_entries, config.CACHE_RETENTION_DAYS,
+                      t.cache_grace_days),
+        "anonymous": both(lambda d, days: anonymous_cleanup.count_stale(d, days)[0],
+                          config.ANONYMOUS_RETENTION_DAYS, t.anonymous_grace_days),
+    }
 
-    def cache_old(days):
-        # the cleanup's own rule (cache.cleanup_old_cache_entries): old, and never reused
-        where, params = older("created_at", days)
-        return conn.execute(
-            f"SELECT count(*) FROM cv_extraction_cache WHERE {where}"
-            " AND coalesce(access_count, 1) <= 1", params).fetchone()[0]
 
-    stale = timeutil.iso(timeutil.ago(now, days=config.ANONYMOUS_RETENTION_DAYS))
-    overdue = timeutil.iso(timeutil.ago(
-        now, days=config.ANONYMOUS_RETENTION_DAYS + t.anonymous_grace_days))
-    anon = conn.execute(
-        "SELECT coalesce(sum(newest < julianday(?)), 0), coalesce(sum(newest < julianday(?)), 0)"
-        f" FROM ({OWNERS_SQL})", (stale, overdue)).fetchone()
+def _figures(conn, now):
     conf = conn.execute(
         "SELECT count(*), coalesce(sum(confidence_score BETWEEN 0 AND 1 AND confidence_score < ?), 0),"
         " coalesce(sum(confidence_score IS NULL OR confidence_score < 0 OR confidence_score > 1), 0)"
         " FROM cv_extraction_cache", (config.CACHE_THRESHOLD,)).fetchone()
     return {
         "stuck": stuck_count(conn, now),
-        "sessions": (sessions(config.SESSION_DAYS),
-                     sessions(config.SESSION_DAYS + t.sessions_grace_days)),
-        "cache": (cache_old(config.CACHE_RETENTION_DAYS),
-                  cache_old(config.CACHE_RETENTION_DAYS + t.cache_grace_days)),
-        "anonymous": tuple(anon),
         "confidence": {"entries": conf[0], "below": conf[1], "invalid": conf[2]},
         "unparseable": stats.data_quality(conn),
     }
@@ -222,7 +222,8 @@ def _cleanup(db, key, title, counts, meaning, grace_days, t, task):
     status = OK if not overdue else (ERROR if overdue >= t.overdue_error else WARN)
     detail = meaning
     if overdue:
-        detail += f"; {overdue:,} of them overdue by more than {grace_days:g} day(s): the cleanup is not running"
+        detail += (f"; {overdue:,} of them overdue by more than {grace_days:g} day(s): "
+                   "the cleanup is not running")
     return Check(
         key, title, status, f"{waiting:,}", detail,
         "" if status == OK else f"Run the {task} cleanup (batched, preview first), and check that "
@@ -297,21 +298,28 @@ def _schema(db, drift, steps):
 
 
 def _logged(db, task, title, last_runs, now, warn_s, error_s, never, remedy, command):
+    link = {"command": command, "page": MAINTENANCE_PAGE, "page_label": "Maintenance"}
     if "_error" in last_runs:
         return Check(task, title, WARN, "unknown",
                      f"the maintenance log cannot be read: {last_runs['_error']}",
-                     "Check R2W_MONITOR_DB and the monitor database file.", command=command,
-                     page=MAINTENANCE_PAGE, page_label="Maintenance")
-    finished = timeutil.parse(last_runs.get(task))
-    if finished is None:
-        return Check(task, title, never, "never", f"no successful {task} recorded in the maintenance log",
-                     remedy, command=command, page=MAINTENANCE_PAGE, page_label="Maintenance")
-    age = (now - finished).total_seconds()
-    status = _level(age, warn_s, error_s)
-    return Check(task, title, status, f"{human_age(max(age, 0))} ago",
-                 f"last successful {task}: {timeutil.iso(finished)[:19]} UTC",
-                 "" if status == OK else remedy, command=command,
-                 page=MAINTENANCE_PAGE, page_label="Maintenance")
+                     "Check R2W_MONITOR_DB and the monitor database file.", **link)
+    run = last_runs.get(task) or {}
+    ok_at, failed_at = timeutil.parse(run.get("ok_at")), timeutil.parse(run.get("failed_at"))
+    if ok_at is None:
+        status, value, detail = never, "never", f"no successful {task} recorded in the maintenance log"
+    else:
+        age = (now - ok_at).total_seconds()
+        status, value = _level(age, warn_s, error_s), f"{human_age(max(age, 0))} ago"
+        detail = f"last successful {task}: {timeutil.iso(ok_at)[:19]} UTC"
+    if failed_at is not None and (ok_at is None or failed_at > ok_at):
+        # a failed integrity check found damage; any other failure did not do the job
+        damage = task == "integrity" and "integrity check FAILED" in (run.get("error") or "")
+        status = ERROR if damage or status == ERROR else WARN
+        detail += f"; the last run ({timeutil.iso(failed_at)[:16]} UTC) failed: {run.get('error')}"
+        if damage:
+            value, remedy = "damage found", ("Stop writing to the database, restore the newest "
+                                             "verified backup, and check the disk.")
+    return Check(task, title, status, value, detail, "" if status == OK else remedy, **link)
 
 
 def _wal(db, store, t):
@@ -341,7 +349,8 @@ def _free_pages(db, store, t):
 
 
 def _analyze(db, store, last_runs, now):
-    last = timeutil.parse(last_runs.get("analyze")) if "_error" not in last_runs else None
+    run = {} if "_error" in last_runs else last_runs.get("analyze") or {}
+    last = timeutil.parse(run.get("ok_at"))
     when = f"; last ANALYZE logged {human_age(max((now - last).total_seconds(), 0))} ago" if last else ""
     if store["stat_rows"]:
         return Check("analyze", "Planner statistics", OK, f"{store['stat_tables']} table(s)",

@@ -2,7 +2,8 @@
 
 Anonymous: a user_id with the literal, case-sensitive prefix `anonymous_`. The
 application writes no users row for them: they live in cv_uploads. Stale: every
-upload of the id is older than the retention (30 days), i.e. its newest upload is.
+upload of the id is provably older than the retention (30 days): its newest upload is,
+and none has an unreadable date (the anonymous cleanup's own rule, anonymous_cleanup.STALE).
 """
 import pandas as pd
 
@@ -17,8 +18,9 @@ UNKNOWN_AGE = "unknown (unparseable date)"
 
 OWNERS_SQL = f"""
     SELECT user_id, count(*) AS uploads, min(julianday(upload_date)) AS first,
-           max(julianday(upload_date)) AS newest
+           max(julianday(upload_date)) AS newest, count(*) - count(julianday(upload_date)) AS unreadable
     FROM cv_uploads WHERE {P.is_anonymous()} GROUP BY user_id"""
+STALE = "(newest < julianday(?) AND unreadable = 0)"
 
 
 def ids_by_period(db, window: Window):
@@ -64,8 +66,7 @@ def ages(db, now=None, retention_days=config.ANONYMOUS_RETENTION_DAYS):
         rows = conn.execute(
             f"SELECT CASE WHEN newest IS NULL THEN '{UNKNOWN_AGE}' {cases}"
             f" ELSE '{AGE_BUCKETS[-1][0]}' END AS bucket, count(*), sum(uploads),"
-            " coalesce(sum(newest < julianday(?)), 0), coalesce(sum(CASE WHEN newest < julianday(?)"
-            " THEN uploads END), 0)"
+            f" coalesce(sum({STALE}), 0), coalesce(sum(CASE WHEN {STALE} THEN uploads END), 0)"
             f" FROM ({OWNERS_SQL}) GROUP BY 1",
             (*[timeutil.iso(now)] * (len(AGE_BUCKETS) - 1),
              *[timeutil.iso(timeutil.ago(now, days=retention_days))] * 2)).fetchall()

@@ -51,7 +51,8 @@ def test_failure_rate_axis_fits_small_rates_and_all_zero():
     y = spec(charts.rate_line(frame, "rate", full_scale=False))["encoding"]["y"]
     assert y["scale"]["domain"] == [0, 0.05]
     frame["rate"] = [0.0, 0.0, np.nan]
-    assert spec(charts.rate_line(frame, "rate", full_scale=False))["encoding"]["y"]["scale"]["domain"] == [0, 0.05]
+    y = spec(charts.rate_line(frame, "rate", full_scale=False))["encoding"]["y"]
+    assert y["scale"]["domain"] == [0, 0.05]
     frame["rate"] = [0.4, 0.0, np.nan]
     top = spec(charts.rate_line(frame, "rate", full_scale=False))["encoding"]["y"]["scale"]["domain"][1]
     assert top == pytest.approx(0.44)

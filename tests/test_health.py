@@ -10,15 +10,19 @@ from r2w_db.monitor import MonitorStore
 
 from .prodlike import build_prodlike
 
-FRESH = {"integrity": None, "backup": None, "analyze": None}
+FRESH = {task: {"ok_at": None, "failed_at": None, "error": None} for task in health.LOGGED_TASKS}
 
 
 def ago(**delta):
     return timeutil.iso(timeutil.utcnow() - timedelta(**delta))
 
 
+def ok(**age):
+    return {"ok_at": ago(**age), "failed_at": None, "error": None}
+
+
 def recent_runs():
-    return {"integrity": ago(days=1), "backup": ago(hours=1), "analyze": ago(days=2)}
+    return {"integrity": ok(days=1), "backup": ok(hours=1), "analyze": ok(days=2)}
 
 
 def checks(path, thresholds=None, last_runs=None):
@@ -84,7 +88,7 @@ def test_never_backed_up_is_red_never_checked_is_amber(db_path):
     ("integrity", dict(days=3), OK), ("integrity", dict(days=10), WARN),
     ("integrity", dict(days=40), ERROR)])
 def test_age_of_the_last_logged_run(db_path, task, age, status):
-    got = checks(db_path, last_runs={**recent_runs(), task: ago(**age)})[task]
+    got = checks(db_path, last_runs={**recent_runs(), task: ok(**age)})[task]
     assert got.status == status
     assert got.value.endswith(" ago")
     assert bool(got.remedy) == (status != OK)
@@ -109,7 +113,22 @@ def test_last_maintenance_reads_the_log(db_path, tmp_path):
     other = store.log_start(user="ops", task="analyze", database=tmp_path / "other.db")
     store.log_finish(other, outcome="ok")
     runs = health.last_maintenance(db_path, store)
-    assert runs["backup"] is not None and runs["integrity"] is None and runs["analyze"] is None
+    assert runs["backup"]["ok_at"] is not None and runs["backup"]["failed_at"] is None
+    assert runs["integrity"] == {"ok_at": None, "failed_at": runs["integrity"]["failed_at"],
+                                 "error": "boom"}
+    assert runs["analyze"]["ok_at"] is None    # logged for another database
+
+
+def test_a_failed_run_since_the_last_success(db_path):
+    failed = {"ok_at": ago(days=1), "failed_at": ago(hours=1), "error": "database is locked"}
+    got = checks(db_path, last_runs={**recent_runs(), "backup": failed})["backup"]
+    assert got.status == WARN and "failed: database is locked" in got.detail
+    damage = {"ok_at": ago(days=1), "failed_at": ago(hours=1),
+              "error": "integrity_check integrity check FAILED: row 3 missing from index"}
+    got = checks(db_path, last_runs={**recent_runs(), "integrity": damage})["integrity"]
+    assert (got.status, got.value) == (ERROR, "damage found") and "restore" in got.remedy
+    earlier = {"ok_at": ago(hours=1), "failed_at": ago(days=1), "error": "boom"}
+    assert checks(db_path, last_runs={**recent_runs(), "backup": earlier})["backup"].status == OK
 
 
 @pytest.mark.parametrize("stuck, status", [(0, OK), (1, WARN), (9, WARN), (10, ERROR)])

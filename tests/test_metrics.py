@@ -230,7 +230,8 @@ def test_hit_rate_per_day(tiny, week):
     assert (hits["uploads"], hits["hashed"], hits["hits"]) == (7, 4, 3)
     assert hits["hit_rate"] == pytest.approx(3 / 4)
     frame = hits["by_period"].set_index(hits["by_period"]["period"].dt.strftime("%m-%d"))
-    assert frame.loc["11-17", ["uploads", "hashed", "hits", "extracted", "unhashed"]].tolist() == [2, 2, 1, 1, 0]
+    columns = ["uploads", "hashed", "hits", "extracted", "unhashed"]
+    assert frame.loc["11-17", columns].tolist() == [2, 2, 1, 1, 0]
     assert frame.loc["11-17", "hit_rate"] == pytest.approx(0.5)
     assert frame.loc["11-20", "hit_rate"] == 1.0
     assert math.isnan(frame.loc["11-22", "hit_rate"])     # only an upload with an empty hash
@@ -437,3 +438,20 @@ def test_both_ways_of_counting_hits_agree(prod_db, monkeypatch, window_key):
     pd.testing.assert_frame_equal(got[0.0][1], got[float("inf")][1])
     if window_key == "all":
         assert got[0.0][0]["cache_hit_rate"] == pytest.approx(expected["cache"]["cache_hit_rate"])
+
+
+def test_stale_is_the_anonymous_cleanups_own_rule(tiny):
+    from r2w_db import anonymous_cleanup
+
+    # anonymous_f: one old upload and one with an unreadable date: not provably stale
+    rows = [("u20", "anonymous_f", "j20", "2026-09-01T00:00:00"),
+            ("u21", "anonymous_f", "j21", "soon")]
+    conn = sqlite3.connect(tiny)
+    conn.executemany("INSERT INTO cv_uploads (upload_id, user_id, job_id, filename, file_type,"
+                     " upload_date, status) VALUES (?, ?, ?, 'f', 't', ?, 'completed')", rows)
+    conn.commit()
+    conn.close()
+    now = timeutil.utcnow()
+    ages = metrics_anonymous.ages(tiny, now)
+    assert (ages["stale_ids"], ages["stale_uploads"]) == anonymous_cleanup.count_stale(tiny)
+    assert metrics_anonymous.ages(tiny, NOW)["stale_ids"] == 1
