@@ -99,8 +99,12 @@ def show_error(exc: errors.R2WError):
         st.button("Try again", icon=":material/refresh:")
 
 
-def page(title, icon="📊") -> PageContext:
-    """Set up a page: config, the database (or a clear message and stop), the sidebar."""
+def page(title, icon="📊", window=True) -> PageContext:
+    """Set up a page: config, the database (or a clear message and stop), the sidebar.
+
+    `window=False` leaves the time window and auto-refresh out of the sidebar (a page whose
+    figures do not depend on them); ctx.window is then the default window.
+    """
     st.set_page_config(page_title=f"{title} · r2w monitor", page_icon=icon, layout="wide")
     location = config.resolve_db(cli_db_argument())
     try:
@@ -114,10 +118,12 @@ def page(title, icon="📊") -> PageContext:
         show_error(exc)
         st.stop()
     sidebar_database(location, version, demo)
-    window_key = _choice("Time window", list(metrics.WINDOWS), "window", metrics.DEFAULT_WINDOW,
-                         WINDOW_LABELS, query_param="window")
-    refresh = _choice("Auto-refresh", list(REFRESH), "refresh", "off", REFRESH_LABELS,
-                      query_param="refresh")
+    window_key, refresh = metrics.DEFAULT_WINDOW, "off"
+    if window:
+        window_key = _choice("Time window", list(metrics.WINDOWS), "window",
+                             metrics.DEFAULT_WINDOW, WINDOW_LABELS, query_param="window")
+        refresh = _choice("Auto-refresh", list(REFRESH), "refresh", "off", REFRESH_LABELS,
+                          query_param="refresh")
     ctx = PageContext(Database(location.path), location, demo, version,
                       metrics.Window.of(window_key), REFRESH[refresh], st.sidebar.empty())
     st.title(title)
