@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from . import (anonymous_cleanup, cache, config, errors, migrations, schema, sessions, stats,
                timeutil)
 from .connection import as_database
-from .metrics import human_age, human_bytes, read, stuck_count
+from .metrics import human_age, human_bytes, read
 from .metrics_db import storage
 
 OK, WARN, ERROR = "ok", "warn", "error"
@@ -193,13 +193,10 @@ def _cleanup_figures(db, t):
 
 
 def _figures(conn, now):
-    conf = conn.execute(
-        "SELECT count(*), coalesce(sum(confidence_score BETWEEN 0 AND 1 AND confidence_score < ?), 0),"
-        " coalesce(sum(confidence_score IS NULL OR confidence_score < 0 OR confidence_score > 1), 0)"
-        " FROM cv_extraction_cache", (config.CACHE_THRESHOLD,)).fetchone()
+    entries, _, _, _, invalid, below = stats._cache_row(conn)   # the figures of `stats`
     return {
-        "stuck": stuck_count(conn, now),
-        "confidence": {"entries": conf[0], "below": conf[1], "invalid": conf[2]},
+        "stuck": stats._stuck(conn, now),
+        "confidence": {"entries": entries, "below": below, "invalid": invalid},
         "unparseable": stats.data_quality(conn),
     }
 

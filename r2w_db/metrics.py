@@ -305,18 +305,6 @@ def confidence_average(conn, window: Window):
         f" WHERE confidence_score BETWEEN 0 AND 1 AND {where}", params).fetchone()[0]
 
 
-def active_sessions(conn, now):
-    where, params = P.at_or_after("created_at", timeutil.ago(now, days=config.SESSION_DAYS))
-    return conn.execute(f"SELECT count(*) FROM sessions WHERE {where}", params).fetchone()[0]
-
-
-def stuck_count(conn, now):
-    """Uploads still 'processing' more than 60 minutes after they were uploaded, as of now."""
-    where, params = P.older_than("upload_date", timeutil.ago(now, minutes=config.STUCK_MINUTES))
-    return conn.execute(
-        f"SELECT count(*) FROM cv_uploads WHERE status = 'processing' AND {where}", params).fetchone()[0]
-
-
 def headline(db, window: Window):
     """The overview's figures: {"current": {...}, "previous": {...} or None, "now": {...}}.
 
@@ -333,8 +321,8 @@ def headline(db, window: Window):
         figures = {name: {**people[name], **uploads[name],
                           "average_confidence": confidence_average(conn, w)}
                    for name, w in sides(window)}
-        point = {"active_sessions": active_sessions(conn, window.now),
-                 "stuck_total": stuck_count(conn, window.now)}
+        point = {"active_sessions": stats._active(conn, window.now),   # exactly as `stats`
+                 "stuck_total": stats._stuck(conn, window.now)}
     point.update(stats.file_sizes(db.path))
     return {"current": figures["current"], "previous": figures.get("previous"), "now": point}
 

@@ -1,7 +1,7 @@
 """Uploads page figures: statuses, failures, stuck jobs, file types (by upload_date)."""
 import pandas as pd
 
-from . import config, predicates as P, timeutil
+from . import config, predicates as P, stats, timeutil
 from .metrics import Window, period_frame, period_of, rate_column, ratio, read
 
 STATUS_CLASSES = (*config.STATUSES, "other")
@@ -68,9 +68,7 @@ def stuck_jobs(db, now=None, limit=500):
     now = now or timeutil.utcnow()
     where, params = P.older_than("upload_date", timeutil.ago(now, minutes=config.STUCK_MINUTES))
     with read(db) as conn:
-        count = conn.execute(
-            f"SELECT count(*) FROM cv_uploads WHERE status = 'processing' AND {where}",
-            params).fetchone()[0]
+        count = stats._stuck(conn, now)   # exactly as `stats`
         rows = conn.execute(
             "SELECT job_id, file_type, upload_date AS uploaded_at,"
             " (julianday(?) - julianday(upload_date)) * 1440.0 AS age_minutes"
