@@ -616,6 +616,8 @@ def write_report(r):
 
 
 CHANGES = [
+    "Before these changes `stats --json` took 2.6-3.3 s on this file (the original stats.py on"
+    " schema v8: median 2.67 s of 5 runs, measured the same way on 2026-11-26).",
     "The whole-history cache hit count (stats.HITS_SQL) walks the cache in file_hash order on its"
     " (file_hash, created_at) index (CROSS JOIN fixes the loop order) and finds each file's uploads"
     " in a new covering index cv_uploads(file_hash, upload_date) (migration 9). Before, each upload"
