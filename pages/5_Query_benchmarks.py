@@ -60,7 +60,7 @@ def show_results(run, runs):
     row[1].metric("Full table scans", len(scans), border=True,
                   help="Plans with a 'SCAN <table>' step that uses no index: every row is read.")
     slowest = frame.sort_values("median_ms", ascending=False).iloc[0]
-    row[2].metric("Slowest median", f"{slowest['median_ms']:,.3f} ms", border=True,
+    row[2].metric("Slowest median", bench_charts.human_ms(slowest["median_ms"]), border=True,
                   help=slowest["title"])
     started = timeutil.parse(run.get("started_at"))
     row[3].metric("Run (UTC)", f"{started:%d %b %H:%M}" if started else "–", border=True,
@@ -118,7 +118,8 @@ def show_results(run, runs):
         kind = bench_charts.plan_kind(q)
         icon = (":material/warning:" if q["full_scan"] else
                 ":material/view_list:" if q["covering_scan"] else ":material/search:")
-        with st.expander(f"{q['title']} · {kind} · median {q['median_ms']:.4f} ms", icon=icon):
+        with st.expander(f"{q['title']} · {kind} · median {bench_charts.human_ms(q['median_ms'])}",
+                         icon=icon):
             st.code(q["plan_text"], language=None)
             for note in q.get("plan_notes", []):
                 st.markdown(f"- {note}")

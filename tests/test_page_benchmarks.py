@@ -87,3 +87,31 @@ def test_load_test_runs_on_a_copy(page_env):
     assert metrics["Lock errors"] == "0" and int(metrics["Operations"].replace(",", "")) > 0
     assert MonitorStore(monitor).bench_runs(path, kind="load")[0]["ops"] > 0
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_chart_builders_are_plain_functions():
+    from dashboard import bench_charts
+
+    def query(name, median, full=False, covering=False):
+        return {"name": name, "title": name, "kind": "point", "source": "project",
+                "median_ms": median, "p95_ms": median * 1.5, "mean_ms": median, "min_ms": median / 2,
+                "max_ms": median * 2, "stdev_ms": 0.1, "iterations": 5, "rows": 1,
+                "full_scan": full, "covering_scan": covering, "plan": [f"SEARCH {name}"]}
+
+    runs = [{"id": i, "started_at": f"2026-01-0{i}T00:00:00", "queries": [
+        query("a", 0.004 * i), query("b", 120.0, covering=True), query("c", 3.0, full=True)]}
+        for i in (2, 1)]
+    frame = bench_charts.queries_frame(runs[0])
+    assert list(frame["plan_kind"]) == ["index search", "covering-index scan", "full table scan"]
+    spec = bench_charts.medians_chart(frame).to_dict()
+    assert spec["layer"][0]["encoding"]["x"]["scale"]["type"] == "log"
+    history = bench_charts.history_frame(runs)
+    assert list(history["run_id"].unique()) == [1, 2]  # oldest first
+    assert bench_charts.history_chart(history).to_dict()["encoding"]["y"]["field"] == "median_ms"
+    load = {"by_kind": [{"kind": "k", "access": "read", "count": 3, "p50_ms": 1.0, "p95_ms": 2.0,
+                         "p99_ms": 3.0}, {"kind": "none", "access": "write", "count": 0}]}
+    long = bench_charts.load_long(bench_charts.load_frame(load))
+    assert set(long["kind"]) == {"k"} and len(long) == 3
+    bench_charts.load_chart(long).to_dict()
+    assert bench_charts.queries_frame(None).empty and bench_charts.comparison_frame(None).empty
+    assert [bench_charts.human_ms(v) for v in (0.0036, 41.83, 1263.0)] == ["3.6 µs", "41.8 ms", "1.26 s"]
