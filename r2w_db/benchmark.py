@@ -14,6 +14,7 @@ covering-index scan, not a full table scan.
 `compare(current, previous)` calls out queries that became slower and plans that
 changed. Runs are plain dicts (JSON-ready) and are stored by monitor.MonitorStore.
 """
+import hashlib
 import math
 import random
 import re
@@ -315,6 +316,20 @@ def time_statement(conn, sql, params, iterations, warmup=3, budget_s=None):
     return samples[:done]
 
 
+# Sampled values that are secrets or personal data: timed as they are, but every run that
+# is printed, stored or shown carries only a mark and a short digest (the same value gives
+# the same digest, so two runs still show whether they used the same row).
+SENSITIVE = {"session_id": "a sign-in token", "email": "personal data"}
+
+
+def shown(name, value):
+    """The value of parameter `name` as a run records it: redacted when it is sensitive."""
+    if name not in SENSITIVE or value == MISSING or not isinstance(value, str):
+        return value
+    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:10]
+    return f"<{name} redacted: {SENSITIVE[name]}; sha256 {digest}>"
+
+
 def _bind(query, values):
     if query.param_values:
         return tuple(query.param_values)
@@ -353,7 +368,9 @@ def run_benchmark(db, iterations=DEFAULT_ITERATIONS, queries=None, seed=0, now=N
             rows = len(conn.execute(query.sql, params).fetchall())
             samples = time_statement(conn, query.sql, params, iterations, warmup, budget_s)
             entry = {"name": query.name, "title": query.title, "kind": query.kind,
-                     "source": query.source, "sql": query.sql, "params": list(params),
+                     "source": query.source, "sql": query.sql,
+                     "params": list(params) if query.param_values else
+                     [shown(name, value) for name, value in zip(query.params, params)],
                      "rows": rows, **summarise(samples), **explain(conn, query.sql, params, tables)}
             missing = [p for p in query.params if p in values["_missing"]]
             if missing:

@@ -115,3 +115,38 @@ def test_chart_builders_are_plain_functions():
     bench_charts.load_chart(long).to_dict()
     assert bench_charts.queries_frame(None).empty and bench_charts.comparison_frame(None).empty
     assert [bench_charts.human_ms(v) for v in (0.0036, 41.83, 1263.0)] == ["3.6 µs", "41.8 ms", "1.26 s"]
+
+
+def test_no_secret_on_the_page(tmp_path, monkeypatch):
+    from r2w_db import migrations
+
+    from .prodlike import SECRETS, build_prodlike
+
+    path = tmp_path / "prod.db"
+    build_prodlike(path)
+    migrations.migrate(path)
+    monkeypatch.setenv("DATABASE_URL", str(path))
+    monkeypatch.setenv("R2W_MONITOR_DB", str(tmp_path / "monitor.db"))
+    monkeypatch.setattr(benchmark, "sample_parameters", _always_the_secret_rows(SECRETS))
+    st.cache_data.clear()
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    at.number_input(key="bench_iterations").set_value(2)
+    at.button(key="bench_run").click().run()
+    assert not at.exception
+    shown = [e.value for kind in ("markdown", "caption", "code", "info", "warning", "success")
+             for e in getattr(at, kind)] + [d.value.to_csv() for d in at.dataframe]
+    text = "\n".join(str(v) for v in shown)
+    assert "session_id redacted" in text and "email redacted" in text
+    for what, secret in SECRETS.items():
+        assert secret not in text, what
+
+
+def _always_the_secret_rows(secrets):
+    real = benchmark.sample_parameters
+
+    def sample(conn, seed=None, now=None):
+        values = real(conn, seed=seed, now=now)
+        values.update(session_id=secrets["session_id"], email=secrets["email"])
+        return values
+    return sample
