@@ -26,8 +26,9 @@ TARGET_MS = 12      # write-lock budget of one transaction before its COMMIT (~1
 PAUSE_MS = 20       # pause after each transaction (>= 20 ms: DESIGN.md)
 CHUNK_ROWS = 200    # rows per DELETE statement inside a transaction
 FIND_ROWS = 5_000   # rows found per read
+FRAME_BUDGET = 500  # WAL pages one transaction may write: half the default wal_autocheckpoint
 START_ROWS = 500
-MIN_ROWS, MAX_ROWS = 50, 20_000
+MIN_ROWS, MAX_ROWS = 10, 20_000
 
 
 def next_size(size, elapsed_s, target_ms=TARGET_MS):
@@ -52,17 +53,21 @@ def prepare(conn):
 
 
 def passive_checkpoint(conn, attempts=3):
-    """Copy committed WAL frames into the database without taking the write lock.
+    """Copy committed WAL frames into the database without taking the write lock; the
+    number of frames the WAL held (-1 when not in WAL mode).
 
     Repeated while the application appended frames meanwhile, so that the WAL ends
     fully copied: the next writer then restarts it from the beginning, and the
     application's commits stay below the autocheckpoint size instead of running
-    a checkpoint (with its fsyncs) themselves.
+    a checkpoint (with its fsyncs of our frames) themselves.
     """
+    frames = None
     for _ in range(attempts):
         busy, log, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        frames = log if frames is None else frames
         if busy or log <= 0 or done >= log:
-            return
+            break
+    return frames
 
 
 def apply_in_transactions(conn, items, apply_chunk, *, chunk=CHUNK_ROWS, target_ms=TARGET_MS,
@@ -89,7 +94,9 @@ def apply_in_transactions(conn, items, apply_chunk, *, chunk=CHUNK_ROWS, target_
                     break
         committed = time.perf_counter()
         size = next_size(done - first, committed - started, target_ms)
-        passive_checkpoint(conn)
+        frames = passive_checkpoint(conn)
+        if frames and frames > FRAME_BUDGET:  # keep the WAL below the application's autocheckpoint
+            size = max(MIN_ROWS, min(size, int((done - first) * FRAME_BUDGET / frames)))
         if after_commit:
             after_commit(total)
         if done < len(items):
