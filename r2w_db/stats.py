@@ -164,7 +164,11 @@ def _upload_figures(conn, now):
 
 
 def _quality_count(conn, table, column):
-    return _one(conn, f"SELECT count(*) FROM {table} WHERE {P.unparseable(column)}")
+    # Every unparseable timestamp is odd (schema.time_is_odd): the second term changes no
+    # count, and lets SQLite read the partial index of odd rows (migration 9) instead of
+    # parsing every row.
+    return _one(conn, f"SELECT count(*) FROM {table}"
+                      f" WHERE {P.unparseable(column)} AND {schema.time_is_odd(column)}")
 
 
 def data_quality(conn):

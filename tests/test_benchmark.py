@@ -7,8 +7,9 @@ import sqlite3
 
 import pytest
 
-from r2w_db import benchmark, cli_bench, errors, migrations, stats
+from r2w_db import benchmark, cli_bench, errors, migrations, schema, stats
 from r2w_db.benchmark import Query
+from r2w_db.connection import Database
 from r2w_db.demo import build_demo
 from r2w_db.monitor import MonitorStore
 
@@ -241,3 +242,53 @@ def test_bench_command_errors(tmp_path, monkeypatch):
         bench("--db", tmp_path / "missing.db", "--no-store")
     with pytest.raises(errors.InvalidValue):
         bench("--db", tmp_path / "missing.db", "--iterations", 0)
+
+
+# ------------------------------------------------------------------ data quality on the partial indexes
+
+def test_every_canonical_timestamp_parses():
+    """The partial indexes of odd timestamps (migration 9) hold every unparseable one only if
+    no canonical timestamp is unparseable: every field value of the canonical shape, checked."""
+    from r2w_db import predicates as P, schema
+
+    values = [f"2026-{m:02d}-{d:02d}T12:34:56.123456" for m in range(1, 13) for d in range(1, 32)]
+    values += [f"2026-01-15T{h:02d}:{mi:02d}:{s:02d}.{(h * mi * s) % 1000000:06d}"
+               for h in range(24) for mi in range(60) for s in range(60)]
+    values += [f"{y}-{md}" for y in range(1000, 3000)
+               for md in ("01-01T00:00:00.000000", "12-31T23:59:59.999999")]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (x TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?)", [(v,) for v in values])
+    assert conn.execute(f"SELECT count(*) FROM t WHERE {schema.time_is_odd('x')}").fetchone()[0] == 0
+    assert conn.execute(f"SELECT count(*) FROM t WHERE {P.unparseable('x')}").fetchone()[0] == 0
+
+
+ODD = [None, "", "now", "yesterday", "2026-13-01T00:00:00.000000", "2026-00-10T00:00:00.000000",
+       "2026-01-32T00:00:00.000000", "2026-01-01T24:00:00.000000", "2026-01-01T00:60:00.000000",
+       "9999-12-31T23:59:59.999999", "0000-01-01T00:00:00.000000", "2026-01-01 10:00:00",
+       "2026-01-01T10:00:00Z", "2026-01-01T10:00:00+02:00", "2026-01-01T10:00:00", "2460000.5",
+       2460000, 2460000.5, "2026-1-1", " 2026-01-01T10:00:00.000000", "2026-01-01T10:00:00.000000 "]
+
+
+def test_data_quality_counts_read_the_partial_indexes_and_count_the_same(db_path):
+    from r2w_db import predicates as P
+
+    conn = sqlite3.connect(db_path)
+    conn.executemany("INSERT INTO sessions VALUES (?, 'u', ?)",
+                     [(f"s{i}", v) for i, v in enumerate(ODD + ["2026-01-01T10:00:00.000000"] * 3)
+                      if v is not None])  # created_at is NOT NULL; 'now' is accepted
+    conn.executemany("INSERT INTO cv_uploads (upload_id, user_id, job_id, filename, file_type,"
+                     " upload_date) VALUES (?, 'u', ?, 'f', 't', ?)",
+                     [(f"u{i}", f"j{i}", v if v is not None else "x") for i, v in enumerate(ODD)])
+    conn.commit()
+    plain = {t: conn.execute(f"SELECT count(*) FROM {t} WHERE {P.unparseable(c)}").fetchone()[0]
+             for t, c in (("sessions", "created_at"), ("cv_uploads", "upload_date"))}
+    conn.close()
+    with Database(db_path).read() as reader:
+        figures = stats.data_quality(reader)
+        plan = [r[3] for r in reader.execute(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM sessions WHERE "
+            f"{P.unparseable('created_at')} AND {schema.time_is_odd('created_at')}")]
+    assert figures["sessions.created_at"] == plain["sessions"] > 10
+    assert figures["cv_uploads.upload_date"] == plain["cv_uploads"] > 10
+    assert plan == ["SCAN sessions USING COVERING INDEX idx_sessions_odd_time"]
