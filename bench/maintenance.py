@@ -60,6 +60,8 @@ def writer_main(path, interval_ms):
     conn = sqlite3.connect(path, timeout=5)
     conn.execute("PRAGMA busy_timeout = 5000")
     conn.execute("PRAGMA synchronous = NORMAL")
+    if os.environ.get("BENCH_APP_AUTOCHECKPOINT"):   # experiments only: the application's setting
+        conn.execute(f"PRAGMA wal_autocheckpoint = {int(os.environ['BENCH_APP_AUTOCHECKPOINT'])}")
     latencies, starts, keys, failures, slow = [], [], [], [], []
     print("ready", flush=True)
     interval = interval_ms / 1000

@@ -13,8 +13,8 @@ from r2w_db.monitor import MonitorStore
 
 DOWNLOAD_LIMIT = 512 * 1024 ** 2   # larger backups are copied from the server, not the browser
 ORDER = ("sessions", "cache", "anonymous", "backup", "checkpoint", "analyze", "vacuum", "integrity")
-LOG_COLUMNS = ["started_at", "finished_at", "user", "task", "outcome", "parameters", "previewed",
-               "rows", "bytes_reclaimed", "seconds", "backup", "error"]
+LOG_COLUMNS = ["started_at", "task", "outcome", "user", "rows", "previewed", "bytes_reclaimed",
+               "seconds", "backup", "error", "parameters", "finished_at"]
 
 ctx = ui.page("Maintenance", "🧰")
 user_name, role = ui.current_user()
@@ -219,9 +219,17 @@ def _log_table():
         st.info("No maintenance has been logged for this database yet.", icon=":material/info:")
         return
     frame = pd.DataFrame(entries).reindex(columns=LOG_COLUMNS)
+    for column in ("started_at", "finished_at"):
+        frame[column] = frame[column].map(lambda v: v[:19].replace("T", " ") if isinstance(v, str) else v)
     st.dataframe(frame, hide_index=True, width="stretch", column_config={
         "started_at": st.column_config.TextColumn("Started (UTC)"),
         "finished_at": st.column_config.TextColumn("Finished (UTC)"),
+        "task": st.column_config.TextColumn("Task"),
+        "outcome": st.column_config.TextColumn("Outcome"),
+        "user": st.column_config.TextColumn("Who"),
+        "backup": st.column_config.TextColumn("Backup taken"),
+        "error": st.column_config.TextColumn("Error"),
+        "parameters": st.column_config.TextColumn("Parameters"),
         "previewed": st.column_config.NumberColumn("Previewed", format="%d"),
         "rows": st.column_config.NumberColumn("Rows", format="%d"),
         "bytes_reclaimed": st.column_config.NumberColumn("Bytes reclaimed", format="%d"),
@@ -247,7 +255,7 @@ def _backups_section():
     st.button("Verify all", key="maint_verify_all", on_click=_verify_all,
               icon=":material/verified:", help="Run integrity_check on every backup now")
     header = st.columns([4, 2, 2, 2, 2])
-    for col, label in zip(header, ("Backup", "Size", "Age", "Verified", "")):
+    for col, label in zip(header, ("Backup", "Size", "Age", "Verified")):
         col.markdown(f"**{label}**")
     for b in found:
         row = st.columns([4, 2, 2, 2, 2])
