@@ -459,9 +459,10 @@ def render(report):
         f"at most ~{batching.TARGET_MS} ms (and at most {batching.FRAME_BUDGET} WAL pages, so the "
         "application's commits never inherit an autocheckpoint of our pages), commits without fsync "
         "(synchronous=NORMAL) and pauses; a writer that arrives during a transaction gets the lock at "
-        "SQLite's busy-handler retry at 18 ms (p99 above). Earlier development runs on the same shared "
-        "2-core VM, made while other heavy jobs ran, showed isolated disk stalls inside the application's own COMMIT of "
-        "148 ms and 412 ms (2026-11-26, same settings); the quiet-machine figures are the ones above.",
+        "SQLite's busy-handler retry at 18 ms (p99 above). Earlier development runs on the same "
+        "shared 2-core VM, made while other heavy jobs ran, showed isolated disk stalls inside the "
+        "application's own COMMIT of 148 ms and 412 ms (2026-11-26, same settings); the "
+        "quiet-machine figures are the ones above.",
         "",
     ]
     k = report["kills"]
