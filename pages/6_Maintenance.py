@@ -90,7 +90,8 @@ def _show_result(result, where=st):
 def _last_run_line(entry):
     if not entry:
         return "Last run: never (on this database)."
-    text = f"Last run: **{entry['outcome']}** · {_when(entry['finished_at'] or entry['started_at'])} · by {entry['user']}"
+    when = _when(entry["finished_at"] or entry["started_at"])
+    text = f"Last run: **{entry['outcome']}** · {when} · by {entry['user']}"
     if entry.get("rows") is not None:
         text += f" · {entry['rows']:,} rows"
     if entry.get("bytes_reclaimed"):

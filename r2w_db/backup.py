@@ -423,7 +423,8 @@ class _ExclusiveHold:
                 raise RestoreRefused(
                     f"{self.path} is in use by another process: stop the application (and the "
                     f"dashboard) first, then restore; nothing was changed") from None
-            raise RestoreRefused(f"cannot open {self.path} to replace it: {exc}; nothing was changed") from None
+            raise RestoreRefused(
+                f"cannot open {self.path} to replace it: {exc}; nothing was changed") from None
         return self.conn
 
     def close(self):

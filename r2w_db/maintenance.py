@@ -457,7 +457,8 @@ def _execute(name, db, days, quick, state, dest, keep, method, monitor, should_s
         drift = info["schema"]
         missing = drift["missing_tables"] + drift["missing_columns"] + drift["missing_indexes"]
         if missing:
-            text += f"; schema incomplete (missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}): run migrate"
+            more = " ..." if len(missing) > 3 else ""
+            text += f"; schema incomplete (missing {', '.join(missing[:3])}{more}): run migrate"
         return text
     if name == "backup":
         taken = backups.create_backup(db, dest, keep=keep, method=method, monitor=monitor,
