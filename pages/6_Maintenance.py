@@ -16,7 +16,7 @@ ORDER = ("sessions", "cache", "anonymous", "backup", "checkpoint", "analyze", "v
 LOG_COLUMNS = ["started_at", "task", "outcome", "user", "rows", "previewed", "bytes_reclaimed",
                "seconds", "backup", "error", "parameters", "finished_at"]
 
-ctx = ui.page("Maintenance", "🧰")
+ctx = ui.page("Maintenance", "🧰", window=False)  # no time window: nothing here depends on it
 user_name, role = ui.current_user()
 is_admin = role == "admin"
 state = st.session_state
