@@ -42,8 +42,11 @@ def body(ctx):
     contents = ui.cached(metrics_cache.contents, ctx.db)
     row = st.columns(4)
     row[0].metric("Entries", ui.human_count(contents["entries"]), border=True)
-    row[1].metric("Cached documents", ui.human_bytes(contents["bytes"]), border=True,
-                  help="Bytes of cv_data (the extraction JSON) over all entries.")
+    size_note = (f" Estimated from the newest {metrics_cache.SIZE_SAMPLE:,} entries."
+                 if contents["bytes_estimated"] else "")
+    row[1].metric("Cached documents", ("≈ " if contents["bytes_estimated"] else "")
+                  + ui.human_bytes(contents["bytes"]), border=True,
+                  help="Bytes of cv_data (the extraction JSON) over all entries." + size_note)
     row[2].metric("Accesses", ui.human_count(contents["accesses"]), border=True,
                   help="Sum of access_count.")
     row[3].metric("Eligible for cleanup", ui.human_count(contents["eligible_for_cleanup"]),
@@ -59,7 +62,6 @@ def body(ctx):
     st.markdown("**By extraction model**")
     ui.table(contents["by_model"], "cache_by_model", message="The cache is empty.",
              column_config={
-                 "bytes": st.column_config.NumberColumn("bytes", format="compact"),
                  "average_confidence": st.column_config.NumberColumn("average confidence",
                                                                      format="%.3f"),
                  "below_threshold": st.column_config.NumberColumn(

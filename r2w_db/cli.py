@@ -152,6 +152,9 @@ def build_parser():
     from .maintenance_cli import register as register_maintenance
 
     register_maintenance(add)  # maintain, backup, backups, restore
+    from .cli_bench import add_parser as add_bench
+
+    add_bench(sub, common)  # bench
     return parser
 
 

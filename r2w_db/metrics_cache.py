@@ -61,23 +61,34 @@ def access_counts(db):
                          "accesses": [int(got.get(b, (0, 0))[1]) for b in labels]})
 
 
+SIZE_SAMPLE = 2000  # above this many entries the documents' size is estimated from the newest ones
+
+
 def contents(db):
-    """What the cache holds now: {"entries", "bytes", "accesses", "eligible_for_cleanup",
-    "by_model": DataFrame model, entries, bytes, accesses, average_confidence,
-    below_threshold}. bytes: the cached documents (cv_data), UTF-8.
-    Eligible for cleanup: older than 30 days and never reused (the cleanup's own rule)."""
+    """What the cache holds now: {"entries", "bytes", "bytes_estimated", "accesses",
+    "eligible_for_cleanup", "by_model": DataFrame model, entries, accesses, average_confidence,
+    below_threshold}. bytes: the cached documents (cv_data), UTF-8; exact up to SIZE_SAMPLE
+    entries, else the newest SIZE_SAMPLE entries' mean times the count (reading every document
+    of a production cache takes seconds). Eligible for cleanup: older than 30 days and never
+    reused (the cleanup's own rule)."""
     with read(db) as conn:
         rows = conn.execute(
-            "SELECT extraction_model, count(*), coalesce(sum(length(CAST(cv_data AS BLOB))), 0),"
-            " coalesce(sum(access_count), 0),"
+            "SELECT extraction_model, count(*), coalesce(sum(access_count), 0),"
             " avg(CASE WHEN confidence_score BETWEEN 0 AND 1 THEN confidence_score END),"
             " coalesce(sum(confidence_score BETWEEN 0 AND 1 AND confidence_score < ?), 0)"
             " FROM cv_extraction_cache GROUP BY extraction_model ORDER BY 2 DESC, 1",
             (config.CACHE_THRESHOLD,)).fetchall()
+        sampled, sample_bytes = conn.execute(
+            "SELECT count(*), coalesce(sum(length(CAST(cv_data AS BLOB))), 0) FROM"
+            " (SELECT cv_data FROM cv_extraction_cache ORDER BY rowid DESC LIMIT ?)",
+            (SIZE_SAMPLE,)).fetchone()
     by_model = pd.DataFrame([tuple(r) for r in rows], columns=[
-        "model", "entries", "bytes", "accesses", "average_confidence", "below_threshold"])
+        "model", "entries", "accesses", "average_confidence", "below_threshold"])
     by_model["average_confidence"] = by_model["average_confidence"].astype("float64")
-    return {"entries": int(by_model["entries"].sum()), "bytes": int(by_model["bytes"].sum()),
+    entries = int(by_model["entries"].sum())
+    estimated = entries > sampled
+    size = round(sample_bytes / sampled * entries) if estimated else int(sample_bytes)
+    return {"entries": entries, "bytes": size, "bytes_estimated": estimated,
             "accesses": int(by_model["accesses"].sum()),
             "eligible_for_cleanup": cache.count_old_cache_entries(db),
             "by_model": by_model}

@@ -248,11 +248,24 @@ def test_access_counts_and_contents(tiny):
     contents = metrics_cache.contents(tiny)
     assert contents["entries"] == 9
     assert contents["bytes"] == len('{"é": 1}'.encode()) + 8 * 2    # UTF-8 bytes, not characters
+    assert contents["bytes_estimated"] is False
     assert contents["accesses"] == 3 + 1 + 1 + 0 + 1 + 2 + 1 + 60
     by_model = contents["by_model"].set_index("model")
     assert by_model.loc["m-a", "entries"] == 5
     assert by_model.loc["m-a", "below_threshold"] == 2          # 0.72 and 0.0
     assert by_model.loc["m-b", "average_confidence"] == pytest.approx(0.85)
+
+
+def test_document_size_is_estimated_from_the_newest_entries_above_the_sample(db_path, monkeypatch):
+    conn = sqlite3.connect(db_path)
+    conn.executemany("INSERT INTO cv_extraction_cache VALUES (?, ?, 'm', 0, '2026-01-01', 0.9, 1, '2026-01-01')",
+                     [(f"h{i}", "x" * (10 if i < 6 else 20)) for i in range(10)])
+    conn.commit()
+    conn.close()
+    assert metrics_cache.contents(db_path)["bytes"] == 6 * 10 + 4 * 20
+    monkeypatch.setattr(metrics_cache, "SIZE_SAMPLE", 4)   # the newest 4 are 20 bytes each
+    contents = metrics_cache.contents(db_path)
+    assert contents["bytes_estimated"] is True and contents["bytes"] == 10 * 20
 
 
 def test_eligible_for_cleanup_is_the_cleanups_own_rule(db_path):
