@@ -19,7 +19,7 @@ from .connection import as_database, open_reader, translated
 READERS = 2  # connections collect_stats reads on at once
 
 # The reference definition of a hit, for any subset of uploads (`AND <where on u>`).
-HIT_SQL = f"""
+HIT_SQL = """
 SELECT count(*) AS with_hash,
        coalesce(sum(EXISTS (SELECT 1 FROM cv_extraction_cache c
                             WHERE c.file_hash = u.file_hash

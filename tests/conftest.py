@@ -15,6 +15,12 @@ def db_path(tmp_path):
 
 
 @pytest.fixture
+def db(db_path):
+    """The same empty database, under the name the data-operation tests use."""
+    return db_path
+
+
+@pytest.fixture
 def prod_db(tmp_path):
     """(path, now, expected): a database written the way production writes it, not migrated."""
     path = tmp_path / "prod.db"

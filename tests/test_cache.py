@@ -5,24 +5,11 @@ from datetime import timedelta
 
 import pytest
 
-from r2w_db import config, errors, migrations, timeutil
+from r2w_db import config, errors, timeutil
 from r2w_db.cache import (cache_extraction_result, cleanup_old_cache_entries,
                           count_old_cache_entries, get_cached_extraction)
 
-
-@pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "r2w.db"
-    migrations.init(path)
-    return path
-
-
-def query(db, sql, params=()):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+from .dbhelpers import query
 
 
 def entry(db, file_hash):

@@ -3,16 +3,9 @@ from datetime import timedelta
 
 import pytest
 
-from r2w_db import config, errors, migrations, timeutil
+from r2w_db import config, errors, timeutil
 from r2w_db.portfolio import clear_user_portfolio, get_user_portfolio, update_user_portfolio
 from r2w_db.users import create_user
-
-
-@pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "r2w.db"
-    migrations.init(path)
-    return path
 
 
 @pytest.fixture

@@ -5,19 +5,12 @@ from datetime import timedelta
 
 import pytest
 
-from r2w_db import errors, migrations, timeutil
+from r2w_db import errors, timeutil
 from r2w_db.sessions import (cleanup_old_sessions, count_old_sessions, create_session,
                              delete_session, get_user_id_from_session)
 from r2w_db.users import create_user
 
-UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-
-
-@pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "r2w.db"
-    migrations.init(path)
-    return path
+from .dbhelpers import UUID4
 
 
 @pytest.fixture

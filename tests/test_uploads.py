@@ -5,27 +5,12 @@ from datetime import timedelta
 
 import pytest
 
-from r2w_db import errors, migrations, timeutil
+from r2w_db import errors, timeutil
 from r2w_db.uploads import (create_cv_upload, get_multiple_users_cvs, get_user_cv_uploads,
                             get_user_with_cvs, transfer_cv_ownership, update_cv_upload_status)
 from r2w_db.users import create_user
 
-UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-
-
-@pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "r2w.db"
-    migrations.init(path)
-    return path
-
-
-def query(db, sql, params=()):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+from .dbhelpers import UUID4, query
 
 
 def put(db, job_id, user_id, upload_date, cv_data=None, status="completed"):

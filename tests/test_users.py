@@ -3,25 +3,10 @@ import sqlite3
 
 import pytest
 
-from r2w_db import errors, migrations, timeutil
+from r2w_db import errors, timeutil
 from r2w_db.users import create_user, get_user_by_email, get_user_by_id, update_user_profile
 
-UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-
-
-@pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "r2w.db"
-    migrations.init(path)
-    return path
-
-
-def rows(db, sql, params=()):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+from .dbhelpers import UUID4, query as rows
 
 
 def test_create_and_get(db):
