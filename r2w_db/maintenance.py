@@ -80,6 +80,9 @@ TASKS = {task.name: task for task in (
 )}
 
 DESTRUCTIVE = tuple(name for name, task in TASKS.items() if task.destructive)
+# what still runs when the monitor is read-only: these only read the database (a backup writes
+# only into the backup folder)
+READ_ONLY_SAFE = ("integrity", "backup")
 
 
 class MaintenanceError(errors.R2WError):
@@ -138,6 +141,14 @@ def get_task(name) -> Task:
     except (KeyError, TypeError):
         raise errors.InvalidValue(
             f"unknown maintenance task {name!r}: one of {', '.join(TASKS)}") from None
+
+
+def read_only_refusal(task, environ=None, secrets=None):
+    """Why `task` may not run now because the monitor is read-only (config.read_only), or None.
+    Integrity checks and backups still run: they do not write the database."""
+    if task in READ_ONLY_SAFE or not config.read_only(environ, secrets):
+        return None
+    return f"{task}: {config.READ_ONLY_REASON}"
 
 
 def check_days(task, days):
@@ -300,6 +311,9 @@ def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_fi
         return Result(spec.name, str(db.path), True, parameters, pv.count, pv.count, pv.bytes,
                       time.perf_counter() - started, "dry-run", pv.message,
                       error=pv.refusal, details=pv.details)
+    refusal = read_only_refusal(spec.name)
+    if refusal:  # before anything is written, the log included
+        raise Refused(refusal)
     monitor = monitor or MonitorStore()
     who = _who(user)
     log_id = monitor.log_start(user=who, task=spec.name, database=db, parameters=parameters,
@@ -494,6 +508,9 @@ def restore(db, backup_path, *, user=None, dest=None, progress=None, monitor=Non
     stopped): verified first, the current file saved aside, swapped atomically. Logged
     as task 'restore'. Returns the Result; raises Refused or Failed after logging."""
     db = as_database(db)
+    refusal = read_only_refusal("restore")
+    if refusal:
+        raise Refused(refusal)
     monitor = monitor or MonitorStore()
     parameters = {"backup": str(backup_path), "dest": str(backups.resolve_dest(dest))}
     started = time.perf_counter()
