@@ -7,6 +7,10 @@ Pages stay thin:
         ...
     ui.run(ctx, body)                       # auto-refresh, and clear messages for database errors
 
+`ui.page` first runs the sign-in gate: with team accounts in the secrets ([team.NAME] with
+password_hash and role) nothing of a page is drawn until someone signs in. It also draws the
+navigation (the sidebar's page links) and the read-only / open-dashboard notices.
+
 No SQL here.
 """
 import sys
@@ -16,7 +20,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from r2w_db import config, errors, metrics, schema
+from r2w_db import config, errors, metrics, schema, signin
 from r2w_db.connection import Database
 from r2w_db.default_db import ensure_default
 
@@ -106,6 +110,9 @@ def page(title, icon="📊", window=True) -> PageContext:
     figures do not depend on them); ctx.window is then the default window.
     """
     st.set_page_config(page_title=f"{title} · r2w monitor", page_icon=icon, layout="wide")
+    gate()          # signed out: the sign-in form and st.stop(), nothing else drawn
+    sidebar_navigation()
+    sidebar_account()
     location = config.resolve_db(cli_db_argument())
     try:
         if location.is_default and not location.path.exists():
@@ -281,13 +288,160 @@ def page_exists(path):
     return (Path(__file__).resolve().parent.parent / path).is_file()
 
 
+# ------------------------------------------------------------------ sign-in, roles, navigation
+
+SESSION_USER = "_r2w_user"      # session state: {"name": ..., "role": ...} once signed in
+OPEN_BANNER = ("No team accounts configured: anyone who can reach this server can run "
+               "maintenance. See README → Sign-in.")
+OPEN_BANNER_READ_ONLY = ("No team accounts configured: anyone who can reach this server sees "
+                         "the dashboard (maintenance is off: read-only). See README → Sign-in.")
+NAV = (("app.py", "Overview", ":material/monitor_heart:"),
+       ("pages/1_Cache_hits.py", "Cache hits", ":material/cached:"),
+       ("pages/2_Confidence.py", "Confidence", ":material/verified:"),
+       ("pages/3_Uploads.py", "Uploads", ":material/upload_file:"),
+       ("pages/4_Anonymous_users.py", "Anonymous users", ":material/person_off:"),
+       ("pages/5_Query_benchmarks.py", "Query benchmarks", ":material/timer:"),
+       ("pages/6_Maintenance.py", "Maintenance", ":material/build:"))
+
+
+def _secret(section):
+    """A section of st.secrets ({} when there is no secrets file or it does not parse)."""
+    try:
+        value = st.secrets.get(section)
+    except Exception:  # st.secrets raises when there is no secrets.toml at all
+        return {}
+    return value if value is not None else {}
+
+
+def _secrets_or_none():
+    try:
+        st.secrets.get("monitor")
+        return st.secrets
+    except Exception:
+        return None
+
+
+def team_accounts():
+    """{name: signin.Account} from the [team] table of the secrets ({} when none)."""
+    accounts, problems = signin.load_accounts(_secret("team"))
+    for problem in problems:
+        signin.log.warning("secrets: %s (left out)", problem)
+    return accounts
+
+
+def accounts_configured():
+    return bool(_secret("team"))
+
+
+def read_only():
+    """The read-only switch: R2W_READ_ONLY, else [monitor] read_only in the secrets."""
+    return config.read_only(secrets=_secrets_or_none())
+
+
+def embedded():
+    """Whether the page is shown with ?embed=true (Streamlit hides the sidebar then)."""
+    return str(st.query_params.get("embed", "")).strip().lower() == "true"
+
+
+def gate():
+    """With team accounts: the signed-in user (re-checked against the secrets on every run),
+    or the sign-in form in the main area and st.stop(). Without accounts: nothing to do."""
+    state = st.session_state
+    if not accounts_configured():
+        state.pop(SESSION_USER, None)
+        return
+    accounts = team_accounts()
+    user = state.get(SESSION_USER)
+    if user:
+        account = accounts.get(user.get("name"))
+        if account is not None:
+            state[SESSION_USER] = {"name": account.name, "role": account.role}  # role may change
+            return
+        state.pop(SESSION_USER, None)          # the account was removed: signed out
+    _signin_form(accounts)
+    st.stop()
+
+
+def _signin_form(accounts):
+    st.title("r2w monitor")
+    st.caption("Sign in with your team account to see the dashboard.")
+    left, _ = st.columns([1, 2])
+    with left.form("r2w_signin", clear_on_submit=True):
+        username = st.text_input("Username", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
+    if not submitted:
+        return
+    outcome = signin.authenticate(accounts, username, password)
+    if outcome.ok:
+        st.session_state[SESSION_USER] = {"name": outcome.account.name,
+                                          "role": outcome.account.role}
+        st.rerun()
+    left.error(outcome.message, icon=":material/lock:")
+
+
+def _sign_out():
+    st.session_state.pop(SESSION_USER, None)
+
+
 def current_user():
-    """(name, role) of whoever is looking. Until team sign-in exists the dashboard runs open:
-    everyone is the local admin."""
+    """(name, role) of whoever is looking: the signed-in team member; with no team accounts,
+    the dashboard runs open and everyone is the local admin (the OS user's name)."""
+    user = st.session_state.get(SESSION_USER)
+    if user:
+        return user["name"], user["role"]
+    if accounts_configured():
+        return None, None           # not signed in (only reachable past a failed gate)
     import getpass
 
     try:
-        name = getpass.getuser()
+        name = getpass.getuser() or "local"
     except Exception:  # no login name in some containers
         name = "local"
     return name, "admin"
+
+
+def maintenance_refusal(role):
+    """Why this person may start no maintenance task now, or None."""
+    if read_only():
+        return ("The monitor is read-only (R2W_READ_ONLY or [monitor] read_only): no "
+                "maintenance runs from the dashboard, whatever the role.")
+    if role != "admin":
+        return (f"Maintenance needs the admin role (you are {role or 'not signed in'}): "
+                "viewers see every figure but start no task.")
+    return None
+
+
+def sidebar_navigation():
+    """Page links in the sidebar (Streamlit's own list is off: it would call the home page
+    'app'). A link whose file is not a page of this run (a page run on its own, as AppTest
+    does) is left out."""
+    from streamlit.errors import StreamlitAPIException
+
+    root = Path(__file__).resolve().parent.parent
+    with st.sidebar:
+        for path, label, icon in NAV:
+            if not (root / path).is_file():
+                continue
+            try:
+                st.page_link(path, label=label, icon=icon)
+            except StreamlitAPIException:
+                pass
+        st.divider()
+
+
+def sidebar_account():
+    """Who is signed in and the sign-out button; the open-dashboard and read-only notices."""
+    user = st.session_state.get(SESSION_USER)
+    where = st if embedded() else st.sidebar
+    if user:
+        if not embedded():
+            with st.sidebar:
+                st.caption(f"Signed in as **{user['name']}** ({user['role']})")
+                st.button("Sign out", key="_r2w_sign_out", on_click=_sign_out,
+                          icon=":material/logout:")
+    elif not accounts_configured():
+        where.warning(OPEN_BANNER_READ_ONLY if read_only() else OPEN_BANNER,
+                      icon=":material/lock_open:")
+    if read_only() and not embedded():
+        st.sidebar.info("Read-only: maintenance is switched off.", icon=":material/lock:")

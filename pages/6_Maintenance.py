@@ -19,6 +19,7 @@ LOG_COLUMNS = ["started_at", "task", "outcome", "user", "rows", "previewed", "by
 ctx = ui.page("Maintenance", "🧰", window=False)  # no time window: nothing here depends on it
 user_name, role = ui.current_user()
 is_admin = role == "admin"
+refusal = ui.maintenance_refusal(role)   # read-only, or not an admin: no task starts
 state = st.session_state
 state.setdefault("maint_results", {})
 
@@ -48,8 +49,8 @@ def _verify_all():
 
 
 def _allowed(task):
-    if task.destructive and not is_admin:
-        return False, f"{task.title} changes data: it needs the admin role (you are {role})."
+    if refusal:
+        return False, refusal
     return True, None
 
 
@@ -210,7 +211,8 @@ def _card(name, last):
                   type="primary" if task.destructive else "secondary",
                   icon=":material/play_arrow:")
         if reason:
-            st.caption(reason)
+            st.caption(":material/lock: " + ("Read-only: no maintenance runs." if ui.read_only()
+                                             else "Needs the admin role."))
 
 
 def _log_table():
@@ -279,7 +281,9 @@ def _backups_section():
 def body():
     st.caption(f"Signed in as **{user_name}** ({role}). Every task shows a preview first "
                "(nothing is written), asks for confirmation, runs with a progress bar and is "
-               "logged below. Tasks that change data need the admin role.")
+               "logged below. Starting a task needs the admin role.")
+    if refusal:
+        st.warning(refusal, icon=":material/lock:")
     _run_pending()
     last_runs = maintenance.last_runs(ctx.db)
     columns = st.columns(2)
