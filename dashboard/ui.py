@@ -339,8 +339,12 @@ def read_only():
 
 
 def embedded():
-    """Whether the page is shown with ?embed=true (Streamlit hides the sidebar then)."""
-    return str(st.query_params.get("embed", "")).strip().lower() == "true"
+    """Whether the page is shown with ?embed=true (Streamlit hides the sidebar then). The
+    browser says so in st.context.is_embedded: st.query_params never holds `embed`."""
+    try:
+        return bool(st.context.is_embedded)
+    except Exception:  # outside a script run
+        return False
 
 
 def gate():

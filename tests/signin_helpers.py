@@ -52,6 +52,9 @@ def app(page, team=None, query=None, monitor=None):
         at.secrets["monitor"] = monitor
     for key, value in (query or {}).items():
         at.query_params[key] = value
+    if str((query or {}).get("embed", "")).lower() == "true":
+        # a browser reports ?embed=true as st.context.is_embedded (st.query_params hides it)
+        at.context["is_embedded"] = True
     return at
 
 

@@ -1,0 +1,41 @@
+"""Every page under ?embed=true (Streamlit hides the sidebar): figures from the query
+parameters alone, the sign-in form in the main area, notices in the main area."""
+import pytest
+
+from r2w_db import metrics
+
+from .signin_helpers import (OVERVIEW, PAGES, PASSWORDS, TEAM, app, demo_path, env,  # noqa: F401
+                             figures, sign_in)
+
+EMBED = {"embed": "true", "window": "30d"}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_embedded(page, env):
+    at = app(page, query=EMBED).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    if "Maintenance" in page:
+        assert at.button(key="maint_run_integrity")
+    elif "benchmarks" not in page:
+        assert figures(at) > 0
+    assert any("No team accounts configured" in w.value for w in at.main.warning), \
+        "the open-dashboard notice is in the main area when the sidebar is hidden"
+
+
+def test_window_comes_from_the_query_parameters(env):
+    at = app(OVERVIEW, query=EMBED).run()
+    label = metrics.Window.of("30d").label
+    assert any(label in c.value for c in at.main.caption)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_sign_in_works_embedded(page, env):
+    at = app(page, TEAM, query=EMBED).run()
+    assert [t.label for t in at.main.text_input] == ["Username", "Password"]
+    at = sign_in(at, "vic", PASSWORDS["vic"])
+    assert not at.exception, at.exception
+    assert not at.text_input
+    if "Maintenance" not in page and "benchmarks" not in page:
+        assert figures(at) > 0
+    assert not [b for b in at.button if b.key == "_r2w_sign_out"], "no sign-out when embedded"
