@@ -1,0 +1,50 @@
+"""Every page of the sidebar, in a real browser: no exception, every chart drawn, the figures
+the library computes on the same database, a full-page screenshot."""
+import pytest
+
+from dashboard import ui
+from r2w_db import metrics
+
+from .streamlit_app import (PAGES, assert_no_exception, metric_values, open_page, screenshot,
+                            sidebar_links, wait_for_charts)
+
+CASES = [(path, title, window) for path, title, windowed in PAGES
+         for window in (("7d", "24h", "all") if windowed else (None,))]
+
+
+@pytest.mark.parametrize("path,title,window", CASES,
+                         ids=[f"{t}-{w}" if w else t for _, t, w in CASES])
+def test_page_renders(page, open_server, path, title, window):
+    query = {"window": window} if window else {}
+    open_page(page, open_server, path, **query)
+    assert page.locator('[data-testid="stHeading"] h1').first.inner_text().strip() == title
+    assert_no_exception(page)
+    drawn = wait_for_charts(page)
+    shot = screenshot(page, f"{title}-{window}" if window else title)
+    print(f"{title} ({window or 'no window'}): {drawn} charts, screenshot {shot}")
+    assert_no_exception(page)
+    if path in ("Cache_hits", "Confidence", "Uploads", "Anonymous_users"):
+        assert drawn > 0 or window == "24h", f"{title} drew no chart"
+
+
+def test_sidebar_lists_every_page(page, open_server):
+    open_page(page, open_server)
+    links = sidebar_links(page)
+    for path, title, _ in PAGES:
+        assert path in links, f"no sidebar link to {title!r} ({links})"
+        assert links[path].splitlines()[-1].strip() == title, links[path]
+
+
+def test_overview_headline_numbers(page, open_server, demo_db):
+    """All time: figures that do not move with the clock, computed by r2w_db on the same file."""
+    expected = metrics.headline(demo_db, metrics.Window.of("all"))
+    open_page(page, open_server, window="all")
+    shown = metric_values(page)
+    cur, now = expected["current"], expected["now"]
+    assert shown["Uploads"] == ui.human_count(cur["uploads"])
+    assert shown["New users"] == ui.human_count(cur["registered_new"])
+    assert shown["New anonymous ids"] == ui.human_count(cur["anonymous_new"])
+    assert shown["Failure rate"] == ui.human_percent(cur["failure_rate"])
+    assert shown["Cache hit rate"] == ui.human_percent(cur["cache_hit_rate"])
+    assert shown["Active sessions"] == ui.human_count(now["active_sessions"])
+    assert shown["Database size"] == ui.human_bytes(now["size_bytes"])
