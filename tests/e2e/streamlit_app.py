@@ -153,9 +153,12 @@ def open_page(page: Page, server: Server, path="", **query):
     wait_for_app(page)
 
 
-def wait_for_charts(page: Page, timeout=WAIT_MS):
-    """Every Vega-Lite chart has drawn its marks (an svg or a canvas with a size)."""
+def wait_for_charts(page: Page, at_least=0, timeout=WAIT_MS):
+    """Every Vega-Lite chart (at least `at_least` of them) has drawn its marks (an svg or a
+    canvas with a size); returns how many."""
     charts = page.locator('[data-testid="stVegaLiteChart"]')
+    if at_least:
+        expect(charts.nth(at_least - 1)).to_be_attached(timeout=timeout)
     for i in range(charts.count()):
         drawn = charts.nth(i).locator("svg.marks, canvas.marks")
         expect(drawn.first).to_be_attached(timeout=timeout)
@@ -171,6 +174,7 @@ def assert_no_exception(page: Page):
 
 def metric_values(page: Page):
     """{label: value} of every st.metric on the page."""
+    expect(page.locator('[data-testid="stMetricValue"]').first).to_be_visible()
     values = {}
     for metric in page.locator('[data-testid="stMetric"]').all():
         label = metric.locator('[data-testid="stMetricLabel"]').inner_text().strip()

@@ -19,12 +19,11 @@ def test_page_renders(page, open_server, path, title, window):
     open_page(page, open_server, path, **query)
     assert page.locator('[data-testid="stHeading"] h1').first.inner_text().strip() == title
     assert_no_exception(page)
-    drawn = wait_for_charts(page)
+    chart_page = path in ("Cache_hits", "Confidence", "Uploads", "Anonymous_users")
+    drawn = wait_for_charts(page, at_least=1 if chart_page and window != "24h" else 0)
     shot = screenshot(page, f"{title}-{window}" if window else title)
     print(f"{title} ({window or 'no window'}): {drawn} charts, screenshot {shot}")
     assert_no_exception(page)
-    if path in ("Cache_hits", "Confidence", "Uploads", "Anonymous_users"):
-        assert drawn > 0 or window == "24h", f"{title} drew no chart"
 
 
 def test_sidebar_lists_every_page(page, open_server):
