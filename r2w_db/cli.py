@@ -20,13 +20,21 @@ def _print_json(data):
     print(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
+def _refuse_when_read_only(what):
+    if config.read_only():
+        raise errors.R2WError(f"{what} refused: {config.READ_ONLY_REASON}")
+
+
 def cmd_init(args):
+    _refuse_when_read_only("init")
     steps = migrations.init(_db(args))
     print(f"initialised {_db(args).path}: {len(steps)} step(s) run")
 
 
 def cmd_migrate(args):
     db = _db(args)
+    if not args.dry_run:
+        _refuse_when_read_only("migrate")
     steps = migrations.migrate(db, dry_run=args.dry_run)
     if not steps:
         print(f"{db.path} is up to date (schema version {migrations.schema.CURRENT_VERSION})")

@@ -126,3 +126,15 @@ def test_hash_password_reads_stdin_when_not_a_terminal():
     assert result.returncode == 0, result.stderr
     hashed = result.stdout.strip()
     assert hashed.startswith("$2b$") and bcrypt.checkpw(b"correct horse battery staple", hashed.encode())
+
+
+def test_read_only_switch_refuses_migrate_and_init_but_not_a_dry_run(tmp_path):
+    from tests.prodlike import build_prodlike
+
+    path = tmp_path / "old.db"
+    build_prodlike(path, migrated_by_app=False)
+    before = path.read_bytes()
+    assert_one_line_error(run("--db", path, "migrate", env={"R2W_READ_ONLY": "1"}), "read-only")
+    assert run("--db", path, "migrate", "--dry-run", env={"R2W_READ_ONLY": "1"}).returncode == 0
+    assert_one_line_error(run("--db", tmp_path / "new.db", "init", env={"R2W_READ_ONLY": "1"}), "read-only")
+    assert path.read_bytes() == before and not (tmp_path / "new.db").exists()
