@@ -84,50 +84,52 @@ def _confirm(args, task, db):
         raise errors.R2WError("cancelled at the prompt: nothing was changed")
 
 
+def _run_reported(args, work, show_progress=True):
+    """work(progress) -> result, with a progress line on a terminal; on failure the JSON
+    result (with --json) is still printed before the one-line error. Returns the result dict."""
+    progress = _progress_printer(show_progress and not args.json and sys.stderr.isatty())
+    try:
+        result = work(progress)
+    except maintenance.MaintenanceError as exc:
+        _end_progress(progress)
+        if args.json and exc.result is not None:
+            _print_json(_result_dict(exc.result))
+        raise
+    _end_progress(progress)
+    return result
+
+
+def _print_result(args, result):
+    data = _result_dict(result)
+    if args.json:
+        _print_json(data)
+    else:
+        print(_summary(data))
+
+
 def cmd_maintain(args):
     db = _db(args)
     task = maintenance.get_task(args.task)
     if args.days is not None and task.default_days is None:
         raise errors.InvalidValue(f"maintain {task.name} takes no --days")
     _confirm(args, task, db)
-    progress = _progress_printer(not args.json and not args.dry_run and sys.stderr.isatty())
-    try:
-        result = maintenance.run(
-            db, task.name, days=args.days, quick=args.quick, dry_run=args.dry_run, user=_user(),
-            backup_first=args.backup_first, dest=args.dest, keep=args.keep, progress=progress)
-    except maintenance.MaintenanceError as exc:
-        _end_progress(progress)
-        if args.json and exc.result is not None:
-            _print_json(_result_dict(exc.result))
-        raise
-    _end_progress(progress)
-    data = _result_dict(result)
-    if args.json:
-        _print_json(data)
-    elif result.dry_run:
+    result = _run_reported(args, lambda progress: maintenance.run(
+        db, task.name, days=args.days, quick=args.quick, dry_run=args.dry_run, user=_user(),
+        backup_first=args.backup_first, dest=args.dest, keep=args.keep, progress=progress),
+        show_progress=not args.dry_run)
+    if result.dry_run and not args.json:
         print(f"{task.name} (dry run, nothing changed): {result.message}"
               + (f"\n  a run would be refused: {result.error}" if result.error else ""))
     else:
-        print(_summary(data))
+        _print_result(args, result)
     return 0
 
 
 def cmd_backup(args):
     db = _db(args)
-    progress = _progress_printer(not args.json and sys.stderr.isatty())
-    try:
-        result = maintenance.run(db, "backup", user=_user(), dest=args.dest, keep=args.keep,
-                                 method=args.method, progress=progress)
-    except maintenance.MaintenanceError as exc:
-        _end_progress(progress)
-        if args.json and exc.result is not None:
-            _print_json(_result_dict(exc.result))
-        raise
-    _end_progress(progress)
-    if args.json:
-        _print_json(_result_dict(result))
-    else:
-        print(_summary(_result_dict(result)))
+    _print_result(args, _run_reported(args, lambda progress: maintenance.run(
+        db, "backup", user=_user(), dest=args.dest, keep=args.keep, method=args.method,
+        progress=progress)))
 
 
 def _age(seconds):
@@ -171,19 +173,8 @@ def cmd_restore(args):
         raise errors.R2WError(
             f"restore replaces {db.path} with {source}: stop the application first, then rerun "
             f"with --yes")
-    progress = _progress_printer(not args.json and sys.stderr.isatty())
-    try:
-        result = maintenance.restore(db, source, user=_user(), dest=args.dest, progress=progress)
-    except maintenance.MaintenanceError as exc:
-        _end_progress(progress)
-        if args.json and exc.result is not None:
-            _print_json(_result_dict(exc.result))
-        raise
-    _end_progress(progress)
-    if args.json:
-        _print_json(_result_dict(result))
-    else:
-        print(_summary(_result_dict(result)))
+    _print_result(args, _run_reported(args, lambda progress: maintenance.restore(
+        db, source, user=_user(), dest=args.dest, progress=progress)))
 
 
 def _positive(text):
