@@ -111,7 +111,9 @@ def page(title, icon="📊", window=True) -> PageContext:
     """
     st.set_page_config(page_title=f"{title} · r2w monitor", page_icon=icon, layout="wide")
     gate()          # signed out: the sign-in form and st.stop(), nothing else drawn
-    sidebar_navigation()
+    embed = embedded()  # embedded: nothing goes to the sidebar, so Streamlit shows none
+    if not embed:
+        sidebar_navigation()
     sidebar_account()
     location = config.resolve_db(cli_db_argument())
     try:
@@ -121,18 +123,22 @@ def page(title, icon="📊", window=True) -> PageContext:
         version, demo = _inspect(str(location.path), change_token(location.path))
     except errors.R2WError as exc:
         st.title(title)
-        sidebar_database(location, None, None)
+        if not embed:
+            sidebar_database(location, None, None)
         show_error(exc)
         st.stop()
-    sidebar_database(location, version, demo)
+    if not embed:
+        sidebar_database(location, version, demo)
     window_key, refresh = metrics.DEFAULT_WINDOW, "off"
     if window:
         window_key = _choice("Time window", list(metrics.WINDOWS), "window",
-                             metrics.DEFAULT_WINDOW, WINDOW_LABELS, query_param="window")
+                             metrics.DEFAULT_WINDOW, WINDOW_LABELS, query_param="window",
+                             draw=not embed)
         refresh = _choice("Auto-refresh", list(REFRESH), "refresh", "off", REFRESH_LABELS,
-                          query_param="refresh")
+                          query_param="refresh", draw=not embed)
     ctx = PageContext(Database(location.path), location, demo, version,
-                      metrics.Window.of(window_key), REFRESH[refresh], st.sidebar.empty())
+                      metrics.Window.of(window_key), REFRESH[refresh],
+                      None if embed else st.sidebar.empty())
     st.title(title)
     if demo:
         st.info("This is **demo data**. Point `DATABASE_URL` or `-- --db PATH` at the real file to "
@@ -140,9 +146,10 @@ def page(title, icon="📊", window=True) -> PageContext:
     return ctx
 
 
-def _choice(label, options, name, default, labels=None, query_param=None):
+def _choice(label, options, name, default, labels=None, query_param=None, draw=True):
     """A sidebar radio whose value survives page changes (session state) and, with
-    `query_param`, can be deep-linked (`?window=30d&refresh=60s`)."""
+    `query_param`, can be deep-linked (`?window=30d&refresh=60s`). draw=False (embedded):
+    no radio, the value comes from the link."""
     state = st.session_state
     widget, remembered = f"_r2w_{name}_widget", f"_r2w_{name}"
     wanted = st.query_params.get(query_param) if query_param else None
@@ -154,9 +161,10 @@ def _choice(label, options, name, default, labels=None, query_param=None):
         value = state[remembered]        # chosen on another page
     else:
         value = default
-    state[widget] = value
-    st.sidebar.radio(label, options, key=widget, horizontal=True,
-                     format_func=(labels or {}).get if labels else str)
+    if draw:
+        state[widget] = value
+        st.sidebar.radio(label, options, key=widget, horizontal=True,
+                         format_func=(labels or {}).get if labels else str)
     state[remembered] = value
     if query_param and st.query_params.get(query_param) != value:
         st.query_params[query_param] = value
@@ -339,7 +347,7 @@ def read_only():
 
 
 def embedded():
-    """Whether the page is shown with ?embed=true (Streamlit hides the sidebar then). The
+    """Whether the page is shown with ?embed=true (pages then write nothing to the sidebar). The
     browser says so in st.context.is_embedded: st.query_params never holds `embed`."""
     try:
         return bool(st.context.is_embedded)

@@ -224,6 +224,10 @@ def _log_table():
     frame = pd.DataFrame(entries).reindex(columns=LOG_COLUMNS)
     for column in ("started_at", "finished_at"):
         frame[column] = frame[column].map(lambda v: v[:19].replace("T", " ") if isinstance(v, str) else v)
+    # blank, not "None", where a task has no such figure (a backup deletes no rows)
+    for column in ("previewed", "rows", "bytes_reclaimed"):
+        frame[column] = frame[column].map(lambda v: "" if v is None or pd.isna(v) else f"{int(v):,}")
+    frame["seconds"] = frame["seconds"].map(lambda v: "" if v is None or pd.isna(v) else f"{v:.2f}")
     st.dataframe(frame, hide_index=True, width="stretch", column_config={
         "started_at": st.column_config.TextColumn("Started (UTC)"),
         "finished_at": st.column_config.TextColumn("Finished (UTC)"),
@@ -233,10 +237,10 @@ def _log_table():
         "backup": st.column_config.TextColumn("Backup taken"),
         "error": st.column_config.TextColumn("Error"),
         "parameters": st.column_config.TextColumn("Parameters"),
-        "previewed": st.column_config.NumberColumn("Previewed", format="%d"),
-        "rows": st.column_config.NumberColumn("Rows", format="%d"),
-        "bytes_reclaimed": st.column_config.NumberColumn("Bytes reclaimed", format="%d"),
-        "seconds": st.column_config.NumberColumn("Seconds", format="%.2f"),
+        "previewed": st.column_config.TextColumn("Previewed"),
+        "rows": st.column_config.TextColumn("Rows"),
+        "bytes_reclaimed": st.column_config.TextColumn("Bytes reclaimed"),
+        "seconds": st.column_config.TextColumn("Seconds"),
     })
 
 

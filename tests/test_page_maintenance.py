@@ -114,6 +114,8 @@ def test_run_confirm_deletes_logs_and_shows_the_result(db, tmp_path):
     assert "deleted 2 sessions older than 7 days" in texts(at)
     frame = at.dataframe[0].value
     assert {"sessions", "backup"} <= set(frame["task"]) and "password_hash" not in frame.columns
+    rows = frame.set_index("task")["rows"]
+    assert rows["sessions"] == "2" and rows["backup"] == ""      # blank, never "None"
     for secret in SECRETS.values():
         assert secret not in texts(at)
 

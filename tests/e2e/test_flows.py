@@ -77,10 +77,6 @@ def test_embed_draws_its_figures(page, open_server):
     print(f"embedded Uploads: {screenshot(page, 'Uploads-embed')}")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "Streamlit 1.67 still draws the sidebar with ?embed=true when the script writes to it "
-    "(dashboard/ui.py assumes Streamlit hides it): the page must leave st.sidebar empty "
-    "when embedded"))
 def test_embed_has_no_sidebar(page, open_server):
     open_page(page, open_server, "Uploads", embed="true")
     expect(page.get_by_test_id("stSidebar")).to_be_hidden()
