@@ -30,9 +30,25 @@ def _unavailable(reason):
     pytest.skip(reason)
 
 
+def _install_chromium():
+    """As root on a Debian machine without it, install Debian's Chromium (the test command does
+    its own set-up); elsewhere leave it to the person. Returns whether it is there now."""
+    if Path(app.CHROMIUM).exists() or app.CHROMIUM != "/usr/bin/chromium":
+        return Path(app.CHROMIUM).exists()
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return False
+    print("\ninstalling Debian's chromium for the browser tests (apt-get) ...", file=sys.stderr)
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"],
+                    ["apt-get", "install", "-y", "-qq", "chromium", "fonts-liberation"]):
+        if subprocess.run(command, env=env, stdout=subprocess.DEVNULL, timeout=1200).returncode:
+            return False
+    return Path(app.CHROMIUM).exists()
+
+
 @pytest.fixture(scope="session")
 def browser():
-    if not Path(app.CHROMIUM).exists():
+    if not _install_chromium():
         _unavailable(f"no Chromium at {app.CHROMIUM} (apt-get install chromium, "
                      "or set R2W_CHROMIUM to a Chromium binary)")
     try:
