@@ -20,7 +20,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from r2w_db import config, errors, metrics, schema, signin
+from r2w_db import config, errors, formatting, metrics, schema, signin
 from r2w_db.connection import Database
 from r2w_db.default_db import ensure_default
 
@@ -29,8 +29,8 @@ REFRESH = {"off": None, "30s": 30, "60s": 60}
 REFRESH_LABELS = {"off": "off", "30s": "30 s", "60s": "60 s"}
 WINDOW_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "90d": "90 d", "all": "All"}
 
-human_bytes = metrics.human_bytes
-human_age = metrics.human_age
+human_bytes = formatting.human_bytes
+human_age = formatting.human_age
 
 
 @dataclass

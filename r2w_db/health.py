@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from . import (anonymous_cleanup, cache, config, errors, migrations, schema, sessions, stats,
                timeutil)
 from .connection import as_database
-from .metrics import human_age, human_bytes, read
+from .formatting import human_age, human_bytes
+from .metrics import read
 from .metrics_db import storage
 
 OK, WARN, ERROR = "ok", "warn", "error"

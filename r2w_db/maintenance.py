@@ -18,6 +18,7 @@ from . import (anonymous_cleanup, backup as backups, cache, check, config, error
                sqlite_tasks)
 from .connection import as_database, translate
 from .monitor import MonitorStore
+from .formatting import human_bytes
 
 OUTCOMES = ("ok", "failed", "refused", "cancelled")
 
@@ -163,13 +164,6 @@ def check_days(task, days):
     return int(days)
 
 
-def _human_bytes(n):
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-
-
 def _plural(n, word, plural=None):
     return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
@@ -206,11 +200,11 @@ def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT
     if name == "checkpoint":
         info = sqlite_tasks.checkpoint_preview(db)
         return Preview(name, None, info["wal_bytes"],
-                       f"the WAL holds {_human_bytes(info['wal_bytes'])}: it would be copied into "
+                       f"the WAL holds {human_bytes(info['wal_bytes'])}: it would be copied into "
                        f"the database and truncated", details=info)
     if name == "vacuum":
         plan = sqlite_tasks.vacuum_plan(db)
-        message = (f"{_human_bytes(plan['free_bytes'])} of {_human_bytes(plan['bytes'])} are free "
+        message = (f"{human_bytes(plan['free_bytes'])} of {human_bytes(plan['bytes'])} are free "
                    f"pages and would be returned to the disk; the database is locked for writers "
                    f"while it runs")
         return Preview(name, None, plan["free_bytes"], message, refusal=plan["refusal"],
@@ -221,7 +215,7 @@ def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         mode = "quick_check" if quick else "integrity_check"
         return Preview(name, None, None,
-                       f"{mode} would read the whole database ({_human_bytes(size + wal)}) and count "
+                       f"{mode} would read the whole database ({human_bytes(size + wal)}) and count "
                        f"orphan rows; nothing is written", details={"quick": quick, "bytes": size + wal})
     if name == "backup":
         info = backups.preview(db, dest, keep)
@@ -230,7 +224,7 @@ def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT
             refusal = (f"not enough free disk in {info['dest']} for a backup: needs up to "
                        f"{info['needed_bytes']:,} bytes, {info['free_bytes']:,} free")
         return Preview(name, None, info["needed_bytes"],
-                       f"{_human_bytes(info['needed_bytes'])} would be copied to {info['dest']} and "
+                       f"{human_bytes(info['needed_bytes'])} would be copied to {info['dest']} and "
                        f"verified; the newest {keep} backups are kept"
                        + (f" ({_plural(info['would_rotate'], 'old backup')} removed)"
                           if info["would_rotate"] else ""),
@@ -453,7 +447,7 @@ def _execute(name, db, days, quick, state, dest, keep, method, monitor, should_s
             raise Refused(str(exc)) from None
         state.details.update(info)
         state.bytes = info["bytes_reclaimed"]
-        return f"VACUUM reclaimed {_human_bytes(state.bytes)} in {info['vacuum_seconds']:.1f} s"
+        return f"VACUUM reclaimed {human_bytes(state.bytes)} in {info['vacuum_seconds']:.1f} s"
     if name == "integrity":
         report(None, "checking every page" if not quick else "quick check")
         info = check.run_check(db, quick=quick)
@@ -480,7 +474,7 @@ def _execute(name, db, days, quick, state, dest, keep, method, monitor, should_s
         state.backup = taken["path"]
         state.details.update(taken)
         rotated = len(taken["rotated"])
-        return (f"backup written and verified: {taken['path']} ({_human_bytes(taken['size'])}, "
+        return (f"backup written and verified: {taken['path']} ({human_bytes(taken['size'])}, "
                 f"{taken['seconds']:.1f} s)" + (f"; {_plural(rotated, 'old backup')} rotated away"
                                                  if rotated else ""))
     raise AssertionError(name)

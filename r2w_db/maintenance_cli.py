@@ -13,6 +13,7 @@ from pathlib import Path
 from . import backup as backups, config, errors, maintenance
 from .connection import Database
 from .monitor import MonitorStore
+from .formatting import human_age, human_bytes
 
 
 def _db(args) -> Database:
@@ -132,16 +133,6 @@ def cmd_backup(args):
         progress=progress)))
 
 
-def _age(seconds):
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:.0f} d"
-
-
 def cmd_backups(args):
     dest = backups.resolve_dest(args.dest)
     found = backups.list_backups(dest, verify=args.verify, monitor=MonitorStore())
@@ -153,7 +144,7 @@ def cmd_backups(args):
         print(f"{len(found)} backup(s) in {dest}, newest first:")
         for b in found:
             status = {True: "verified", False: "FAILED", None: "not verified"}[b.verified]
-            print(f"  {b.name:<48} {maintenance._human_bytes(b.size):>10} {_age(b.age_seconds):>7} old"
+            print(f"  {b.name:<48} {human_bytes(b.size):>10} {human_age(b.age_seconds):>7} old"
                   f"  {status}{' (' + b.message + ')' if b.verified is False and b.message else ''}")
     bad = [b.name for b in found if b.verified is False]
     if args.verify and bad:

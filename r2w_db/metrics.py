@@ -15,6 +15,7 @@ import pandas as pd
 from . import config, predicates as P, schema, stats, timeutil
 from .connection import as_database
 
+
 # key -> (label, length; None = all history)
 WINDOWS = {
     "24h": ("Last 24 hours", timedelta(hours=24)),
@@ -325,28 +326,3 @@ def headline(db, window: Window):
                  "stuck_total": stats._stuck(conn, window.now)}
     point.update(stats.file_sizes(db.path))
     return {"current": figures["current"], "previous": figures.get("previous"), "now": point}
-
-
-# ------------------------------------------------------------------ formatting shared by pages and checks
-
-def human_bytes(n):
-    """1536 -> '1.5 KB'; None -> '–'."""
-    if n is None:
-        return "–"
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-
-
-def human_age(seconds):
-    """A duration in the largest sensible unit: '45 s', '12 min', '5.0 h', '3.2 d'; None -> '–'."""
-    if seconds is None:
-        return "–"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
