@@ -256,16 +256,23 @@ def upload_figures(conn, window: Window):
     return figures
 
 
-def first_seen_anonymous_sql():
-    """SQL of (user_id, first): each anonymous id and the instant (julianday) it was first seen,
-    over its uploads and, should one exist, its users row."""
+def first_seen_anonymous_sql(since=None):
+    """(sql, params) of (user_id, first): each anonymous id and the instant (julianday) it was
+    first seen, over its uploads and, should one exist, its users row. With `since` only ids
+    that have an upload at or after it (any id first seen then has one): a window's new ids
+    without aggregating all of history."""
+    recent, params = "", ()
+    if since is not None:
+        at, params = P.at_or_after("upload_date", since)
+        recent = (f" AND user_id IN (SELECT user_id FROM cv_uploads"
+                  f" WHERE {P.is_anonymous()} AND {at})")
     return f"""
         SELECT user_id, min(first) AS first FROM (
             SELECT user_id, min(julianday(upload_date)) AS first FROM cv_uploads
-            WHERE {P.is_anonymous()} GROUP BY user_id
+            WHERE {P.is_anonymous()}{recent} GROUP BY user_id
             UNION ALL
             SELECT user_id, julianday(created_at) FROM users WHERE {P.is_anonymous()})
-        GROUP BY user_id"""
+        GROUP BY user_id""", params
 
 
 def julian_where(expr, window: Window):
@@ -290,9 +297,10 @@ def people_figures(conn, window: Window):
     # all time: "1", so that an id whose every timestamp is unparseable still counts
     jwhere, jparams = julian_where("first", span(window))
     group, gparams = side("first", window, julian=True)
+    first_sql, first_params = first_seen_anonymous_sql(span(window).start)
     anonymous = dict(conn.execute(
-        f"SELECT {group}, count(*) FROM ({first_seen_anonymous_sql()}) WHERE {jwhere} GROUP BY 1",
-        (*gparams, *jparams)).fetchall())
+        f"SELECT {group}, count(*) FROM ({first_sql}) WHERE {jwhere} GROUP BY 1",
+        (*gparams, *first_params, *jparams)).fetchall())
     for name, f in figures.items():
         f["anonymous_new"] = anonymous.get(name, 0)
     return figures

@@ -39,10 +39,11 @@ def ids_by_period(db, window: Window):
         owner_period = f"CASE WHEN first < julianday(?) THEN 'before' ELSE {period} END"
         owner_params = (timeutil.iso(window.start),)
     owner_where, owner_where_params = julian_where("first", Window.between(None, window.end))
+    first_sql, first_params = first_seen_anonymous_sql(window.start)
     with read(db) as conn:
         new = conn.execute(
             f"SELECT {period} AS period, count(*)"
-            f" FROM ({first_seen_anonymous_sql()}) WHERE {jwhere} GROUP BY 1", jparams).fetchall()
+            f" FROM ({first_sql}) WHERE {jwhere} GROUP BY 1", (*first_params, *jparams)).fetchall()
         owners = conn.execute(
             f"SELECT {owner_period} AS period, count(*) FROM ({OWNERS_SQL})"
             f" WHERE {owner_where} GROUP BY 1", (*owner_params, *owner_where_params)).fetchall()
