@@ -1,5 +1,6 @@
 """Shared by the sign-in, read-only, embedding and privacy tests: a demo database, team
 accounts with fast bcrypt hashes (rounds=4), and AppTest helpers."""
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -30,17 +31,27 @@ def demo_path(tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def env(demo_path, tmp_path, monkeypatch):
-    """The demo database, a fresh monitor database, frozen time, the read-only switch off."""
+@contextmanager
+def pages_on(db_path, tmp_path, monkeypatch):
+    """Pages read db_path, with a fresh monitor database and backup folder in tmp_path,
+    frozen time, the read-only switch off, and Streamlit's caches cleared around them."""
     monkeypatch.setattr(timeutil, "utcnow", lambda: NOW)
-    monkeypatch.setenv("DATABASE_URL", str(demo_path))
+    monkeypatch.setenv("DATABASE_URL", str(db_path))
     monkeypatch.setenv("R2W_MONITOR_DB", str(tmp_path / "monitor.db"))
     monkeypatch.setenv("R2W_BACKUP_DIR", str(tmp_path / "backups"))
     monkeypatch.setenv("R2W_READ_ONLY", "0")
     st.cache_data.clear()
-    yield tmp_path
-    st.cache_data.clear()
+    try:
+        yield
+    finally:
+        st.cache_data.clear()
+
+
+@pytest.fixture
+def env(demo_path, tmp_path, monkeypatch):
+    """The demo database, a fresh monitor database, frozen time, the read-only switch off."""
+    with pages_on(demo_path, tmp_path, monkeypatch):
+        yield tmp_path
 
 
 def app(page, team=None, query=None, monitor=None):

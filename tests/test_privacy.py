@@ -3,13 +3,12 @@ the production-like fixture (known password hashes, session ids, CV documents, e
 signed in as an admin, after pressing the cheap run buttons; everything sent to the
 browser is serialised (protos, table contents, chart specs and datasets) and searched."""
 import pytest
-import streamlit as st
 from streamlit import dataframe_util
 
-from r2w_db import migrations, timeutil
+from r2w_db import migrations
 
 from .prodlike import SECRETS, build_prodlike
-from .signin_helpers import NOW, PAGES, TEAM, signed_in
+from .signin_helpers import NOW, PAGES, TEAM, pages_on, signed_in
 
 NEEDLES = list(SECRETS.values()) + ["CONFIDENTIAL", "jane.secret", "Jane Secret",
                                     TEAM["ada"]["password_hash"], TEAM["vic"]["password_hash"],
@@ -26,14 +25,8 @@ def prodlike(tmp_path_factory):
 
 @pytest.fixture
 def env(prodlike, tmp_path, monkeypatch):
-    monkeypatch.setattr(timeutil, "utcnow", lambda: NOW)
-    monkeypatch.setenv("DATABASE_URL", str(prodlike))
-    monkeypatch.setenv("R2W_MONITOR_DB", str(tmp_path / "monitor.db"))
-    monkeypatch.setenv("R2W_BACKUP_DIR", str(tmp_path / "backups"))
-    monkeypatch.setenv("R2W_READ_ONLY", "0")
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+    with pages_on(prodlike, tmp_path, monkeypatch):
+        yield
 
 
 def everything(at):
