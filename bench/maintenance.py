@@ -23,7 +23,6 @@ Internal modes: --writer DB INTERVAL_MS (the writer process; reads "stop" on std
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import signal
@@ -38,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine_info import describe  # noqa: E402
 from r2w_db import batching, migrations, timeutil  # noqa: E402
 
 WORK = ROOT / "bench" / "work" / "maintenance"
@@ -373,25 +373,7 @@ def _present(path):
 # ---------------------------------------------------------------------- report
 
 def machine():
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GB RAM"
-    except OSError:
-        pass
-    disk = shutil.disk_usage(WORK)
-    return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(), "memory": memory,
-            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-            "disk_free_gb": round(disk.free / 1e9, 1), "load": os.getloadavg()}
+    return describe(WORK)
 
 
 def verdict(ms):
@@ -408,7 +390,7 @@ def render(report):
         f"Measured {report['date']} by `python bench/maintenance.py"
         + (f" {' '.join(report['argv'])}" if report["argv"] else "") + "`.",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; {m['platform']}; Python {m['python']}, "
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM; {m['platform']}; Python {m['python']}, "
         f"SQLite {m['sqlite']}. Load average at the start {m['load'][0]:.2f}, {m['load'][1]:.2f}, "
         f"{m['load'][2]:.2f} (a shared machine: other work ran meanwhile, see the baseline).",
         "",

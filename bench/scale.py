@@ -29,7 +29,6 @@ import ast
 import json
 import math
 import os
-import platform
 import shutil
 import sqlite3
 import statistics
@@ -44,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine_info import describe  # noqa: E402
 from r2w_db import benchmark, config, migrations, schema, stats, timeutil  # noqa: E402
 from r2w_db.connection import Database, open_reader  # noqa: E402
 
@@ -461,22 +461,7 @@ def measure_maintenance(path):
 # ------------------------------------------------------------------ the report
 
 def machine():
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        mem = int(next(l for l in Path("/proc/meminfo").read_text().splitlines()
-                       if l.startswith("MemTotal")).split()[1]) / 1024 / 1024
-    except (OSError, StopIteration):
-        mem = float("nan")
-    return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(),
-            "memory_gb": round(mem, 1), "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version, "load": os.getloadavg()}
+    return describe()
 
 
 def verdict(ok):
