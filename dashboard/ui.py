@@ -95,7 +95,7 @@ def show_error(exc: errors.R2WError):
     st.error(str(exc), icon=":material/error:")
     if isinstance(exc, errors.SchemaTooOld):
         st.markdown("Bring it to the current schema (keeps every row, one transaction):")
-        st.code(f"python -m r2w_db --db {exc.args[0].split(' has ')[0]} migrate", language="bash")
+        st.code(f"python -m r2w_db --db {exc.path} migrate", language="bash")
     elif isinstance(exc, errors.EmptyDatabase):
         st.markdown("Point the dashboard at the application's database, or create the schema:")
         st.code("DATABASE_URL=/path/to/resume2website.db streamlit run app.py", language="bash")

@@ -41,6 +41,7 @@ class SchemaTooOld(R2WError):
             f"run `python -m r2w_db --db {path} migrate`"
         )
         self.missing = list(missing)
+        self.path = path
 
 
 class SchemaTooNew(R2WError):
