@@ -2,7 +2,7 @@
 import streamlit as st
 
 from dashboard import ui
-from r2w_db import health, metrics
+from r2w_db.figures import health, overview
 
 ICON = {health.OK: ":green[:material/check_circle:]", health.WARN: ":orange[:material/warning:]",
         health.ERROR: ":red[:material/error:]"}
@@ -18,7 +18,7 @@ def window_caption(window):
 
 
 def headline(ctx):
-    figures = ui.cached(metrics.headline, ctx.db, ctx.window)
+    figures = ui.cached(overview.headline, ctx.db, ctx.window)
     cur, prev, now = figures["current"], figures["previous"] or {}, figures["now"]
     st.caption(window_caption(ctx.window))
     row = st.columns(5)

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine_info import describe  # noqa: E402
-from r2w_db import batching, migrations, timeutil  # noqa: E402
+from r2w_db.engine import batching, migrations, timeutil
 
 WORK = ROOT / "bench" / "work" / "maintenance"
 REPORT = ROOT / "bench" / "MAINTENANCE.md"

@@ -17,7 +17,7 @@ several runs, and writes bench/RESULTS.md:
 - each dashboard page's data functions (the `ui.cached(...)` calls found in app.py
   and pages/), cold (a fresh process, first call) and warm (the second call through
   dashboard.ui.cached, the path a page takes);
-- the query benchmark (r2w_db.benchmark) on both copies, and its point lookups
+- the query benchmark (r2w_db.bench.benchmark) on both copies, and its point lookups
   against the same statement timed bare (timeit on a plain connection);
 - the load test on a scratch copy, and the cleanup tasks with a concurrent writer
   (the application's write latency while they run).
@@ -44,8 +44,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine_info import describe  # noqa: E402
-from r2w_db import benchmark, config, migrations, schema, stats, timeutil  # noqa: E402
-from r2w_db.connection import Database, open_reader  # noqa: E402
+from r2w_db import config
+from r2w_db.bench import benchmark
+from r2w_db.engine import migrations, schema, timeutil
+from r2w_db.engine.connection import Database, open_reader
+from r2w_db.figures import stats
 
 WORK = ROOT / "bench" / "work"
 LARGE = WORK / "large.db"
@@ -239,9 +242,9 @@ def page_calls(page):
     tree = ast.parse(Path(page).read_text())
     aliases = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module == "r2w_db":
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("r2w_db."):
             for name in node.names:
-                aliases[name.asname or name.name] = f"r2w_db.{name.name}"
+                aliases[name.asname or name.name] = f"{node.module}.{name.name}"
     calls = []
     for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
@@ -265,17 +268,17 @@ def page_data(page, db_path, window_key):
     logging.disable(logging.WARNING)
     started = time.perf_counter()
     from dashboard import ui
-    from r2w_db import metrics
+    from r2w_db.figures import periods
     imported = time.perf_counter() - started
 
     db = Database(db_path)
-    window = metrics.Window.of(window_key)
+    window = periods.Window.of(window_key)
     results = []
     planned = []
     for module, name, arg_texts in page_calls(page):
         func = getattr(importlib.import_module(module), name)
         label = f"{module.split('.')[-1]}.{name}"
-        if (module, name) == ("r2w_db.maintenance", "preview"):  # a card per task
+        if (module, name) == ("r2w_db.maintenance.registry", "preview"):  # a card per task
             planned += [(f"{label}({task})", func, [task]) for task in func.__globals__["TASKS"]]
             continue
         args = []
@@ -409,21 +412,21 @@ def with_writer(path, task):
 
 def measure_maintenance(path):
     """Each maintenance task (preview, then run) on a scratch copy while a writer inserts a
-    session every 10 ms; r2w_db/maintenance.py when it exists, else the two cleanups of the
+    session every 10 ms; r2w_db/maintenance when it exists, else the two cleanups of the
     data operations."""
-    from r2w_db.monitor import MonitorStore
+    from r2w_db.monitor.store import MonitorStore
 
-    if not (ROOT / "r2w_db" / "maintenance.py").exists():
-        from r2w_db import cache, sessions
+    if not (ROOT / "r2w_db" / "maintenance").exists():
+        from r2w_db.app import cache, sessions
 
-        note = ("r2w_db/maintenance.py does not exist yet: the two cleanups are timed through the "
+        note = ("r2w_db/maintenance does not exist yet: the two cleanups are timed through the "
                 "data operations (sessions, cache), which use the same batched deletes.")
         tasks = {"sessions": lambda: (None, sessions.cleanup_old_sessions(path)),
                  "cache": lambda: (None, cache.cleanup_old_cache_entries(path))}
     else:
-        from r2w_db import maintenance
+        from r2w_db.maintenance import registry, runner
 
-        note = ("Every task of r2w_db.maintenance.TASKS through maintenance.run (preview, log, run),"
+        note = ("Every task of r2w_db.maintenance.registry.TASKS through runner.run (preview, log, run),"
                 " in registry order, on one scratch copy of the migrated database (so the cleanups"
                 " shrink what later tasks see).")
         monitor = MonitorStore(WORK / "bench-monitor.db")
@@ -432,12 +435,12 @@ def measure_maintenance(path):
         def task(name):
             def go():
                 began = time.perf_counter()
-                maintenance.preview(path, name, dest=dest)
+                registry.preview(path, name, dest=dest)
                 previewed = time.perf_counter() - began
-                result = maintenance.run(path, name, user="bench", monitor=monitor, dest=dest)
+                result = runner.run(path, name, user="bench", monitor=monitor, dest=dest)
                 return previewed, result
             return go
-        tasks = {name: task(name) for name in maintenance.TASKS}
+        tasks = {name: task(name) for name in registry.TASKS}
     measured = []
     try:
         for name, go in tasks.items():
@@ -557,7 +560,7 @@ def write_report(r):
                                   f"{c['call']} not timed ({c['error']})" for c in p["calls"])
                 lines.append(f"| {p['page']} | {p['cold_s']:.3f} s | {ms(p['warm_s'])} | {calls} |")
             lines.append("")
-    lines += ["## Query benchmark (r2w_db.benchmark)", "",
+    lines += ["## Query benchmark (r2w_db.bench.benchmark)", "",
               "Median per execution; 'bare' is the same statement and parameters timed with timeit"
               " on a plain read-only connection (no harness).", "",
               "| query | migrated median | p95 | plan (migrated) | bare | ratio | un-migrated median | plan (un-migrated) |",
@@ -633,21 +636,21 @@ CHANGES = [
 
 
 FINDINGS = [
-    "Cache hits page, `metrics_cache.contents`: `sum(length(CAST(cv_data AS BLOB)))` reads every"
+    "Cache hits page, `figures.cache_hits.contents`: `sum(length(CAST(cv_data AS BLOB)))` reads every"
     " cached document (~800 MB here) for the 'cached documents' bytes, whatever the window: that"
     " call alone is over the 1 s budget. SQLite 3.40 has no octet_length() (3.43+), length() of a"
     " TEXT value loads it, and an index on the expression is not used as a covering index in 3.40"
     " (checked: the plan stays 'SCAN ... USING INDEX', reading rows). No index can fix it: take"
     " the bytes off the page's cold path (on demand, or estimated from a sample), or read them"
     " from the dbstat virtual table where SQLite is built with it.",
-    "Overview, `metrics.headline` + `health.run_checks`: at the edge of the budget on the 7-day"
+    "Overview, `overview.headline` + `health.run_checks`: at the edge of the budget on the 7-day"
     " window and over it on 'all'. The headline makes two passes (current and previous window),"
     " each testing every upload of the window against the cache (one index probe per upload) and"
     " aggregating every anonymous id's first upload (julianday per row); health.run_checks"
     " aggregates the anonymous ids again. One pass over both windows (GROUP BY window) and one"
     " shared anonymous first-seen pass would roughly halve it. (health's data-quality counts now"
     " read the partial indexes of migration 9.)",
-    "Anonymous users page, `metrics_anonymous.ids_by_period` / `share_by_period`: three"
+    "Anonymous users page, `figures.anonymous.ids_by_period` / `share_by_period`: three"
     " aggregations over all anonymous ids with min/max julianday per id; one pass would do.",
     "Warm is far under 50 ms everywhere, but on a live database it is rarely what a visitor gets:"
     " ui.cached keys on the file's and the WAL's mtime and size, which change with every write of"
@@ -722,7 +725,7 @@ def main(argv=None):
     r["bench_unmigrated"] = measure_benchmark(UNMIGRATED, max(5, args.iterations // 10))
 
     if not args.skip_load:
-        from r2w_db import loadtest
+        from r2w_db.bench import loadtest
 
         log("scratch copy for the load test and the cleanups ...")
         copy_db(MIGRATED, SCRATCH)

@@ -1,6 +1,6 @@
 """Frames and Altair charts of the query benchmarks: plain functions, no Streamlit here.
 
-Frame builders turn stored runs (dicts from r2w_db.benchmark / r2w_db.loadtest) into
+Frame builders turn stored runs (dicts from r2w_db.bench.benchmark / r2w_db.bench.loadtest) into
 DataFrames; chart builders take a DataFrame and return an alt.Chart. Times span
 four orders of magnitude (a 5 µs lookup, a 500 ms aggregate), so time axes are
 logarithmic.

@@ -20,9 +20,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from r2w_db import config, errors, formatting, metrics, schema, signin
-from r2w_db.connection import Database
-from r2w_db.default_db import ensure_default
+from r2w_db import config, errors, formatting
+from r2w_db.demo.default import ensure_default
+from r2w_db.engine import locations, schema
+from r2w_db.engine.connection import Database
+from r2w_db.figures import periods
+from r2w_db.monitor import signin
 
 CACHE_TTL_S = 30
 REFRESH = {"off": None, "30s": 30, "60s": 60}
@@ -36,10 +39,10 @@ human_age = formatting.human_age
 @dataclass
 class PageContext:
     db: Database
-    location: config.DbLocation
+    location: locations.DbLocation
     is_demo: bool
     schema_version: int
-    window: metrics.Window = None
+    window: periods.Window = None
     refresh_s: int | None = None
     refreshed: object = None  # the sidebar placeholder for "last refresh"
 
@@ -81,7 +84,7 @@ def cached(func, db: Database, *args, **kwargs):
 
 
 def _inspect(path_str, token):
-    from r2w_db.demo import is_demo
+    from r2w_db.demo.builder import is_demo
 
     db = Database(path_str)
     with db.read() as conn:
@@ -115,7 +118,7 @@ def page(title, icon="📊", window=True) -> PageContext:
     if not embed:
         sidebar_navigation()
     sidebar_account()
-    location = config.resolve_db(cli_db_argument())
+    location = locations.resolve_db(cli_db_argument())
     try:
         if location.is_default and not location.path.exists():
             with st.spinner("Creating the embedded demo database ..."):
@@ -129,15 +132,15 @@ def page(title, icon="📊", window=True) -> PageContext:
         st.stop()
     if not embed:
         sidebar_database(location, version, demo)
-    window_key, refresh = metrics.DEFAULT_WINDOW, "off"
+    window_key, refresh = periods.DEFAULT_WINDOW, "off"
     if window:
-        window_key = _choice("Time window", list(metrics.WINDOWS), "window",
-                             metrics.DEFAULT_WINDOW, WINDOW_LABELS, query_param="window",
+        window_key = _choice("Time window", list(periods.WINDOWS), "window",
+                             periods.DEFAULT_WINDOW, WINDOW_LABELS, query_param="window",
                              draw=not embed)
         refresh = _choice("Auto-refresh", list(REFRESH), "refresh", "off", REFRESH_LABELS,
                           query_param="refresh", draw=not embed)
     ctx = PageContext(Database(location.path), location, demo, version,
-                      metrics.Window.of(window_key), REFRESH[refresh],
+                      periods.Window.of(window_key), REFRESH[refresh],
                       None if embed else st.sidebar.empty())
     st.title(title)
     if demo:
@@ -176,7 +179,7 @@ def run(ctx: PageContext, body):
     fresh window each time), and with a clear message instead of any database error."""
 
     def once():
-        fresh = replace(ctx, window=metrics.Window.of(ctx.window.key))
+        fresh = replace(ctx, window=periods.Window.of(ctx.window.key))
         _refreshed_at(fresh)
         try:
             body(fresh)

@@ -2,14 +2,15 @@
 import streamlit as st
 
 from dashboard import charts, ui
-from r2w_db import config, metrics_cache
+from r2w_db import config
+from r2w_db.figures import cache_hits
 
 ctx = ui.page("Cache hits", "🎯")
 
 
 def body(ctx):
     window = ctx.window
-    hits = ui.cached(metrics_cache.hit_rate, ctx.db, window)
+    hits = ui.cached(cache_hits.hit_rate, ctx.db, window)
     frame = hits["by_period"]
     row = st.columns(4)
     row[0].metric("Hit rate", ui.human_percent(hits["hit_rate"]), border=True,
@@ -32,17 +33,17 @@ def body(ctx):
                    "not 0 %.")
 
     st.subheader(f"Uploads served from cache vs extracted, {ui.per(window)}")
-    ui.chart(charts.served_periods(metrics_cache.served_long(frame), window.grain),
+    ui.chart(charts.served_periods(cache_hits.served_long(frame), window.grain),
              frame[["period", "hits", "extracted", "unhashed"]].rename(
                  columns={"hits": "from_cache", "unhashed": "no_file_hash"}),
              "cache_served", empty=not hits["uploads"], message="No uploads in this window.")
 
     st.subheader("The cache now")
     st.caption("Every entry the cache holds at this moment, whatever the window.")
-    contents = ui.cached(metrics_cache.contents, ctx.db)
+    contents = ui.cached(cache_hits.contents, ctx.db)
     row = st.columns(4)
     row[0].metric("Entries", ui.human_count(contents["entries"]), border=True)
-    size_note = (f" Estimated from the newest {metrics_cache.SIZE_SAMPLE:,} entries."
+    size_note = (f" Estimated from the newest {cache_hits.SIZE_SAMPLE:,} entries."
                  if contents["bytes_estimated"] else "")
     row[1].metric("Cached documents", ("≈ " if contents["bytes_estimated"] else "")
                   + ui.human_bytes(contents["bytes"]), border=True,
@@ -54,7 +55,7 @@ def body(ctx):
                   help=f"Older than {config.CACHE_RETENTION_DAYS} days and never reused "
                        "(access_count = 1): what the cache cleanup deletes.")
     st.markdown("**Entries by access count**")
-    access = ui.cached(metrics_cache.access_counts, ctx.db)
+    access = ui.cached(cache_hits.access_counts, ctx.db)
     ui.chart(charts.count_bars(access, "bucket", "entries", title="cache entries",
                                sort=list(access["bucket"]), extra=["accesses"]),
              access, "cache_access_counts", empty=not contents["entries"],

@@ -2,7 +2,8 @@
 import streamlit as st
 
 from dashboard import charts, ui
-from r2w_db import config, metrics_confidence as conf
+from r2w_db import config
+from r2w_db.figures import confidence as conf
 
 ctx = ui.page("Confidence", "🎚️")
 

@@ -2,7 +2,8 @@
 import streamlit as st
 
 from dashboard import charts, ui
-from r2w_db import config, metrics_anonymous as anon
+from r2w_db import config
+from r2w_db.figures import anonymous as anon
 
 ctx = ui.page("Anonymous users", "👤")
 

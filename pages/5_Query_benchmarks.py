@@ -2,8 +2,10 @@
 import streamlit as st
 
 from dashboard import bench_charts, ui
-from r2w_db import benchmark, errors, loadtest, timeutil
-from r2w_db.monitor import MonitorStore
+from r2w_db import errors
+from r2w_db.bench import benchmark, loadtest
+from r2w_db.engine import timeutil
+from r2w_db.monitor.store import MonitorStore
 
 ctx = ui.page("Query benchmarks", "⏱️")
 

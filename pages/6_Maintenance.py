@@ -1,6 +1,6 @@
 """Maintenance: preview, confirm, run (in short batches, with progress), log; backups.
 
-Thin: every figure and every write goes through r2w_db.maintenance / r2w_db.backup.
+Thin: every figure and every write goes through r2w_db.maintenance (registry, runner, backups).
 """
 from pathlib import Path
 
@@ -8,8 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ui
-from r2w_db import backup as backups, errors, maintenance, timeutil
-from r2w_db.monitor import MonitorStore
+from r2w_db import errors
+from r2w_db.engine import timeutil
+from r2w_db.maintenance import backups, registry, runner
+from r2w_db.monitor.store import MonitorStore
 
 DOWNLOAD_LIMIT = 512 * 1024 ** 2   # larger backups are copied from the server, not the browser
 ORDER = ("sessions", "cache", "anonymous", "backup", "checkpoint", "analyze", "vacuum", "integrity")
@@ -77,7 +79,7 @@ def _result_line(result):
 
 
 def _show_result(result, where=st):
-    text = f"**{maintenance.TASKS[result['task']].title}** — {_result_line(result)}"
+    text = f"**{registry.TASKS[result['task']].title}** — {_result_line(result)}"
     if result["outcome"] == "ok":
         where.success(text, icon=":material/check_circle:")
     elif result["outcome"] == "cancelled":
@@ -109,7 +111,7 @@ def _run_pending():
     request = state.pop("maint_todo", None)
     if not request:
         return
-    task = maintenance.get_task(request["task"])
+    task = registry.get_task(request["task"])
     allowed, reason = _allowed(task)
     if not allowed:
         st.error(reason, icon=":material/block:")
@@ -126,11 +128,11 @@ def _run_pending():
             bar.progress(last["fraction"], text=str(message))
 
         try:
-            result = maintenance.run(
+            result = runner.run(
                 ctx.db, task.name, days=request.get("days"), quick=request.get("quick", False),
                 user=user_name, backup_first=task.destructive and request.get("backup_first", False),
                 progress=progress).as_dict()
-        except maintenance.MaintenanceError as exc:
+        except registry.MaintenanceError as exc:
             result = exc.result.as_dict() if exc.result is not None else {
                 "task": task.name, "outcome": "failed", "message": str(exc), "seconds": 0.0}
         except errors.R2WError as exc:
@@ -149,10 +151,10 @@ def _confirm_dialog():
     request = state.get("maint_confirm")
     if not request or state.get("maint_todo"):
         st.rerun()  # confirmed or cancelled: close the dialog with a full rerun
-    task = maintenance.get_task(request["task"])
+    task = registry.get_task(request["task"])
     st.markdown(f"### {task.title}")
     try:
-        pv = maintenance.preview(ctx.db, task.name, days=request.get("days"),
+        pv = registry.preview(ctx.db, task.name, days=request.get("days"),
                                  quick=request.get("quick", False))
     except errors.R2WError as exc:
         st.error(str(exc), icon=":material/error:")
@@ -180,7 +182,7 @@ def _confirm_dialog():
 # ---------------------------------------------------------------------- the page
 
 def _card(name, last):
-    task = maintenance.TASKS[name]
+    task = registry.TASKS[name]
     allowed, reason = _allowed(task)
     with st.container(border=True):
         badge = (":red-badge[:material/delete: changes data]" if task.destructive
@@ -197,7 +199,7 @@ def _card(name, last):
             quick = st.checkbox("Quick check (quick_check: faster, skips index contents)",
                                 key=f"maint_quick_{name}")
         try:
-            pv = ui.cached(maintenance.preview, ctx.db, name, days=days, quick=bool(quick))
+            pv = ui.cached(registry.preview, ctx.db, name, days=days, quick=bool(quick))
             st.markdown(f"**Preview:** {pv.message}.")
             if pv.refusal:
                 st.warning(pv.refusal, icon=":material/block:")
@@ -217,7 +219,7 @@ def _card(name, last):
 
 def _log_table():
     st.subheader("Maintenance log")
-    entries = maintenance.log_entries(ctx.db, limit=200)
+    entries = runner.log_entries(ctx.db, limit=200)
     if not entries:
         st.info("No maintenance has been logged for this database yet.", icon=":material/info:")
         return
@@ -289,7 +291,7 @@ def body():
     if refusal:
         st.warning(refusal, icon=":material/lock:")
     _run_pending()
-    last_runs = maintenance.last_runs(ctx.db)
+    last_runs = runner.last_runs(ctx.db)
     columns = st.columns(2)
     for i, name in enumerate(ORDER):
         with columns[i % 2]:

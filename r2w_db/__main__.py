@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from r2w_db.cli.main import main
 
 sys.exit(main())

@@ -1,7 +1,7 @@
 """Tiny fixtures that build fresh databases."""
 import pytest
 
-from r2w_db import migrations
+from r2w_db.engine import migrations
 
 from .prodlike import build_prodlike
 

@@ -9,7 +9,7 @@ or a space, a 'queued' status, a NULL confidence, an entry below today's thresho
 import sqlite3
 from datetime import timedelta
 
-from r2w_db import timeutil
+from r2w_db.engine import timeutil
 
 OLD_SCHEMA = """
 CREATE TABLE users (user_id TEXT PRIMARY KEY, email TEXT UNIQUE NOT NULL,

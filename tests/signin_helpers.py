@@ -8,9 +8,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from r2w_db import timeutil
-from r2w_db.demo import build_demo
-from r2w_db.passwords import hash_password
+from r2w_db.app.passwords import hash_password
+from r2w_db.demo.builder import build_demo
+from r2w_db.engine import timeutil
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 24, 12, 0, 0)

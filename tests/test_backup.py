@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from r2w_db import backup as backups, migrations, timeutil
-from r2w_db.monitor import MonitorStore
+from r2w_db.engine import migrations, timeutil
+from r2w_db.maintenance import backups
+from r2w_db.maintenance.restore import restore_file
+from r2w_db.monitor.store import MonitorStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -176,7 +178,7 @@ def test_disk_full_removes_the_partial_copy(tmp_path):
         import resource, signal, sys
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (600_000, resource.RLIM_INFINITY))
-        from r2w_db.cli import main
+        from r2w_db.cli.main import main
         sys.exit(main(["--db", {str(db)!r}, "backup", "--dest", {str(dest)!r}]))
     """)
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
@@ -212,7 +214,7 @@ def test_restore_round_trip(tmp_path):
         conn.execute("DELETE FROM sessions WHERE rowid % 2 = 0")
     conn.close()
     assert count(db) == 250
-    info = backups.restore(db, taken, dest=dest)
+    info = restore_file(db, taken, dest=dest)
     assert count(db) == 500 and count(db, "cv_uploads") == 500
     pre = Path(info["pre_restore_backup"])
     assert pre.name.startswith("app-pre-restore-") and count(pre) == 250
@@ -242,7 +244,7 @@ def test_restore_never_replays_the_old_wal(tmp_path):
     """)
     subprocess.run([sys.executable, "-c", script], timeout=30)
     assert Path(str(db) + "-wal").stat().st_size > 0
-    info = backups.restore(db, taken, dest=dest)
+    info = restore_file(db, taken, dest=dest)
     assert count(db) == 100
     assert count(info["pre_restore_backup"]) == 400       # the crashed writer's rows were saved aside
     conn = sqlite3.connect(db)
@@ -258,7 +260,7 @@ def test_restore_refuses_while_the_database_is_open(tmp_path):
     app.execute("SELECT count(*) FROM sessions").fetchone()   # the application has it open
     before = sha(db)
     with pytest.raises(backups.RestoreRefused) as caught:
-        backups.restore(db, taken, dest=tmp_path / "b")
+        restore_file(db, taken, dest=tmp_path / "b")
     assert "stop the application" in str(caught.value)
     app.close()
     assert sha(db) == before and leftovers(tmp_path) == []
@@ -270,7 +272,7 @@ def test_restore_refuses_a_damaged_backup(tmp_path):
     bad.write_bytes(b"SQLite format 3\x00" + os.urandom(8000))
     before = sha(db)
     with pytest.raises(backups.RestoreRefused) as caught:
-        backups.restore(db, bad, dest=tmp_path / "b")
+        restore_file(db, bad, dest=tmp_path / "b")
     assert "not a sound backup" in str(caught.value)
     assert sha(db) == before
 
@@ -279,14 +281,14 @@ def test_restore_into_a_missing_file(tmp_path):
     db = filled(tmp_path / "app.db", rows=50)
     taken = backups.create_backup(db, tmp_path / "b")["path"]
     target = tmp_path / "new" / "app.db"
-    info = backups.restore(target, taken, dest=tmp_path / "b")
+    info = restore_file(target, taken, dest=tmp_path / "b")
     assert info["pre_restore_backup"] is None and count(target) == 50
 
 
 def test_a_killed_backup_leaves_no_backup(tmp_path):
     db = filled(tmp_path / "big.db", rows=30000, blob=400)
     dest = tmp_path / "b"
-    script = f"from r2w_db.backup import create_backup; create_backup({str(db)!r}, {str(dest)!r})"
+    script = f"from r2w_db.maintenance.backups import create_backup; create_backup({str(db)!r}, {str(dest)!r})"
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
     deadline = time.time() + 20
     while time.time() < deadline and not (dest.exists() and any(dest.iterdir())):

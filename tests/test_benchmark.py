@@ -7,11 +7,15 @@ import sqlite3
 
 import pytest
 
-from r2w_db import benchmark, cli_bench, errors, migrations, schema, stats
-from r2w_db.benchmark import Query
-from r2w_db.connection import Database
-from r2w_db.demo import build_demo
-from r2w_db.monitor import MonitorStore
+from r2w_db import errors
+from r2w_db.bench import benchmark
+from r2w_db.bench.benchmark import Query
+from r2w_db.cli import bench_commands
+from r2w_db.demo.builder import build_demo
+from r2w_db.engine import migrations, schema
+from r2w_db.engine.connection import Database
+from r2w_db.figures import stats
+from r2w_db.monitor.store import MonitorStore
 
 
 @pytest.fixture
@@ -204,7 +208,7 @@ def bench(*argv):
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", default=argparse.SUPPRESS)
     parser = argparse.ArgumentParser(parents=[common])
-    cli_bench.add_parser(parser.add_subparsers(dest="command", required=True), common)
+    bench_commands.add_parser(parser.add_subparsers(dest="command", required=True), common)
     args = parser.parse_args(["bench", *map(str, argv)])
     return args.func(args)
 
@@ -227,7 +231,7 @@ def test_bench_command_json(demo_db, tmp_path, monkeypatch, capsys):
 
 def test_bench_command_table_no_store_and_load_test(demo_db, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("R2W_MONITOR_DB", str(tmp_path / "monitor.db"))
-    monkeypatch.setattr("r2w_db.loadtest.DEFAULT_SECONDS", 0.5)
+    monkeypatch.setattr("r2w_db.bench.loadtest.DEFAULT_SECONDS", 0.5)
     before = digest(demo_db)
     assert bench("--db", demo_db, "--iterations", 2, "--no-store", "--load-test") == 0
     out = capsys.readouterr().out
@@ -249,7 +253,7 @@ def test_bench_command_errors(tmp_path, monkeypatch):
 def test_every_canonical_timestamp_parses():
     """The partial indexes of odd timestamps (migration 9) hold every unparseable one only if
     no canonical timestamp is unparseable: every field value of the canonical shape, checked."""
-    from r2w_db import predicates as P, schema
+    from r2w_db.engine import predicates as P, schema
 
     values = [f"2026-{m:02d}-{d:02d}T12:34:56.123456" for m in range(1, 13) for d in range(1, 32)]
     values += [f"2026-01-15T{h:02d}:{mi:02d}:{s:02d}.{(h * mi * s) % 1000000:06d}"
@@ -271,7 +275,7 @@ ODD = [None, "", "now", "yesterday", "2026-13-01T00:00:00.000000", "2026-00-10T0
 
 
 def test_data_quality_counts_read_the_partial_indexes_and_count_the_same(db_path):
-    from r2w_db import predicates as P
+    from r2w_db.engine import predicates as P
 
     conn = sqlite3.connect(db_path)
     conn.executemany("INSERT INTO sessions VALUES (?, 'u', ?)",

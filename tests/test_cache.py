@@ -5,9 +5,14 @@ from datetime import timedelta
 
 import pytest
 
-from r2w_db import config, errors, timeutil
-from r2w_db.cache import (cache_extraction_result, cleanup_old_cache_entries,
-                          count_old_cache_entries, get_cached_extraction)
+from r2w_db import config, errors
+from r2w_db.app.cache import (
+    cache_extraction_result,
+    cleanup_old_cache_entries,
+    count_old_cache_entries,
+    get_cached_extraction,
+)
+from r2w_db.engine import timeutil
 
 from .dbhelpers import query
 

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from dashboard import charts
-from r2w_db import config, metrics_confidence
+from r2w_db import config
+from r2w_db.figures import confidence
 
 DAYS = pd.date_range("2026-11-20", periods=3, freq="D")
 
@@ -61,13 +62,13 @@ def test_failure_rate_axis_fits_small_rates_and_all_zero():
 def test_histogram_draws_both_rules():
     histogram = pd.DataFrame({"bin_start": [i / 20 for i in range(20)],
                               "bin_end": [(i + 1) / 20 for i in range(20)], "entries": range(20),
-                              "band": [metrics_confidence.band(i / 20) for i in range(20)]})
-    layered = spec(charts.confidence_histogram(histogram, metrics_confidence.BANDS))
+                              "band": [confidence.band(i / 20) for i in range(20)]})
+    layered = spec(charts.confidence_histogram(histogram, confidence.BANDS))
     rules = [layer["data"]["values"][0]["at"] for layer in layered["layer"][1:]
              if layer["mark"]["type"] == "rule"]
     assert rules == [config.LOW_CONFIDENCE, config.CACHE_THRESHOLD]
     colours = layered["layer"][0]["encoding"]["color"]["scale"]
-    assert colours["domain"] == list(metrics_confidence.BANDS)
+    assert colours["domain"] == list(confidence.BANDS)
 
 
 @pytest.mark.parametrize("build", [

@@ -1,7 +1,8 @@
 """`check`: drift, integrity and orphans, without writing."""
 import sqlite3
 
-from r2w_db import check, migrations
+from r2w_db.engine import migrations
+from r2w_db.figures import check
 
 
 def test_prodlike_passes_after_migrate(prod_db):

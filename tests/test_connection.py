@@ -1,11 +1,14 @@
 """Readers never write or create; every failure is one clear error."""
 import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 
-from r2w_db import Database, config, connection, errors, stats
-from r2w_db.connection import transaction
+from r2w_db import Database, errors
+from r2w_db.engine import connection, locations
+from r2w_db.engine.connection import transaction
+from r2w_db.figures import stats
 
 
 def test_reader_refuses_to_write(db_path):
@@ -85,11 +88,11 @@ def test_translate(name, cls):
 
 
 def test_resolve_db_order(tmp_path):
-    assert config.resolve_db("a.db", {"DATABASE_URL": "b.db"}).path.name == "a.db"
-    assert config.resolve_db(None, {"DATABASE_URL": "sqlite:///tmp/b.db"}).path == config.Path("tmp/b.db")
-    assert config.resolve_db(None, {"DATABASE_URL": "sqlite:////abs/b.db"}).path == config.Path("/abs/b.db")
-    default = config.resolve_db(None, {})
-    assert default.is_default and default.path == config.DEFAULT_DB_PATH
+    assert locations.resolve_db("a.db", {"DATABASE_URL": "b.db"}).path.name == "a.db"
+    assert locations.resolve_db(None, {"DATABASE_URL": "sqlite:///tmp/b.db"}).path == Path("tmp/b.db")
+    assert locations.resolve_db(None, {"DATABASE_URL": "sqlite:////abs/b.db"}).path == Path("/abs/b.db")
+    default = locations.resolve_db(None, {})
+    assert default.is_default and default.path == locations.DEFAULT_DB_PATH
 
 
 def test_readers_in_threads(prod_db):

@@ -7,8 +7,10 @@ from datetime import datetime, timedelta
 import bcrypt
 import pytest
 
-from r2w_db import config, demo, errors, migrations, schema, timeutil
-from r2w_db.connection import Database
+from r2w_db import config, errors
+from r2w_db.demo import builder
+from r2w_db.engine import migrations, schema, timeutil
+from r2w_db.engine.connection import Database
 
 NOW = datetime(2026, 11, 24, 8, 15, 2, 123456)
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$")
@@ -21,7 +23,7 @@ TABLES = {"users": "user_id", "sessions": "session_id", "cv_uploads": "upload_id
 def built(tmp_path_factory):
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     calls = []
-    summary = demo.build_demo(path, scale="small", seed=0, now=NOW,
+    summary = builder.build_demo(path, scale="small", seed=0, now=NOW,
                               progress=lambda f, m: calls.append((f, m)))
     return path, summary, calls
 
@@ -81,25 +83,25 @@ def test_counts_are_as_reported(built, conn):
 
 def test_same_seed_and_now_give_identical_rows(built, tmp_path):
     again = tmp_path / "again.db"
-    demo.build_demo(again, scale="small", seed=0, now=NOW)
+    builder.build_demo(again, scale="small", seed=0, now=NOW)
     assert dump(again) == dump(built[0])
 
 
 def test_another_seed_or_now_differs(built, tmp_path):
     first = dump(built[0])
     other = tmp_path / "other.db"
-    demo.build_demo(other, scale="small", seed=1, now=NOW)
+    builder.build_demo(other, scale="small", seed=1, now=NOW)
     second = dump(other)
     for table in TABLES:
         assert first[table] != second[table]
     later = tmp_path / "later.db"
-    demo.build_demo(later, scale="small", seed=0, now=NOW + timedelta(days=1))
+    builder.build_demo(later, scale="small", seed=0, now=NOW + timedelta(days=1))
     assert dump(later)["cv_uploads"] != first["cv_uploads"]
 
 
 def test_default_now_is_utcnow(tmp_path):
     before = timeutil.utcnow()
-    s = demo.build_demo(tmp_path / "d.db")
+    s = builder.build_demo(tmp_path / "d.db")
     assert before <= timeutil.parse(s["now"]) <= timeutil.utcnow()
 
 
@@ -114,17 +116,17 @@ def test_progress_is_reported_and_ends_at_one(built):
 # ------------------------------------------------------------------ the marker and the schema
 
 def test_is_demo(built, tmp_path):
-    assert demo.is_demo(built[0]) is True
-    assert demo.is_demo(Database(built[0])) is True
+    assert builder.is_demo(built[0]) is True
+    assert builder.is_demo(Database(built[0])) is True
     plain = tmp_path / "plain.db"
     migrations.init(plain)
-    assert demo.is_demo(plain) is False
+    assert builder.is_demo(plain) is False
 
 
 def test_schema_is_exactly_the_documented_one(conn):
     assert schema.drift(conn).ok
     assert schema.user_version(conn) == schema.CURRENT_VERSION
-    assert one(conn, "PRAGMA application_id") == demo.DEMO_APPLICATION_ID == 0x52325744
+    assert one(conn, "PRAGMA application_id") == builder.DEMO_APPLICATION_ID == 0x52325744
 
 
 # ------------------------------------------------------------------ refusing
@@ -148,28 +150,28 @@ def test_refuses_a_database_with_data(tmp_path, sql, params):
     path = _target(tmp_path, sql, params)
     before = dump(path)
     with pytest.raises(errors.R2WError) as info:
-        demo.build_demo(path, now=NOW)
+        builder.build_demo(path, now=NOW)
     message = str(info.value)
     assert "\n" not in message and "already holds data" in message and str(path) in message
     assert dump(path) == before
-    assert not demo.is_demo(path)
+    assert not builder.is_demo(path)
 
 
 def test_writes_into_an_empty_initialised_database(tmp_path):
     path = tmp_path / "empty.db"
     migrations.init(path)
-    assert demo.build_demo(path, now=NOW)["users"] == 300
-    assert demo.is_demo(path)
+    assert builder.build_demo(path, now=NOW)["users"] == 300
+    assert builder.is_demo(path)
 
 
 def test_refuses_a_second_build(built):
-    with pytest.raises(demo.DemoTargetNotEmpty):
-        demo.build_demo(built[0], now=NOW)
+    with pytest.raises(builder.DemoTargetNotEmpty):
+        builder.build_demo(built[0], now=NOW)
 
 
 def test_unknown_scale(tmp_path):
     with pytest.raises(errors.InvalidValue):
-        demo.build_demo(tmp_path / "x.db", scale="huge")
+        builder.build_demo(tmp_path / "x.db", scale="huge")
     assert not (tmp_path / "x.db").exists()
 
 
@@ -181,14 +183,14 @@ def test_a_failed_build_leaves_no_new_file(tmp_path):
             raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError):
-        demo.build_demo(path, now=NOW, progress=boom)
+        builder.build_demo(path, now=NOW, progress=boom)
     assert not any(tmp_path.iterdir())
 
 
 # ------------------------------------------------------------------ what the history contains
 
 def test_every_timestamp_is_naive_utc_iso_within_the_history(conn):
-    start = NOW - timedelta(days=demo.HISTORY_DAYS)
+    start = NOW - timedelta(days=builder.HISTORY_DAYS)
     columns = [("users", "created_at"), ("users", "portfolio_created_at"),
                ("users", "portfolio_expires_at"), ("sessions", "created_at"),
                ("cv_uploads", "upload_date"), ("cv_extraction_cache", "created_at"),
@@ -214,7 +216,7 @@ def test_users(conn):
         assert r["name"] and " " in r["name"]
     hashes = {r["password_hash"] for r in rows}
     assert len(hashes) == 1
-    assert bcrypt.checkpw(demo.DEMO_PASSWORD, hashes.pop().encode())
+    assert bcrypt.checkpw(builder.DEMO_PASSWORD, hashes.pop().encode())
     with_phone = sum(r["phone"] is not None for r in rows)
     with_location = sum(r["location"] is not None for r in rows)
     assert 0 < with_phone < len(rows) and 0 < with_location < len(rows)
@@ -282,7 +284,7 @@ def test_uploads(conn):
 def test_stuck_and_recent_processing(built, conn):
     stuck = conn.execute("SELECT upload_date FROM cv_uploads WHERE status = 'processing' "
                          "AND upload_date < ?", (ago(minutes=60),)).fetchall()
-    assert len(stuck) == built[1]["stuck_jobs"] == demo.SCALES["small"].stuck == 10
+    assert len(stuck) == built[1]["stuck_jobs"] == builder.SCALES["small"].stuck == 10
     assert all(r[0] > ago(hours=48) for r in stuck)
     assert one(conn, "SELECT count(*) FROM cv_uploads WHERE status = 'processing' "
                      "AND upload_date >= ?", ago(minutes=60)) >= 4
@@ -314,7 +316,7 @@ def test_uploads_before_hashing(conn, built):
     without = conn.execute("SELECT upload_date, status FROM cv_uploads WHERE file_hash IS NULL"
                            ).fetchall()
     assert 0 < len(without) < 0.12 * built[1]["uploads"]
-    assert all(r[0] < ago(days=demo.HASHING_STARTED_DAYS) for r in without)
+    assert all(r[0] < ago(days=builder.HASHING_STARTED_DAYS) for r in without)
 
 
 HITS = """SELECT count(*) FROM cv_uploads c WHERE c.file_hash IS NOT NULL AND EXISTS (
@@ -365,7 +367,7 @@ def test_cache_confidence_policy(conn):
                      "WHERE created_at >= ?", ago(days=45)) > config.CACHE_THRESHOLD
     assert one(conn, "SELECT max(confidence_score) FROM cv_extraction_cache") <= 1
     models = {r[0] for r in conn.execute("SELECT DISTINCT extraction_model FROM cv_extraction_cache")}
-    assert models == {m for m, _, _ in demo.MODELS}
+    assert models == {m for m, _, _ in builder.MODELS}
     assert {r[0] for r in conn.execute("SELECT DISTINCT temperature FROM cv_extraction_cache")} == {0.0}
     for (doc,) in conn.execute("SELECT cv_data FROM cv_extraction_cache"):
         json.loads(doc)
@@ -384,14 +386,14 @@ def test_unused_cache_entries(built, conn):
 def test_uuid_helper_matches_the_uuid_module():
     import random
 
-    builder = demo._Builder(demo.SCALES["small"], 7, NOW, None)
+    demo_builder = builder._Builder(builder.SCALES["small"], 7, NOW, None)
     rng = random.Random(7)
     for _ in range(1000):
-        assert builder.uuid() == str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        assert demo_builder.uuid() == str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
 def test_large_scale_is_production_sized():
-    large = demo.SCALES["large"]
+    large = builder.SCALES["large"]
     assert (large.uploads, large.users, large.sessions) == (600_000, 200_000, 400_000)
 
 

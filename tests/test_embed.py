@@ -2,10 +2,9 @@
 parameters alone, the sign-in form in the main area, notices in the main area."""
 import pytest
 
-from r2w_db import metrics
+from r2w_db.figures import periods
 
-from .signin_helpers import (OVERVIEW, PAGES, PASSWORDS, TEAM, app, demo_path, env,  # noqa: F401
-                             figures, sign_in)
+from .signin_helpers import OVERVIEW, PAGES, PASSWORDS, TEAM, app, demo_path, env, figures, sign_in  # noqa: F401
 
 EMBED = {"embed": "true", "window": "30d"}
 
@@ -25,7 +24,7 @@ def test_every_page_renders_embedded(page, env):
 
 def test_window_comes_from_the_query_parameters(env):
     at = app(OVERVIEW, query=EMBED).run()
-    label = metrics.Window.of("30d").label
+    label = periods.Window.of("30d").label
     assert any(label in c.value for c in at.main.caption)
 
 

@@ -4,9 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from r2w_db import health, migrations, timeutil
-from r2w_db.health import ERROR, OK, WARN, Thresholds
-from r2w_db.monitor import MonitorStore
+from r2w_db.engine import migrations, timeutil
+from r2w_db.figures import health
+from r2w_db.figures.health import ERROR, OK, WARN, Thresholds
+from r2w_db.monitor.store import MonitorStore
 
 from .prodlike import build_prodlike
 

@@ -4,8 +4,8 @@ import sqlite3
 
 import pytest
 
-from r2w_db import loadtest
-from r2w_db.demo import build_demo
+from r2w_db.bench import loadtest
+from r2w_db.demo.builder import build_demo
 
 KINDS = {"session_validation", "cv_listing", "cache_lookup", "create_session", "upload_and_status",
          "cache_access"}

@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from r2w_db import anonymous_cleanup, errors, maintenance, migrations, sqlite_tasks, timeutil
-from r2w_db.monitor import MonitorStore
+from r2w_db import errors
+from r2w_db.app import anonymous
+from r2w_db.engine import migrations, timeutil
+from r2w_db.maintenance import registry, runner, sqlite_tasks
+from r2w_db.monitor.store import MonitorStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,22 +60,22 @@ def iso_ago(**delta):
 
 def test_previews_count_exactly(prod_db):
     path, _, _ = prod_db
-    assert maintenance.preview(path, "sessions").count == 2           # s2, s5 (+02:00)
-    assert maintenance.preview(path, "sessions", days=30).count == 0
-    assert maintenance.preview(path, "cache").count == 1              # h6: 50 days, never reused
-    assert maintenance.preview(path, "cache", days=60).count == 0     # h7 is older but reused
-    anon = maintenance.preview(path, "anonymous")
+    assert registry.preview(path, "sessions").count == 2           # s2, s5 (+02:00)
+    assert registry.preview(path, "sessions", days=30).count == 0
+    assert registry.preview(path, "cache").count == 1              # h6: 50 days, never reused
+    assert registry.preview(path, "cache", days=60).count == 0     # h7 is older but reused
+    anon = registry.preview(path, "anonymous")
     assert (anon.count, anon.details["uploads"]) == (1, 1)            # anonymous_aaa only
-    assert maintenance.preview(path, "anonymous", days=50).count == 0
-    assert "2 sessions older than 7 days would be deleted" == maintenance.preview(path, "sessions").message
+    assert registry.preview(path, "anonymous", days=50).count == 0
+    assert "2 sessions older than 7 days would be deleted" == registry.preview(path, "sessions").message
 
 
 def test_every_dry_run_and_preview_writes_nothing(prod_db, tmp_path):
     path, _, _ = prod_db
     before = digest(path)
-    for name in maintenance.TASKS:
-        maintenance.preview(path, name)
-        result = maintenance.run(path, name, dry_run=True, user="t")
+    for name in registry.TASKS:
+        registry.preview(path, name)
+        result = runner.run(path, name, dry_run=True, user="t")
         assert result.dry_run and result.outcome == "dry-run" and result.log_id is None
     assert digest(path) == before
     assert not list((tmp_path / "backups").glob("*")) if (tmp_path / "backups").exists() else True
@@ -81,7 +84,7 @@ def test_every_dry_run_and_preview_writes_nothing(prod_db, tmp_path):
 
 def test_sessions_cleanup(prod_db):
     path, _, _ = prod_db
-    result = maintenance.run(path, "sessions", user="alice")
+    result = runner.run(path, "sessions", user="alice")
     assert (result.outcome, result.rows, result.previewed) == ("ok", 2, 2)
     assert ids(path, "sessions", "session_id") == {"s1", "s3", "s4", "s6",
                                                    "sess-secret-0f6c2f4e-bearer-token"}
@@ -94,7 +97,7 @@ def test_sessions_cleanup(prod_db):
 
 def test_cache_cleanup(prod_db):
     path, _, _ = prod_db
-    result = maintenance.run(path, "cache", user="alice")
+    result = runner.run(path, "cache", user="alice")
     assert (result.outcome, result.rows) == ("ok", 1)
     assert f"{6:064x}" not in ids(path, "cv_extraction_cache", "file_hash")
     assert f"{7:064x}" in ids(path, "cv_extraction_cache", "file_hash")
@@ -102,7 +105,7 @@ def test_cache_cleanup(prod_db):
 
 def test_anonymous_cleanup(prod_db):
     path, _, _ = prod_db
-    result = maintenance.run(path, "anonymous", user="alice")
+    result = runner.run(path, "anonymous", user="alice")
     assert (result.outcome, result.rows, result.details["ids"]) == ("ok", 1, 1)
     assert ids(path, "cv_uploads", "upload_id") == {f"up{i}" for i in range(1, 11)} - {"up2"}
 
@@ -122,8 +125,8 @@ def test_anonymous_is_literal_whole_ids_and_provably_old(db_path):
             " VALUES (?, ?, ?, 'f.pdf', 'application/pdf', ?)",
             [(f"u{i}", user, f"j{i}", date) for i, (user, date) in enumerate(rows)])
     conn.close()
-    assert anonymous_cleanup.count_stale(db_path, 30) == (1, 2)
-    result = maintenance.run(db_path, "anonymous", user="t")
+    assert anonymous.count_stale(db_path, 30) == (1, 2)
+    result = runner.run(db_path, "anonymous", user="t")
     assert (result.rows, result.details["ids"]) == (2, 1)
     assert "anonymous_gone" not in ids(db_path, "cv_uploads", "user_id")
     assert ids(db_path, "cv_uploads", "user_id") == {
@@ -134,11 +137,11 @@ def test_anonymous_is_literal_whole_ids_and_provably_old(db_path):
 def test_bad_days_are_refused_before_anything(prod_db, days):
     path, _, _ = prod_db
     with pytest.raises(errors.InvalidValue):
-        maintenance.run(path, "sessions", days=days, user="t")
+        runner.run(path, "sessions", days=days, user="t")
     with pytest.raises(errors.InvalidValue):
-        maintenance.preview(path, "sessions", days=days)
+        registry.preview(path, "sessions", days=days)
     with pytest.raises(errors.InvalidValue):
-        maintenance.run(path, "nonsense", user="t")
+        runner.run(path, "nonsense", user="t")
     assert log() == []
 
 
@@ -158,7 +161,7 @@ def wal_db(path, rows=2000):
 
 def test_analyze(tmp_path):
     path = wal_db(tmp_path / "a.db")
-    result = maintenance.run(path, "analyze", user="t")
+    result = runner.run(path, "analyze", user="t")
     assert result.outcome == "ok" and set(result.details["tables"]) == {
         "users", "sessions", "cv_uploads", "cv_extraction_cache"}
     conn = sqlite3.connect(path)
@@ -175,7 +178,7 @@ def test_checkpoint_truncates_the_wal(tmp_path):
         keeper.execute("INSERT INTO users (user_id, email, password_hash, created_at)"
                        " VALUES ('x', 'x@e', 'h', '2026-01-01')")
     assert Path(str(path) + "-wal").stat().st_size > 0
-    result = maintenance.run(path, "checkpoint", user="t")
+    result = runner.run(path, "checkpoint", user="t")
     keeper.close()
     assert result.outcome == "ok" and result.details["truncated"]
     assert result.details["wal_after"] == 0 and result.bytes_reclaimed > 0
@@ -191,7 +194,7 @@ def test_checkpoint_waits_only_briefly_for_a_reader(tmp_path):
     writer.execute("INSERT INTO users (user_id, email, password_hash, created_at)"
                    " VALUES ('x', 'x@e', 'h', '2026-01-01')")
     started = time.perf_counter()
-    result = maintenance.run(path, "checkpoint", user="t")
+    result = runner.run(path, "checkpoint", user="t")
     elapsed = time.perf_counter() - started
     reader.execute("COMMIT")
     reader.close()
@@ -216,10 +219,10 @@ def fragmented(path):
 
 def test_vacuum_reclaims_free_pages(tmp_path):
     path = fragmented(tmp_path / "v.db")
-    planned = maintenance.preview(path, "vacuum")
+    planned = registry.preview(path, "vacuum")
     assert planned.bytes > 1_000_000 and planned.refusal is None
     size_before = path.stat().st_size
-    result = maintenance.run(path, "vacuum", user="t")
+    result = runner.run(path, "vacuum", user="t")
     assert result.outcome == "ok" and result.bytes_reclaimed >= planned.bytes * 0.9
     assert path.stat().st_size < size_before - 1_000_000
     assert MonitorStore().last_success("vacuum", database=path)["bytes_reclaimed"] == result.bytes_reclaimed
@@ -230,8 +233,8 @@ def test_vacuum_refuses_when_the_disk_is_too_small(tmp_path, monkeypatch):
     before = digest(path)
     monkeypatch.setattr(sqlite_tasks.shutil, "disk_usage",
                         lambda folder: type("U", (), {"free": 1000, "total": 10**9, "used": 0})())
-    with pytest.raises(maintenance.Refused) as caught:
-        maintenance.run(path, "vacuum", user="t")
+    with pytest.raises(registry.Refused) as caught:
+        runner.run(path, "vacuum", user="t")
     assert "not enough free disk for VACUUM" in str(caught.value) and "\n" not in str(caught.value)
     assert digest(path) == before
     [entry] = log("vacuum")
@@ -241,7 +244,7 @@ def test_vacuum_refuses_when_the_disk_is_too_small(tmp_path, monkeypatch):
 def test_integrity_ok_then_damaged(tmp_path):
     path = fragmented(tmp_path / "i.db")
     for quick in (False, True):
-        result = maintenance.run(path, "integrity", quick=quick, user="t")
+        result = runner.run(path, "integrity", quick=quick, user="t")
         assert result.outcome == "ok" and result.details["integrity_ok"]
     conn = sqlite3.connect(path)
     page_size = conn.execute("PRAGMA page_size").fetchone()[0]
@@ -250,27 +253,27 @@ def test_integrity_ok_then_damaged(tmp_path):
     with open(path, "r+b") as f:   # scribble over an index page
         f.seek((root - 1) * page_size + 8)
         f.write(b"\x07" * 64)
-    with pytest.raises(maintenance.Failed) as caught:
-        maintenance.run(path, "integrity", user="t")
+    with pytest.raises(registry.Failed) as caught:
+        runner.run(path, "integrity", user="t")
     assert "\n" not in str(caught.value)
     assert log("integrity")[0]["outcome"] == "failed"
     assert MonitorStore().last_success("integrity", database=path)["id"] != log("integrity")[0]["id"]
 
 
 def test_a_missing_database_is_one_logged_line(tmp_path):
-    with pytest.raises(maintenance.Failed) as caught:
-        maintenance.run(tmp_path / "nope.db", "sessions", user="t")
+    with pytest.raises(registry.Failed) as caught:
+        runner.run(tmp_path / "nope.db", "sessions", user="t")
     assert "database not found" in str(caught.value)
     assert log("sessions")[0]["outcome"] == "failed"
     with pytest.raises(errors.DatabaseMissing):
-        maintenance.run(tmp_path / "nope.db", "sessions", dry_run=True)
+        runner.run(tmp_path / "nope.db", "sessions", dry_run=True)
 
 
 # ------------------------------------------------- backup first, refusals, stops
 
 def test_backup_first(prod_db, tmp_path):
     path, _, _ = prod_db
-    result = maintenance.run(path, "sessions", user="t", backup_first=True)
+    result = runner.run(path, "sessions", user="t", backup_first=True)
     copy = Path(result.backup)
     assert copy.parent == tmp_path / "backups" and copy.exists()
     assert len(ids(copy, "sessions", "session_id")) == 7 and len(ids(path, "sessions", "session_id")) == 5
@@ -282,8 +285,8 @@ def test_backup_first_failure_changes_nothing(prod_db, tmp_path):
     path, _, _ = prod_db
     (tmp_path / "afile").write_text("not a folder")
     before = digest(path)
-    with pytest.raises(maintenance.Failed) as caught:
-        maintenance.run(path, "sessions", user="t", backup_first=True, dest=tmp_path / "afile")
+    with pytest.raises(registry.Failed) as caught:
+        runner.run(path, "sessions", user="t", backup_first=True, dest=tmp_path / "afile")
     assert "backup first failed, nothing was changed" in str(caught.value)
     assert digest(path) == before
     assert log("sessions")[0]["outcome"] == "failed" and log("backup")[0]["outcome"] == "failed"
@@ -293,29 +296,29 @@ def test_a_second_run_of_the_same_task_is_refused(prod_db):
     path, _, _ = prod_db
     store = MonitorStore()
     running = store.log_start(user="other", task="sessions", database=path)   # alive: this process
-    with pytest.raises(maintenance.Refused) as caught:
-        maintenance.run(path, "sessions", user="t")
+    with pytest.raises(registry.Refused) as caught:
+        runner.run(path, "sessions", user="t")
     assert "already running" in str(caught.value)
     assert len(ids(path, "sessions", "session_id")) == 7
     store.log_finish(running, outcome="ok")
-    assert maintenance.run(path, "sessions", user="t").rows == 2
+    assert runner.run(path, "sessions", user="t").rows == 2
 
 
 def test_stop_request_and_interrupt_are_logged_cancelled(tmp_path):
     path = wal_db(tmp_path / "s.db", rows=6000)       # 3,000 expired
-    result = maintenance.run(path, "sessions", user="t", should_stop=lambda: True)
+    result = runner.run(path, "sessions", user="t", should_stop=lambda: True)
     assert result.outcome == "cancelled" and 0 < result.rows < 3000
     assert log("sessions")[0]["outcome"] == "cancelled"
 
     def interrupt(fraction, message):
         raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
-        maintenance.run(path, "sessions", user="t", progress=interrupt)
+        runner.run(path, "sessions", user="t", progress=interrupt)
     entry = log("sessions")[0]
     assert entry["outcome"] == "cancelled" and entry["rows"] > 0
-    remaining = maintenance.preview(path, "sessions").count
+    remaining = registry.preview(path, "sessions").count
     assert remaining == 3000 - result.rows - entry["rows"]
-    assert maintenance.run(path, "sessions", user="t").rows == remaining
+    assert runner.run(path, "sessions", user="t").rows == remaining
 
 
 # ---------------------------------------------------------- under a live writer
@@ -350,7 +353,7 @@ def test_cleanup_while_a_writer_inserts(tmp_path):
     thread.start()
     try:
         time.sleep(0.05)
-        result = maintenance.run(path, "sessions", user="t")
+        result = runner.run(path, "sessions", user="t")
         time.sleep(0.05)
     finally:
         stop.set()
@@ -427,7 +430,7 @@ def test_kill_midway_leaves_whole_ids(tmp_path):
         removed = len(stale - set(now))
         assert removed_before < removed < len(stale)                      # killed mid-run
         removed_before = removed
-    result = maintenance.run(path, "anonymous", user="t")
+    result = runner.run(path, "anonymous", user="t")
     assert result.details["ids"] == len(stale) - removed_before
     assert set(uploads_per_user(path)) == set(original) - stale
     killed = [e for e in log("anonymous") if e["id"] != result.log_id]

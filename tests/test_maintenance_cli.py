@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from r2w_db import migrations
-from r2w_db.monitor import MonitorStore
+from r2w_db.engine import migrations
+from r2w_db.monitor.store import MonitorStore
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_KEYS = {"task", "rows", "dry_run", "seconds", "previewed", "bytes_reclaimed", "outcome",

@@ -14,9 +14,18 @@ from datetime import datetime, timedelta
 import pandas as pd
 import pytest
 
-from r2w_db import metrics, metrics_anonymous, metrics_cache, metrics_confidence, metrics_db
-from r2w_db import metrics_uploads, migrations, schema, stats, timeutil
-from r2w_db.metrics import Window
+from r2w_db.engine import migrations, schema, timeutil
+from r2w_db.figures import (
+    anonymous,
+    cache_hits,
+    confidence,
+    database_file,
+    overview,
+    periods,
+    stats,
+    uploads,
+)
+from r2w_db.figures.periods import Window
 
 NOW = datetime(2026, 11, 24, 12, 0, 0)
 
@@ -101,7 +110,7 @@ def test_windows_and_their_previous():
     assert day.grain == "hour" and day.previous.end == day.start
     everything = Window.of("all", now=NOW)
     assert (everything.start, everything.end, everything.previous) == (None, None, None)
-    assert set(metrics.WINDOWS) == {"24h", "7d", "30d", "90d", "all"}
+    assert set(periods.WINDOWS) == {"24h", "7d", "30d", "90d", "all"}
     with pytest.raises(ValueError, match="unknown window"):
         Window.of("1y", now=NOW)
 
@@ -115,7 +124,7 @@ def test_default_now_is_the_current_minute():
 # ------------------------------------------------------------------ the overview headline
 
 def test_headline_current_and_previous_window(tiny, week):
-    figures = metrics.headline(tiny, week)
+    figures = overview.headline(tiny, week)
     current, previous, now = figures["current"], figures["previous"], figures["now"]
     assert current == pytest.approx({
         "registered_new": 2, "anonymous_new": 2, "uploads": 7, "completed": 2, "failed": 1,
@@ -131,7 +140,7 @@ def test_headline_current_and_previous_window(tiny, week):
 
 
 def test_headline_all_time_counts_unparseable_rows(tiny):
-    figures = metrics.headline(tiny, Window.of("all", now=NOW))
+    figures = overview.headline(tiny, Window.of("all", now=NOW))
     current = figures["current"]
     assert figures["previous"] is None
     assert (current["uploads"], current["hashed"], current["hits"]) == (13, 6, 3)
@@ -145,16 +154,16 @@ def test_no_hashed_upload_is_no_data_not_zero(db_path, week):
                  " status) VALUES ('a', 'u', 'j', 'f', 't', '2026-11-23T00:00:00', 'failed')")
     conn.commit()
     conn.close()
-    current = metrics.headline(db_path, week)["current"]
+    current = overview.headline(db_path, week)["current"]
     assert current["cache_hit_rate"] is None and current["failure_rate"] == 1.0
-    assert metrics_cache.hit_rate(db_path, week)["hit_rate"] is None
-    assert metrics.headline(db_path, week)["previous"]["failure_rate"] is None
+    assert cache_hits.hit_rate(db_path, week)["hit_rate"] is None
+    assert overview.headline(db_path, week)["previous"]["failure_rate"] is None
 
 
 def test_all_time_headline_agrees_with_stats(prod_db):
     path, now, expected = prod_db
     for _ in range(2):  # as production wrote it (documented indexes only), then migrated
-        figures = metrics.headline(path, Window.of("all", now=now))
+        figures = overview.headline(path, Window.of("all", now=now))
         current = figures["current"]
         assert current["uploads"] == expected["uploads"]["total"]
         assert current["cache_hit_rate"] == pytest.approx(expected["cache"]["cache_hit_rate"])
@@ -169,17 +178,17 @@ def test_all_time_headline_agrees_with_stats(prod_db):
 # ------------------------------------------------------------------ uploads
 
 def test_status_counts_and_other_statuses(tiny, week):
-    counts = metrics_uploads.status_counts(tiny, week)
+    counts = uploads.status_counts(tiny, week)
     assert dict(zip(counts["status"], counts["uploads"])) == {
         "processing": 2, "completed": 2, "failed": 1, "other": 2}
-    assert metrics_uploads.summarise(counts) == {
+    assert uploads.summarise(counts) == {
         "uploads": 7, "failed": 1, "finished": 3, "failure_rate": pytest.approx(1 / 3), "other": 2}
-    others = metrics_uploads.other_statuses(tiny, week)
+    others = uploads.other_statuses(tiny, week)
     assert sorted(zip(others["status"], others["uploads"])) == [("NULL", 1), ("queued", 1)]
 
 
 def test_uploads_by_day_in_utc(tiny, week):
-    frame = metrics_uploads.by_period(tiny, week)
+    frame = uploads.by_period(tiny, week)
     assert list(frame["period"]) == list(pd.date_range("2026-11-17", "2026-11-24", freq="D"))
     by_day = frame.set_index(frame["period"].dt.strftime("%m-%d"))
     assert by_day.loc["11-17", ["completed", "failed", "uploads"]].tolist() == [1, 1, 2]
@@ -191,13 +200,13 @@ def test_uploads_by_day_in_utc(tiny, week):
     assert by_day.loc["11-20", "failure_rate"] == 0.0
     assert math.isnan(by_day.loc["11-22", "failure_rate"])   # nothing finished: no data, not 0
     assert frame["uploads"].sum() == 7
-    long = metrics_uploads.status_long(frame)
+    long = uploads.status_long(frame)
     assert set(long["status"]) == {"processing", "completed", "failed", "other"}
     assert long["uploads"].sum() == 7
 
 
 def test_hourly_buckets_for_the_day_window(tiny):
-    frame = metrics_uploads.by_period(tiny, Window.of("24h", now=NOW))
+    frame = uploads.by_period(tiny, Window.of("24h", now=NOW))
     assert frame["period"].iloc[0] == datetime(2026, 11, 23, 12)
     assert frame["period"].iloc[-1] == datetime(2026, 11, 24, 12)
     hours = frame.set_index(frame["period"].dt.hour)
@@ -206,17 +215,17 @@ def test_hourly_buckets_for_the_day_window(tiny):
 
 
 def test_stuck_jobs_oldest_first(tiny):
-    stuck = metrics_uploads.stuck_jobs(tiny, NOW)
+    stuck = uploads.stuck_jobs(tiny, NOW)
     assert stuck["count"] == 2
     jobs = stuck["jobs"]
     assert list(jobs["job_id"]) == ["j7", "j5"]
     assert jobs["age_minutes"].tolist() == pytest.approx([12 * 1440 + 240, 120])
     assert list(jobs.columns) == ["job_id", "file_type", "uploaded_at", "age_minutes"]
-    assert metrics_uploads.stuck_jobs(tiny, NOW, limit=1)["jobs"]["job_id"].tolist() == ["j7"]
+    assert uploads.stuck_jobs(tiny, NOW, limit=1)["jobs"]["job_id"].tolist() == ["j7"]
 
 
 def test_file_types(tiny, week):
-    types = metrics_uploads.file_types(tiny, week).set_index("file_type")
+    types = uploads.file_types(tiny, week).set_index("file_type")
     assert types.loc["application/pdf", ["uploads", "failed"]].tolist() == [5, 1]
     assert types.loc["application/pdf", "failure_rate"] == pytest.approx(1 / 3)
     assert math.isnan(types.loc["text/plain", "failure_rate"])
@@ -226,7 +235,7 @@ def test_file_types(tiny, week):
 # ------------------------------------------------------------------ cache hits
 
 def test_hit_rate_per_day(tiny, week):
-    hits = metrics_cache.hit_rate(tiny, week)
+    hits = cache_hits.hit_rate(tiny, week)
     assert (hits["uploads"], hits["hashed"], hits["hits"]) == (7, 4, 3)
     assert hits["hit_rate"] == pytest.approx(3 / 4)
     frame = hits["by_period"].set_index(hits["by_period"]["period"].dt.strftime("%m-%d"))
@@ -236,16 +245,16 @@ def test_hit_rate_per_day(tiny, week):
     assert frame.loc["11-20", "hit_rate"] == 1.0
     assert math.isnan(frame.loc["11-22", "hit_rate"])     # only an upload with an empty hash
     assert frame.loc["11-22", "unhashed"] == 1
-    served = metrics_cache.served_long(hits["by_period"])
+    served = cache_hits.served_long(hits["by_period"])
     assert served.groupby("source")["uploads"].sum().to_dict() == {
         "from cache": 3, "extracted": 1, "no file hash": 3}
 
 
 def test_access_counts_and_contents(tiny):
-    access = metrics_cache.access_counts(tiny)
+    access = cache_hits.access_counts(tiny)
     assert list(access["bucket"]) == ["1 (never reused)", "2", "3–5", "6–10", "11–50", "51+"]
     assert access["entries"].tolist() == [6, 1, 1, 0, 0, 1]
-    contents = metrics_cache.contents(tiny)
+    contents = cache_hits.contents(tiny)
     assert contents["entries"] == 9
     assert contents["bytes"] == len('{"é": 1}'.encode()) + 8 * 2    # UTF-8 bytes, not characters
     assert contents["bytes_estimated"] is False
@@ -262,9 +271,9 @@ def test_document_size_is_estimated_from_the_newest_entries_above_the_sample(db_
                      [(f"h{i}", "x" * (10 if i < 6 else 20)) for i in range(10)])
     conn.commit()
     conn.close()
-    assert metrics_cache.contents(db_path)["bytes"] == 6 * 10 + 4 * 20
-    monkeypatch.setattr(metrics_cache, "SIZE_SAMPLE", 4)   # the newest 4 are 20 bytes each
-    contents = metrics_cache.contents(db_path)
+    assert cache_hits.contents(db_path)["bytes"] == 6 * 10 + 4 * 20
+    monkeypatch.setattr(cache_hits, "SIZE_SAMPLE", 4)   # the newest 4 are 20 bytes each
+    contents = cache_hits.contents(db_path)
     assert contents["bytes_estimated"] is True and contents["bytes"] == 10 * 20
 
 
@@ -276,20 +285,20 @@ def test_eligible_for_cleanup_is_the_cleanups_own_rule(db_path):
         ("a", old, 1, old), ("b", old, None, old), ("c", old, 2, old), ("d", recent, 1, recent)])
     conn.commit()
     conn.close()
-    assert metrics_cache.contents(db_path)["eligible_for_cleanup"] == 2
+    assert cache_hits.contents(db_path)["eligible_for_cleanup"] == 2
 
 
 # ------------------------------------------------------------------ confidence
 
 def test_confidence_summary(tiny, week):
-    assert metrics_confidence.summary(tiny, week) == pytest.approx({
+    assert confidence.summary(tiny, week) == pytest.approx({
         "entries": 8, "valid": 5, "invalid": 3, "null": 1, "out_of_range": 2, "low": 1,
         "below_threshold_not_low": 2, "below_threshold": 3, "cacheable": 2,
         "mean": (0.72 + 0.7 + 0.75 + 1.0 + 0.0) / 5})
 
 
 def test_histogram_bins_are_exact_at_the_rules(tiny, week):
-    histogram = metrics_confidence.histogram(tiny, week)
+    histogram = confidence.histogram(tiny, week)
     assert len(histogram) == 20 and histogram["bin_start"].iloc[14] == 0.7
     assert {i: n for i, n in enumerate(histogram["entries"]) if n} == {0: 1, 14: 2, 15: 1, 19: 1}
     assert histogram["band"].iloc[13].startswith("low")
@@ -298,16 +307,16 @@ def test_histogram_bins_are_exact_at_the_rules(tiny, week):
 
 
 def test_confidence_by_model_mean_by_day_and_lowest(tiny, week):
-    by_model = metrics_confidence.by_model(tiny, week).set_index("model")
+    by_model = confidence.by_model(tiny, week).set_index("model")
     assert by_model.loc["m-a"].tolist() == pytest.approx([4, 0.49, 1, 2, 1])
     assert by_model.loc["m-b"].tolist() == pytest.approx([4, 0.85, 0, 1, 2])
-    means = metrics_confidence.mean_by_period(tiny, week)
+    means = confidence.mean_by_period(tiny, week)
     means = means.set_index(means["period"].dt.strftime("%m-%d"))
     assert len(means) == 8
     assert means.loc["11-23", "entries"] == 3
     assert means.loc["11-23", "mean"] == pytest.approx(1.75 / 3)
     assert means.loc["11-20", "entries"] == 0 and math.isnan(means.loc["11-20", "mean"])
-    lowest = metrics_confidence.lowest(tiny, week, limit=3)
+    lowest = confidence.lowest(tiny, week, limit=3)
     assert lowest["confidence"].tolist() == [0.0, 0.7, 0.72]
     assert lowest["hash_prefix"].tolist() == [H("h8")[:12], H("h5")[:12], H("h2")[:12]]
     assert list(lowest.columns) == ["hash_prefix", "model", "confidence", "created_at"]
@@ -316,7 +325,7 @@ def test_confidence_by_model_mean_by_day_and_lowest(tiny, week):
 # ------------------------------------------------------------------ anonymous users
 
 def test_anonymous_ids_by_day_with_running_total(tiny, week):
-    frame = metrics_anonymous.ids_by_period(tiny, week)
+    frame = anonymous.ids_by_period(tiny, week)
     frame = frame.set_index(frame["period"].dt.strftime("%m-%d"))
     assert frame["new_ids"].to_dict() == {
         "11-17": 1, "11-18": 0, "11-19": 0, "11-20": 0, "11-21": 0, "11-22": 0, "11-23": 1, "11-24": 0}
@@ -326,17 +335,17 @@ def test_anonymous_ids_by_day_with_running_total(tiny, week):
 
 
 def test_anonymous_ages_and_staleness(tiny):
-    ages = metrics_anonymous.ages(tiny, NOW)
+    ages = anonymous.ages(tiny, NOW)
     assert (ages["ids"], ages["uploads"], ages["stale_ids"], ages["stale_uploads"]) == (4, 5, 1, 1)
     assert ages["stale_share"] == pytest.approx(0.25)
     by_age = ages["by_age"].set_index("bucket")
     assert by_age["ids"].to_dict() == {"< 1 day": 1, "1–7 days": 0, "7–30 days": 1, "30–90 days": 1,
-                                       "> 90 days": 0, metrics_anonymous.UNKNOWN_AGE: 1}
+                                       "> 90 days": 0, anonymous.UNKNOWN_AGE: 1}
     assert by_age.loc["30–90 days", "stale"] == 1
 
 
 def test_anonymous_share_of_uploads(tiny, week):
-    share = metrics_anonymous.share_by_period(tiny, week)
+    share = anonymous.share_by_period(tiny, week)
     assert (share["uploads"], share["anonymous"]) == (7, 2)
     assert share["share"] == pytest.approx(2 / 7)
     frame = share["by_period"].set_index(share["by_period"]["period"].dt.strftime("%m-%d"))
@@ -348,37 +357,37 @@ def test_anonymous_share_of_uploads(tiny, week):
 # ------------------------------------------------------------------ empty, storage, indexes
 
 def test_every_figure_of_an_empty_database(db_path, week):
-    assert metrics.headline(db_path, week)["current"]["uploads"] == 0
-    assert metrics_cache.hit_rate(db_path, week)["by_period"]["uploads"].sum() == 0
-    assert metrics_confidence.summary(db_path, week)["mean"] is None
-    assert metrics_confidence.lowest(db_path, week).empty
-    assert metrics_uploads.stuck_jobs(db_path)["count"] == 0
-    assert metrics_anonymous.ages(db_path)["stale_share"] is None
-    assert metrics_cache.contents(db_path)["by_model"].empty
+    assert overview.headline(db_path, week)["current"]["uploads"] == 0
+    assert cache_hits.hit_rate(db_path, week)["by_period"]["uploads"].sum() == 0
+    assert confidence.summary(db_path, week)["mean"] is None
+    assert confidence.lowest(db_path, week).empty
+    assert uploads.stuck_jobs(db_path)["count"] == 0
+    assert anonymous.ages(db_path)["stale_share"] is None
+    assert cache_hits.contents(db_path)["by_model"].empty
     everything = Window.of("all", now=NOW)
-    assert metrics_uploads.by_period(db_path, everything).empty
-    assert metrics_anonymous.ids_by_period(db_path, everything).empty
+    assert uploads.by_period(db_path, everything).empty
+    assert anonymous.ids_by_period(db_path, everything).empty
 
 
 def test_storage_figures(tiny):
-    figures = metrics_db.storage(tiny)
+    figures = database_file.storage(tiny)
     assert figures["page_count"] > 0 and 0 <= figures["free_ratio"] < 1
     assert figures["stat_rows"] is None and figures["rows"]
     conn = sqlite3.connect(tiny)
     conn.execute("ANALYZE")
     conn.close()
-    assert metrics_db.storage(tiny)["stat_rows"] > 0
+    assert database_file.storage(tiny)["stat_rows"] > 0
 
 
 def _all_figures(path, window):
-    return [metrics.headline(path, window)["current"],
-            metrics_cache.hit_rate(path, window)["by_period"],
-            metrics_cache.access_counts(path),
-            metrics_confidence.histogram(path, window), metrics_confidence.by_model(path, window),
-            metrics_uploads.by_period(path, window), metrics_uploads.file_types(path, window),
-            metrics_anonymous.ids_by_period(path, window),
-            metrics_anonymous.share_by_period(path, window)["by_period"],
-            metrics_anonymous.ages(path, window.now)["by_age"]]
+    return [overview.headline(path, window)["current"],
+            cache_hits.hit_rate(path, window)["by_period"],
+            cache_hits.access_counts(path),
+            confidence.histogram(path, window), confidence.by_model(path, window),
+            uploads.by_period(path, window), uploads.file_types(path, window),
+            anonymous.ids_by_period(path, window),
+            anonymous.share_by_period(path, window)["by_period"],
+            anonymous.ages(path, window.now)["by_age"]]
 
 
 def test_same_figures_with_only_the_documented_indexes(tiny, week):
@@ -398,7 +407,7 @@ def test_same_figures_with_only_the_documented_indexes(tiny, week):
 
 def test_plans_use_indexes_not_table_scans(tiny, week, monkeypatch):
     """On a migrated database no figure scans a table, except the cache's size (it reads cv_data)."""
-    from r2w_db import connection
+    from r2w_db.engine import connection
 
     captured = []
     opened = connection.open_reader
@@ -410,8 +419,8 @@ def test_plans_use_indexes_not_table_scans(tiny, week, monkeypatch):
 
     monkeypatch.setattr(connection, "open_reader", tracing)
     _all_figures(tiny, week)
-    metrics_uploads.stuck_jobs(tiny, NOW)
-    metrics_confidence.lowest(tiny, week)
+    uploads.stuck_jobs(tiny, NOW)
+    confidence.lowest(tiny, week)
     assert len(captured) > 20
     raw = sqlite3.connect(tiny)
     scans = []
@@ -429,10 +438,10 @@ def test_plans_use_indexes_not_table_scans(tiny, week, monkeypatch):
 def test_hit_lookup_stays_in_the_covering_index(tiny):
     conn = sqlite3.connect(tiny)
     plan = " ".join(r[3] for r in conn.execute(
-        f"EXPLAIN QUERY PLAN SELECT sum({metrics.hit_sql(conn)}) FROM cv_uploads u"))
+        f"EXPLAIN QUERY PLAN SELECT sum({overview.hit_sql(conn)}) FROM cv_uploads u"))
     assert "COVERING INDEX idx_extraction_cache_hash_created" in plan
     conn.execute("DROP INDEX idx_extraction_cache_hash_created")
-    assert "INDEXED BY" not in metrics.hit_sql(conn)
+    assert "INDEXED BY" not in overview.hit_sql(conn)
     conn.close()
     assert stats.calculate_cache_hit_rate(tiny) is not None
 
@@ -444,9 +453,9 @@ def test_both_ways_of_counting_hits_agree(prod_db, monkeypatch, window_key):
     window = Window.of(window_key, now=now)
     got = {}
     for share in (0.0, float("inf")):   # always walk the cache / always look each upload up
-        monkeypatch.setattr(metrics, "WALK_SHARE", share)
-        got[share] = (metrics.headline(path, window)["current"],
-                      metrics_cache.hit_rate(path, window)["by_period"])
+        monkeypatch.setattr(overview, "WALK_SHARE", share)
+        got[share] = (overview.headline(path, window)["current"],
+                      cache_hits.hit_rate(path, window)["by_period"])
     assert got[0.0][0] == got[float("inf")][0]
     pd.testing.assert_frame_equal(got[0.0][1], got[float("inf")][1])
     if window_key == "all":
@@ -454,7 +463,7 @@ def test_both_ways_of_counting_hits_agree(prod_db, monkeypatch, window_key):
 
 
 def test_stale_is_the_anonymous_cleanups_own_rule(tiny):
-    from r2w_db import anonymous_cleanup
+    from r2w_db.app import anonymous as anonymous_ids
 
     # anonymous_f: one old upload and one with an unreadable date: not provably stale
     rows = [("u20", "anonymous_f", "j20", "2026-09-01T00:00:00"),
@@ -465,6 +474,6 @@ def test_stale_is_the_anonymous_cleanups_own_rule(tiny):
     conn.commit()
     conn.close()
     now = timeutil.utcnow()
-    ages = metrics_anonymous.ages(tiny, now)
-    assert (ages["stale_ids"], ages["stale_uploads"]) == anonymous_cleanup.count_stale(tiny)
-    assert metrics_anonymous.ages(tiny, NOW)["stale_ids"] == 1
+    ages = anonymous.ages(tiny, now)
+    assert (ages["stale_ids"], ages["stale_uploads"]) == anonymous_ids.count_stale(tiny)
+    assert anonymous.ages(tiny, NOW)["stale_ids"] == 1

@@ -3,7 +3,7 @@ import sqlite3
 
 import pytest
 
-from r2w_db import migrations, schema
+from r2w_db.engine import migrations, schema
 from r2w_db.errors import SchemaTooNew
 
 from .prodlike import build_prodlike

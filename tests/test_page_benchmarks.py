@@ -9,9 +9,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from r2w_db import benchmark
-from r2w_db.demo import build_demo
-from r2w_db.monitor import MonitorStore
+from r2w_db.bench import benchmark
+from r2w_db.demo.builder import build_demo
+from r2w_db.monitor.store import MonitorStore
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "5_Query_benchmarks.py")
 
@@ -118,7 +118,7 @@ def test_chart_builders_are_plain_functions():
 
 
 def test_no_secret_on_the_page(tmp_path, monkeypatch):
-    from r2w_db import migrations
+    from r2w_db.engine import migrations
 
     from .prodlike import SECRETS, build_prodlike
 

@@ -9,8 +9,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import ui
-from r2w_db import migrations, sqlite_tasks
-from r2w_db.monitor import MonitorStore
+from r2w_db.engine import migrations
+from r2w_db.maintenance import sqlite_tasks
+from r2w_db.monitor.store import MonitorStore
 
 from .prodlike import SECRETS
 

@@ -17,10 +17,10 @@ import streamlit as st
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from r2w_db import health, metrics, metrics_anonymous, metrics_cache, metrics_confidence
-from r2w_db import metrics_uploads, migrations, timeutil
-from r2w_db.demo import build_demo
-from r2w_db.metrics import Window
+from r2w_db.demo.builder import build_demo
+from r2w_db.engine import migrations, timeutil
+from r2w_db.figures import anonymous, cache_hits, confidence, health, overview, uploads
+from r2w_db.figures.periods import Window
 
 from .prodlike import SECRETS, build_prodlike
 
@@ -145,7 +145,7 @@ def test_prodlike_database(page, migrated, tmp_path, monkeypatch):
 def test_overview_figures_and_deltas(demo_db, monkeypatch):
     at = run(OVERVIEW, demo_db, monkeypatch)
     assert_clean(at)
-    figures = metrics.headline(demo_db, Window.of("7d", now=NOW))
+    figures = overview.headline(demo_db, Window.of("7d", now=NOW))
     cur, prev, now = figures["current"], figures["previous"], figures["now"]
     values, deltas = metric_values(at), metric_deltas(at)
     assert values["New users"] == f"{cur['registered_new']:,}"
@@ -179,7 +179,7 @@ def test_overview_health_checks_link_to_the_pages(demo_db, monkeypatch):
 
 
 def test_overview_all_green_says_so(db_path, monkeypatch, tmp_path):
-    from r2w_db.monitor import MonitorStore
+    from r2w_db.monitor.store import MonitorStore
 
     store = MonitorStore(tmp_path / "monitor.db")
     for task in health.LOGGED_TASKS:
@@ -203,7 +203,7 @@ def test_cache_page_chart_data(demo_db, monkeypatch):
     at = run(CACHE, demo_db, monkeypatch, window="30d")
     assert_clean(at)
     window = Window.of("30d", now=NOW)
-    hits = metrics_cache.hit_rate(demo_db, window)
+    hits = cache_hits.hit_rate(demo_db, window)
     assert metric_values(at)["Hit rate"] == f"{hits['hit_rate']:.1%}"
     rates = frame_with(at, "period", "uploads", "hashed", "hits", "extracted", "unhashed", "hit_rate")
     assert rates["hits"].sum() == hits["hits"] and rates["hashed"].sum() == hits["hashed"]
@@ -211,7 +211,7 @@ def test_cache_page_chart_data(demo_db, monkeypatch):
     served = frame_with(at, "period", "source", "uploads")
     assert served.groupby("source")["uploads"].sum()["from cache"] == hits["hits"]
     access = frame_with(at, "bucket", "entries", "accesses")
-    contents = metrics_cache.contents(demo_db)
+    contents = cache_hits.contents(demo_db)
     assert access["entries"].sum() == contents["entries"]
     assert metric_values(at)["Eligible for cleanup"] == f"{contents['eligible_for_cleanup']:,}"
 
@@ -220,10 +220,10 @@ def test_confidence_page_chart_data(demo_db, monkeypatch):
     at = run(CONFIDENCE, demo_db, monkeypatch, window="all")
     assert_clean(at)
     window = Window.of("all", now=NOW)
-    summary = metrics_confidence.summary(demo_db, window)
+    summary = confidence.summary(demo_db, window)
     histogram = frame_with(at, "bin_start", "bin_end", "entries", "band")
     assert histogram["entries"].sum() == summary["valid"]
-    pd.testing.assert_frame_equal(histogram, metrics_confidence.histogram(demo_db, window),
+    pd.testing.assert_frame_equal(histogram, confidence.histogram(demo_db, window),
                                   check_dtype=False)
     values = metric_values(at)
     assert values["Low (< 0.7)"] == f"{summary['low']:,}"
@@ -232,7 +232,7 @@ def test_confidence_page_chart_data(demo_db, monkeypatch):
     means = frame_with(at, "period", "mean", "entries")
     assert means["entries"].sum() == summary["valid"]
     tables = at.dataframe
-    lowest = metrics_confidence.lowest(demo_db, window)
+    lowest = confidence.lowest(demo_db, window)
     assert list(tables[-1].value["hash_prefix"]) == list(lowest["hash_prefix"])
     assert all(len(prefix) == 12 for prefix in lowest["hash_prefix"])
 
@@ -241,14 +241,14 @@ def test_uploads_page_chart_data(demo_db, monkeypatch):
     at = run(UPLOADS, demo_db, monkeypatch, window="24h")
     assert_clean(at)
     window = Window.of("24h", now=NOW)
-    counts = metrics_uploads.status_counts(demo_db, window)
+    counts = uploads.status_counts(demo_db, window)
     shown = frame_with(at, "status", "uploads")
     assert dict(zip(shown["status"], shown["uploads"])) == dict(zip(counts["status"], counts["uploads"]))
     by_status = frame_with(at, "period", "status", "uploads")
     assert by_status["period"].nunique() == 25   # hourly buckets over 24 hours
     assert by_status.groupby("status")["uploads"].sum().to_dict() == dict(
         zip(counts["status"], counts["uploads"]))
-    stuck = metrics_uploads.stuck_jobs(demo_db, NOW)
+    stuck = uploads.stuck_jobs(demo_db, NOW)
     assert metric_values(at)["Stuck now"] == f"{stuck['count']:,}"
     jobs = [t.value for t in at.dataframe if "job_id" in t.value.columns][0]
     assert list(jobs["job_id"]) == list(stuck["jobs"]["job_id"])
@@ -258,15 +258,15 @@ def test_anonymous_page_chart_data(demo_db, monkeypatch):
     at = run(ANONYMOUS, demo_db, monkeypatch, window="90d")
     assert_clean(at)
     window = Window.of("90d", now=NOW)
-    ids = metrics_anonymous.ids_by_period(demo_db, window)
+    ids = anonymous.ids_by_period(demo_db, window)
     shown = frame_with(at, "period", "new_ids", "owning_ids")
     assert shown["new_ids"].tolist() == ids["new_ids"].tolist()
     assert shown["owning_ids"].iloc[-1] == ids["owning_ids"].iloc[-1]
-    ages = metrics_anonymous.ages(demo_db, NOW)
+    ages = anonymous.ages(demo_db, NOW)
     assert shown["owning_ids"].iloc[-1] == ages["ids"]
     assert frame_with(at, "bucket", "ids", "uploads", "stale")["stale"].sum() == ages["stale_ids"]
     assert metric_values(at)["Ids owning uploads"] == f"{ages['ids']:,}"
-    share = metrics_anonymous.share_by_period(demo_db, window)
+    share = anonymous.share_by_period(demo_db, window)
     shares = frame_with(at, "period", "uploads", "anonymous", "share")
     assert shares["anonymous"].sum() == share["anonymous"]
 
@@ -277,12 +277,12 @@ def test_window_deep_link_and_choice(demo_db, monkeypatch):
     at = run(UPLOADS, demo_db, monkeypatch, window="30d")
     radio = at.sidebar.radio[0]
     assert radio.value == "30d"
-    uploads = metrics_uploads.status_counts(demo_db, Window.of("30d", now=NOW))["uploads"].sum()
-    assert metric_values(at)["Uploads"] == f"{uploads:,}"
+    total = uploads.status_counts(demo_db, Window.of("30d", now=NOW))["uploads"].sum()
+    assert metric_values(at)["Uploads"] == f"{total:,}"
     radio.set_value("all").run()
     assert_clean(at)
     assert at.query_params["window"] in ("all", ["all"])
-    total = metrics_uploads.status_counts(demo_db, Window.of("all", now=NOW))["uploads"].sum()
+    total = uploads.status_counts(demo_db, Window.of("all", now=NOW))["uploads"].sum()
     assert metric_values(at)["Uploads"] == f"{total:,}"
 
 

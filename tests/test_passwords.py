@@ -2,7 +2,7 @@ import bcrypt
 import pytest
 
 from r2w_db import errors
-from r2w_db.passwords import hash_password, verify_password
+from r2w_db.app.passwords import hash_password, verify_password
 
 
 def h(password):

@@ -3,9 +3,10 @@ from datetime import timedelta
 
 import pytest
 
-from r2w_db import config, errors, timeutil
-from r2w_db.portfolio import clear_user_portfolio, get_user_portfolio, update_user_portfolio
-from r2w_db.users import create_user
+from r2w_db import config, errors
+from r2w_db.app.portfolio import clear_user_portfolio, get_user_portfolio, update_user_portfolio
+from r2w_db.app.users import create_user
+from r2w_db.engine import timeutil
 
 
 @pytest.fixture

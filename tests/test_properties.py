@@ -6,7 +6,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from r2w_db import migrations, stats
+from r2w_db.engine import migrations
+from r2w_db.figures import stats
 from tests.prodlike import build_prodlike
 
 NOW = datetime(2026, 11, 24, 12, 0, 0)

@@ -1,8 +1,10 @@
 """The read-only switch: no maintenance for anyone, in the dashboard, the library and the CLI."""
 import pytest
 
-from r2w_db import cli, config, maintenance
-from r2w_db.monitor import MonitorStore
+from r2w_db import config
+from r2w_db.cli.main import main
+from r2w_db.maintenance import registry, runner
+from r2w_db.monitor.store import MonitorStore
 
 from .signin_helpers import MAINTENANCE, TEAM, app, demo_path, env, signed_in, texts  # noqa: F401
 
@@ -53,28 +55,28 @@ def test_library_refuses_writing_tasks_and_logs_nothing(read_only, tmp_path, dem
     db = tmp_path / "copy.db"
     shutil.copy(demo_path, db)
     for task in ("sessions", "cache", "anonymous", "analyze", "checkpoint", "vacuum"):
-        with pytest.raises(maintenance.Refused, match="read-only"):
-            maintenance.run(db, task, user="ada")
+        with pytest.raises(registry.Refused, match="read-only"):
+            runner.run(db, task, user="ada")
     assert MonitorStore().recent_log() == []
-    assert maintenance.run(db, "sessions", dry_run=True).outcome == "dry-run"
-    assert maintenance.run(db, "integrity", quick=True).outcome == "ok"
-    assert maintenance.run(db, "backup").outcome == "ok"
-    with pytest.raises(maintenance.Refused, match="read-only"):
-        maintenance.restore(db, tmp_path / "whatever.db")
+    assert runner.run(db, "sessions", dry_run=True).outcome == "dry-run"
+    assert runner.run(db, "integrity", quick=True).outcome == "ok"
+    assert runner.run(db, "backup").outcome == "ok"
+    with pytest.raises(registry.Refused, match="read-only"):
+        runner.restore(db, tmp_path / "whatever.db")
 
 
 def test_command_line(read_only, tmp_path, demo_path, capsys):
     import shutil
     db = tmp_path / "copy.db"
     shutil.copy(demo_path, db)
-    assert cli.main(["--db", str(db), "maintain", "sessions", "--yes"]) != 0
+    assert main(["--db", str(db), "maintain", "sessions", "--yes"]) != 0
     out, err = capsys.readouterr()
     assert len(err.strip().splitlines()) == 1 and "read-only" in err and not out
-    assert cli.main(["--db", str(db), "maintain", "sessions", "--dry-run"]) == 0
-    assert cli.main(["--db", str(db), "maintain", "integrity", "--quick"]) == 0
+    assert main(["--db", str(db), "maintain", "sessions", "--dry-run"]) == 0
+    assert main(["--db", str(db), "maintain", "integrity", "--quick"]) == 0
     capsys.readouterr()
     backup = tmp_path / "b.db"
     shutil.copy(demo_path, backup)
-    assert cli.main(["--db", str(db), "restore", str(backup), "--yes"]) != 0
+    assert main(["--db", str(db), "restore", str(backup), "--yes"]) != 0
     out, err = capsys.readouterr()
     assert len(err.strip().splitlines()) == 1 and "read-only" in err

@@ -5,10 +5,16 @@ from datetime import timedelta
 
 import pytest
 
-from r2w_db import errors, timeutil
-from r2w_db.sessions import (cleanup_old_sessions, count_old_sessions, create_session,
-                             delete_session, get_user_id_from_session)
-from r2w_db.users import create_user
+from r2w_db import errors
+from r2w_db.app.sessions import (
+    cleanup_old_sessions,
+    count_old_sessions,
+    create_session,
+    delete_session,
+    get_user_id_from_session,
+)
+from r2w_db.app.users import create_user
+from r2w_db.engine import timeutil
 
 from .dbhelpers import UUID4
 

@@ -6,12 +6,26 @@ import pytest
 import streamlit as st
 
 from dashboard import ui
-from r2w_db import passwords, signin, timeutil
-from r2w_db.monitor import MonitorStore
+from r2w_db.app import passwords
+from r2w_db.engine import timeutil
+from r2w_db.monitor import signin
+from r2w_db.monitor.store import MonitorStore
 
-from .signin_helpers import (MAINTENANCE, NOW, OVERVIEW, PAGES, PASSWORDS, TEAM, app, env,  # noqa: F401
-                             demo_path, figures, sign_in, signed_in, texts)
-
+from .signin_helpers import (  # noqa: F401
+    MAINTENANCE,
+    NOW,
+    OVERVIEW,
+    PAGES,
+    PASSWORDS,
+    TEAM,
+    app,
+    demo_path,
+    env,
+    figures,
+    sign_in,
+    signed_in,
+    texts,
+)
 
 # ------------------------------------------------------------------ the gate
 

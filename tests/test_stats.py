@@ -4,8 +4,9 @@ import sqlite3
 
 import pytest
 
-from r2w_db import migrations, stats
+from r2w_db.engine import migrations
 from r2w_db.errors import SchemaTooOld
+from r2w_db.figures import stats
 
 
 def figures_match(got, expected):

@@ -5,10 +5,17 @@ from datetime import timedelta
 
 import pytest
 
-from r2w_db import errors, timeutil
-from r2w_db.uploads import (create_cv_upload, get_multiple_users_cvs, get_user_cv_uploads,
-                            get_user_with_cvs, transfer_cv_ownership, update_cv_upload_status)
-from r2w_db.users import create_user
+from r2w_db import errors
+from r2w_db.app.uploads import (
+    create_cv_upload,
+    get_multiple_users_cvs,
+    get_user_cv_uploads,
+    get_user_with_cvs,
+    transfer_cv_ownership,
+    update_cv_upload_status,
+)
+from r2w_db.app.users import create_user
+from r2w_db.engine import timeutil
 
 from .dbhelpers import UUID4, query
 
@@ -184,7 +191,7 @@ def test_get_user_with_no_cvs_and_missing_user(db):
 
 def traced_reads(monkeypatch):
     """Record every statement run on reader connections."""
-    from r2w_db import connection
+    from r2w_db.engine import connection
     statements = []
     real_open = connection.open_reader
 

@@ -3,8 +3,9 @@ import sqlite3
 
 import pytest
 
-from r2w_db import errors, timeutil
-from r2w_db.users import create_user, get_user_by_email, get_user_by_id, update_user_profile
+from r2w_db import errors
+from r2w_db.app.users import create_user, get_user_by_email, get_user_by_id, update_user_profile
+from r2w_db.engine import timeutil
 
 from .dbhelpers import UUID4, query as rows
 

@@ -102,7 +102,7 @@ def open_server(e2e_dir, demo_db):
 def team_server(e2e_dir, demo_db):
     """The dashboard with [team.NAME] accounts (admin ada, viewer vic) in its secrets file, on
     its own copy of the database (its maintenance writes)."""
-    from r2w_db.passwords import hash_password
+    from r2w_db.app.passwords import hash_password
 
     secrets = e2e_dir / "team" / "secrets.toml"
     secrets.parent.mkdir()

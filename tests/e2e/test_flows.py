@@ -1,17 +1,26 @@
 """What a person does in the browser: change the time window (sidebar radio, URL), embed a
 page, sign in and out, maintenance as a viewer (no Run) and as an admin (confirm, result, log)."""
 import re
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 
 from dashboard import ui
-from r2w_db import maintenance, metrics, sessions
-from r2w_db.monitor import MonitorStore
+from r2w_db.app import sessions
+from r2w_db.figures import overview, periods
+from r2w_db.maintenance import registry, runner
+from r2w_db.monitor.store import MonitorStore
 
 from .conftest import ACCOUNTS, sign_in_supported
-from .streamlit_app import (assert_no_exception, metric_values, open_page, screenshot,
-                            wait_for_app, wait_for_charts)
+from .streamlit_app import (
+    assert_no_exception,
+    metric_values,
+    open_page,
+    screenshot,
+    wait_for_app,
+    wait_for_charts,
+)
 
 needs_sign_in = pytest.mark.skipif(
     not sign_in_supported(),
@@ -22,10 +31,10 @@ needs_sign_in = pytest.mark.skipif(
 def uploads_in(db, key):
     """The Uploads figure of window `key` as the page formats it, for this minute and the next
     (the window ends at the current minute; a test may straddle two)."""
-    now = metrics.Window.of(key).now
-    return {ui.human_count(metrics.headline(db, metrics.Window.of(key, now=now + delta))
-                           ["current"]["uploads"]) for delta in (metrics.timedelta(0),
-                                                                  metrics.timedelta(minutes=1))}
+    now = periods.Window.of(key).now
+    return {ui.human_count(overview.headline(db, periods.Window.of(key, now=now + delta))
+                           ["current"]["uploads"]) for delta in (timedelta(0),
+                                                                  timedelta(minutes=1))}
 
 
 def sidebar(page):
@@ -122,7 +131,7 @@ def test_viewer_cannot_run_maintenance(page, team_server):
     go_to(page, "Maintenance")
     runs = page.get_by_role("button", name=re.compile(r"^(play_arrow)?\s*Run "))
     expect(runs.first).to_be_visible()
-    assert runs.count() == len(maintenance.TASKS)
+    assert runs.count() == len(registry.TASKS)
     for i in range(runs.count()):
         expect(runs.nth(i)).to_be_disabled()
     assert_no_exception(page)
@@ -162,7 +171,7 @@ def test_admin_runs_the_sessions_cleanup(page, team_server):
 
     assert sessions.count_old_sessions(db) == 0
     monitor = MonitorStore(team_server.workdir / f"{team_server.name}-monitor.db")
-    entry = maintenance.last_runs(db, monitor=monitor)["sessions"]
+    entry = runner.last_runs(db, monitor=monitor)["sessions"]
     assert entry["outcome"] == "ok" and entry["rows"] == expired_before
     if who:
         assert entry["user"] == who

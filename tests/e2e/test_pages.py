@@ -3,10 +3,17 @@ the library computes on the same database, a full-page screenshot."""
 import pytest
 
 from dashboard import ui
-from r2w_db import metrics
+from r2w_db.figures import overview, periods
 
-from .streamlit_app import (PAGES, assert_no_exception, metric_values, open_page, screenshot,
-                            sidebar_links, wait_for_charts)
+from .streamlit_app import (
+    PAGES,
+    assert_no_exception,
+    metric_values,
+    open_page,
+    screenshot,
+    sidebar_links,
+    wait_for_charts,
+)
 
 CASES = [(path, title, window) for path, title, windowed in PAGES
          for window in (("7d", "24h", "all") if windowed else (None,))]
@@ -36,7 +43,7 @@ def test_sidebar_lists_every_page(page, open_server):
 
 def test_overview_headline_numbers(page, open_server, demo_db):
     """All time: figures that do not move with the clock, computed by r2w_db on the same file."""
-    expected = metrics.headline(demo_db, metrics.Window.of("all"))
+    expected = overview.headline(demo_db, periods.Window.of("all"))
     open_page(page, open_server, window="all")
     shown = metric_values(page)
     cur, now = expected["current"], expected["now"]

@@ -1,0 +1,2 @@
+"""The query benchmark and the load test. Imports engine, app, demo and figures.
+"""

@@ -1,0 +1,48 @@
+"""SQL fragments shared by every query: instants, anonymous ids, statuses.
+
+Timestamps are compared as instants (julianday) so that a space separator or a
+Z/+00:00 suffix sorts correctly; a string range around the cutoff comes first
+so an index on the column can narrow the scan.
+"""
+from r2w_db.engine import timeutil
+
+ANON_LOW, ANON_HIGH = "anonymous_", "anonymous`"  # '`' follows '_': a literal, case-sensitive prefix
+
+
+def is_anonymous(column="user_id"):
+    """Literal prefix match (LIKE would treat '_' as a wildcard and ignore case)."""
+    return f"({column} >= '{ANON_LOW}' AND {column} < '{ANON_HIGH}')"
+
+
+def not_anonymous(column="user_id"):
+    return f"NOT {is_anonymous(column)}"
+
+
+def older_than(column, moment):
+    """(sql, params): column is an instant strictly before moment."""
+    low, exact, high = timeutil.bounds(moment)
+    return f"({column} < ? AND julianday({column}) < julianday(?))", (high, exact)
+
+
+def at_or_after(column, moment):
+    """(sql, params): column is an instant at or after moment."""
+    low, exact, high = timeutil.bounds(moment)
+    return f"({column} >= ? AND julianday({column}) >= julianday(?))", (low, exact)
+
+
+def between(column, start, end):
+    """(sql, params): start <= column < end, as instants."""
+    s_low, s_exact, _ = timeutil.bounds(start)
+    _, e_exact, e_high = timeutil.bounds(end)
+    return (f"({column} >= ? AND {column} < ? AND julianday({column}) >= julianday(?)"
+            f" AND julianday({column}) < julianday(?))", (s_low, e_high, s_exact, e_exact))
+
+
+def unparseable(column):
+    """The timestamp is not an ISO-8601 date SQLite can read (counted under data quality)."""
+    return f"(julianday({column}) IS NULL OR substr({column}, 5, 1) <> '-')"
+
+
+def day_of(column):
+    """The UTC calendar day of a timestamp, as 'YYYY-MM-DD'."""
+    return f"date(julianday({column}))"

@@ -1,0 +1,107 @@
+"""Anonymous users page figures: ids first seen, ids still owning uploads, age, retention.
+
+Anonymous: a user_id with the literal, case-sensitive prefix `anonymous_`. The
+application writes no users row for them: they live in cv_uploads. Stale: every
+upload of the id is provably older than the retention (30 days): its newest upload is,
+and none has an unreadable date (the anonymous cleanup's own rule, anonymous_cleanup.STALE).
+"""
+import pandas as pd
+
+from r2w_db import config
+from r2w_db.engine import predicates as P, timeutil
+from r2w_db.figures.overview import first_seen_anonymous_sql, julian_where
+from r2w_db.figures.periods import Window, period_frame, period_of, rate_column, ratio, read
+
+# (label, upper bound of the age in days; None = no bound), by the id's newest upload
+AGE_BUCKETS = (("< 1 day", 1), ("1–7 days", 7), ("7–30 days", 30), ("30–90 days", 90),
+               ("> 90 days", None))
+UNKNOWN_AGE = "unknown (unparseable date)"
+
+OWNERS_SQL = f"""
+    SELECT user_id, count(*) AS uploads, min(julianday(upload_date)) AS first,
+           max(julianday(upload_date)) AS newest, count(*) - count(julianday(upload_date)) AS unreadable
+    FROM cv_uploads WHERE {P.is_anonymous()} GROUP BY user_id"""
+STALE = "(newest < julianday(?) AND unreadable = 0)"
+
+
+def ids_by_period(db, window: Window):
+    """DataFrame period, new_ids, owning_ids.
+
+    new_ids: anonymous ids first seen in the period (over their uploads and any users row).
+    owning_ids: running total, at the end of the period, of the anonymous ids that
+    still own uploads today (by the first of those uploads).
+    """
+    jwhere, jparams = julian_where("first", window)
+    period = period_of("first", window.grain)
+    # one pass over the owners: those first seen before the window are the running total's start
+    if window.start is None:
+        owner_period, owner_params = period, ()
+    else:
+        owner_period = f"CASE WHEN first < julianday(?) THEN 'before' ELSE {period} END"
+        owner_params = (timeutil.iso(window.start),)
+    owner_where, owner_where_params = julian_where("first", Window.between(None, window.end))
+    first_sql, first_params = first_seen_anonymous_sql(window.start)
+    with read(db) as conn:
+        new = conn.execute(
+            f"SELECT {period} AS period, count(*)"
+            f" FROM ({first_sql}) WHERE {jwhere} GROUP BY 1", (*first_params, *jparams)).fetchall()
+        owners = conn.execute(
+            f"SELECT {owner_period} AS period, count(*) FROM ({OWNERS_SQL})"
+            f" WHERE {owner_where} GROUP BY 1", (*owner_params, *owner_where_params)).fetchall()
+    baseline = sum(n for p, n in owners if p == "before")
+    owning = [r for r in owners if r[0] != "before"]
+    frame = period_frame(new, window, counts=("new_ids",))
+    owning = period_frame(owning, window, counts=("owning_new",))
+    frame = frame.merge(owning, on="period", how="outer").fillna(0).astype(
+        {"new_ids": "int64", "owning_new": "int64"})
+    frame["owning_ids"] = baseline + frame["owning_new"].cumsum()
+    return frame.drop(columns="owning_new")
+
+
+def ages(db, now=None, retention_days=config.ANONYMOUS_RETENTION_DAYS):
+    """{"ids", "uploads", "stale_ids", "stale_uploads", "stale_share", "by_age": DataFrame
+    bucket, ids, uploads, stale}: every anonymous id that owns uploads, by its newest upload."""
+    now = now or timeutil.utcnow()
+    cases = " ".join(f"WHEN julianday(?) - newest < {days} THEN '{label}'"
+                     for label, days in AGE_BUCKETS if days is not None)
+    with read(db) as conn:
+        rows = conn.execute(
+            f"SELECT CASE WHEN newest IS NULL THEN '{UNKNOWN_AGE}' {cases}"
+            f" ELSE '{AGE_BUCKETS[-1][0]}' END AS bucket, count(*), sum(uploads),"
+            f" coalesce(sum({STALE}), 0), coalesce(sum(CASE WHEN {STALE} THEN uploads END), 0)"
+            f" FROM ({OWNERS_SQL}) GROUP BY 1",
+            (*[timeutil.iso(now)] * (len(AGE_BUCKETS) - 1),
+             *[timeutil.iso(timeutil.ago(now, days=retention_days))] * 2)).fetchall()
+    got = {r[0]: tuple(r[1:]) for r in rows}
+    labels = [label for label, _ in AGE_BUCKETS] + ([UNKNOWN_AGE] if UNKNOWN_AGE in got else [])
+    by_age = pd.DataFrame([(b, *got.get(b, (0, 0, 0, 0))) for b in labels],
+                          columns=["bucket", "ids", "uploads", "stale", "stale_uploads"])
+    ids, stale = int(by_age["ids"].sum()), int(by_age["stale"].sum())
+    return {"ids": ids, "uploads": int(by_age["uploads"].sum()), "stale_ids": stale,
+            "stale_uploads": int(by_age["stale_uploads"].sum()), "stale_share": ratio(stale, ids),
+            "retention_days": retention_days, "by_age": by_age.drop(columns="stale_uploads")}
+
+
+def share_by_period(db, window: Window):
+    """{"uploads", "anonymous", "share", "by_period": DataFrame period, uploads, anonymous, share}:
+    the anonymous share of the window's uploads.
+
+    All uploads are counted on the (upload_date, ...) index and anonymous ones on the
+    (user_id, upload_date) index, so neither query reads a table row.
+    """
+    where, params = window.where("upload_date")
+    period = period_of("upload_date", window.grain)
+    with read(db) as conn:
+        uploads = conn.execute(f"SELECT {period}, count(*) FROM cv_uploads WHERE {where} GROUP BY 1",
+                               params).fetchall()
+        anonymous = conn.execute(
+            f"SELECT {period}, count(*) FROM cv_uploads WHERE {P.is_anonymous()} AND {where}"
+            " GROUP BY 1", params).fetchall()
+    total = sum(r[1] for r in uploads)
+    anonymous_total = sum(r[1] for r in anonymous)
+    frame = period_frame(uploads, window, counts=("uploads",)).merge(
+        period_frame(anonymous, window, counts=("anonymous",)), on="period", how="left")
+    frame["anonymous"] = frame["anonymous"].fillna(0).astype("int64")
+    frame["share"] = rate_column(frame, "anonymous", "uploads")
+    return {"uploads": total, "anonymous": anonymous_total, "share": ratio(anonymous_total, total),
+            "by_period": frame}

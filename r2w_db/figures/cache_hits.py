@@ -1,0 +1,97 @@
+"""Cache hits page figures: hit rate over a window, and what the extraction cache holds now.
+
+Cache hit (DESIGN.md): an upload with a file_hash for which the cache holds an
+entry created strictly before the upload. Hit rate = hits / uploads with a
+file_hash; None ("no data") when there are none, never 0 %.
+"""
+import pandas as pd
+
+from r2w_db import config
+from r2w_db.app import cache
+from r2w_db.figures import stats
+from r2w_db.figures.overview import hits
+from r2w_db.figures.periods import Window, period_frame, period_of, rate_column, read
+
+# (label, lowest access_count in the bucket); NULL and 0 count as 1, as the cleanup does
+ACCESS_BUCKETS = (("1 (never reused)", 1), ("2", 2), ("3–5", 3), ("6–10", 6), ("11–50", 11),
+                  ("51+", 51))
+
+
+def hit_rate(db, window: Window):
+    """{"uploads", "hashed", "hits", "hit_rate", "by_period"} for the uploads of the window.
+
+    by_period: period, uploads, hashed, hits, extracted (hashed, no earlier
+    entry), unhashed (no file_hash: never looked up), hit_rate (NaN: no data).
+    """
+    where, params = window.where("u.upload_date")
+    period = period_of("u.upload_date", window.grain)
+    with read(db) as conn:
+        rows = conn.execute(
+            f"SELECT {period} AS period, count(*),"
+            " coalesce(sum(u.file_hash IS NOT NULL AND u.file_hash <> ''), 0)"
+            f" FROM cv_uploads u WHERE {where} GROUP BY 1", params).fetchall()
+        uploads, hashed = (sum(r[i] for r in rows) for i in (1, 2))  # with unreadable dates
+        hit_rows = hits(conn, window, hashed, (period, ()))
+    hit_count = sum(n for _, n in hit_rows)
+    frame = period_frame(rows, window, counts=("uploads", "hashed")).merge(
+        period_frame(hit_rows, window, counts=("hits",)), on="period", how="left")
+    frame["hits"] = frame["hits"].fillna(0).astype("int64")
+    frame["extracted"] = frame["hashed"] - frame["hits"]
+    frame["unhashed"] = frame["uploads"] - frame["hashed"]
+    frame["hit_rate"] = rate_column(frame, "hits", "hashed")
+    return {"uploads": uploads, "hashed": hashed, "hits": hit_count,
+            "hit_rate": stats.hit_rate_from(hashed, hit_count), "by_period": frame}
+
+
+def served_long(frame):
+    """hit_rate's by_period as long rows (period, source, uploads) for a stacked chart."""
+    long = frame[["period", "hits", "extracted", "unhashed"]].rename(
+        columns={"hits": "from cache", "unhashed": "no file hash"})
+    return long.melt(id_vars="period", var_name="source", value_name="uploads")
+
+
+def access_counts(db):
+    """DataFrame bucket, entries, accesses: every entry of the cache by its access_count."""
+    cases = " ".join(f"WHEN coalesce(access_count, 1) >= {low} THEN '{label}'"
+                     for label, low in reversed(ACCESS_BUCKETS[1:]))
+    with read(db) as conn:
+        got = {r[0]: (r[1], r[2]) for r in conn.execute(
+            f"SELECT CASE {cases} ELSE '{ACCESS_BUCKETS[0][0]}' END AS bucket, count(*),"
+            " coalesce(sum(access_count), 0) FROM cv_extraction_cache GROUP BY 1")}
+    labels = [label for label, _ in ACCESS_BUCKETS]
+    return pd.DataFrame({"bucket": labels,
+                         "entries": [int(got.get(b, (0, 0))[0]) for b in labels],
+                         "accesses": [int(got.get(b, (0, 0))[1]) for b in labels]})
+
+
+SIZE_SAMPLE = 2000  # above this many entries the documents' size is estimated from the newest ones
+
+
+def contents(db):
+    """What the cache holds now: {"entries", "bytes", "bytes_estimated", "accesses",
+    "eligible_for_cleanup", "by_model": DataFrame model, entries, accesses, average_confidence,
+    below_threshold}. bytes: the cached documents (cv_data), UTF-8; exact up to SIZE_SAMPLE
+    entries, else the newest SIZE_SAMPLE entries' mean times the count (reading every document
+    of a production cache takes seconds). Eligible for cleanup: older than 30 days and never
+    reused (the cleanup's own rule)."""
+    with read(db) as conn:
+        rows = conn.execute(
+            "SELECT extraction_model, count(*), coalesce(sum(access_count), 0),"
+            " avg(CASE WHEN confidence_score BETWEEN 0 AND 1 THEN confidence_score END),"
+            " coalesce(sum(confidence_score BETWEEN 0 AND 1 AND confidence_score < ?), 0)"
+            " FROM cv_extraction_cache GROUP BY extraction_model ORDER BY 2 DESC, 1",
+            (config.CACHE_THRESHOLD,)).fetchall()
+        sampled, sample_bytes = conn.execute(
+            "SELECT count(*), coalesce(sum(length(CAST(cv_data AS BLOB))), 0) FROM"
+            " (SELECT cv_data FROM cv_extraction_cache ORDER BY rowid DESC LIMIT ?)",
+            (SIZE_SAMPLE,)).fetchone()
+    by_model = pd.DataFrame([tuple(r) for r in rows], columns=[
+        "model", "entries", "accesses", "average_confidence", "below_threshold"])
+    by_model["average_confidence"] = by_model["average_confidence"].astype("float64")
+    entries = int(by_model["entries"].sum())
+    estimated = entries > sampled
+    size = round(sample_bytes / sampled * entries) if estimated else int(sample_bytes)
+    return {"entries": entries, "bytes": size, "bytes_estimated": estimated,
+            "accesses": int(by_model["accesses"].sum()),
+            "eligible_for_cleanup": cache.count_old_cache_entries(db),
+            "by_model": by_model}

@@ -1,0 +1,105 @@
+"""Uploads page figures: statuses, failures, stuck jobs, file types (by upload_date)."""
+import pandas as pd
+
+from r2w_db import config
+from r2w_db.engine import predicates as P, timeutil
+from r2w_db.figures import stats
+from r2w_db.figures.periods import Window, period_frame, period_of, rate_column, ratio, read
+
+STATUS_CLASSES = (*config.STATUSES, "other")
+
+
+def status_class(column="status"):
+    """SQL: the status, or 'other' for anything outside the documented three (NULL included)."""
+    documented = ", ".join(f"'{s}'" for s in config.STATUSES)
+    return f"(CASE WHEN {column} IN ({documented}) THEN {column} ELSE 'other' END)"
+
+
+def status_counts(db, window: Window):
+    """DataFrame status (processing, completed, failed, other), uploads: always four rows."""
+    where, params = window.where("upload_date")
+    with read(db) as conn:
+        got = {row[0]: row[1] for row in conn.execute(
+            f"SELECT {status_class()} AS status, count(*) FROM cv_uploads WHERE {where}"
+            " GROUP BY 1", params)}
+    return pd.DataFrame({"status": list(STATUS_CLASSES),
+                         "uploads": [int(got.get(s, 0)) for s in STATUS_CLASSES]})
+
+
+def other_statuses(db, window: Window):
+    """DataFrame status (the stored value; 'NULL' for none), uploads: statuses outside the three."""
+    where, params = window.where("upload_date")
+    documented = ", ".join(f"'{s}'" for s in config.STATUSES)
+    with read(db) as conn:
+        rows = conn.execute(
+            f"SELECT coalesce(status, 'NULL') AS status, count(*) AS uploads FROM cv_uploads"
+            f" WHERE (status IS NULL OR status NOT IN ({documented})) AND {where}"
+            " GROUP BY status ORDER BY uploads DESC, status", params).fetchall()
+    return pd.DataFrame([tuple(r) for r in rows], columns=["status", "uploads"])
+
+
+def by_period(db, window: Window):
+    """DataFrame period, processing, completed, failed, other, uploads, failure_rate.
+
+    failure_rate = failed / (completed + failed), NaN where no job finished.
+    """
+    where, params = window.where("upload_date")
+    sums = ", ".join(f"coalesce(sum(status = '{s}'), 0)" for s in config.STATUSES)
+    with read(db) as conn:
+        rows = conn.execute(
+            f"SELECT {period_of('upload_date', window.grain)} AS period, {sums}, count(*)"
+            f" FROM cv_uploads WHERE {where} GROUP BY 1", params).fetchall()
+    frame = period_frame(rows, window, counts=(*config.STATUSES, "uploads"))
+    frame.insert(4, "other", frame["uploads"] - frame[list(config.STATUSES)].sum(axis=1))
+    frame["failure_rate"] = rate_column(frame.assign(finished=frame["completed"] + frame["failed"]),
+                                        "failed", "finished")
+    return frame
+
+
+def status_long(frame):
+    """by_period's statuses as long rows (period, status, uploads) for a stacked chart."""
+    return frame[["period", *STATUS_CLASSES]].melt(
+        id_vars="period", var_name="status", value_name="uploads")
+
+
+def stuck_jobs(db, now=None, limit=500):
+    """{"count": n, "jobs": DataFrame job_id, file_type, uploaded_at, age_minutes}, oldest first.
+
+    Stuck: 'processing' and uploaded more than 60 minutes before now (whatever the window).
+    """
+    now = now or timeutil.utcnow()
+    where, params = P.older_than("upload_date", timeutil.ago(now, minutes=config.STUCK_MINUTES))
+    with read(db) as conn:
+        count = stats._stuck(conn, now)   # exactly as `stats`
+        rows = conn.execute(
+            "SELECT job_id, file_type, upload_date AS uploaded_at,"
+            " (julianday(?) - julianday(upload_date)) * 1440.0 AS age_minutes"
+            f" FROM cv_uploads WHERE status = 'processing' AND {where}"
+            " ORDER BY julianday(upload_date) LIMIT ?",
+            (timeutil.iso(now), *params, int(limit))).fetchall()
+    jobs = pd.DataFrame([tuple(r) for r in rows],
+                        columns=["job_id", "file_type", "uploaded_at", "age_minutes"])
+    return {"count": count, "jobs": jobs}
+
+
+def file_types(db, window: Window):
+    """DataFrame file_type, uploads, failed, failure_rate (failed / (completed + failed))."""
+    where, params = window.where("upload_date")
+    with read(db) as conn:
+        rows = conn.execute(
+            "SELECT file_type, count(*) AS uploads, coalesce(sum(status = 'failed'), 0) AS failed,"
+            " coalesce(sum(status IN ('completed', 'failed')), 0) AS finished"
+            f" FROM cv_uploads WHERE {where} GROUP BY file_type ORDER BY uploads DESC, file_type",
+            params).fetchall()
+    frame = pd.DataFrame([tuple(r) for r in rows],
+                         columns=["file_type", "uploads", "failed", "finished"])
+    frame["failure_rate"] = rate_column(frame, "failed", "finished")
+    return frame.drop(columns="finished")
+
+
+def summarise(counts):
+    """From status_counts' frame: {"uploads", "failed", "finished", "failure_rate", "other"}."""
+    counts = counts.set_index("status")["uploads"]
+    failed, finished = int(counts["failed"]), int(counts["completed"] + counts["failed"])
+    return {"uploads": int(counts.sum()), "failed": failed, "finished": finished,
+            "failure_rate": ratio(failed, finished), "other": int(counts["other"])}

@@ -1,0 +1,3 @@
+"""Maintenance: the task registry and its runs, the anonymous cleanup, SQLite-specific tasks,
+backup and restore. Imports engine, app, monitor and figures.
+"""

@@ -1,0 +1,232 @@
+"""The maintenance tasks: what each does, its checks, and its preview (writes nothing).
+
+Running a task and its log live in runner.py.
+
+Every task has a preview that only reads (what would be deleted, reclaimed or
+copied) and a run that reports progress through `progress(fraction_or_None,
+message)`. A run is logged in the monitor database before it starts and when it
+ends, whatever the outcome (ok, failed, refused, cancelled), with who ran it,
+the parameters, the previewed count, rows affected, bytes reclaimed, duration
+and the backup taken. Deletes go in short transactions (engine/batching.py) so the
+live application is never blocked for long; a run killed at any moment leaves
+every row (every anonymous id) either untouched or fully handled.
+"""
+import numbers
+from dataclasses import asdict, dataclass, field
+
+from r2w_db import config, errors
+from r2w_db.app import anonymous, cache, sessions
+from r2w_db.engine.connection import as_database
+from r2w_db.formatting import human_bytes
+from r2w_db.maintenance import backups, sqlite_tasks
+
+OUTCOMES = ("ok", "failed", "refused", "cancelled")
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str            # the name in the log and on the command line
+    title: str
+    what: str            # what it does
+    when: str            # when to run it
+    destructive: bool    # deletes or rewrites data: admin only, "back up first" offered
+    default_days: object = None   # None: the task takes no --days
+    days_label: str = ""
+
+
+TASKS = {task.name: task for task in (
+    Task("sessions", "Expired sessions",
+         "Deletes sign-in sessions older than the retention. Expired sessions no longer sign "
+         "anyone in; they only take space and slow the session lookups.",
+         "Daily (the schema document's schedule: cleanup_old_sessions(days=7)).",
+         True, config.SESSION_DAYS, "Older than (days)"),
+    Task("cache", "Unused cache entries",
+         "Deletes extraction-cache entries older than the retention that were never reused "
+         "(access_count = 1). Reused entries stay, whatever their age.",
+         "Weekly (the schema document's schedule: cleanup_old_cache_entries(days=30)).",
+         True, config.CACHE_RETENTION_DAYS, "Older than (days)"),
+    Task("anonymous", "Stale anonymous uploads",
+         "Removes the uploads of anonymous ids (user_id starting with `anonymous_`) whose every "
+         "upload is older than the retention. Whole ids at a time: an id is either kept or fully "
+         "removed, and an id that uploaded again or was transferred to an account stays.",
+         "Weekly, or when the anonymous buildup grows.",
+         True, config.ANONYMOUS_RETENTION_DAYS, "Every upload older than (days)"),
+    Task("analyze", "Refresh query statistics",
+         "Runs a sampled ANALYZE on each table (a short lock each) and PRAGMA optimize, so "
+         "the query planner keeps choosing the right indexes.",
+         "Monthly (with VACUUM), and after a large cleanup.",
+         False),
+    Task("checkpoint", "WAL checkpoint",
+         "Copies the write-ahead log into the database file and truncates it. It first copies "
+         "without waiting (PASSIVE), then truncates with a wait of at most "
+         f"{sqlite_tasks.CHECKPOINT_WAIT_MS} ms, so it never blocks the application for long.",
+         "When the WAL is large (the Overview shows its size), e.g. after a big cleanup.",
+         False),
+    Task("vacuum", "VACUUM (compact the file)",
+         "Rewrites the database file without its free pages, returning them to the disk. "
+         "It LOCKS THE DATABASE for writers while it runs (seconds per GB): the application's "
+         "writes wait, and may time out, until it ends. It first checks the free disk.",
+         "Monthly (with ANALYZE), at a quiet hour, after large deletions.",
+         True),
+    Task("integrity", "Integrity check",
+         "Checks every page and index (PRAGMA integrity_check, or the faster quick_check), "
+         "compares the schema with the documented one and counts orphan rows. Reads only.",
+         "Weekly, and before relying on a backup or after a crash or disk problem.",
+         False),
+    Task("backup", "Backup",
+         "Copies the live database in one step with SQLite's online backup, verifies the copy "
+         "with integrity_check and renames it into place; keeps the newest copies.",
+         "Daily, and before any destructive task (\"back up first\").",
+         False),
+)}
+
+DESTRUCTIVE = tuple(name for name, task in TASKS.items() if task.destructive)
+# what still runs when the monitor is read-only: these only read the database (a backup writes
+# only into the backup folder)
+READ_ONLY_SAFE = ("integrity", "backup")
+
+
+class MaintenanceError(errors.R2WError):
+    """A run that ended refused or failed; `result` holds what was logged."""
+
+    def __init__(self, message, result=None):
+        super().__init__(message)
+        self.result = result
+
+
+class Refused(MaintenanceError):
+    pass
+
+
+class Failed(MaintenanceError):
+    pass
+
+
+@dataclass
+class Preview:
+    task: str
+    count: object          # rows (ids for anonymous) that would be affected; None when not a count
+    bytes: object          # bytes that would be reclaimed or copied; None when not applicable
+    message: str           # one line for a person
+    refusal: object = None  # why a run would be refused now (not enough disk, ...)
+    details: dict = field(default_factory=dict)
+
+    def as_dict(self):
+        return asdict(self)
+
+
+@dataclass
+class Result:
+    task: str
+    database: str
+    dry_run: bool
+    parameters: dict
+    previewed: object
+    rows: object
+    bytes_reclaimed: object
+    seconds: float
+    outcome: str           # ok, failed, refused, cancelled; "dry-run" for a preview
+    message: str
+    error: object = None
+    backup: object = None
+    log_id: object = None
+    details: dict = field(default_factory=dict)
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def get_task(name) -> Task:
+    try:
+        return TASKS[name]
+    except (KeyError, TypeError):
+        raise errors.InvalidValue(
+            f"unknown maintenance task {name!r}: one of {', '.join(TASKS)}") from None
+
+
+def read_only_refusal(task, environ=None, secrets=None):
+    """Why `task` may not run now because the monitor is read-only (config.read_only), or None.
+    Integrity checks and backups still run: they do not write the database."""
+    if task in READ_ONLY_SAFE or not config.read_only(environ, secrets):
+        return None
+    return f"{task}: {config.READ_ONLY_REASON}"
+
+
+def check_days(task, days):
+    """The days a task runs with: its default when None; a whole number >= 1 otherwise."""
+    task = get_task(task) if isinstance(task, str) else task
+    if task.default_days is None:
+        return None
+    if days is None:
+        return task.default_days
+    if isinstance(days, bool) or not isinstance(days, numbers.Integral) or days < 1:
+        raise errors.InvalidValue(f"days must be a whole number >= 1, not {days!r}")
+    return int(days)
+
+
+def plural(n, word, plural=None):
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+
+
+# ----------------------------------------------------------------------- preview
+
+def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT_KEEP) -> Preview:
+    """What a run would do now. Only reads; never writes the database or the log."""
+    db = as_database(db)
+    task = get_task(task)
+    days = check_days(task, days)
+    name = task.name
+    if name == "sessions":
+        n = sessions.count_old_sessions(db, days)
+        message = f"{plural(n, 'session')} older than {days} days would be deleted"
+        if days < config.SESSION_DAYS:
+            message += f" (sessions stay active for {config.SESSION_DAYS} days: this signs users out)"
+        return Preview(name, n, None, message, details={"days": days})
+    if name == "cache":
+        n = cache.count_old_cache_entries(db, days)
+        return Preview(name, n, None, f"{plural(n, 'cache entry', 'cache entries')} older than "
+                       f"{days} days and never reused would be deleted", details={"days": days})
+    if name == "anonymous":
+        ids, uploads = anonymous.count_stale(db, days)
+        return Preview(name, ids, None,
+                       f"{plural(ids, 'anonymous id')} ({plural(uploads, 'upload')}) with every "
+                       f"upload older than {days} days would be removed",
+                       details={"days": days, "ids": ids, "uploads": uploads})
+    if name == "analyze":
+        info = sqlite_tasks.analyze_preview(db)
+        return Preview(name, None, None,
+                       f"statistics of {plural(len(info['tables']), 'table')} would be refreshed"
+                       + ("" if info["has_statistics"] else " (none gathered yet)"), details=info)
+    if name == "checkpoint":
+        info = sqlite_tasks.checkpoint_preview(db)
+        return Preview(name, None, info["wal_bytes"],
+                       f"the WAL holds {human_bytes(info['wal_bytes'])}: it would be copied into "
+                       f"the database and truncated", details=info)
+    if name == "vacuum":
+        plan = sqlite_tasks.vacuum_plan(db)
+        message = (f"{human_bytes(plan['free_bytes'])} of {human_bytes(plan['bytes'])} are free "
+                   f"pages and would be returned to the disk; the database is locked for writers "
+                   f"while it runs")
+        return Preview(name, None, plan["free_bytes"], message, refusal=plan["refusal"],
+                       details=plan)
+    if name == "integrity":
+        size, wal = sqlite_tasks.file_sizes(db.path)
+        with db.read() as conn:  # fails clearly on a missing or foreign file
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        mode = "quick_check" if quick else "integrity_check"
+        return Preview(name, None, None,
+                       f"{mode} would read the whole database ({human_bytes(size + wal)}) and count "
+                       f"orphan rows; nothing is written", details={"quick": quick, "bytes": size + wal})
+    if name == "backup":
+        info = backups.preview(db, dest, keep)
+        refusal = None
+        if info["free_bytes"] < info["needed_bytes"]:
+            refusal = (f"not enough free disk in {info['dest']} for a backup: needs up to "
+                       f"{info['needed_bytes']:,} bytes, {info['free_bytes']:,} free")
+        return Preview(name, None, info["needed_bytes"],
+                       f"{human_bytes(info['needed_bytes'])} would be copied to {info['dest']} and "
+                       f"verified; the newest {keep} backups are kept"
+                       + (f" ({plural(info['would_rotate'], 'old backup')} removed)"
+                          if info["would_rotate"] else ""),
+                       refusal=refusal, details=info)
+    raise AssertionError(name)
