@@ -11,7 +11,8 @@ STATUS_COLORS = {
     "processing": "#f59e0b",   # amber: in flight
     "completed": "#16a34a",    # green
     "failed": "#dc2626",       # red
-    "other": "#7c3aed",        # violet: outside the documented three
+    "uploaded": "#64748b",     # slate: an anonymous upload waiting for extraction
+    "other": "#7c3aed",        # violet: a status the application never writes
 }
 SOURCE_COLORS = {"from cache": "#0891b2", "extracted": "#2563eb", "no file hash": "#9ca3af"}
 BAND_COLORS = ("#dc2626", "#f59e0b", "#16a34a")   # low, below the caching threshold, cacheable
@@ -127,13 +128,14 @@ def count_bars(frame, category, value, title=None, sort=None, color=ACCENT, hori
 
 
 def status_bars(frame):
-    """Uploads per status (frame: status, uploads), in the status colours."""
+    """Uploads per status (frame: status, uploads), in the status colours; every label shown."""
     return _base(frame).mark_bar().encode(
-        y=alt.Y("status:N", sort=list(STATUS_COLORS), title=None),
+        y=alt.Y("status:N", sort=list(STATUS_COLORS), title=None,
+                axis=alt.Axis(labelOverlap=False, labelLimit=200)),
         x=alt.X("uploads:Q", title="uploads"),
         color=alt.Color("status:N", scale=status_scale(), legend=None),
         tooltip=[alt.Tooltip("status:N"), alt.Tooltip("uploads:Q", format=",")],
-    ).properties(height=160)
+    ).properties(height=40 * len(STATUS_COLORS))
 
 
 def confidence_histogram(frame, bands):

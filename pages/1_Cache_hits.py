@@ -3,6 +3,7 @@ import streamlit as st
 
 from dashboard import charts, ui
 from r2w_db import config
+from r2w_db.app.cache import MAX_ACCESS_COUNT
 from r2w_db.figures import cache_hits
 
 ctx = ui.page("Cache hits", "🎯")
@@ -48,8 +49,12 @@ def body(ctx):
     row[1].metric("Cached documents", ("≈ " if contents["bytes_estimated"] else "")
                   + ui.human_bytes(contents["bytes"]), border=True,
                   help="Bytes of cv_data (the extraction JSON) over all entries." + size_note)
+    invalid = contents["invalid_access_counts"]
     row[2].metric("Accesses", ui.human_count(contents["accesses"]), border=True,
-                  help="Sum of access_count.")
+                  help="Sum of access_count." + (
+                      f" {invalid:,} entries whose access_count is not a count (negative, not a "
+                      f"whole number, above {MAX_ACCESS_COUNT:,}, or text) are left out."
+                      if invalid else ""))
     row[3].metric("Eligible for cleanup", ui.human_count(contents["eligible_for_cleanup"]),
                   border=True,
                   help=f"Older than {config.CACHE_RETENTION_DAYS} days and never reused "

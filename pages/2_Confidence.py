@@ -12,7 +12,7 @@ def body(ctx):
     window = ctx.window
     st.caption("Cache entries created in the window. Low: below "
                f"{config.LOW_CONFIDENCE}. Caching threshold: {config.CACHE_THRESHOLD} (the "
-               "application only caches extractions above it). Invalid: NULL or outside [0, 1].")
+               "application caches extractions at or above it). Invalid: NULL or outside [0, 1].")
     summary = ui.cached(conf.summary, ctx.db, window)
     row = st.columns(6)
     row[0].metric("Entries", ui.human_count(summary["entries"]), border=True)

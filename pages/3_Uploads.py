@@ -1,4 +1,4 @@
-"""Uploads: statuses, failures, stuck jobs and file types."""
+"""Uploads: statuses, failures, stuck jobs, uploads waiting for extraction and file types."""
 import streamlit as st
 
 from dashboard import charts, ui
@@ -13,15 +13,22 @@ def body(ctx):
     counts = ui.cached(uploads.status_counts, ctx.db, window)
     summary = uploads.summarise(counts)
     stuck = ui.cached(uploads.stuck_jobs, ctx.db, window.now)
-    row = st.columns(4)
+    waiting = ui.cached(uploads.awaiting_extraction, ctx.db, window.now)
+    row = st.columns(5)
     row[0].metric("Uploads", ui.human_count(summary["uploads"]), border=True)
     row[1].metric("Failure rate", ui.human_percent(summary["failure_rate"]), border=True,
                   help="failed / (completed + failed); 'no data' when no job finished.")
     row[2].metric("Stuck now", ui.human_count(stuck["count"]), border=True,
                   help=f"'processing' more than {config.STUCK_MINUTES} minutes after upload, "
                        "whenever uploaded.")
-    row[3].metric("Other statuses", ui.human_count(summary["other"]), border=True,
-                  help="Statuses outside processing, completed and failed (NULL included).")
+    row[3].metric("Waiting for extraction now", ui.human_count(waiting["count"]), border=True,
+                  help="Status 'uploaded': anonymous uploads the application extracts once the "
+                       "person signs up and claims them, whenever uploaded. "
+                       f"{summary['uploaded']:,} of this window's uploads.")
+    row[4].metric("Other statuses", ui.human_count(summary["other"]), border=True,
+                  help="Statuses the application never writes (anything but processing, "
+                       "completed, failed and uploaded; NULL included).")
+    st.markdown(waiting_line(waiting))
 
     left, right = st.columns([1, 2])
     with left:
@@ -59,13 +66,27 @@ def body(ctx):
     ui.chart(charts.count_bars(types, "file_type", "uploads", extra=["failed"]), types,
              "upload_file_types", message="No uploads in this window.")
 
-    st.subheader("Statuses outside the documented three")
+    st.subheader("Statuses the application never writes")
     others = ui.cached(uploads.other_statuses, ctx.db, window)
     if len(others):
-        st.warning("The application only writes processing, completed and failed: find "
-                   "what wrote these.", icon=":material/warning:")
+        st.warning("The application only writes processing, completed, failed and uploaded: "
+                   "find what wrote these.", icon=":material/warning:")
     ui.table(others, "upload_other_statuses",
-             message="None: every upload of the window is processing, completed or failed.")
+             message="None: every upload of the window is processing, completed, failed or "
+                     "uploaded.")
+
+
+def waiting_line(waiting):
+    """One sentence on the uploads in status 'uploaded' and the age of the oldest."""
+    line = f"**Waiting for extraction ('uploaded'):** {waiting['count']:,} now"
+    if waiting["oldest_at"]:
+        age = ui.human_age(max(waiting["oldest_age_minutes"], 0) * 60)
+        when = waiting["oldest_at"][:16].replace("T", " ")
+        line += f"; the oldest uploaded {age} ago ({when} UTC)"
+    if waiting["unreadable"]:
+        line += f"; {waiting['unreadable']:,} with an unreadable upload date"
+    return line + (f". The anonymous cleanup removes those still anonymous after "
+                   f"{config.ANONYMOUS_RETENTION_DAYS} days." if waiting["count"] else ".")
 
 
 ui.run(ctx, body)

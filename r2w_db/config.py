@@ -1,6 +1,9 @@
 """Settings every layer shares: the documented thresholds, the secrets files and the read-only switch."""
 import os
+import re
 from pathlib import Path
+
+from r2w_db import errors
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -9,9 +12,9 @@ CACHE_RETENTION_DAYS = 30   # unused cache entries are cleaned after 30 days
 ANONYMOUS_RETENTION_DAYS = 30
 STUCK_MINUTES = 60          # 'processing' for longer than this is stuck
 LOW_CONFIDENCE = 0.7        # the seed's low_confidence_extractions
-CACHE_THRESHOLD = 0.75      # only extractions above this are cached
+CACHE_THRESHOLD = 0.75      # extractions at or above this are cached (the application: >= 0.75)
 PORTFOLIO_DAYS = 30
-STATUSES = ("processing", "completed", "failed")
+STATUSES = ("processing", "completed", "failed", "uploaded")  # what the application writes
 ANONYMOUS_PREFIX = "anonymous_"
 
 
@@ -34,27 +37,93 @@ def secrets_files(cwd=None):
     return found
 
 
-def _secrets_read_only(files):
-    """`read_only` of the first secrets file with a [monitor] table that sets it (None if none).
-    A file that does not parse is skipped: the dashboard reports it; the switch stays off."""
+class SecretsUnreadable(errors.R2WError):
+    """A secrets file exists but cannot be read or parsed: the monitor fails closed."""
+
+    def __init__(self, problem):
+        super().__init__(f"{problem}: fix or remove the file (until then the dashboard shows "
+                         f"nothing and no maintenance runs)")
+        self.problem = problem
+
+
+def _toml_detail(exc):
+    """tomllib's 'Invalid value (at line 3, column 8)' as 'line 3, column 8: Invalid value'."""
+    text = " ".join(str(exc).split())
+    match = re.fullmatch(r"(.*) \(at (line \d+, column \d+|end of document)\)", text)
+    return f"{match.group(2)}: {match.group(1)}" if match else text
+
+
+def load_secrets_file(path):
+    """The parsed secrets file (a dict), or None when there is no file there.
+    Raises SecretsUnreadable (naming the file and the problem) for anything else."""
+    import stat
     import tomllib
 
-    for path in files:
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):  # a directory, or a pipe that would block the reader
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise SecretsUnreadable(f"cannot read {path}: it is {kind}, not a TOML file")
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SecretsUnreadable(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise SecretsUnreadable(f"cannot read {path}: it is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SecretsUnreadable(f"cannot read {path}: {_toml_detail(exc)}") from None
+
+
+def secrets_problem(files=None):
+    """Why the secrets cannot be trusted (one line naming the file), or None: a file that
+    cannot be read or parsed, or whose [monitor] is not a table."""
+    for path in secrets_files() if files is None else files:
         try:
-            with open(path, "rb") as handle:
-                data = tomllib.load(handle)
-        except (OSError, tomllib.TOMLDecodeError):
+            data = load_secrets_file(path)
+        except SecretsUnreadable as exc:
+            return exc.problem
+        if data is not None and "monitor" in data and not isinstance(data["monitor"], dict):
+            return f"{path}: [monitor] must be a table, not {type(data['monitor']).__name__}"
+    return None
+
+
+def secrets_table(name, files=None):
+    """The `[name]` table of the highest-priority secrets file that has one ({} if none).
+    Fails closed: a file that cannot be read or parsed, or a `name` that is not a table,
+    raises SecretsUnreadable (one line naming the file)."""
+    for path in secrets_files() if files is None else files:
+        data = load_secrets_file(path)
+        if data is None or name not in data:
             continue
-        monitor = data.get("monitor")
+        if not isinstance(data[name], dict):
+            raise SecretsUnreadable(f"{path}: [{name}] must be a table, not "
+                                    f"{type(data[name]).__name__}")
+        return dict(data[name])
+    return {}
+
+
+def _secrets_read_only(files):
+    """`read_only` of the first secrets file with a [monitor] table that sets it (None if none).
+    Fails closed: a file that cannot be read or parsed raises SecretsUnreadable."""
+    problem = secrets_problem(files)
+    if problem:
+        raise SecretsUnreadable(problem)
+    for path in files:
+        monitor = (load_secrets_file(path) or {}).get("monitor")
         if isinstance(monitor, dict) and "read_only" in monitor:
             return _truthy(monitor["read_only"])
     return None
 
 
 def _truthy(value):
+    """A read_only value: a bool, a number or a word; an unexpected word is true (safe side)."""
     if isinstance(value, bool):
         return value
-    return str(value).strip().lower() in TRUE_WORDS
+    if isinstance(value, (int, float)):
+        return value != 0
+    return str(value).strip().lower() not in FALSE_WORDS
 
 
 def read_only(environ=None, secrets=None, files=None) -> bool:
@@ -63,11 +132,18 @@ def read_only(environ=None, secrets=None, files=None) -> bool:
     `R2W_READ_ONLY` decides when set (1/true/yes/on, or 0/false/no/off to override the
     secrets file); else `read_only` in the `[monitor]` table of the secrets (`secrets`, a
     mapping such as st.secrets, when given; else .streamlit/secrets.toml read here, so the
-    command line obeys the same switch as the dashboard)."""
+    command line obeys the same switch as the dashboard).
+
+    Fails closed: unless R2W_READ_ONLY switches it on anyway, a secrets file that cannot be
+    read or parsed raises SecretsUnreadable (naming the file), even with R2W_READ_ONLY=0."""
     environ = os.environ if environ is None else environ
     value = str(environ.get(READ_ONLY_ENV, "")).strip().lower()
     if value in TRUE_WORDS:
         return True
+    files = secrets_files() if files is None else files
+    problem = secrets_problem(files)
+    if problem:
+        raise SecretsUnreadable(problem)
     if value in FALSE_WORDS:
         return False
     if value:  # set to something unexpected: err on the safe side
@@ -76,7 +152,7 @@ def read_only(environ=None, secrets=None, files=None) -> bool:
         monitor = secrets.get("monitor") if hasattr(secrets, "get") else None
         if monitor is not None and hasattr(monitor, "get") and monitor.get("read_only") is not None:
             return _truthy(monitor.get("read_only"))
-    return bool(_secrets_read_only(secrets_files() if files is None else files))
+    return bool(_secrets_read_only(files))
 
 
 READ_ONLY_REASON = ("the monitor is read-only (R2W_READ_ONLY or [monitor] read_only in "

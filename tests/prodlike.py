@@ -5,6 +5,10 @@ no cache table, no user_version, rollback journal), rows written then, then the
 application's own try/except ALTER migrations, then newer rows: anonymous owners
 without users rows, naive UTC timestamps plus a few written with 'Z', '+02:00'
 or a space, a 'queued' status, a NULL confidence, an entry below today's threshold.
+
+As the real application writes them: file_type is the file's extension ('.pdf', with the
+dot, lower case), and an anonymous upload waiting for extraction has the status 'uploaded'
+(the application's fourth status; up2, 40 days old: stale, and never stuck).
 """
 import sqlite3
 from datetime import timedelta
@@ -80,8 +84,8 @@ def build_prodlike(path, now=None, *, migrated_by_app=True):
         ("u2", SECRETS["email"], SECRETS["password_hash"], iso(ago(days=70))),
     ])
     conn.executemany("INSERT INTO cv_uploads VALUES (?,?,?,?,?,?,?,?)", [
-        ("up1", "u1", "job1", "ann.pdf", "application/pdf", iso(ago(days=60)), SECRETS["cv_data"], "completed"),
-        ("up2", "anonymous_aaa", "job2", "cv.docx", "application/msword", iso(ago(days=40)), None, "processing"),
+        ("up1", "u1", "job1", "ann.pdf", ".pdf", iso(ago(days=60)), SECRETS["cv_data"], "completed"),
+        ("up2", "anonymous_aaa", "job2", "cv.docx", ".docx", iso(ago(days=40)), None, "uploaded"),
     ])
     conn.commit()
     if not migrated_by_app:
@@ -115,14 +119,14 @@ def build_prodlike(path, now=None, *, migrated_by_app=True):
     conn.executemany(
         "INSERT INTO cv_uploads (upload_id, user_id, job_id, filename, file_type, upload_date, cv_data,"
         " status, file_hash) VALUES (?,?,?,?,?,?,?,?,?)", [
-            ("up3", "u1", "job3", "ann2.pdf", "application/pdf", iso(ago(days=20)), "{}", "completed", h(1)),
-            ("up4", "u2", "job4", "b.pdf", "application/pdf", iso(ago(days=10)), "{}", "completed", h(1)),
-            ("up5", "anonymous_bbb", "job5", "c.pdf", "application/pdf", space(ago(days=4)), "{}", "completed", h(2)),
-            ("up6", "anonymous_bbb", "job6", "c2.pdf", "application/pdf", iso(ago(hours=2)), None, "failed", h(3)),
-            ("up7", "u3", "job7", "d.txt", "text/plain", iso(ago(hours=3)), None, "queued", h(4)),
-            ("up8", "u2", "job8", "e.pdf", "application/pdf", iso(ago(minutes=30)), None, "processing", h(5)),
-            ("up9", "u3", "job9", "f.pdf", "application/pdf", iso(ago(hours=2)), None, "processing", None),
-            ("up10", "Anonymous_Cap", "job10", "g.pdf", "application/pdf", iso(ago(days=50, hours=1)), "{}",
+            ("up3", "u1", "job3", "ann2.pdf", ".pdf", iso(ago(days=20)), "{}", "completed", h(1)),
+            ("up4", "u2", "job4", "b.pdf", ".pdf", iso(ago(days=10)), "{}", "completed", h(1)),
+            ("up5", "anonymous_bbb", "job5", "c.pdf", ".pdf", space(ago(days=4)), "{}", "completed", h(2)),
+            ("up6", "anonymous_bbb", "job6", "c2.pdf", ".pdf", iso(ago(hours=2)), None, "failed", h(3)),
+            ("up7", "u3", "job7", "d.txt", ".txt", iso(ago(hours=3)), None, "queued", h(4)),
+            ("up8", "u2", "job8", "e.pdf", ".pdf", iso(ago(minutes=30)), None, "processing", h(5)),
+            ("up9", "u3", "job9", "f.pdf", ".pdf", iso(ago(hours=2)), None, "processing", None),
+            ("up10", "Anonymous_Cap", "job10", "g.pdf", ".pdf", iso(ago(days=50, hours=1)), "{}",
              "completed", h(6)),
         ])
     conn.executemany("INSERT INTO cv_extraction_cache VALUES (?,?,?,?,?,?,?,?)", [
@@ -138,9 +142,11 @@ def build_prodlike(path, now=None, *, migrated_by_app=True):
     expected = {
         "users": {"registered": 5, "anonymous": 2},
         "sessions": {"active": 4, "expired": 2},
-        "uploads": {"total": 10, "processing": 3, "completed": 5, "failed": 1, "other": 1, "stuck": 2},
+        "uploads": {"total": 10, "processing": 2, "completed": 5, "failed": 1, "uploaded": 1,
+                    "other": 1, "stuck": 1},
         "cache": {"cached_extractions": 5, "average_confidence_score": (0.9 + 0.8 + 0.65 + 0.72) / 4,
                   "total_cache_accesses": 9, "low_confidence_extractions": 1,
-                  "cache_hit_rate": 2 / 7},
+                  "cache_hit_rate": 2 / 7, "uploads_with_hash": 7, "cache_hits": 2,
+                  "below_caching_threshold": 2, "invalid_confidence": 1, "invalid_access_count": 0},
     }
     return now, expected

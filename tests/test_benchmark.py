@@ -282,7 +282,7 @@ def test_data_quality_counts_read_the_partial_indexes_and_count_the_same(db_path
                      [(f"s{i}", v) for i, v in enumerate(ODD + ["2026-01-01T10:00:00.000000"] * 3)
                       if v is not None])  # created_at is NOT NULL; 'now' is accepted
     conn.executemany("INSERT INTO cv_uploads (upload_id, user_id, job_id, filename, file_type,"
-                     " upload_date) VALUES (?, 'u', ?, 'f', 't', ?)",
+                     " upload_date) VALUES (?, 'u', ?, 'cv.pdf', '.pdf', ?)",
                      [(f"u{i}", f"j{i}", v if v is not None else "x") for i, v in enumerate(ODD)])
     conn.commit()
     plain = {t: conn.execute(f"SELECT count(*) FROM {t} WHERE {P.unparseable(c)}").fetchone()[0]
@@ -296,3 +296,20 @@ def test_data_quality_counts_read_the_partial_indexes_and_count_the_same(db_path
     assert figures["sessions.created_at"] == plain["sessions"] > 10
     assert figures["cv_uploads.upload_date"] == plain["cv_uploads"] > 10
     assert plan == ["SCAN sessions USING COVERING INDEX idx_sessions_odd_time"]
+
+
+@pytest.mark.parametrize("count", [2**63 - 1, -2**63, 1e300, float("inf"), "many"])
+def test_out_of_range_access_counts_never_break_the_benchmark(db_path, count):
+    """Two entries of 2^63-1 overflow SQLite's sum(); the benchmark times what `stats` runs."""
+    conn = sqlite3.connect(db_path)
+    conn.executemany("INSERT INTO cv_extraction_cache VALUES (?, '{}', 'm', 0, "
+                     "'2026-01-01T00:00:00', 0.9, ?, '2026-01-01T00:00:00')",
+                     [("h1", count), ("h2", count), ("h3", 4)])
+    conn.commit()
+    conn.close()
+    run = benchmark.run_benchmark(db_path, iterations=1, warmup=0)
+    [figures] = [q for q in run["queries"] if q["name"] == "cache_figures"]
+    assert figures["sql"] == stats.CACHE_SQL and figures["rows"] == 1
+    with Database(db_path).read() as reader:
+        row = stats._cache_row(reader)
+    assert (row["accesses"], row["invalid_access"]) == (4, 2)

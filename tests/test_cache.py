@@ -98,22 +98,32 @@ def test_concurrent_hits_are_all_counted(db, threads):
     assert entry(db, "h")["access_count"] == 1 + threads
 
 
-@pytest.mark.parametrize("confidence", [None, 0.0, 0.5, 0.7, 0.75])
-def test_at_or_below_threshold_is_not_cached(db, confidence):
+@pytest.mark.parametrize("confidence", [None, 0.0, 0.5, 0.7, 0.7499999])
+def test_below_threshold_is_not_cached(db, confidence):
     assert cache_extraction_result(db, "h", {"x": 1}, "m", 0.0, confidence) is False
     assert query(db, "SELECT count(*) FROM cv_extraction_cache") == [(0,)]
 
 
-@pytest.mark.parametrize("confidence", [0.7500001, 0.76, 1.0, 1])
-def test_above_threshold_is_cached(db, confidence):
+@pytest.mark.parametrize("confidence", [0.75, 0.7500001, 0.76, 1.0, 1])
+def test_at_or_above_threshold_is_cached(db, confidence):
+    """The application's rule: `if confidence_score >= 0.75` (src/api/routes/cv.py)."""
     assert cache_extraction_result(db, "h", {"x": 1}, "m", 0.0, confidence) is True
     assert entry(db, "h")["confidence_score"] == float(confidence)
 
 
 def test_custom_threshold(db):
     assert cache_extraction_result(db, "h", {}, "m", 0.0, 0.6, threshold=0.5) is True
+    assert cache_extraction_result(db, "e", {}, "m", 0.0, 0.5, threshold=0.5) is True
     assert cache_extraction_result(db, "g", {}, "m", 0.0, 0.9, threshold=0.95) is False
     assert config.CACHE_THRESHOLD == 0.75
+
+
+def test_what_is_cached_is_never_flagged_below_the_threshold(db):
+    from r2w_db.figures import stats
+
+    assert cache_extraction_result(db, "h", {"x": 1}, "m", 0.0, config.CACHE_THRESHOLD)
+    cache = stats.collect_stats(db)["cache"]
+    assert (cache["cached_extractions"], cache["below_caching_threshold"]) == (1, 0)
 
 
 @pytest.mark.parametrize("confidence", [-0.1, 1.01, 2, float("nan"), float("inf"), "0.9", True])
@@ -143,6 +153,17 @@ def test_upsert_keeps_created_at_and_access_count(db):
         ('{"v": 2}', "model-2", 0.3, 0.95, "2026-01-01T00:00:00.000000", 5)
     assert timeutil.parse(row["last_accessed"]) > timeutil.utcnow() - timedelta(minutes=1)
     assert query(db, "SELECT count(*) FROM cv_extraction_cache") == [(1,)]
+
+
+@pytest.mark.parametrize("stored, after", [
+    (2**63 - 1, 2**63 - 1),                  # not a count: left as it is, never an overflow
+    (-5, -5), (1e300, 1e300), ("many", "many"), (b"\x00", b"\x00"),
+    (2**31 - 1, 2**31 - 1),                  # the largest count stays the largest
+    (2**31 - 2, 2**31 - 1), (0, 1), (None, 1)])
+def test_a_hit_on_any_stored_count_is_served(db, stored, after):
+    put(db, "h", timeutil.now_iso(), access_count=stored)
+    assert get_cached_extraction(db, "h") == {"k": 1}
+    assert entry(db, "h")["access_count"] == after
 
 
 def test_below_threshold_does_not_overwrite(db):

@@ -18,16 +18,16 @@ def spec(chart):
 
 
 def test_one_colour_per_status_everywhere():
-    long = pd.DataFrame({"period": list(DAYS) * 4, "status": sum([[s] * 3 for s in charts.STATUS_COLORS], []),
-                         "uploads": range(12)})
-    counts = pd.DataFrame({"status": list(charts.STATUS_COLORS), "uploads": [1, 2, 3, 4]})
+    long = pd.DataFrame({"period": list(DAYS) * 5, "status": sum([[s] * 3 for s in charts.STATUS_COLORS], []),
+                         "uploads": range(15)})
+    counts = pd.DataFrame({"status": list(charts.STATUS_COLORS), "uploads": [1, 2, 3, 4, 5]})
     scales = [spec(charts.status_periods(long))["encoding"]["color"]["scale"],
               spec(charts.status_bars(counts))["encoding"]["color"]["scale"]]
-    expected = {"domain": ["processing", "completed", "failed", "other"],
+    expected = {"domain": ["processing", "completed", "failed", "uploaded", "other"],
                 "range": list(charts.STATUS_COLORS.values())}
     assert scales == [expected, expected]
-    assert set(charts.STATUS_COLORS) == {*config.STATUSES, "other"}
-    assert len(set(charts.STATUS_COLORS.values())) == 4
+    assert list(charts.STATUS_COLORS) == [*config.STATUSES, "other"]
+    assert len(set(charts.STATUS_COLORS.values())) == 5
 
 
 @pytest.mark.parametrize("grain, unit", [("day", "utcyearmonthdate"), ("hour", "utcyearmonthdatehours")])
@@ -86,7 +86,7 @@ def test_the_other_builders_produce_valid_specs():
     ages = pd.DataFrame({"bucket": ["< 1 day", "30–90 days"], "ids": [3, 2], "uploads": [3, 4],
                          "stale": [0, 2]})
     spec(charts.age_bars(ages))
-    types = pd.DataFrame({"file_type": ["application/pdf"], "uploads": [3], "failed": [1]})
+    types = pd.DataFrame({"file_type": [".pdf", ".docx"], "uploads": [3, 1], "failed": [1, 0]})
     bars = spec(charts.count_bars(types, "file_type", "uploads", extra=["failed"]))
     assert [t["field"] for t in bars["encoding"]["tooltip"]] == ["file_type", "uploads", "failed"]
     means = pd.DataFrame({"period": DAYS, "mean": [0.8, np.nan, 0.9], "entries": [1, 0, 2]})

@@ -37,11 +37,12 @@ def execute(path, sql, rows=()):
     conn.close()
 
 
-def add_uploads(path, rows):
-    """rows: (status, upload_date, user_id)"""
+def add_uploads(path, rows, first=0):
+    """rows: (status, upload_date, user_id); ids numbered from `first`"""
     execute(path, "INSERT INTO cv_uploads (upload_id, user_id, job_id, filename, file_type, upload_date,"
-                  " status) VALUES (?, ?, ?, 'f', 't', ?, ?)",
-            [(f"u{i}", user, f"j{i}", date, status) for i, (status, date, user) in enumerate(rows)])
+                  " status) VALUES (?, ?, ?, 'cv.pdf', '.pdf', ?, ?)",
+            [(f"u{i}", user, f"j{i}", date, status)
+             for i, (status, date, user) in enumerate(rows, first)])
 
 
 # ------------------------------------------------------------------ thresholds
@@ -72,7 +73,8 @@ def test_an_empty_database_is_healthy_once_checked_and_backed_up(db_path):
     assert {k: c.status for k, c in got.items() if c.status != OK} == {}
     assert got["analyze"].value == "not needed"
     assert list(got) == ["stuck", "sessions", "cache_cleanup", "below_threshold", "anonymous",
-                         "unparseable", "schema", "integrity", "backup", "wal", "free_pages", "analyze"]
+                         "unparseable", "foreign_values", "schema", "integrity", "backup", "wal",
+                         "free_pages", "analyze"]
     assert health.worst(got.values()) == OK
 
 
@@ -191,6 +193,30 @@ def test_entries_below_the_caching_threshold(db_path):
     assert checks(db_path)["below_threshold"].status == ERROR   # 2 of 33: over 5 %
 
 
+def test_entries_at_the_caching_threshold_are_not_below_it(db_path):
+    execute(db_path, "INSERT INTO cv_extraction_cache VALUES (?, '{}', 'm', 0, ?, ?, 2, ?)",
+            [(f"h{i}", ago(days=1), s, ago(days=1)) for i, s in enumerate([0.75, 0.7499])])
+    assert checks(db_path)["below_threshold"].value == "1"
+
+
+def test_values_the_application_never_writes(db_path):
+    statuses = ["uploaded", "uploaded", "processing", "completed", "failed"]   # the application's
+    add_uploads(db_path, [(s, ago(days=1), "anonymous_0a1b2c3d4e5f") for s in statuses])
+    execute(db_path, "INSERT INTO cv_extraction_cache VALUES (?, '{}', 'm', 0, ?, 0.9, ?, ?)",
+            [(f"h{i}", ago(days=1), n, ago(days=1)) for i, n in enumerate([1, None, 0, 2**31 - 1])])
+    got = checks(db_path)["foreign_values"]
+    assert (got.status, got.value) == (OK, "0") and "uploaded" in got.detail
+    add_uploads(db_path, [("Uploaded", ago(days=1), "u"), ("queued", ago(days=2), "u"),
+                          (None, ago(days=3), "u")], first=10)
+    execute(db_path, "INSERT INTO cv_extraction_cache VALUES (?, '{}', 'm', 0, ?, 0.9, ?, ?)",
+            [(f"x{i}", ago(days=1), n, ago(days=1)) for i, n in enumerate([2**63 - 1, -1, 2.5, "x"])])
+    got = checks(db_path)["foreign_values"]
+    assert (got.status, got.value) == (WARN, "7")
+    assert "status the application never writes: 3" in got.detail
+    assert "access_count is not a count: 4" in got.detail
+    assert got.page == health.UPLOADS_PAGE and got.command.endswith("stats")
+
+
 def test_unparseable_timestamps(db_path):
     execute(db_path, "INSERT INTO sessions VALUES ('s', 'u', 'yesterday')")
     got = checks(db_path)["unparseable"]
@@ -256,3 +282,9 @@ def test_checks_never_write(prod_db):
     before = path.read_bytes()
     health.run_checks(path, last_runs=FRESH)
     assert path.read_bytes() == before
+
+
+def test_a_rollback_journal_gets_a_recommendation_never_a_warning(db_path):
+    got = checks(db_path)["wal"]
+    assert got.status == OK and "rollback journal" in got.detail
+    assert "migrate --wal" in got.detail and "network share" in got.detail

@@ -2,9 +2,10 @@
 
 The fixture is full of traps: timestamps with a space separator, a Z or a +02:00
 suffix (a string comparison gets them wrong), ids that look anonymous but are not
-(`ANONYMOUS_B`, `anonymousX`, `Anonymous_Cap`), statuses outside the documented
-three (NULL, 'queued'), invalid confidences, a cache entry created at the very
-instant of an upload (not a hit), and unparseable dates.
+(`ANONYMOUS_B`, `anonymousX`, `Anonymous_Cap`), the application's fourth status
+('uploaded') beside statuses it never writes (NULL, 'queued', 'Uploaded'), file types as
+the application writes them (the extension), invalid confidences, a cache entry created at
+the very instant of an upload (not a hit), and unparseable dates.
 """
 import hashlib
 import math
@@ -42,19 +43,20 @@ USERS = [  # user_id, created_at
     ("anonymous_u", "2026-11-23T00:00:00"),      # an anonymous id with a users row: not registered
 ]
 UPLOADS = [  # upload_id, user_id, job_id, file_type, upload_date, status, file_hash
-    ("u1", "r1", "j1", "application/pdf", "2026-11-17T12:00:00Z", "completed", H("h1")),  # at start
-    ("u2", "anonymous_a", "j2", "application/pdf", "2026-11-17 12:00:01", "failed", H("h2")),
-    ("u3", "ANONYMOUS_B", "j3", "application/pdf", "2026-11-17T13:30:00+02:00", "completed", None),
-    ("u4", "anonymousX", "j4", "text/plain", "2026-11-20T10:00:00", "queued", H("h3")),
-    ("u5", "r1", "j5", "application/pdf", "2026-11-24T10:00:00", "processing", None),   # stuck
-    ("u6", "anonymous_a", "j6", "application/msword", "2026-11-24T11:30:00", "processing", None),
-    ("u7", "r2", "j7", "application/pdf", "2026-11-12T08:00:00", "processing", None),   # stuck
-    ("u8", "anonymous_c", "j8", "application/pdf", "2026-11-12T09:00:00.5", "completed", H("h1")),
-    ("u9", "r2", "j9", "application/pdf", "2026-11-21T00:30:00+02:00", "completed", H("h1")),
-    ("u10", "r3", "j10", "application/pdf", "2026-11-22T08:00:00", None, ""),
-    ("u11", "r3", "j11", "application/pdf", "not a date", "completed", H("h2")),
-    ("u12", "anonymous_d", "j12", "application/pdf", "2026-10-01T00:00:00Z", "completed", None),
-    ("u13", "anonymous_e", "j13", "application/pdf", "garbage", "completed", None),
+    ("u1", "r1", "j1", ".pdf", "2026-11-17T12:00:00Z", "completed", H("h1")),  # at start
+    ("u2", "anonymous_a", "j2", ".pdf", "2026-11-17 12:00:01", "failed", H("h2")),
+    ("u3", "ANONYMOUS_B", "j3", ".pdf", "2026-11-17T13:30:00+02:00", "completed", None),
+    ("u4", "anonymousX", "j4", ".txt", "2026-11-20T10:00:00", "queued", H("h3")),
+    ("u5", "r1", "j5", ".pdf", "2026-11-24T10:00:00", "processing", None),   # stuck
+    ("u6", "anonymous_a", "j6", ".doc", "2026-11-24T11:30:00", "uploaded", None),  # waits
+    ("u7", "r2", "j7", ".pdf", "2026-11-12T08:00:00", "processing", None),   # stuck
+    ("u8", "anonymous_c", "j8", ".pdf", "2026-11-12T09:00:00.5", "completed", H("h1")),
+    ("u9", "r2", "j9", ".pdf", "2026-11-21T00:30:00+02:00", "completed", H("h1")),
+    ("u10", "r3", "j10", ".pdf", "2026-11-22T08:00:00", None, ""),
+    ("u11", "r3", "j11", ".pdf", "not a date", "completed", H("h2")),
+    ("u12", "anonymous_d", "j12", ".pdf", "2026-10-01T00:00:00Z", "completed", None),
+    ("u13", "anonymous_e", "j13", ".pdf", "garbage", "completed", None),
+    ("u14", "r1", "j14", ".pdf", "2026-10-15T00:00:00", "Uploaded", None),  # case: other
 ]
 CACHE = [  # file_hash, cv_data, model, created_at, confidence, access_count
     (H("h1"), '{"é": 1}', "m-a", "2026-11-15T00:00:00", 0.9, 3),
@@ -128,12 +130,12 @@ def test_headline_current_and_previous_window(tiny, week):
     current, previous, now = figures["current"], figures["previous"], figures["now"]
     assert current == pytest.approx({
         "registered_new": 2, "anonymous_new": 2, "uploads": 7, "completed": 2, "failed": 1,
-        "processing": 2, "other": 2, "stuck": 1, "hashed": 4, "hits": 3,
+        "processing": 1, "uploaded": 1, "other": 2, "stuck": 1, "hashed": 4, "hits": 3,
         "failure_rate": 1 / 3, "cache_hit_rate": 3 / 4,
         "average_confidence": (0.72 + 0.7 + 0.75 + 1.0 + 0.0) / 5})
     assert previous == pytest.approx({
         "registered_new": 2, "anonymous_new": 1, "uploads": 3, "completed": 2, "failed": 0,
-        "processing": 1, "other": 0, "stuck": 1, "hashed": 1, "hits": 0,
+        "processing": 1, "uploaded": 0, "other": 0, "stuck": 1, "hashed": 1, "hits": 0,
         "failure_rate": 0.0, "cache_hit_rate": 0.0, "average_confidence": 0.9})
     assert (now["active_sessions"], now["stuck_total"]) == (2, 2)
     assert now["size_bytes"] == tiny.stat().st_size
@@ -143,7 +145,9 @@ def test_headline_all_time_counts_unparseable_rows(tiny):
     figures = overview.headline(tiny, Window.of("all", now=NOW))
     current = figures["current"]
     assert figures["previous"] is None
-    assert (current["uploads"], current["hashed"], current["hits"]) == (13, 6, 3)
+    assert (current["uploads"], current["hashed"], current["hits"]) == (14, 6, 3)
+    # NULL, 'queued' and 'Uploaded'; the rows with unreadable dates keep their status
+    assert (current["uploaded"], current["other"], current["completed"]) == (1, 3, 7)
     assert current["anonymous_new"] == 5    # a, c, d, e (unparseable date) and the users row
     assert current["registered_new"] == 4
 
@@ -180,11 +184,44 @@ def test_all_time_headline_agrees_with_stats(prod_db):
 def test_status_counts_and_other_statuses(tiny, week):
     counts = uploads.status_counts(tiny, week)
     assert dict(zip(counts["status"], counts["uploads"])) == {
-        "processing": 2, "completed": 2, "failed": 1, "other": 2}
+        "processing": 1, "completed": 2, "failed": 1, "uploaded": 1, "other": 2}
+    assert list(counts["status"]) == ["processing", "completed", "failed", "uploaded", "other"]
     assert uploads.summarise(counts) == {
-        "uploads": 7, "failed": 1, "finished": 3, "failure_rate": pytest.approx(1 / 3), "other": 2}
+        "uploads": 7, "failed": 1, "finished": 3, "failure_rate": pytest.approx(1 / 3),
+        "uploaded": 1, "other": 2}
     others = uploads.other_statuses(tiny, week)
     assert sorted(zip(others["status"], others["uploads"])) == [("NULL", 1), ("queued", 1)]
+    others = uploads.other_statuses(tiny, Window.of("all", now=NOW))
+    assert sorted(zip(others["status"], others["uploads"])) == [("NULL", 1), ("Uploaded", 1),
+                                                                 ("queued", 1)]
+
+
+def test_uploads_waiting_for_extraction_and_the_oldest(db_path):
+    rows = [("2026-11-20 09:00:00", "uploaded"),          # space: as a string the oldest
+            ("2026-11-20T10:00:00+02:00", "uploaded"),    # 08:00 UTC: the oldest instant
+            ("2026-11-23T12:00:00Z", "uploaded"),
+            ("last week", "uploaded"),                    # unreadable: counted, never the oldest
+            ("2026-11-01T00:00:00", "Uploaded"),          # not the application's: other
+            ("2026-11-02T00:00:00", "processing")]
+    conn = sqlite3.connect(db_path)
+    conn.executemany("INSERT INTO cv_uploads (upload_id, user_id, job_id, filename, file_type,"
+                     " upload_date, status) VALUES (?, ?, ?, 'cv.pdf', '.pdf', ?, ?)",
+                     [(f"u{i}", f"anonymous_{i:012x}", f"j{i}", when, status)
+                      for i, (when, status) in enumerate(rows)])
+    conn.commit()
+    conn.close()
+    waiting = uploads.awaiting_extraction(db_path, NOW)
+    assert (waiting["count"], waiting["unreadable"]) == (4, 1)
+    assert waiting["oldest_at"] == "2026-11-20T08:00:00.000"
+    assert waiting["oldest_age_minutes"] == pytest.approx((4 * 24 + 4) * 60)
+    assert uploads.stuck_jobs(db_path, NOW)["count"] == 1   # 'uploaded' is never stuck
+    assert uploads.awaiting_extraction(db_path, NOW.replace(day=30))["count"] == 4  # not windowed
+    conn = sqlite3.connect(db_path)
+    conn.execute("DELETE FROM cv_uploads WHERE status = 'uploaded'")
+    conn.commit()
+    conn.close()
+    assert uploads.awaiting_extraction(db_path, NOW) == {
+        "count": 0, "oldest_at": None, "oldest_age_minutes": None, "unreadable": 0}
 
 
 def test_uploads_by_day_in_utc(tiny, week):
@@ -195,13 +232,15 @@ def test_uploads_by_day_in_utc(tiny, week):
     # u9 was written as 00:30 on the 21st at +02:00: 22:30 UTC on the 20th
     assert by_day.loc["11-20", ["completed", "other", "uploads"]].tolist() == [1, 1, 2]
     assert by_day.loc["11-21", "uploads"] == 0
-    assert by_day.loc["11-24", "processing"] == 2
+    assert by_day.loc["11-24", ["processing", "uploaded", "other"]].tolist() == [1, 1, 0]
+    assert list(frame.columns) == ["period", "processing", "completed", "failed", "uploaded",
+                                   "other", "uploads", "failure_rate"]
     assert by_day.loc["11-17", "failure_rate"] == pytest.approx(0.5)
     assert by_day.loc["11-20", "failure_rate"] == 0.0
     assert math.isnan(by_day.loc["11-22", "failure_rate"])   # nothing finished: no data, not 0
     assert frame["uploads"].sum() == 7
     long = uploads.status_long(frame)
-    assert set(long["status"]) == {"processing", "completed", "failed", "other"}
+    assert set(long["status"]) == {"processing", "completed", "failed", "uploaded", "other"}
     assert long["uploads"].sum() == 7
 
 
@@ -210,7 +249,7 @@ def test_hourly_buckets_for_the_day_window(tiny):
     assert frame["period"].iloc[0] == datetime(2026, 11, 23, 12)
     assert frame["period"].iloc[-1] == datetime(2026, 11, 24, 12)
     hours = frame.set_index(frame["period"].dt.hour)
-    assert (hours.loc[10, "processing"], hours.loc[11, "processing"]) == (1, 1)
+    assert (hours.loc[10, "processing"], hours.loc[11, "uploaded"]) == (1, 1)
     assert frame["uploads"].sum() == 2
 
 
@@ -226,9 +265,9 @@ def test_stuck_jobs_oldest_first(tiny):
 
 def test_file_types(tiny, week):
     types = uploads.file_types(tiny, week).set_index("file_type")
-    assert types.loc["application/pdf", ["uploads", "failed"]].tolist() == [5, 1]
-    assert types.loc["application/pdf", "failure_rate"] == pytest.approx(1 / 3)
-    assert math.isnan(types.loc["text/plain", "failure_rate"])
+    assert types.loc[".pdf", ["uploads", "failed"]].tolist() == [5, 1]
+    assert types.loc[".pdf", "failure_rate"] == pytest.approx(1 / 3)
+    assert math.isnan(types.loc[".txt", "failure_rate"])
     assert types["uploads"].sum() == 7
 
 
@@ -304,6 +343,25 @@ def test_histogram_bins_are_exact_at_the_rules(tiny, week):
     assert histogram["band"].iloc[13].startswith("low")
     assert histogram["band"].iloc[14].startswith("below caching threshold")
     assert histogram["band"].iloc[15].startswith("cacheable")
+
+
+def test_exactly_the_threshold_is_not_below_it_everywhere(db_path, week):
+    scores = [0.6999999999, 0.7, 0.7499999999, 0.75, 0.7500000001, 0.0, 1.0]
+    conn = sqlite3.connect(db_path)
+    conn.executemany("INSERT INTO cv_extraction_cache VALUES (?, '{}', 'm', 0, "
+                     "'2026-11-23T00:00:00', ?, 1, '2026-11-23T00:00:00')",
+                     [(f"h{i}", score) for i, score in enumerate(scores)])
+    conn.commit()
+    conn.close()
+    summary = confidence.summary(db_path, week)
+    assert (summary["low"], summary["below_threshold_not_low"], summary["cacheable"]) == (2, 2, 3)
+    assert stats.collect_stats(db_path, now=NOW)["cache"]["below_caching_threshold"] == 4
+    histogram = confidence.histogram(db_path, week)
+    assert {i: n for i, n in enumerate(histogram["entries"]) if n} == {0: 1, 13: 1, 14: 2, 15: 2, 19: 1}
+    by_band = histogram.groupby("band")["entries"].sum()
+    assert by_band.tolist() == [summary["below_threshold_not_low"], summary["cacheable"],
+                                summary["low"]] and list(by_band.index) == sorted(confidence.BANDS)
+    assert [confidence.band(x) for x in (0.7499999999, 0.75)] == list(confidence.BANDS[1:])
 
 
 def test_confidence_by_model_mean_by_day_and_lowest(tiny, week):

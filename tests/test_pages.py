@@ -375,3 +375,65 @@ def test_pages_never_write(prod_db, monkeypatch):
     for page in PAGES:
         run(page, path, monkeypatch, window="all")
     assert path.read_bytes() == before
+
+
+# ------------------------------------------------------------------ what the application writes, and worse
+
+def test_uploads_page_knows_the_applications_statuses(tmp_path, monkeypatch):
+    path = tmp_path / "prod.db"
+    build_prodlike(path, now=NOW)
+    at = run(UPLOADS, path, monkeypatch, window="all")
+    assert_clean(at)
+    shown = frame_with(at, "status", "uploads")
+    assert dict(zip(shown["status"], shown["uploads"])) == {
+        "processing": 2, "completed": 5, "failed": 1, "uploaded": 1, "other": 1}
+    assert metric_values(at)["Waiting for extraction now"] == "1"
+    line = " ".join(m.value for m in at.markdown if "Waiting for extraction" in m.value)
+    assert "the oldest uploaded 40.0 d ago" in line
+    others = [t.value for t in at.dataframe if list(t.value.columns) == ["status", "uploads"]][0]
+    assert list(others["status"]) == ["queued"]          # 'uploaded' is not foreign
+    assert any("only writes processing, completed, failed and uploaded" in w.value for w in at.warning)
+    types = frame_with(at, "file_type", "uploads", "failed", "failure_rate")
+    assert set(types["file_type"]) == {".pdf", ".docx", ".txt"}
+
+
+def hostile(path):
+    """Every column holding what SQLite lets it hold: huge, negative, 1e300, inf, text, blobs."""
+    build_prodlike(path, now=NOW)
+    migrations.migrate(path)
+    conn = sqlite3.connect(path)
+    conn.executemany("INSERT INTO cv_extraction_cache VALUES (?, '{}', ?, 0, ?, ?, ?, ?)", [
+        (f"odd{i}", model, when, score, count, when) for i, (model, when, score, count) in enumerate([
+            ("m", "2026-11-23T00:00:00", 1e300, 2**63 - 1), ("m", "2026-11-23T01:00:00", -1e300, 2**63 - 1),
+            (b"\x00blob", "2026-11-23T02:00:00", float("inf"), 1e300), ("m", 2461000, "high", -7),
+            ("m", "0100-01-01T00:00:00", 0.8, b"\x01"), ("m", "9999-12-31T00:00:00", 0.9, "many")])])
+    conn.executemany("INSERT INTO cv_uploads VALUES (?, ?, ?, 'x', ?, ?, NULL, ?, NULL)", [
+        ("odd1", "anonymous_odd1", "odd-j1", b"\xff", "2026-11-23T00:00:00", b"\x00"),
+        ("odd2", "r", "odd-j2", 42, 2461000.5, 2**63 - 1),
+        ("odd3", "anonymous_odd3", "odd-j3", ".pdf", "0100-01-01T00:00:00", "uploaded"),
+        ("odd4", "r", "odd-j4", ".pdf", "9999-12-31T23:59:59", 1e300)])
+    conn.execute("INSERT INTO sessions VALUES ('odd', 'r', 1e300)")
+    conn.execute("INSERT INTO users (user_id, email, password_hash, created_at)"
+                 " VALUES ('odd', 'odd@example.com', 'x', -1e300)")
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_out_of_range_cells_never_break_a_page(page, tmp_path, monkeypatch):
+    path = tmp_path / "odd.db"
+    hostile(path)
+    for window in ("all", "7d", "24h"):
+        at = run(page, path, monkeypatch, window=window)
+        assert_clean(at)
+        assert at.metric
+        for _, frames in chart_data(at):
+            for frame in frames:
+                assert len(frame) < 20_000
+    if page == CACHE:
+        buckets = frame_with(at, "bucket", "entries", "accesses").set_index("bucket")
+        assert buckets.loc[cache_hits.INVALID_COUNT, "entries"] == 6
+        assert metric_values(at)["Accesses"] == f"{9:,}"     # the prodlike counts; the rest invalid
+    if page == OVERVIEW:
+        text = " ".join(m.value for m in at.markdown)
+        assert "**Values the application never writes: 10**" in text

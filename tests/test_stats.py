@@ -27,7 +27,7 @@ def test_extraction_stats_has_the_documented_keys(prod_db):
     got = stats.get_extraction_stats(path)
     assert set(got) == {"cached_extractions", "average_confidence_score", "total_cache_accesses",
                         "low_confidence_extractions", "cache_hit_rate"}
-    assert got == pytest.approx(expected["cache"])
+    assert got == pytest.approx({k: expected["cache"][k] for k in got})
 
 
 def test_hit_rate_is_no_data_without_hashed_uploads(db_path):
@@ -39,10 +39,10 @@ def test_hit_needs_an_entry_created_before_the_upload(db_path):
     conn = sqlite3.connect(db_path)
     conn.execute("INSERT INTO cv_extraction_cache VALUES ('h', '{}', 'm', 0, '2026-01-01T10:00:00', 0.9, 1, "
                  "'2026-01-01T10:00:00')")
-    rows = [("a", "u", "j1", "f", "t", "2026-01-01T09:00:00", None, "completed", "h"),   # before: miss
-            ("b", "u", "j2", "f", "t", "2026-01-01T10:00:00", None, "completed", "h"),   # same instant: miss
-            ("c", "u", "j3", "f", "t", "2026-01-01 10:00:01", None, "completed", "h"),   # after: hit
-            ("d", "u", "j4", "f", "t", "2026-01-01T12:00:00", None, "completed", None)]  # no hash: not counted
+    rows = [("a", "u", "j1", "f", ".pdf", "2026-01-01T09:00:00", None, "completed", "h"),   # before: miss
+            ("b", "u", "j2", "f", ".pdf", "2026-01-01T10:00:00", None, "completed", "h"),   # same instant: miss
+            ("c", "u", "j3", "f", ".pdf", "2026-01-01 10:00:01", None, "completed", "h"),   # after: hit
+            ("d", "u", "j4", "f", ".pdf", "2026-01-01T12:00:00", None, "completed", None)]  # no hash: not counted
     conn.executemany("INSERT INTO cv_uploads VALUES (?,?,?,?,?,?,?,?,?)", rows)
     conn.commit()
     conn.close()
@@ -66,17 +66,19 @@ def test_old_schema_is_a_clear_error(tmp_path):
         stats.collect_stats(path)
 
 
-def test_status_outside_the_documented_three_counts_as_other(db_path):
+def test_the_applications_four_statuses_and_other(db_path):
+    statuses = [None, "Completed", "completed", "uploaded", "uploaded", "Uploaded", "uploaded ",
+                "queued", "processing", "failed"]
     conn = sqlite3.connect(db_path)
     conn.executemany("INSERT INTO cv_uploads (upload_id, user_id, job_id, filename, file_type, upload_date, status)"
-                     " VALUES (?,?,?,?,?,?,?)",
-                     [("a", "u", "j1", "f", "t", "2026-01-01T00:00:00", None),
-                      ("b", "u", "j2", "f", "t", "2026-01-01T00:00:00", "Completed"),
-                      ("c", "u", "j3", "f", "t", "2026-01-01T00:00:00", "completed")])
+                     " VALUES (?, 'anonymous_0a1b2c3d4e5f', ?, 'cv.pdf', '.pdf', '2026-01-01T00:00:00', ?)",
+                     [(f"u{i}", f"j{i}", status) for i, status in enumerate(statuses)])
     conn.commit()
     conn.close()
     uploads = stats.collect_stats(db_path)["uploads"]
-    assert (uploads["completed"], uploads["other"], uploads["total"]) == (1, 2, 3)
+    assert {k: uploads[k] for k in ("processing", "completed", "failed", "uploaded", "other", "total")} == {
+        "processing": 1, "completed": 1, "failed": 1, "uploaded": 2, "other": 5, "total": 10}
+    assert uploads["stuck"] == 1   # 'uploaded' waits for the person to sign up: never stuck
 
 
 def test_database_sizes(prod_db):

@@ -24,7 +24,7 @@ def put(db, job_id, user_id, upload_date, cv_data=None, status="completed"):
     conn = sqlite3.connect(db)
     with conn:
         conn.execute("INSERT INTO cv_uploads (upload_id, user_id, job_id, filename, file_type,"
-                     " upload_date, cv_data, status) VALUES (?, ?, ?, 'cv.pdf', 'pdf', ?, ?, ?)",
+                     " upload_date, cv_data, status) VALUES (?, ?, ?, 'cv.pdf', '.pdf', ?, ?, ?)",
                      (f"up-{job_id}", user_id, job_id, upload_date, cv_data, status))
     conn.close()
 
@@ -35,27 +35,27 @@ def owners(db):
 
 def test_create_upload(db):
     before = timeutil.utcnow()
-    upload_id = create_cv_upload(db, "anonymous_1", "job-1", "cv.pdf", "pdf", file_hash="abc")
+    upload_id = create_cv_upload(db, "anonymous_1", "job-1", "cv.pdf", ".pdf", file_hash="abc")
     assert UUID4.match(upload_id)
     [row] = get_user_cv_uploads(db, "anonymous_1")
     assert row["upload_id"] == upload_id
     assert (row["user_id"], row["job_id"], row["filename"], row["file_type"]) == \
-        ("anonymous_1", "job-1", "cv.pdf", "pdf")
+        ("anonymous_1", "job-1", "cv.pdf", ".pdf")
     assert (row["status"], row["file_hash"], row["cv_data"]) == ("processing", "abc", None)
     assert before <= timeutil.parse(row["upload_date"]) <= timeutil.utcnow()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}", row["upload_date"])
 
 
 def test_duplicate_job_id_is_invalid_and_writes_nothing(db):
-    create_cv_upload(db, "anonymous_1", "job-1", "a.pdf", "pdf")
+    create_cv_upload(db, "anonymous_1", "job-1", "a.pdf", ".pdf")
     with pytest.raises(errors.InvalidValue, match="job-1"):
-        create_cv_upload(db, "anonymous_2", "job-1", "b.pdf", "pdf")
+        create_cv_upload(db, "anonymous_2", "job-1", "b.pdf", ".pdf")
     assert query(db, "SELECT user_id, filename FROM cv_uploads") == [("anonymous_1", "a.pdf")]
 
 
 @pytest.mark.parametrize("field", ["user_id", "job_id", "filename", "file_type"])
 def test_empty_required_field_is_invalid(db, field):
-    args = {"user_id": "u", "job_id": "j", "filename": "f", "file_type": "pdf", field: ""}
+    args = {"user_id": "u", "job_id": "j", "filename": "f", "file_type": ".pdf", field: ""}
     with pytest.raises(errors.InvalidValue):
         create_cv_upload(db, **args)
     assert query(db, "SELECT count(*) FROM cv_uploads") == [(0,)]
@@ -87,7 +87,7 @@ def test_cv_data_is_parsed_when_json(db):
 
 
 def test_update_status_and_cv_data(db):
-    create_cv_upload(db, "u", "job", "cv.pdf", "pdf")
+    create_cv_upload(db, "u", "job", "cv.pdf", ".pdf")
     assert update_cv_upload_status(db, "job", "completed", {"name": "Ann"}) is True
     assert query(db, "SELECT status, cv_data FROM cv_uploads") == \
         [("completed", json.dumps({"name": "Ann"}))]
@@ -100,20 +100,27 @@ def test_update_status_and_cv_data(db):
     assert get_user_cv_uploads(db, "u")[0]["cv_data"] == [1, 2]
 
 
+@pytest.mark.parametrize("status", ["uploaded", "processing", "completed", "failed"])
+def test_every_status_the_application_writes_is_accepted(db, status):
+    create_cv_upload(db, "anonymous_0123456789ab", "job", "cv.pdf", ".pdf", file_hash="abc")
+    assert update_cv_upload_status(db, "job", status) is True   # the application's own call
+    assert query(db, "SELECT status, cv_data FROM cv_uploads") == [(status, None)]
+
+
 def test_update_unknown_job_is_false(db):
     assert update_cv_upload_status(db, "ghost", "completed") is False
 
 
-@pytest.mark.parametrize("status", ["done", "Completed", "", None, "other"])
+@pytest.mark.parametrize("status", ["done", "Completed", "Uploaded", "uploaded ", "", None, "other"])
 def test_update_bad_status_is_invalid(db, status):
-    create_cv_upload(db, "u", "job", "cv.pdf", "pdf")
+    create_cv_upload(db, "u", "job", "cv.pdf", ".pdf")
     with pytest.raises(errors.InvalidValue):
         update_cv_upload_status(db, "job", status)
     assert query(db, "SELECT status FROM cv_uploads") == [("processing",)]
 
 
 def test_update_bad_cv_data_is_invalid(db):
-    create_cv_upload(db, "u", "job", "cv.pdf", "pdf")
+    create_cv_upload(db, "u", "job", "cv.pdf", ".pdf")
     with pytest.raises(errors.InvalidValue):
         update_cv_upload_status(db, "job", "completed", 42)
     with pytest.raises(errors.InvalidValue):
@@ -123,8 +130,8 @@ def test_update_bad_cv_data_is_invalid(db):
 
 def test_transfer_from_anonymous(db):
     user = create_user(db, "t@example.com", "h")
-    create_cv_upload(db, "anonymous_abc", "job", "cv.pdf", "pdf")
-    create_cv_upload(db, "anonymous_abc", "other-job", "cv2.pdf", "pdf")
+    create_cv_upload(db, "anonymous_abc", "job", "cv.pdf", ".pdf")
+    create_cv_upload(db, "anonymous_abc", "other-job", "cv2.pdf", ".pdf")
     result = transfer_cv_ownership(db, "job", user)
     assert result["success"] is True
     assert (result["job_id"], result["old_user_id"], result["new_user_id"]) == \
@@ -139,7 +146,7 @@ def test_transfer_from_anonymous(db):
 def test_transfer_from_registered_user_is_refused(db):
     owner = create_user(db, "owner@example.com", "h")
     thief = create_user(db, "thief@example.com", "h")
-    create_cv_upload(db, owner, "job", "cv.pdf", "pdf")
+    create_cv_upload(db, owner, "job", "cv.pdf", ".pdf")
     before = query(db, "SELECT * FROM cv_uploads")
     result = transfer_cv_ownership(db, "job", thief)
     assert result["success"] is False
@@ -151,13 +158,13 @@ def test_transfer_from_registered_user_is_refused(db):
 def test_transfer_needs_the_literal_anonymous_prefix(db):
     user = create_user(db, "t@example.com", "h")
     for job, owner in (("j1", "Anonymous_x"), ("j2", "anonymousXx"), ("j3", "ANONYMOUS_x")):
-        create_cv_upload(db, owner, job, "cv.pdf", "pdf")
+        create_cv_upload(db, owner, job, "cv.pdf", ".pdf")
         assert transfer_cv_ownership(db, job, user)["success"] is False
     assert owners(db) == {"j1": "Anonymous_x", "j2": "anonymousXx", "j3": "ANONYMOUS_x"}
 
 
 def test_transfer_refusals_write_nothing(db):
-    create_cv_upload(db, "anonymous_a", "job", "cv.pdf", "pdf")
+    create_cv_upload(db, "anonymous_a", "job", "cv.pdf", ".pdf")
     missing_job = transfer_cv_ownership(db, "ghost-job", "anything")
     assert (missing_job["success"], missing_job["old_user_id"]) == (False, None)
     missing_user = transfer_cv_ownership(db, "job", "no-such-user")
@@ -232,7 +239,7 @@ def test_get_multiple_users_cvs_chunks_of_500(db, monkeypatch):
     conn = sqlite3.connect(db)
     with conn:
         conn.executemany("INSERT INTO cv_uploads (upload_id, user_id, job_id, filename, file_type,"
-                         " upload_date) VALUES (?, ?, ?, 'f', 'pdf', ?)",
+                         " upload_date) VALUES (?, ?, ?, 'f', '.pdf', ?)",
                          [(f"up{i}", f"user{i}", f"job{i}", now) for i in range(1201)])
     conn.close()
     statements = traced_reads(monkeypatch)

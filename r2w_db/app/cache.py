@@ -1,4 +1,10 @@
-"""The extraction cache: read with an access count, write above the threshold, clean up."""
+"""The extraction cache: read with an access count, write at or above the threshold, clean up.
+
+The application caches an extraction when its confidence is >= 0.75, with INSERT OR REPLACE
+(a re-cache resets created_at and access_count); the upsert here keeps both, so that a
+re-cached file keeps its history. An access_count is a count only when it is an integer
+from 0 to MAX_ACCESS_COUNT (`valid_access_count`); figures leave anything else out and count it.
+"""
 import json
 import math
 import numbers
@@ -6,6 +12,10 @@ import numbers
 from r2w_db import config, errors
 from r2w_db.engine import batching, predicates, timeutil
 from r2w_db.engine.connection import as_database, transaction
+
+# No file is re-uploaded two billion times: a larger access_count is damage, not a count. The
+# bound also keeps sum() far from overflow (2^63 / 2^31 = 2^32 rows, more than any cache holds).
+MAX_ACCESS_COUNT = 2**31 - 1
 
 
 class _NotJson(Exception):
@@ -23,7 +33,7 @@ def get_cached_extraction(db, file_hash):
         try:
             with transaction(conn):
                 rows = conn.execute(
-                    "UPDATE cv_extraction_cache SET access_count = COALESCE(access_count, 0) + 1,"
+                    f"UPDATE cv_extraction_cache SET access_count = {_counted()},"
                     " last_accessed = ? WHERE file_hash = ? RETURNING cv_data",
                     (timeutil.now_iso(), file_hash),
                 ).fetchall()
@@ -35,6 +45,24 @@ def get_cached_extraction(db, file_hash):
                     raise _NotJson from None
         except _NotJson:
             return None
+
+
+def valid_access_count(column="access_count"):
+    """SQL: the access_count is a count (an integer from 0 to MAX_ACCESS_COUNT). NULL is not a
+    count, nor invalid: the schema's default is 1, and sums leave it out."""
+    return f"(typeof({column}) = 'integer' AND {column} BETWEEN 0 AND {MAX_ACCESS_COUNT})"
+
+
+def invalid_access_count(column="access_count"):
+    """SQL: the access_count holds something that is not a count (NULL excluded)."""
+    return f"({column} IS NOT NULL AND NOT {valid_access_count(column)})"
+
+
+def _counted():
+    """SQL: the access_count after a hit. One more for a count (never past MAX_ACCESS_COUNT), 1
+    for NULL, anything else left as it is: an odd value never makes the read overflow."""
+    return (f"CASE WHEN access_count IS NULL THEN 1 WHEN {valid_access_count()}"
+            f" AND access_count < {MAX_ACCESS_COUNT} THEN access_count + 1 ELSE access_count END")
 
 
 def _number(value, what):
@@ -58,7 +86,8 @@ def _cv_json(cv_data):
 
 def cache_extraction_result(db, file_hash, cv_data, model, temperature, confidence,
                             threshold=config.CACHE_THRESHOLD) -> bool:
-    """Cache an extraction when confidence > threshold (upsert on file_hash); True when written."""
+    """Cache an extraction when confidence >= threshold (the application's rule; upsert on
+    file_hash, keeping created_at and access_count); True when written."""
     if not isinstance(file_hash, str) or not file_hash:
         raise errors.InvalidValue("file_hash must be a non-empty string")
     if not isinstance(model, str) or not model:
@@ -69,7 +98,7 @@ def cache_extraction_result(db, file_hash, cv_data, model, temperature, confiden
     confidence = _number(confidence, "confidence")
     if not 0.0 <= confidence <= 1.0:
         raise errors.InvalidValue(f"confidence must be between 0 and 1, not {confidence!r}")
-    if not confidence > threshold:
+    if not confidence >= threshold:
         return False
     text = _cv_json(cv_data)
     now = timeutil.now_iso()

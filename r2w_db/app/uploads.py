@@ -1,4 +1,9 @@
-"""CV uploads: create, list, update status, transfer from an anonymous owner, batch loads."""
+"""CV uploads: create, list, update status, transfer from an anonymous owner, batch loads.
+
+As the application writes them: file_type is the file's extension ('.pdf', '.docx', '.png'),
+and the status is one of config.STATUSES: 'processing', 'completed', 'failed', and 'uploaded'
+(an anonymous upload waiting for the person to sign up before it is extracted).
+"""
 import json
 import uuid
 
@@ -77,7 +82,7 @@ def _cv_data_text(cv_data):
 
 
 def update_cv_upload_status(db, job_id, status, cv_data=None) -> bool:
-    """Set the status (and cv_data unless None); True when the job exists."""
+    """Set the status, one of config.STATUSES (and cv_data unless None); True when the job exists."""
     if status not in config.STATUSES:
         raise errors.InvalidValue(
             f"status must be one of {', '.join(config.STATUSES)}, not {status!r}")

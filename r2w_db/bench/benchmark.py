@@ -74,14 +74,6 @@ def _per_day():
     return f"SELECT {day} AS day, count(*) AS uploads FROM cv_uploads GROUP BY day ORDER BY day"
 
 
-def _cache_figures_sql():
-    return """SELECT count(*) AS n,
-       avg(CASE WHEN confidence_score BETWEEN 0 AND 1 THEN confidence_score END) AS avg_conf,
-       coalesce(sum(access_count), 0) AS accesses,
-       coalesce(sum(confidence_score >= 0 AND confidence_score < ?), 0) AS low
-FROM cv_extraction_cache"""
-
-
 def default_queries():
     """The benchmarked statements, the schema document's first."""
     doc = "schema document"
@@ -123,8 +115,8 @@ def default_queries():
         Query("status_counts", "Upload status counts",
               "SELECT status, count(*) AS n FROM cv_uploads GROUP BY status", (), "aggregate"),
         Query("uploads_per_day", "Uploads per day", _per_day(), (), "aggregate"),
-        Query("cache_figures", "Cache figures (count, confidence, accesses)",
-              _cache_figures_sql(), ("low_confidence",), "aggregate"),
+        Query("cache_figures", "Cache figures (count, confidence, accesses; stats.CACHE_SQL)",
+              stats.CACHE_SQL, ("low_confidence", "cache_threshold"), "aggregate"),
         Query("active_sessions", "Active sessions (last 7 days)",
               "SELECT count(*) FROM sessions WHERE "
               + P.at_or_after("created_at", timeutil.utcnow())[0],
@@ -185,6 +177,7 @@ def sample_parameters(conn, seed=None, now=None):
     values["cache_old_high"], values["cache_old_exact"] = P.older_than("c", cache_cut)[1]
     values["anon_new_low"], values["anon_new_exact"] = P.at_or_after("c", anon_cut)[1]
     values["low_confidence"] = config.LOW_CONFIDENCE
+    values["cache_threshold"] = config.CACHE_THRESHOLD
     values["_missing"] = missing
     return values
 

@@ -6,6 +6,10 @@ rules (DESIGN.md "Definitions"), with growth over time and the leftovers a real 
 shows: expired sessions, stuck jobs, failures, stale anonymous uploads, old cache entries written
 under a laxer confidence policy, rows from before file hashing.
 
+As the application writes them: file_type is the file's extension, and an anonymous upload the
+cache cannot answer waits in status 'uploaded', unextracted, until the person signs up and
+claims it (then it is extracted); one never claimed stays 'uploaded' (about a quarter of uploads).
+
 The same seed and the same `now` give byte-identical rows. A demo database is marked with
 `PRAGMA application_id = DEMO_APPLICATION_ID` (no extra table: the schema stays the documented
 one); `is_demo(db)` reads that mark.
@@ -35,8 +39,8 @@ POLICY_CHANGE_DAYS = 46      # cache entries older than this were written under 
 CHUNK = 10_000               # rows per executemany
 
 # Proportions (of uploads unless said otherwise)
-ANONYMOUS_SHARE = 0.38       # new uploads made without an account
-CLAIM_SHARE = 0.42           # anonymous uploads later claimed by the person signing up
+ANONYMOUS_SHARE = 0.50       # new uploads made without an account
+CLAIM_SHARE = 0.30           # anonymous uploads later claimed (the rest stay 'uploaded': ~a quarter)
 CLAIM_WINDOW_DAYS = 3        # ... within this long after the upload
 REUSE_SHARE = 0.32           # hashed uploads that re-upload an already cached file (cache hits)
 REUSE_SAME_OWNER = 0.6       # a re-upload by the owner of the first upload
@@ -49,16 +53,17 @@ LOCATION_SHARE = 0.7
 BIRTHDATE_SHARE = 0.35
 EXTRA_SESSIONS_RECENT = 0.10  # extra sessions (logins) placed in the last 7 days of the user's life
 
-# file type -> (weight, failure rate of a new extraction, filename patterns)
+# file type (the extension, as the application stores it) -> (weight, failure rate of a new
+# extraction, filename patterns)
 FILE_TYPES = (
-    ("application/pdf", 0.72, 0.06,
+    (".pdf", 0.72, 0.06,
      ("{F}_{L}_CV.pdf", "{F}_{L}_Resume.pdf", "{f}_{l}_cv.pdf", "CV_{F}_{L}.pdf",
       "{F}{L}_Resume_{Y}.pdf", "{F}_{L}_CV_final.pdf")),
-    ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", 0.18, 0.06,
+    (".docx", 0.18, 0.06,
      ("{F}_{L}_CV.docx", "{F}_{L}_Resume.docx", "{f}_{l}_resume_{Y}.docx", "CV_{F}_{L}.docx")),
-    ("application/msword", 0.04, 0.12, ("{F}_{L}_CV.doc", "{F}{L}_Resume.doc")),
-    ("text/plain", 0.03, 0.09, ("{f}_{l}_resume.txt", "{F}_{L}_CV.txt")),
-    ("image/png", 0.03, 0.22, ("{F}_{L}_CV.png", "Screenshot_CV_{F}_{L}.png")),
+    (".doc", 0.04, 0.12, ("{F}_{L}_CV.doc", "{F}{L}_Resume.doc")),
+    (".txt", 0.03, 0.09, ("{f}_{l}_resume.txt", "{F}_{L}_CV.txt")),
+    (".png", 0.03, 0.22, ("{F}_{L}_CV.png", "Screenshot_CV_{F}_{L}.png")),
 )
 
 # model -> (weight before the policy change, weight after)
@@ -375,7 +380,7 @@ class _Builder:
         cache_created, cache = [], []
         rows, cache_rows = [], []
         counts = dict(uploads=0, uploads_completed=0, uploads_failed=0, uploads_processing=0,
-                      stuck_jobs=0, uploads_without_hash=0, anonymous_uploads=0, anonymous_ids=0,
+                      uploads_uploaded=0, stuck_jobs=0, uploads_without_hash=0, anonymous_uploads=0, anonymous_ids=0,
                       stale_anonymous_ids=0, claimed_uploads=0, registered_uploads=0,
                       cache_entries=0, cache_hits=0, cache_below_threshold=0,
                       cache_low_confidence=0, cache_null_confidence=0)
@@ -422,6 +427,7 @@ class _Builder:
                 counts["cache_hits"] += 1
             else:
                 owner = None
+                waiting = False  # an anonymous upload never claimed: never extracted
                 k = bisect.bisect_left(user_offsets, off)
                 if k == 0 or r() < ANONYMOUS_SHARE:
                     claimer = None
@@ -435,6 +441,7 @@ class _Builder:
                         person = user_persons[claimer]
                         counts["claimed_uploads"] += 1
                     else:
+                        waiting = True
                         user_id = "anonymous_" + new_uuid()
                         first, last = rng.choice(documents.FIRST_NAMES), rng.choice(documents.LAST_NAMES)
                         email = (f"{first}.{last}{randrange(1, 100)}@example."
@@ -450,6 +457,8 @@ class _Builder:
                     F=first, L=last, f=first.lower(), l=last.lower(), Y=int(when[:4]) - randrange(2))
                 if kind or age < NATURAL_PROCESSING_SECONDS:
                     status = "processing"
+                elif waiting:
+                    status = "uploaded"
                 elif r() < fail_rate[file_type]:
                     status = "failed"
                 else:
@@ -465,11 +474,11 @@ class _Builder:
                     if created < self.policy_change:
                         model = old_model(r())
                         u = r()
-                        if u < 0.02:
+                        if u < 0.04:
                             confidence = None
-                        elif u < 0.12:
+                        elif u < 0.14:
                             confidence = round(0.45 + r() * 0.2499, 4)
-                        elif u < 0.30:
+                        elif u < 0.32:
                             confidence = round(0.70 + r() * 0.0499, 4)
                         else:
                             confidence = round(0.99 - 0.2299 * r() ** 1.6, 4)

@@ -15,6 +15,9 @@ from r2w_db.figures.periods import Window, period_frame, period_of, rate_column,
 # (label, lowest access_count in the bucket); NULL and 0 count as 1, as the cleanup does
 ACCESS_BUCKETS = (("1 (never reused)", 1), ("2", 2), ("3–5", 3), ("6–10", 6), ("11–50", 11),
                   ("51+", 51))
+# an access_count that is not a count (negative, fractional, huge, text): listed only when present
+INVALID_COUNT = "not a count (invalid)"
+VALID_COUNT = cache.valid_access_count()
 
 
 def hit_rate(db, window: Window):
@@ -51,14 +54,21 @@ def served_long(frame):
 
 
 def access_counts(db):
-    """DataFrame bucket, entries, accesses: every entry of the cache by its access_count."""
-    cases = " ".join(f"WHEN coalesce(access_count, 1) >= {low} THEN '{label}'"
+    """DataFrame bucket, entries, accesses: every entry of the cache by its access_count.
+
+    An access_count that is not a count (app.cache.valid_access_count) goes to the INVALID_COUNT
+    bucket (listed only when present), with no accesses: it is never summed.
+    """
+    cases = " ".join(f"WHEN access_count >= {low} THEN '{label}'"
                      for label, low in reversed(ACCESS_BUCKETS[1:]))
     with read(db) as conn:
         got = {r[0]: (r[1], r[2]) for r in conn.execute(
-            f"SELECT CASE {cases} ELSE '{ACCESS_BUCKETS[0][0]}' END AS bucket, count(*),"
-            " coalesce(sum(access_count), 0) FROM cv_extraction_cache GROUP BY 1")}
+            f"SELECT CASE WHEN {cache.invalid_access_count()} THEN '{INVALID_COUNT}' {cases}"
+            f" ELSE '{ACCESS_BUCKETS[0][0]}' END AS bucket, count(*),"
+            f" coalesce(sum(CASE WHEN {VALID_COUNT} THEN access_count END), 0)"
+            " FROM cv_extraction_cache GROUP BY 1")}
     labels = [label for label, _ in ACCESS_BUCKETS]
+    labels += [INVALID_COUNT] if INVALID_COUNT in got else []
     return pd.DataFrame({"bucket": labels,
                          "entries": [int(got.get(b, (0, 0))[0]) for b in labels],
                          "accesses": [int(got.get(b, (0, 0))[1]) for b in labels]})
@@ -69,16 +79,20 @@ SIZE_SAMPLE = 2000  # above this many entries the documents' size is estimated f
 
 def contents(db):
     """What the cache holds now: {"entries", "bytes", "bytes_estimated", "accesses",
-    "eligible_for_cleanup", "by_model": DataFrame model, entries, accesses, average_confidence,
-    below_threshold}. bytes: the cached documents (cv_data), UTF-8; exact up to SIZE_SAMPLE
+    "invalid_access_counts", "eligible_for_cleanup", "by_model": DataFrame model, entries,
+    accesses, average_confidence, below_threshold}. accesses: the sum of the access_counts that
+    are counts (the others are counted in invalid_access_counts). bytes: the cached documents
+    (cv_data), UTF-8; exact up to SIZE_SAMPLE
     entries, else the newest SIZE_SAMPLE entries' mean times the count (reading every document
     of a production cache takes seconds). Eligible for cleanup: older than 30 days and never
     reused (the cleanup's own rule)."""
     with read(db) as conn:
         rows = conn.execute(
-            "SELECT extraction_model, count(*), coalesce(sum(access_count), 0),"
+            "SELECT extraction_model, count(*),"
+            f" coalesce(sum(CASE WHEN {VALID_COUNT} THEN access_count END), 0),"
             " avg(CASE WHEN confidence_score BETWEEN 0 AND 1 THEN confidence_score END),"
-            " coalesce(sum(confidence_score BETWEEN 0 AND 1 AND confidence_score < ?), 0)"
+            " coalesce(sum(confidence_score BETWEEN 0 AND 1 AND confidence_score < ?), 0),"
+            f" coalesce(sum({cache.invalid_access_count()}), 0)"
             " FROM cv_extraction_cache GROUP BY extraction_model ORDER BY 2 DESC, 1",
             (config.CACHE_THRESHOLD,)).fetchall()
         sampled, sample_bytes = conn.execute(
@@ -86,12 +100,13 @@ def contents(db):
             " (SELECT cv_data FROM cv_extraction_cache ORDER BY rowid DESC LIMIT ?)",
             (SIZE_SAMPLE,)).fetchone()
     by_model = pd.DataFrame([tuple(r) for r in rows], columns=[
-        "model", "entries", "accesses", "average_confidence", "below_threshold"])
+        "model", "entries", "accesses", "average_confidence", "below_threshold", "invalid"])
     by_model["average_confidence"] = by_model["average_confidence"].astype("float64")
+    invalid = int(by_model.pop("invalid").sum())
     entries = int(by_model["entries"].sum())
     estimated = entries > sampled
     size = round(sample_bytes / sampled * entries) if estimated else int(sample_bytes)
     return {"entries": entries, "bytes": size, "bytes_estimated": estimated,
-            "accesses": int(by_model["accesses"].sum()),
+            "accesses": int(by_model["accesses"].sum()), "invalid_access_counts": invalid,
             "eligible_for_cleanup": cache.count_old_cache_entries(db),
             "by_model": by_model}

@@ -1,8 +1,8 @@
 """Confidence page figures: cache entries created in the window, by confidence_score.
 
-Low: below 0.7. Caching threshold: 0.75 (entries below it break the caching
-policy). Invalid: NULL or outside [0, 1]; invalid values are counted, and left
-out of histograms and averages.
+Low: below 0.7. Caching threshold: 0.75 (the application caches at or above it; entries
+below it break the caching policy, exactly 0.75 does not). Invalid: NULL or outside [0, 1]
+(text and blobs included); invalid values are counted, and left out of histograms and averages.
 """
 import pandas as pd
 
@@ -12,6 +12,9 @@ from r2w_db.figures.periods import Window, period_frame, period_of, read
 BIN = 0.05
 BINS = 20
 VALID = "confidence_score BETWEEN 0 AND 1"
+# the first bin of the two upper bands: a score is binned inside its own band, even a score
+# a hair below a rule that rounding to 6 places would put in the next bin
+LOW_BIN, CACHEABLE_BIN = round(config.LOW_CONFIDENCE * BINS), round(config.CACHE_THRESHOLD * BINS)
 BANDS = (f"low (< {config.LOW_CONFIDENCE})",
          f"below caching threshold ({config.LOW_CONFIDENCE}–{config.CACHE_THRESHOLD})",
          f"cacheable (≥ {config.CACHE_THRESHOLD})")
@@ -51,13 +54,19 @@ def summary(db, window: Window):
 
 
 def histogram(db, window: Window):
-    """DataFrame bin_start, bin_end, entries, band: 20 bins of 0.05 over [0, 1] (1.0 in the last)."""
+    """DataFrame bin_start, bin_end, entries, band: 20 bins of 0.05 over [0, 1] (1.0 in the last).
+
+    Each score falls in a bin of its own band (the same comparisons as summary's counts)."""
     where, params = window.where("created_at")
+    raw = f"CAST(round(confidence_score * {BINS}, 6) AS INTEGER)"
+    binned = (f"CASE WHEN confidence_score < ? THEN min({raw}, {LOW_BIN - 1})"
+              f" WHEN confidence_score < ? THEN max(min({raw}, {CACHEABLE_BIN - 1}), {LOW_BIN})"
+              f" ELSE max(min({raw}, {BINS - 1}), {CACHEABLE_BIN}) END")
     with read(db) as conn:
         got = dict(conn.execute(
-            f"SELECT min(CAST(round(confidence_score * {BINS}, 6) AS INTEGER), {BINS - 1}) AS bin,"
-            f" count(*) FROM cv_extraction_cache WHERE {VALID} AND {where} GROUP BY 1",
-            params).fetchall())
+            f"SELECT {binned} AS bin, count(*) FROM cv_extraction_cache"
+            f" WHERE {VALID} AND {where} GROUP BY 1",
+            (config.LOW_CONFIDENCE, config.CACHE_THRESHOLD, *params)).fetchall())
     starts = [round(i * BIN, 2) for i in range(BINS)]
     return pd.DataFrame({"bin_start": starts, "bin_end": [round(s + BIN, 2) for s in starts],
                          "entries": [int(got.get(i, 0)) for i in range(BINS)],

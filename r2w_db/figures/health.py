@@ -159,6 +159,7 @@ def run_checks(db, thresholds=None, last_runs=None, now=None):
                  f"{config.ANONYMOUS_RETENTION_DAYS}-day retention", t.anonymous_grace_days, t,
                  "anonymous"),
         _unparseable(db, figures, t),
+        _foreign_values(db, figures),
         _schema(db, drift, steps),
         _logged(db, "integrity", "Last integrity check", last_runs, now,
                 t.integrity_warn_days * 86400, t.integrity_error_days * 86400, never=WARN,
@@ -196,11 +197,15 @@ def _cleanup_figures(db, t):
 
 
 def _figures(conn, now):
-    entries, _, _, _, invalid, below = stats._cache_row(conn)   # the figures of `stats`
+    cache_row = stats._cache_row(conn)   # the figures of `stats`
+    other = sum(n for status, n in stats._status_counts(conn) if status not in config.STATUSES)
     return {
         "stuck": stats._stuck(conn, now),
-        "confidence": {"entries": entries, "below": below, "invalid": invalid},
+        "confidence": {"entries": cache_row["n"], "below": cache_row["below_threshold"],
+                       "invalid": cache_row["invalid"]},
         "unparseable": stats.data_quality(conn),
+        "foreign": {"uploads with a status the application never writes": other,
+                    "cache entries whose access_count is not a count": cache_row["invalid_access"]},
     }
 
 
@@ -243,7 +248,7 @@ def _below_threshold(figures, t):
         detail += f"; {invalid:,} with an invalid confidence (NULL or outside [0, 1])"
     return Check(
         "below_threshold", "Entries below the caching threshold", status, f"{below:,}", detail,
-        "" if status == OK else "The cache should only hold extractions above "
+        "" if status == OK else "The cache should only hold extractions at or above "
         f"{config.CACHE_THRESHOLD}: they are served to every re-upload of the same file. Find the "
         "writer (an older policy?) and delete or re-extract them; see them on the Confidence page.",
         page=CONFIDENCE_PAGE, page_label="Confidence")
@@ -261,6 +266,20 @@ def _unparseable(db, figures, t):
         "" if status == OK else "Fix the writer: timestamps are naive UTC ISO-8601 "
         "(datetime.utcnow().isoformat()). `stats` lists them per column.",
         command=_cmd(db, "stats"))
+
+
+def _foreign_values(db, figures):
+    """Values the application never writes: a status outside config.STATUSES ('uploaded' is the
+    application's own), an access_count that is not a count. Left out of figures, counted here."""
+    found = {k: v for k, v in figures["foreign"].items() if v}
+    detail = "; ".join(f"{k}: {v:,}" for k, v in found.items()) or (
+        f"every status is one of {', '.join(config.STATUSES)}; every access_count is a count")
+    return Check(
+        "foreign_values", "Values the application never writes", WARN if found else OK,
+        f"{sum(found.values()):,}", detail,
+        "" if not found else "Find what wrote them (a script, an older version, a hand edit): "
+        "the Uploads page lists the statuses, `stats` counts both.",
+        command=_cmd(db, "stats"), page=UPLOADS_PAGE, page_label="Uploads")
 
 
 def _schema(db, drift, steps):
@@ -324,6 +343,13 @@ def _logged(db, task, title, last_runs, now, warn_s, error_s, never, remedy, com
 
 def _wal(db, store, t):
     wal = store["wal_bytes"]
+    if store.get("journal_mode", "wal") != "wal":  # a recommendation, never a warning
+        return Check(
+            "wal", "WAL size", OK, f"{store['journal_mode']} journal (no WAL)",
+            "the file uses a rollback journal, as the application leaves it. On a local disk, WAL "
+            "lets the dashboard read while the application writes; switch with "
+            f"`{_cmd(db, 'migrate', '--wal')}` (never on a network share)",
+            command=_cmd(db, "migrate", "--wal", "--dry-run"))
     status = _level(wal / 2**20, t.wal_warn_mb, t.wal_error_mb)
     return Check(
         "wal", "WAL size", status, human_bytes(wal),

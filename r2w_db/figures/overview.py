@@ -81,15 +81,14 @@ def side(expr, window: Window, julian=False):
 
 
 def upload_counts(conn, window: Window):
-    """Uploads of a window, their statuses, stuck jobs and uploads with a file_hash."""
+    """Uploads of a window, one count per status the application writes (config.STATUSES),
+    stuck jobs and uploads with a file_hash."""
     where, params = window.where("u.upload_date")
     stuck, stuck_params = P.older_than("u.upload_date",
                                        timeutil.ago(window.now, minutes=config.STUCK_MINUTES))
+    statuses = "".join(f"coalesce(sum(u.status = '{s}'), 0) AS {s}, " for s in config.STATUSES)
     return dict(conn.execute(f"""
-        SELECT count(*) AS uploads,
-               coalesce(sum(u.status = 'completed'), 0) AS completed,
-               coalesce(sum(u.status = 'failed'), 0) AS failed,
-               coalesce(sum(u.status = 'processing'), 0) AS processing,
+        SELECT count(*) AS uploads, {statuses}
                coalesce(sum(u.status = 'processing' AND {stuck}), 0) AS stuck,
                coalesce(sum(u.file_hash IS NOT NULL AND u.file_hash <> ''), 0) AS hashed
         FROM cv_uploads u WHERE {where}""", (*stuck_params, *params)).fetchone())
@@ -102,7 +101,7 @@ def upload_figures(conn, window: Window):
     hit_counts = dict(hits(conn, span(window), hashed, side("u.upload_date", window)))
     for name, f in figures.items():
         f["hits"] = hit_counts.get(name, 0)
-        f["other"] = f["uploads"] - f["completed"] - f["failed"] - f["processing"]
+        f["other"] = f["uploads"] - sum(f[s] for s in config.STATUSES)
         f["failure_rate"] = ratio(f["failed"], f["completed"] + f["failed"])
         f["cache_hit_rate"] = stats.hit_rate_from(f["hashed"], f["hits"])
     return figures
@@ -170,7 +169,8 @@ def headline(db, window: Window):
     """The overview's figures: {"current": {...}, "previous": {...} or None, "now": {...}}.
 
     current/previous: registered_new, anonymous_new, uploads, completed, failed,
-    processing, other, stuck (uploads of the window still processing after 60
+    processing, uploaded (waiting for extraction), other (a status the application
+    never writes), stuck (uploads of the window still processing after 60
     minutes), hashed, hits, cache_hit_rate (None = no data), failure_rate
     (failed / (completed + failed), None = no finished job), average_confidence
     (of cache entries created in the window). now: active_sessions,

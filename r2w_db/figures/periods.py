@@ -25,6 +25,9 @@ WINDOWS = {
 }
 DEFAULT_WINDOW = "7d"
 PERIOD_FORMAT = {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00"}
+# A chart covers at most this much history before now, and ends a day after now at the latest:
+# one row dated in year 100 or 9999 must not make a chart of millions of empty periods.
+CHART_HISTORY = timedelta(days=3653)
 
 
 @dataclass(frozen=True)
@@ -115,12 +118,16 @@ def period_frame(rows, window: Window, counts=(), values=()):
 
     `counts` columns are integers, 0 for a period without rows; `values` columns
     (averages, rates) stay NaN there. Rows without a period (an unparseable
-    timestamp) are dropped; an all-time window starts at its first row.
+    timestamp) are dropped, and so are periods outside what a chart shows (more than
+    CHART_HISTORY before now, more than a day after it: the window's totals still count
+    them); an all-time window starts at its first row.
     """
     columns = [*counts, *values]
     frame = pd.DataFrame([tuple(r) for r in rows], columns=["period", *columns])
-    frame = frame[frame["period"].notna()]
-    frame["period"] = pd.to_datetime(frame["period"], format=PERIOD_FORMAT[window.grain])
+    frame["period"] = pd.to_datetime(frame["period"], format=PERIOD_FORMAT[window.grain],
+                                     errors="coerce")   # a year SQLite can write, pandas cannot
+    low, high = chart_span(window)
+    frame = frame[frame["period"].notna() & (frame["period"] >= low) & (frame["period"] <= high)]
     first = window.first_period
     if first is None:
         if frame.empty:
@@ -132,6 +139,12 @@ def period_frame(rows, window: Window, counts=(), values=()):
     frame[list(counts)] = frame[list(counts)].fillna(0).astype("int64")
     frame[list(values)] = frame[list(values)].astype("float64")
     return frame.reset_index()
+
+
+def chart_span(window: Window):
+    """(first, last) periods a chart of the window may show."""
+    low = window.first_period or floor_period(window.now - CHART_HISTORY, window.grain)
+    return low, max(window.last_period, floor_period(window.now + timeutil.SLACK, window.grain))
 
 
 def ratio(numerator, denominator):

@@ -2,7 +2,10 @@
 
 Every figure is an SQL aggregate over short read-only connections; nothing is
 written. Timestamps are compared as instants, the anonymous prefix is matched
-literally, and statuses outside the documented three count as other.
+literally, and statuses other than the four the application writes count as other.
+Any value SQLite can hold is survived: a cell outside its range (an access_count that
+is not a count, a confidence outside [0, 1]) is left out of sums and averages and
+counted as invalid, so that one odd cell never overflows a sum.
 
 The counts are independent of each other, so `collect_stats` runs them (the
 heaviest, the cache hits, in two halves) on two read-only connections at once (sqlite3 releases the GIL while a statement
@@ -14,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from r2w_db import config
+from r2w_db.app.cache import invalid_access_count, valid_access_count
 from r2w_db.engine import predicates as P, schema, timeutil
 from r2w_db.engine.connection import as_database, open_reader, translated
 
@@ -43,15 +47,17 @@ WITH_HASH_SQL = "SELECT count(*) FROM cv_uploads WHERE file_hash IS NOT NULL AND
 # this file_hash (hex SHA-256 hashes split about evenly; any split gives the same sum).
 HASH_SPLIT = "8"
 
-CACHE_SQL = """
+# Valid: a confidence in [0, 1] (text and blobs sort above every number, so BETWEEN leaves them
+# out), an access_count that is a count. Only valid values are summed.
+CACHE_SQL = f"""
 SELECT count(*) AS n,
        avg(CASE WHEN confidence_score BETWEEN 0 AND 1 THEN confidence_score END) AS avg_conf,
-       coalesce(sum(access_count), 0) AS accesses,
-       coalesce(sum(confidence_score >= 0 AND confidence_score < ?), 0) AS low,
-       coalesce(sum(confidence_score IS NULL OR confidence_score < 0
-                    OR confidence_score > 1), 0) AS invalid,
+       coalesce(sum(CASE WHEN {valid_access_count()} THEN access_count END), 0) AS accesses,
+       coalesce(sum(confidence_score BETWEEN 0 AND 1 AND confidence_score < ?), 0) AS low,
+       coalesce(sum(NOT coalesce(confidence_score BETWEEN 0 AND 1, 0)), 0) AS invalid,
        coalesce(sum(confidence_score BETWEEN 0 AND 1 AND confidence_score < ?), 0)
-           AS below_threshold
+           AS below_threshold,
+       coalesce(sum({invalid_access_count()}), 0) AS invalid_access
 FROM cv_extraction_cache"""
 
 QUALITY_COLUMNS = {"users.created_at": ("users", "created_at"),
@@ -93,21 +99,22 @@ def _hits_from(conn):
 
 
 def _cache_row(conn):
-    return tuple(conn.execute(CACHE_SQL, (config.LOW_CONFIDENCE, config.CACHE_THRESHOLD)).fetchone())
+    """{n, avg_conf, accesses, low, invalid, below_threshold, invalid_access} over the cache."""
+    return dict(conn.execute(CACHE_SQL, (config.LOW_CONFIDENCE, config.CACHE_THRESHOLD)).fetchone())
 
 
 def _cache_dict(row, with_hash, hits):
-    n, avg_conf, accesses, low, invalid, below_threshold = row
     return {
-        "cached_extractions": n,
-        "average_confidence_score": avg_conf,
-        "total_cache_accesses": accesses,
-        "low_confidence_extractions": low,
+        "cached_extractions": row["n"],
+        "average_confidence_score": row["avg_conf"],
+        "total_cache_accesses": row["accesses"],
+        "low_confidence_extractions": row["low"],
         "cache_hit_rate": hit_rate_from(with_hash, hits),
         "uploads_with_hash": with_hash,
         "cache_hits": hits,
-        "below_caching_threshold": below_threshold,
-        "invalid_confidence": invalid,
+        "below_caching_threshold": row["below_threshold"],
+        "invalid_confidence": row["invalid"],
+        "invalid_access_count": row["invalid_access"],
     }
 
 

@@ -1,4 +1,9 @@
-"""Uploads page figures: statuses, failures, stuck jobs, file types (by upload_date)."""
+"""Uploads page figures: statuses, failures, stuck jobs, uploads waiting for extraction, file
+types (by upload_date).
+
+Statuses: the four the application writes (config.STATUSES: processing, completed, failed,
+uploaded), and other for anything else (NULL included). file_type is the file's extension.
+"""
 import pandas as pd
 
 from r2w_db import config
@@ -10,13 +15,13 @@ STATUS_CLASSES = (*config.STATUSES, "other")
 
 
 def status_class(column="status"):
-    """SQL: the status, or 'other' for anything outside the documented three (NULL included)."""
+    """SQL: the status, or 'other' for anything the application never writes (NULL included)."""
     documented = ", ".join(f"'{s}'" for s in config.STATUSES)
     return f"(CASE WHEN {column} IN ({documented}) THEN {column} ELSE 'other' END)"
 
 
 def status_counts(db, window: Window):
-    """DataFrame status (processing, completed, failed, other), uploads: always four rows."""
+    """DataFrame status (config.STATUSES, then other), uploads: always one row per status class."""
     where, params = window.where("upload_date")
     with read(db) as conn:
         got = {row[0]: row[1] for row in conn.execute(
@@ -27,7 +32,8 @@ def status_counts(db, window: Window):
 
 
 def other_statuses(db, window: Window):
-    """DataFrame status (the stored value; 'NULL' for none), uploads: statuses outside the three."""
+    """DataFrame status (the stored value; 'NULL' for none), uploads: statuses the application
+    never writes."""
     where, params = window.where("upload_date")
     documented = ", ".join(f"'{s}'" for s in config.STATUSES)
     with read(db) as conn:
@@ -39,7 +45,7 @@ def other_statuses(db, window: Window):
 
 
 def by_period(db, window: Window):
-    """DataFrame period, processing, completed, failed, other, uploads, failure_rate.
+    """DataFrame period, one column per status (config.STATUSES), other, uploads, failure_rate.
 
     failure_rate = failed / (completed + failed), NaN where no job finished.
     """
@@ -50,7 +56,8 @@ def by_period(db, window: Window):
             f"SELECT {period_of('upload_date', window.grain)} AS period, {sums}, count(*)"
             f" FROM cv_uploads WHERE {where} GROUP BY 1", params).fetchall()
     frame = period_frame(rows, window, counts=(*config.STATUSES, "uploads"))
-    frame.insert(4, "other", frame["uploads"] - frame[list(config.STATUSES)].sum(axis=1))
+    frame.insert(1 + len(config.STATUSES), "other",
+                 frame["uploads"] - frame[list(config.STATUSES)].sum(axis=1))
     frame["failure_rate"] = rate_column(frame.assign(finished=frame["completed"] + frame["failed"]),
                                         "failed", "finished")
     return frame
@@ -82,6 +89,25 @@ def stuck_jobs(db, now=None, limit=500):
     return {"count": count, "jobs": jobs}
 
 
+def awaiting_extraction(db, now=None):
+    """{"count", "oldest_at", "oldest_age_minutes", "unreadable"}: uploads in status 'uploaded' now,
+    whatever the window (anonymous uploads the application extracts once the person signs up).
+
+    oldest_at: the earliest readable upload_date (None when there is none); unreadable: those
+    whose upload_date cannot be read, counted but never the oldest.
+    """
+    now = now or timeutil.utcnow()
+    bad = P.unparseable("upload_date")
+    with read(db) as conn:
+        row = conn.execute(
+            "SELECT n, strftime('%Y-%m-%dT%H:%M:%f', first), (julianday(?) - first) * 1440.0, bad"
+            f" FROM (SELECT count(*) AS n, coalesce(sum({bad}), 0) AS bad,"
+            f" min(CASE WHEN NOT {bad} THEN julianday(upload_date) END) AS first"
+            " FROM cv_uploads WHERE status = 'uploaded')", (timeutil.iso(now),)).fetchone()
+    return {"count": row[0], "oldest_at": row[1], "oldest_age_minutes": row[2],
+            "unreadable": row[3]}
+
+
 def file_types(db, window: Window):
     """DataFrame file_type, uploads, failed, failure_rate (failed / (completed + failed))."""
     where, params = window.where("upload_date")
@@ -98,8 +124,10 @@ def file_types(db, window: Window):
 
 
 def summarise(counts):
-    """From status_counts' frame: {"uploads", "failed", "finished", "failure_rate", "other"}."""
+    """From status_counts' frame: {"uploads", "failed", "finished", "failure_rate", "uploaded",
+    "other"}."""
     counts = counts.set_index("status")["uploads"]
     failed, finished = int(counts["failed"]), int(counts["completed"] + counts["failed"])
     return {"uploads": int(counts.sum()), "failed": failed, "finished": finished,
-            "failure_rate": ratio(failed, finished), "other": int(counts["other"])}
+            "failure_rate": ratio(failed, finished), "uploaded": int(counts["uploaded"]),
+            "other": int(counts["other"])}
