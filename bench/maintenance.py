@@ -62,7 +62,7 @@ def writer_main(path, interval_ms):
     conn.execute("PRAGMA synchronous = NORMAL")
     if os.environ.get("BENCH_APP_AUTOCHECKPOINT"):   # experiments only: the application's setting
         conn.execute(f"PRAGMA wal_autocheckpoint = {int(os.environ['BENCH_APP_AUTOCHECKPOINT'])}")
-    latencies, starts, keys, failures, slow = [], [], [], [], []
+    latencies, starts, keys, failures, slow, failure_starts = [], [], [], [], [], []
     print("ready", flush=True)
     interval = interval_ms / 1000
     due = time.perf_counter()
@@ -83,6 +83,7 @@ def writer_main(path, interval_ms):
                 slow.append((began, inserted - began, time.perf_counter() - inserted))
         except sqlite3.Error as exc:
             failures.append(str(exc))
+            failure_starts.append(began)
             try:
                 conn.rollback()
             except sqlite3.Error:
@@ -94,7 +95,7 @@ def writer_main(path, interval_ms):
         time.sleep(max(0.0, due - time.perf_counter()))
     conn.close()
     print(json.dumps({"latencies": latencies, "starts": starts, "keys": keys, "failures": failures,
-                      "slow": slow}))
+                      "slow": slow, "failure_starts": failure_starts}))
 
 
 class Writer:
@@ -131,7 +132,7 @@ def summary(measured, window=None):
 
 # ------------------------------------------------------------------- databases
 
-def build_sessions_db(path, expired, live, uploads):
+def build_sessions_db(path, expired, live, uploads, journal="wal"):
     """Current schema; `expired` sessions 8-400 days old (oldest first, as the application
     wrote them), `live` sessions of the last 6 days, `uploads` uploads with ~1.5 KB of cv_data."""
     for suffix in ("", "-wal", "-shm"):
@@ -140,7 +141,7 @@ def build_sessions_db(path, expired, live, uploads):
     now = timeutil.utcnow()
     rnd = random.Random(7)
     conn = sqlite3.connect(path)
-    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA journal_mode = {'WAL' if journal == 'wal' else 'DELETE'}")
     conn.execute("PRAGMA synchronous = OFF")
     span = timedelta(days=392).total_seconds()
     with conn:
@@ -394,6 +395,11 @@ def render(report):
         f"SQLite {m['sqlite']}. Load average at the start {m['load'][0]:.2f}, {m['load'][1]:.2f}, "
         f"{m['load'][2]:.2f} (a shared machine: other work ran meanwhile, see the baseline).",
         "",
+        f"Journal mode of the databases: **{a.get('journal', 'wal')}**"
+        + (" (WAL)." if a.get("journal", "wal") == "wal" else
+           " (the application's default rollback journal: readers and writers exclude each other "
+           "at commit, so every batch must be short)."),
+        "",
         "The writer is a separate process standing in for the application: one `INSERT` of a session "
         f"and `COMMIT` every {a['interval_ms']} ms (Python's default deferred transaction, busy_timeout "
         "5 s, WAL, synchronous=NORMAL). Its *stall* is the time one insert+commit took. Batching: "
@@ -511,15 +517,19 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3, help="cleanup trials")
     parser.add_argument("--interval-ms", type=float, default=5.0, help="the writer's pace")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--journal", choices=("wal", "delete"), default="wal",
+                        help="the journal mode of the databases (delete: the application's default "
+                             "rollback journal; its report is MAINTENANCE-rollback.md)")
     parser.add_argument("--no-write", action="store_true", help=f"do not write {REPORT.name}")
     args = parser.parse_args(argv)
+    report_path = REPORT if args.journal == "wal" else REPORT.with_name("MAINTENANCE-rollback.md")
     WORK.mkdir(parents=True, exist_ok=True)
     report = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "argv": argv,
               "machine": machine(), "args": vars(args)}
     template = WORK / "template.db"
     log(f"building {args.sessions:,} expired + {args.live:,} live sessions, {args.uploads:,} uploads ...")
     started = time.perf_counter()
-    build_sessions_db(template, args.sessions, args.live, args.uploads)
+    build_sessions_db(template, args.sessions, args.live, args.uploads, args.journal)
     report["template_mb"] = template.stat().st_size / 1e6
     log(f"  {report['template_mb']:.0f} MB in {time.perf_counter() - started:.0f} s")
     copy_db(template, WORK / "baseline.db")
@@ -540,8 +550,8 @@ def main(argv=None):
     text = render(report)
     (WORK / "last.json").write_text(json.dumps(report, indent=2, default=str))
     if not args.no_write:
-        REPORT.write_text(text + "\n")
-        log(f"written to {REPORT}")
+        report_path.write_text(text + "\n")
+        log(f"written to {report_path}")
     print(text)
     failed = [t for t in report["cleanup"] if t["writer"]["max_ms"] > LIMIT_MS or t["writer_errors"]
               or t["writer_rows_lost"] or t["expired_left"] or t["live_kept"] != args.live]

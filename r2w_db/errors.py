@@ -2,7 +2,20 @@
 
 
 class R2WError(Exception):
-    """Base class: the message is one line, fit to print as it is."""
+    """Base class: the message is one line, fit to print as it is (newlines folded away)."""
+
+    def __str__(self):
+        return one_line(super().__str__())
+
+
+def one_line(text, limit=600):
+    """Fold a message onto one line (a multi-line SQLite report included), at most `limit` chars."""
+    folded = " ".join(str(text).split())
+    return folded if len(folded) <= limit else folded[:limit - 3] + "..."
+
+
+class BadLocation(R2WError):
+    """A database location that is not a usable file path (empty, a URI, a pipe, ...)."""
 
 
 class DatabaseMissing(R2WError):
@@ -50,6 +63,26 @@ class SchemaTooNew(R2WError):
             f"{path} is at schema version {found}, newer than this r2w_db knows ({known}): "
             f"upgrade r2w monitor before touching it"
         )
+
+
+class DatabaseDamaged(R2WError):
+    def __init__(self, path, detail="database disk image is malformed"):
+        super().__init__(
+            f"{path} is damaged ({detail}): see `python -m r2w_db --db {path} check` for the "
+            f"integrity report, then restore a backup (`python -m r2w_db --db {path} backups`)"
+        )
+        self.path = path
+
+
+class HotJournal(R2WError):
+    def __init__(self, path):
+        super().__init__(
+            f"{path} has a hot rollback journal ({path}-journal): a writer crashed in the middle of "
+            f"a transaction, and a read-only reader cannot roll it back. The application's next "
+            f"write rolls it back, or run `python -m r2w_db --db {path} recover`; never delete "
+            f"the -journal file (that corrupts the database)"
+        )
+        self.path = path
 
 
 class DatabaseLocked(R2WError):

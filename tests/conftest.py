@@ -6,6 +6,13 @@ from r2w_db.engine import migrations
 from .prodlike import build_prodlike
 
 
+@pytest.fixture(autouse=True)
+def own_monitor_db(tmp_path, monkeypatch):
+    """Every test keeps the monitor's state in its own folder, never in data/ (commands run
+    as subprocesses inherit it)."""
+    monkeypatch.setenv("R2W_MONITOR_DB", str(tmp_path / "monitor.db"))
+
+
 @pytest.fixture
 def db_path(tmp_path):
     """An empty database at the current schema."""

@@ -1,16 +1,24 @@
 """`check`: drift, integrity and orphans, without writing."""
 import sqlite3
 
-from r2w_db.engine import migrations
+from r2w_db.engine import journal, migrations
 from r2w_db.figures import check
 
 
-def test_prodlike_passes_after_migrate(prod_db):
+def journal_mode(path):
+    return journal.mode(path)
+
+
+def test_prodlike_passes_before_and_after_migrate(prod_db):
+    """The file exactly as the application writes it is healthy: this project's own indexes
+    missing is a warning, never a failure; the journal mode stays the application's."""
     path, _, _ = prod_db
     before = check.run_check(path)
-    assert not before["ok"] and before["pending_migrations"]
-    assert "idx_sessions_created_at" in before["schema"]["missing_indexes"]
+    assert before["ok"] and before["warnings"] and before["pending_migrations"]
+    assert "idx_sessions_created_at" in before["schema"]["missing_additions"]
+    assert before["schema"]["missing_documented_indexes"] == []
     migrations.migrate(path)
+    assert journal_mode(path) == "delete"
     report = check.run_check(path)
     assert report["ok"] and not report["warnings"], report
     assert report["orphans"] == {"sessions": 0, "cv_uploads": 0}
@@ -42,8 +50,19 @@ def test_drift_reports_extra_and_missing(db_path):
     report = check.run_check(db_path, quick=True)
     assert report["schema"]["extra_columns"] == ["users.nickname"]
     assert report["schema"]["missing_indexes"] == ["idx_sessions_created_at"]
+    assert report["schema"]["missing_additions"] == ["idx_sessions_created_at"]
     assert report["schema"]["extra_indexes"] == ["idx_mine"]
     assert report["integrity"]["mode"] == "quick"
+    assert report["ok"] and report["warnings"]  # additions and extras are warnings
+
+
+def test_a_missing_documented_index_fails(db_path):
+    conn = sqlite3.connect(db_path)
+    conn.execute("DROP INDEX idx_cv_uploads_user_id")
+    conn.commit()
+    conn.close()
+    report = check.run_check(db_path)
+    assert report["schema"]["missing_documented_indexes"] == ["idx_cv_uploads_user_id"]
     assert not report["ok"]
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from r2w_db import Database, errors
-from r2w_db.engine import connection, locations
+from r2w_db.engine import connection, journal, locations
 from r2w_db.engine.connection import transaction
 from r2w_db.figures import stats
 
@@ -61,10 +61,15 @@ def test_locked_database_is_a_clear_error(prod_db, monkeypatch):
         holder.close()
 
 
-def test_writers_use_wal_and_busy_timeout(db_path):
+@pytest.mark.parametrize("mode", ["delete", "wal"])  # the persistent ones
+def test_writers_keep_the_journal_mode_and_set_a_busy_timeout(db_path, mode):
+    conn = sqlite3.connect(db_path)
+    conn.execute(f"PRAGMA journal_mode = {mode}")
+    conn.close()
     with Database(db_path).write() as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == connection.BUSY_TIMEOUT_MS
+        conn.execute("INSERT INTO sessions VALUES ('s', 'u', '2026-01-01')")
+    assert journal.mode(db_path) == mode
 
 
 def test_transaction_rolls_back_on_error(db_path):

@@ -1,10 +1,11 @@
 """Any state of the documented history reaches the current schema, keeping every row."""
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from r2w_db.engine import migrations, schema
-from r2w_db.errors import SchemaTooNew
+from r2w_db.errors import R2WError, SchemaTooNew
 
 from .prodlike import build_prodlike
 
@@ -57,11 +58,11 @@ def test_failed_step_rolls_back_everything(tmp_path, monkeypatch):
     before = dump(path)
     real_plan = migrations.plan
 
-    def broken_plan(conn):
-        return real_plan(conn) + [migrations.Step(99, "boom", "CREATE TABLE users (x)")]
+    def broken_plan(conn, *args):
+        return real_plan(conn, *args) + [migrations.Step(99, "boom", "CREATE TABLE users (x)")]
 
     monkeypatch.setattr(migrations, "plan", broken_plan)
-    with pytest.raises(Exception):
+    with pytest.raises(R2WError, match="users already exists"):
         migrations.migrate(path)
     conn = sqlite3.connect(path)
     assert "name" not in schema.table_columns(conn, "users")
@@ -91,3 +92,74 @@ def test_documented_schema_only_gets_the_project_indexes(tmp_path):
     created = {s.description.split()[2] for s in steps if s.description.startswith("create index")}
     assert created == set(schema.INDEXES) - set(schema.DOCUMENTED_INDEXES)
     assert not any(s.description.startswith(("add column", "create table")) for s in steps)
+
+
+def test_each_index_is_its_own_transaction(tmp_path, monkeypatch):
+    """A failure while building one index keeps the columns and the indexes built before it, and
+    user_version says exactly how far the file got."""
+    path = tmp_path / "old.db"
+    build_prodlike(path, migrated_by_app=False)
+    steps = migrations.pending(path)
+    index_steps = [s for s in steps if s.kind == "index"]
+    boom_at = index_steps[2]
+    real_plan = migrations.plan
+
+    def plan_with_a_bad_index(conn, *args):
+        planned = real_plan(conn, *args)
+        return [migrations.Step(s.version, s.description, "CREATE INDEX broken ON nowhere(x)",
+                                "index") if s.description == boom_at.description else s
+                for s in planned]
+
+    monkeypatch.setattr(migrations, "plan", plan_with_a_bad_index)
+    with pytest.raises(R2WError, match="nowhere"):
+        migrations.migrate(path)
+    conn = sqlite3.connect(path)
+    assert schema.missing_documented(conn) == []             # the columns were committed
+    built = schema.existing_indexes(conn)
+    assert all(s.description.split()[2] in built for s in index_steps[:2])
+    assert boom_at.description.split()[2] not in built
+    assert schema.user_version(conn) == migrations.reached_version(conn) < schema.CURRENT_VERSION
+    conn.close()
+    monkeypatch.setattr(migrations, "plan", real_plan)
+    migrations.migrate(path)                                  # the next run finishes the job
+    conn = sqlite3.connect(path)
+    assert schema.drift(conn).ok and schema.user_version(conn) == schema.CURRENT_VERSION
+    conn.close()
+
+
+def test_additions_can_be_deferred_to_a_quiet_hour(tmp_path):
+    path = tmp_path / "old.db"
+    build_prodlike(path, migrated_by_app=False)
+    steps = migrations.migrate(path, additions=False)
+    assert steps and not any(s.is_addition for s in steps)
+    conn = sqlite3.connect(path)
+    assert schema.missing_documented(conn) == []
+    assert all(name in schema.existing_indexes(conn) for name in schema.DOCUMENTED_INDEXES)
+    assert not set(schema.existing_indexes(conn)) & (set(schema.INDEXES) - set(schema.DOCUMENTED_INDEXES))
+    assert schema.user_version(conn) == 6
+    conn.close()
+    assert migrations.migrate(path, additions=False) == []   # idempotent when deferring
+    later = migrations.migrate(path)
+    assert later and all(s.is_addition for s in later if s.kind == "index")
+    assert migrations.migrate(path) == []
+
+
+def test_index_steps_say_how_long_they_block_writers(prod_db):
+    path, _, _ = prod_db
+    steps = [s for s in migrations.pending(path) if s.kind == "index"]
+    conn = sqlite3.connect(path)
+    for step in steps:
+        rows = conn.execute(f"SELECT count(*) FROM {step.table}").fetchone()[0]
+        assert step.rows == rows > 0
+        assert step.estimate_s == pytest.approx(rows * migrations.SECONDS_PER_ROW[step.table])
+    conn.close()
+    assert [s.is_addition for s in steps] == sorted(s.is_addition for s in steps)  # documented first
+
+
+def test_migrate_never_changes_the_journal_mode(prod_db):
+    path, _, _ = prod_db
+    migrations.migrate(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    conn.close()
+    assert not Path(str(path) + "-wal").exists()

@@ -6,16 +6,21 @@ import argparse
 import getpass
 import json
 import os
+import sqlite3
 import sys
 
 from r2w_db import config, errors
-from r2w_db.engine import locations, migrations
+from r2w_db.engine import journal, locations, migrations, schema
 from r2w_db.engine.connection import Database
 from r2w_db.figures import check, stats
 
 
 def _db(args) -> Database:
     return Database(locations.resolve_db(getattr(args, "db", None)).path)
+
+
+def _warn(message):
+    print(f"warning: {errors.one_line(message)}", file=sys.stderr)
 
 
 def _print_json(data):
@@ -37,18 +42,53 @@ def cmd_migrate(args):
     db = _db(args)
     if not args.dry_run:
         _refuse_when_read_only("migrate")
-    steps = migrations.migrate(db, dry_run=args.dry_run)
-    if not steps:
-        print(f"{db.path} is up to date (schema version {migrations.schema.CURRENT_VERSION})")
+    additions = not args.defer_additions
+    steps = migrations.pending(db, additions)
+    switch = args.wal and journal.mode(db) != "wal"
+    if not steps and not switch:
+        print(f"{db.path} is up to date (schema version {schema.CURRENT_VERSION}"
+              + (", this project's additions deferred)" if not additions else ")"))
         return
-    verb = "would run" if args.dry_run else "ran"
-    print(f"{verb} {len(steps)} step(s) on {db.path}:")
+    verb = "would run" if args.dry_run else "running"
+    print(f"{verb} {len(steps) + switch} step(s) on {db.path}:")
     for step in steps:
-        print(f"  [{step.version}] {step.description}")
+        print(f"  [{step.version}] {_step_line(step)}")
+    if switch:
+        print(f"  switch the journal mode {journal.mode(db)} -> wal (warning: {journal.WAL_WARNING})")
+    if args.dry_run:
+        return
+    migrations.migrate(db, additions=additions, progress=lambda step, seconds: print(
+        f"  done: {step.description} (held the write lock {seconds:.2f} s)", flush=True))
+    if switch:
+        print(f"  done: journal mode {journal.switch_to_wal(db)} -> wal")
+    if not additions:
+        print("this project's additions (indexes of migrations 7-9) are deferred: run "
+              f"`python -m r2w_db --db {db.path} migrate` at a quiet hour")
+
+
+def _step_line(step):
+    if step.kind != "index":
+        return step.description
+    kind = "documented" if step.documented else "addition"
+    return (f"{step.description} [{kind}]: blocks writers about {step.estimate_s:.1f} s "
+            f"({step.rows:,} rows)")
+
+
+def cmd_recover(args):
+    """Roll back a crashed writer's hot journal (a writer's first read does it), then quick_check."""
+    _refuse_when_read_only("recover")
+    db = _db(args)
+    with db.write() as conn:
+        result = [row[0] for row in conn.execute("PRAGMA quick_check(20)")]
+    if result != ["ok"]:
+        raise errors.DatabaseDamaged(db.path, "; ".join(result))
+    print(f"{db.path}: no hot journal left; quick_check ok")
 
 
 def cmd_check(args):
-    report = check.run_check(_db(args), quick=args.quick)
+    db = _db(args)
+    report = check.run_check(db, quick=args.quick)
+    _log_integrity(db, report)
     if args.json:
         _print_json(report)
     else:
@@ -58,12 +98,35 @@ def cmd_check(args):
     return 0
 
 
+def _log_integrity(db, report):
+    """Record the integrity result in the maintenance log (the Overview's integrity check reads
+    it), so that damage found by `check` shows on the dashboard; the monitor file only."""
+    from r2w_db.monitor.store import MonitorStore
+
+    integrity = report["integrity"]
+    try:
+        store = MonitorStore()
+        log_id = store.log_start(user=os.environ.get("USER") or "cli", task="integrity",
+                                 database=db, parameters={"quick": integrity["mode"] == "quick",
+                                                          "via": "check"})
+        outcome = "ok" if integrity["ok"] else "failed"
+        store.log_finish(log_id, outcome=outcome, seconds=0.0,
+                         error=None if integrity["ok"] else errors.one_line(
+                             f"{integrity['mode']} integrity check FAILED: "
+                             + "; ".join(integrity["messages"][:3])))
+    except (errors.R2WError, OSError) as exc:  # the report still stands without the log
+        _warn(f"the integrity result was not logged: {exc}")
+
+
 def _print_check(report):
     drift = report["schema"]
     print(f"database: {report['database']} (schema version {drift['version']})")
-    for key in ("missing_tables", "missing_columns", "missing_indexes"):
-        if drift[key]:
+    for key in ("missing_tables", "missing_columns", "missing_documented_indexes"):
+        if drift.get(key):
             print(f"  ERROR {key.replace('_', ' ')}: {', '.join(drift[key])}")
+    if drift.get("missing_additions"):
+        print(f"  warning this project's indexes not built yet (figures are right, only slower): "
+              f"{', '.join(drift['missing_additions'])}")
     for key in ("extra_tables", "extra_columns", "extra_indexes"):
         if drift[key]:
             print(f"  warning {key.replace('_', ' ')}: {', '.join(drift[key])}")
@@ -80,7 +143,13 @@ def _print_check(report):
 
 
 def cmd_stats(args):
-    figures = stats.collect_stats(_db(args))
+    db = _db(args)
+    figures = stats.collect_stats(db)
+    found = figures.get("schema", {}).get("user_version") or 0
+    if found > schema.CURRENT_VERSION:
+        _warn(errors.SchemaTooNew(db.path, found, schema.CURRENT_VERSION).args[0]
+              .replace("upgrade r2w monitor before touching it",
+                       "figures may be incomplete; writers refuse it"))
     if args.json:
         _print_json(figures)
         return
@@ -132,8 +201,9 @@ def cmd_hash_password(args):
 
 def build_parser():
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
-                        help="database file (else DATABASE_URL, else data/resume2website.db)")
+    common.add_argument("--db", metavar="NAME|PATH", default=argparse.SUPPRESS,
+                        help="a configured database name or a database file (else DATABASE_URL, "
+                             "else the one configured database, else data/resume2website.db)")
     parser = argparse.ArgumentParser(
         prog="python -m r2w_db", parents=[common],
         description="The Resume2Website database: schema, figures and maintenance.")
@@ -145,8 +215,16 @@ def build_parser():
         return p
 
     add("init", cmd_init, "create the database (if missing) with the current schema")
-    p = add("migrate", cmd_migrate, "bring the database to the current schema, in one transaction")
-    p.add_argument("--dry-run", action="store_true", help="list the steps, change nothing")
+    p = add("migrate", cmd_migrate, "bring the database to the current schema, in short "
+                                    "transactions (each index in its own)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the steps with how long each blocks writers; change nothing")
+    p.add_argument("--defer-additions", action="store_true",
+                   help="only the documented schema; build this project's indexes later")
+    p.add_argument("--wal", action="store_true",
+                   help="also switch the file to WAL (local disks only, never a network share)")
+    add("recover", cmd_recover,
+        "roll back a hot journal left by a crashed writer, then run a quick check")
     p = add("check", cmd_check, "report schema drift, integrity and orphans (read-only)")
     p.add_argument("--quick", action="store_true", help="quick_check instead of integrity_check")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -162,6 +240,12 @@ def build_parser():
     from r2w_db.cli.maintenance_commands import register as register_maintenance
 
     register_maintenance(add)  # maintain, backup, backups, restore
+    from r2w_db.cli.databases_commands import register as register_databases
+
+    register_databases(add)  # databases
+    from r2w_db.cli.monitor_commands import register as register_monitor
+
+    register_monitor(add)  # snapshot, history, health, watch
     from r2w_db.cli.bench_commands import add_parser as add_bench
 
     add_bench(sub, common)  # bench
@@ -176,11 +260,14 @@ def main(argv=None):
     except errors.R2WError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except sqlite3.Error as exc:  # one that no module translated: still one line
+        print(f"error: database error: {errors.one_line(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
     except (OSError, ValueError) as exc:
         if os.environ.get("R2W_DEBUG"):
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {errors.one_line(exc)}", file=sys.stderr)
         return 1

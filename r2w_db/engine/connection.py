@@ -1,7 +1,10 @@
-"""Opening the database: read-only readers, WAL writers, and errors people can act on.
+"""Opening the database: read-only readers, bounded writers, and errors people can act on.
 
-Everything SQLite-specific about connections lives here, so that a second
-backend can be added behind the same two context managers.
+Everything SQLite-specific about connections lives here, so that a second backend can be
+added behind the same two context managers. Both open the file through a `file:` URI built
+from its absolute path (so a name with `?` or `#` is only a name), refuse what is not a
+regular file (a FIFO would hang), and never change the journal mode: the application may run
+on a volume where WAL is unsafe (switching is an explicit step, see journal.py).
 """
 import sqlite3
 import urllib.parse
@@ -9,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from r2w_db import errors
+from r2w_db.engine import schema
+from r2w_db.engine.locations import require_regular_file
 
 BUSY_TIMEOUT_MS = 5000        # writers wait at most this long for the application
 READ_BUSY_TIMEOUT_MS = 3000   # readers give up sooner: the page says "locked, try again"
@@ -40,9 +45,12 @@ class Database:
             conn.close()
 
     @contextmanager
-    def write(self, create=False):
-        """A writer connection in WAL mode with a busy timeout; transactions via `transaction`."""
-        conn = open_writer(self.path, create=create)
+    def write(self, create=False, app_schema=True):
+        """A writer connection with a busy timeout; transactions via `transaction`.
+
+        `app_schema`: the application's database, so a schema newer than this code knows is
+        refused (the monitor's own file passes False)."""
+        conn = open_writer(self.path, create=create, app_schema=app_schema)
         try:
             with translated(self.path):
                 yield conn
@@ -59,20 +67,29 @@ def as_database(db) -> Database:
     return Database(db)
 
 
-def _reader_uri(path: Path) -> str:
-    return "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+def file_uri(path: Path, mode: str) -> str:
+    """`file:` URI of the absolute path (every character quoted) with `mode` (ro, rw, rwc)."""
+    return "file:" + urllib.parse.quote(str(Path(path).absolute())) + f"?mode={mode}"
+
+
+def _existing(path) -> Path:
+    path = Path(path)
+    require_regular_file(path)
+    try:
+        found = path.exists()
+    except OSError as exc:
+        raise errors.Unreadable(path, exc.strerror or str(exc)) from None
+    if not found:
+        raise errors.DatabaseMissing(path)
+    return path
 
 
 def open_reader(path) -> sqlite3.Connection:
     """Open read-only (mode=ro URI); raise a clear error for missing, unreadable or non-SQLite files."""
-    path = Path(path)
-    if not path.exists():
-        raise errors.DatabaseMissing(path)
-    if path.is_dir():
-        raise errors.NotADatabase(path)
+    path = _existing(path)
     try:
         conn = sqlite3.connect(
-            _reader_uri(path), uri=True, isolation_level=None,
+            file_uri(path, "ro"), uri=True, isolation_level=None,
             timeout=READ_BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
         )
     except sqlite3.Error as exc:
@@ -87,17 +104,23 @@ def open_reader(path) -> sqlite3.Connection:
     return conn
 
 
-def open_writer(path, create=False) -> sqlite3.Connection:
-    """Open for writing: WAL, busy timeout, autocommit (use `transaction` for BEGIN IMMEDIATE)."""
+def open_writer(path, create=False, app_schema=True) -> sqlite3.Connection:
+    """Open for writing: busy timeout, autocommit (use `transaction` for BEGIN IMMEDIATE), the
+    journal mode left as it is. An application database at a schema newer than this code
+    knows is refused (SchemaTooNew), so no writer touches what it does not understand."""
     path = Path(path)
-    if not create and not path.exists():
-        raise errors.DatabaseMissing(path)
     if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        require_regular_file(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise errors.Unreadable(path.parent, exc.strerror or str(exc)) from None
+    else:
+        _existing(path)
     try:
         conn = sqlite3.connect(
-            str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-            check_same_thread=False,
+            file_uri(path, "rwc" if create else "rw"), uri=True, isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
         )
     except sqlite3.Error as exc:
         raise translate(exc, path) from None
@@ -105,11 +128,13 @@ def open_writer(path, create=False) -> sqlite3.Connection:
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
+        found = schema.user_version(conn)
     except sqlite3.Error as exc:
         conn.close()
         raise translate(exc, path) from None
+    if app_schema and found > schema.CURRENT_VERSION:
+        conn.close()
+        raise errors.SchemaTooNew(path, found, schema.CURRENT_VERSION)
     return conn
 
 
@@ -142,10 +167,12 @@ def translate(exc: sqlite3.Error, path) -> errors.R2WError:
     text = str(exc)
     if name.startswith("SQLITE_BUSY") or name.startswith("SQLITE_LOCKED") or "locked" in text:
         return errors.DatabaseLocked(path)
+    if name == "SQLITE_READONLY_ROLLBACK":
+        return errors.HotJournal(path)
     if name.startswith("SQLITE_NOTADB") or "not a database" in text:
         return errors.NotADatabase(path)
     if name.startswith("SQLITE_CORRUPT") or "malformed" in text:
-        return errors.NotADatabase(path)
+        return errors.DatabaseDamaged(path, text)
     if name.startswith("SQLITE_READONLY") or "readonly database" in text:
         return errors.DatabaseReadOnly(path)
     if name.startswith("SQLITE_FULL") or name.startswith("SQLITE_IOERR"):

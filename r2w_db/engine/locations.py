@@ -1,47 +1,220 @@
-"""Where the databases are: --db, DATABASE_URL, the embedded default, and the monitor's own file."""
-import os
-from dataclasses import dataclass
-from pathlib import Path
+"""Where the databases are: named databases, --db, DATABASE_URL, the embedded default, and the
+monitor's own file.
 
+Named databases come from `[databases.NAME]` tables in the secrets (`url`, optional `label` and
+`[databases.NAME.health]` thresholds) and from R2W_DATABASES="NAME=URL NAME=URL" (the variable
+wins per name). `--db` takes a configured name or a path. A location is a file path. `--db` takes a path (never an SQLite URI, never `:memory:`, never
+empty); DATABASE_URL takes a path or `sqlite:///path`, as the application reads it. A URL of
+another scheme is refused with its password redacted. Every location shown or logged goes
+through `redact`.
+"""
+import os
+import re
+import stat
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from r2w_db import config, errors
 from r2w_db.config import PROJECT_ROOT
 
 DEFAULT_DB_PATH = PROJECT_ROOT / "data" / "resume2website.db"
 DEFAULT_MONITOR_DB_PATH = PROJECT_ROOT / "data" / "r2w_monitor.db"
+SQLITE_PREFIXES = ("sqlite:///", "sqlite://")
+SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+MAX_NAME_BYTES = 255    # one path component (NAME_MAX on Linux)
+MAX_PATH_BYTES = 4096   # a whole path (PATH_MAX)
+DATABASES_ENV = "R2W_DATABASES"
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 @dataclass(frozen=True)
 class DbLocation:
-    """A resolved database path and whether it is the embedded default."""
+    """A resolved database: its path, where it came from, and its name when configured."""
 
     path: Path
     is_default: bool
-    source: str  # "--db", "DATABASE_URL" or "default"
+    source: str  # "--db", "DATABASE_URL", "default", "R2W_DATABASES" or "secrets"
+    name: str | None = None
+    label: str | None = None
+    health: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def display(self):
+        return redact(str(self.path))
+
+    @property
+    def title(self):
+        """How a person sees it: 'Production (prod)', 'staging', or the file's path."""
+        if self.name:
+            return f"{self.label} ({self.name})" if self.label and self.label != self.name else self.name
+        return self.display
 
 
-def path_from_url(url: str) -> Path:
-    """Accept a plain path or an sqlite:/// URL, as the application reads DATABASE_URL."""
-    url = url.strip()
-    for prefix in ("sqlite:///", "sqlite://"):
-        if url.startswith(prefix):
-            url = url[len(prefix):]
-            break
-    if not url:
-        raise ValueError("DATABASE_URL is set but names no file")
-    return Path(url).expanduser()
+def redact(location) -> str:
+    """A location fit to show or log: the password of a URL replaced by ***."""
+    text = str(location)
+    if not SCHEME.match(text):
+        return text
+    try:
+        parts = urlsplit(text)
+        if parts.password is None:
+            return text
+        user = parts.username or ""
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+    except ValueError:  # not a URL after all: hide everything between :// and @
+        return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", text)
 
 
-def resolve_db(cli_path=None, environ=None) -> DbLocation:
-    """--db PATH, else DATABASE_URL, else data/resume2website.db."""
+def _bad(source, value, why):
+    return errors.BadLocation(f"{source} {redact(value)!r}: {why}")
+
+
+def checked_path(value, source="--db") -> Path:
+    """A plain file path from user input, or BadLocation (one line) saying what is wrong."""
+    text = str(value)
+    if not text.strip():
+        raise _bad(source, text, "empty; name the database file (an empty value never means "
+                                 "the default database)")
+    if "\x00" in text:
+        raise _bad(source, text, "contains a NUL byte")
+    if text.strip() == ":memory:" or text.startswith("file::memory:"):
+        raise _bad(source, text, "an in-memory database has nothing to monitor; name a file")
+    if text.lower().startswith("file:"):
+        raise _bad(source, text, "an SQLite URI; give a plain file path (the options of a URI "
+                                 "are never applied)")
+    match = SCHEME.match(text)
+    if match:
+        raise _bad(source, text, f"the {match['scheme']!r} scheme is not supported by this "
+                                 f"r2w_db: give a file path or sqlite:///path")
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # ~nosuchuser
+        raise _bad(source, text, "names the home folder of a user that does not exist") from None
+    encoded = os.fsencode(str(path))
+    if len(encoded) > MAX_PATH_BYTES or any(len(part) > MAX_NAME_BYTES
+                                            for part in encoded.split(b"/")):
+        raise _bad(source, text[:80] + ("..." if len(text) > 80 else ""),
+                   "the path or one of its names is longer than the file system allows")
+    return path
+
+
+def path_from_url(url: str, source="DATABASE_URL") -> Path:
+    """A plain path or an sqlite:/// URL, as the application reads DATABASE_URL."""
+    text = str(url).strip()
+    for prefix in SQLITE_PREFIXES:
+        if text.startswith(prefix):
+            rest = text[len(prefix):]
+            if not rest.strip():
+                raise _bad(source, text, "names no file")
+            return checked_path(rest, source)
+    return checked_path(text, source)
+
+
+def configured_databases(environ=None, files=None) -> dict:
+    """{name: DbLocation} of the named databases, in the order configured (secrets first, then
+    names only R2W_DATABASES adds). Fails closed on a broken secrets file or a bad entry."""
     environ = os.environ if environ is None else environ
-    if cli_path:
-        return DbLocation(Path(cli_path).expanduser(), False, "--db")
-    if environ.get("DATABASE_URL"):
+    found = {}
+    for name, entry in config.secrets_table("databases", files).items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
+            raise errors.BadLocation(f"[databases.{name}] in the secrets needs url = \"PATH\"")
+        health = entry.get("health", {})
+        if not isinstance(health, dict):
+            raise errors.BadLocation(f"[databases.{name}.health] must be a table")
+        found[_name(name, "[databases]")] = DbLocation(
+            path_from_url(entry["url"], f"[databases.{name}] url"), False, "secrets", name,
+            str(entry["label"]) if entry.get("label") else None, dict(health))
+    for pair in str(environ.get(DATABASES_ENV, "")).split():
+        name, sep, url = pair.partition("=")
+        if not sep:
+            raise errors.BadLocation(f"{DATABASES_ENV}: {redact(pair)!r} is not NAME=URL")
+        name = _name(name, DATABASES_ENV)
+        earlier = found.get(name)
+        found[name] = DbLocation(path_from_url(url, f"{DATABASES_ENV} {name}"), False,
+                                 DATABASES_ENV, name, earlier.label if earlier else None,
+                                 earlier.health if earlier else {})
+    return found
+
+
+def _name(name, where):
+    if not NAME.match(str(name)):
+        raise errors.BadLocation(f"{where}: {str(name)[:40]!r} is not a database name (letters, "
+                                 f"digits, '-' and '_', at most 64)")
+    return str(name)
+
+
+def _looks_like_a_path(text):
+    return "/" in text or "." in text or text.startswith("~")
+
+
+def resolve_db(cli_path=None, environ=None, files=None) -> DbLocation:
+    """--db NAME or PATH, else DATABASE_URL, else the one configured database, else
+    data/resume2website.db. A value that is given but empty, malformed, unknown or ambiguous is
+    an error, never the default."""
+    environ = os.environ if environ is None else environ
+    if cli_path is not None and _looks_like_a_path(str(cli_path)):
+        return DbLocation(checked_path(cli_path, "--db"), False, "--db")  # no name to look up
+    if cli_path is None and "DATABASE_URL" in environ:
         return DbLocation(path_from_url(environ["DATABASE_URL"]), False, "DATABASE_URL")
+    named = configured_databases(environ, files)
+    if cli_path is not None:
+        text = str(cli_path)
+        if text in named:
+            if Path(text).exists():
+                raise errors.BadLocation(
+                    f"--db {text!r} is both a configured database and a file here: write "
+                    f"./{text} for the file")
+            return named[text]
+        path = checked_path(text, "--db")
+        if not path.exists():
+            known = ", ".join(named) or "none configured"
+            raise errors.BadLocation(f"--db {text!r} is neither a configured database ({known}) "
+                                     f"nor an existing file")
+        return DbLocation(path, False, "--db")
+    if len(named) == 1:
+        return next(iter(named.values()))
+    if named:
+        raise errors.BadLocation(f"several databases are configured ({', '.join(named)}): say "
+                                 f"which with --db NAME")
     return DbLocation(DEFAULT_DB_PATH, True, "default")
+
+
+def dashboard_choices(cli_path=None, environ=None, files=None) -> list:
+    """The databases the dashboard offers, in order: every configured one, then the --db /
+    DATABASE_URL location when it is not one of them; the embedded default only when there is
+    nothing else."""
+    environ = os.environ if environ is None else environ
+    named = configured_databases(environ, files)
+    choices = list(named.values())
+    given = cli_path is not None or "DATABASE_URL" in environ
+    if (given and str(cli_path) not in named) or not named:
+        own = resolve_db(cli_path, {k: v for k, v in environ.items() if k != DATABASES_ENV}, [])
+        if all(c.path != own.path for c in choices):
+            key = next(k for k in ("default", "local", "unnamed") if k not in named)
+            choices.append(replace(own, name=key, label=own.display))
+    return choices
+
+
+def require_regular_file(path: Path):
+    """Refuse what SQLite would hang on or misread: a FIFO, a device, a socket, a folder."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise errors.Unreadable(path, exc.strerror or str(exc)) from None
+    if stat.S_ISDIR(mode):
+        raise errors.NotADatabase(path)
+    if not stat.S_ISREG(mode):
+        raise errors.BadLocation(f"{path} is not a regular file (a pipe, device or socket): "
+                                 f"name the database file itself")
 
 
 def monitor_db_path(environ=None) -> Path:
     """The monitor's own state file (R2W_MONITOR_DB to move it)."""
     environ = os.environ if environ is None else environ
     value = environ.get("R2W_MONITOR_DB")
-    return Path(value).expanduser() if value else DEFAULT_MONITOR_DB_PATH
+    return checked_path(value, "R2W_MONITOR_DB") if value is not None else DEFAULT_MONITOR_DB_PATH

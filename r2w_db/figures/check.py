@@ -1,4 +1,6 @@
 """`check`: schema drift, integrity and orphans, read-only."""
+import sqlite3
+
 from r2w_db import errors
 from r2w_db.engine import predicates as P, schema
 from r2w_db.engine.connection import as_database
@@ -20,31 +22,56 @@ def orphans(conn):
 
 
 def integrity(conn, quick=False, limit=100):
-    """The messages of PRAGMA integrity_check / quick_check: ['ok'] when sound."""
+    """The messages of PRAGMA integrity_check / quick_check: ['ok'] when sound. Damage that
+    stops the check itself is a finding too, never an exception."""
     pragma = "quick_check" if quick else "integrity_check"
-    return [row[0] for row in conn.execute(f"PRAGMA {pragma}({int(limit)})")]
+    try:
+        return [row[0] for row in conn.execute(f"PRAGMA {pragma}({int(limit)})")]
+    except sqlite3.DatabaseError as exc:
+        return [f"{pragma} stopped: {exc}"]
 
 
 def run_check(db, quick=False):
-    """Everything `check` reports, as a dict; `ok` is False on missing schema or damage."""
+    """Everything `check` reports, as a dict. `ok` is False on damage or on a missing part of the
+    documented schema; this project's own indexes (migrations 7-9) missing is a warning."""
     db = as_database(db)
-    with db.read() as conn:
-        drift = schema.drift(conn)
-        if len(drift.missing_tables) == len(schema.TABLES):
-            raise errors.EmptyDatabase(db.path)
-        steps = [s.description for s in plan(conn)]
-        messages = integrity(conn, quick=quick)
-        orphan_counts = {} if drift.missing_tables else orphans(conn)
+    try:
+        with db.read() as conn:
+            return _report(db, conn, quick)
+    except errors.DatabaseDamaged as exc:  # even the schema cannot be read
+        return _report(db, None, quick, damage=str(exc))
+
+
+def _report(db, conn, quick, damage=None):
+    messages = [damage] if conn is None else integrity(conn, quick=quick)
+    drift, steps, orphan_counts = None, [], {}
+    if conn is not None:
+        try:
+            drift = schema.drift(conn)
+            if len(drift.missing_tables) == len(schema.TABLES):
+                raise errors.EmptyDatabase(db.path)
+            steps = [s.description for s in plan(conn, path=db.path)]
+            orphan_counts = {} if drift.missing_tables else orphans(conn)
+        except sqlite3.DatabaseError as exc:  # damage met while reading the schema or the rows
+            messages = [m for m in messages if m != "ok"] + [f"reading the database: {exc}"]
     integrity_ok = messages == ["ok"]
-    missing = drift.missing_tables or drift.missing_columns or drift.missing_indexes
+    documented = set(schema.DOCUMENTED_INDEXES)
+    missing_indexes = [] if drift is None else drift.missing_indexes
+    missing_documented = [n for n in missing_indexes if n in documented]
+    missing_additions = [n for n in missing_indexes if n not in documented]
+    missing = drift is not None and (drift.missing_tables or drift.missing_columns
+                                     or missing_documented)
     return {
         "database": str(db.path),
-        "schema": drift.as_dict(),
+        "schema": (drift.as_dict() if drift else {"version": None, "ok": False})
+        | {"missing_documented_indexes": missing_documented,
+           "missing_additions": missing_additions},
         "pending_migrations": steps,
         "integrity": {"mode": "quick" if quick else "full", "ok": integrity_ok,
                       "messages": messages},
         "orphans": orphan_counts,
-        "ok": integrity_ok and not missing,
-        "warnings": bool(drift.extra_columns or drift.extra_indexes or drift.extra_tables
+        "ok": integrity_ok and drift is not None and not missing,
+        "warnings": bool(drift and (drift.extra_columns or drift.extra_indexes
+                                    or drift.extra_tables or missing_additions)
                          or any(orphan_counts.values())),
     }

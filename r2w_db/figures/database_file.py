@@ -17,6 +17,7 @@ def storage(db):
     """
     db = as_database(db)
     with db.read() as conn:
+        journal_mode = conn.execute("PRAGMA journal_mode").fetchone()[0].lower()
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         page_count = conn.execute("PRAGMA page_count").fetchone()[0]
         freelist = conn.execute("PRAGMA freelist_count").fetchone()[0]
@@ -30,7 +31,8 @@ def storage(db):
             "SELECT name FROM sqlite_master WHERE type = 'table'"
             " AND name IN ('users', 'sessions', 'cv_uploads', 'cv_extraction_cache')")]
         rows = any(conn.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0] for t in tables)
-    return {**stats.file_sizes(db.path), "page_size": page_size, "page_count": page_count,
+    return {**stats.file_sizes(db.path), "journal_mode": journal_mode,
+            "page_size": page_size, "page_count": page_count,
             "freelist_count": freelist,
             "free_ratio": freelist / page_count if page_count else None,
             "free_bytes": freelist * page_size, "stat_rows": stat_rows, "stat_tables": stat_tables,
