@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ui
+from dashboard.access import revoke_all_panel
 from r2w_db import errors
 from r2w_db.engine import timeutil
 from r2w_db.maintenance import backups, registry, runner
@@ -24,6 +25,7 @@ is_admin = role == "admin"
 refusal = ui.maintenance_refusal(role)   # read-only, or not an admin: no task starts
 state = st.session_state
 state.setdefault("maint_results", {})
+TARGET = f"**{ctx.location.title}** (`{ctx.location.display}`)"  # the one database every task touches
 
 
 # ------------------------------------------------------------------ callbacks (on_click)
@@ -153,6 +155,7 @@ def _confirm_dialog():
         st.rerun()  # confirmed or cancelled: close the dialog with a full rerun
     task = registry.get_task(request["task"])
     st.markdown(f"### {task.title}")
+    st.markdown(f":material/database: Database: {TARGET}")
     try:
         pv = registry.preview(ctx.db, task.name, days=request.get("days"),
                                  quick=request.get("quick", False))
@@ -161,6 +164,10 @@ def _confirm_dialog():
         st.button("Close", key="maint_dialog_cancel", on_click=_cancel)
         return
     st.markdown(f"**What will happen:** {pv.message}.")
+    if task.name == "sessions":
+        users = registry.plural(pv.details.get("users", 0), "distinct user")
+        st.warning(f"This signs **{users}** out: the application never expires sessions "
+                   "itself, so deleting a session ends that sign-in.", icon=":material/logout:")
     if task.name == "vacuum":
         st.warning("VACUUM locks the database for writers while it runs: the application's "
                    "writes wait (and may time out) until it ends. Prefer a quiet hour.",
@@ -170,7 +177,7 @@ def _confirm_dialog():
     if task.destructive:
         st.markdown("Deletes run in short batches (a few ms each, with pauses), so the "
                     "application keeps writing; a run stopped midway keeps what it finished.")
-        st.checkbox(f"Back up first (verified online backup into `{backups.default_dest()}`)",
+        st.checkbox(f"Back up first (verified online backup into `{backups.default_dest(db=ctx.db)}`)",
                     value=True, key="maint_backup_first")
     allowed, reason = _allowed(task)
     left, right = st.columns(2)
@@ -188,6 +195,7 @@ def _card(name, last):
         badge = (":red-badge[:material/delete: changes data]" if task.destructive
                  else ":green-badge[:material/visibility: safe]")
         st.markdown(f"#### {task.title} {badge}")
+        st.caption(f":material/database: on {TARGET}")
         st.markdown(task.what)
         st.caption(f"When to run it: {task.when}")
         days = quick = None
@@ -219,6 +227,7 @@ def _card(name, last):
 
 def _log_table():
     st.subheader("Maintenance log")
+    st.caption(f"Runs on {TARGET} only; every database keeps its own log.")
     entries = runner.log_entries(ctx.db, limit=200)
     if not entries:
         st.info("No maintenance has been logged for this database yet.", icon=":material/info:")
@@ -248,7 +257,7 @@ def _log_table():
 
 def _backups_section():
     st.subheader("Backups")
-    dest = backups.default_dest()
+    dest = backups.default_dest(db=ctx.db)
     monitor = MonitorStore()
     if state.pop("maint_verify", False):
         with st.spinner("Verifying every backup (integrity_check) ..."):
@@ -285,6 +294,8 @@ def _backups_section():
 
 
 def body():
+    st.info(f"Every task on this page works on {TARGET}, and on nothing else.",
+            icon=":material/database:")
     st.caption(f"Signed in as **{user_name}** ({role}). Every task shows a preview first "
                "(nothing is written), asks for confirmation, runs with a progress bar and is "
                "logged below. Starting a task needs the admin role.")
@@ -300,6 +311,7 @@ def body():
         _confirm_dialog()
     _log_table()
     _backups_section()
+    revoke_all_panel()
 
 
 try:

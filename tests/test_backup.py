@@ -1,7 +1,8 @@
-"""Backups: verified online copies, rotation, the list, disk full, restore."""
+"""Backups: verified online copies, rotation, the list, disk full, locks, one-line reports."""
 import hashlib
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -13,10 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from r2w_db import errors
 from r2w_db.engine import migrations, timeutil
-from r2w_db.maintenance import backups
-from r2w_db.maintenance.restore import restore_file
+from r2w_db.engine.connection import BUSY_TIMEOUT_MS
+from r2w_db.maintenance import backups, verification
 from r2w_db.monitor.store import MonitorStore
+
+from .lockhelpers import held
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,9 +84,25 @@ def test_backup_is_verified_named_and_self_contained(tmp_path, method):
 def test_default_folder_is_beside_the_monitor_db(tmp_path, monkeypatch):
     db = filled(tmp_path / "x.db", rows=10)
     taken = backups.create_backup(db)
-    assert Path(taken["path"]).parent == tmp_path / "backups"
+    assert Path(taken["path"]).parent == tmp_path / "backups" / backups.folder_of(db)
     monkeypatch.setenv("R2W_BACKUP_DIR", str(tmp_path / "elsewhere"))
-    assert Path(backups.create_backup(db)["path"]).parent == tmp_path / "elsewhere"
+    assert Path(backups.create_backup(db)["path"]).parent.parent == tmp_path / "elsewhere"
+
+
+def test_two_databases_with_the_same_file_name_keep_their_backups_apart(tmp_path, monkeypatch):
+    monkeypatch.setenv("R2W_BACKUP_DIR", str(tmp_path / "backups"))
+    (tmp_path / "prod").mkdir()
+    (tmp_path / "staging").mkdir()
+    prod = filled(tmp_path / "prod" / "resume2website.db", rows=10)
+    staging = filled(tmp_path / "staging" / "resume2website.db", rows=20)
+    for _ in range(3):
+        backups.create_backup(prod, keep=2)
+    backups.create_backup(staging, keep=2)
+    assert backups.folder_of(prod) != backups.folder_of(staging)
+    assert len(backups.list_backups(db=prod)) == 2      # rotation never counted staging's
+    assert len(backups.list_backups(db=staging)) == 1
+    assert {Path(b.path).parent for b in backups.list_backups(db=staging)} == {
+        tmp_path / "backups" / backups.folder_of(staging)}
 
 
 def test_backup_while_the_application_writes_holds_everything_committed_before(tmp_path):
@@ -203,86 +223,89 @@ def test_not_enough_free_disk_is_refused_first(tmp_path, monkeypatch):
     assert list((tmp_path / "b").iterdir()) == []
 
 
-# ------------------------------------------------------------------ restore
+# ------------------------------------------------- a lock held by another process
 
-def test_restore_round_trip(tmp_path):
-    db = filled(tmp_path / "app.db", rows=500)
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["exclusive", "wal-exclusive"])
+@pytest.mark.parametrize("method", backups.METHODS)
+def test_backup_gives_up_within_the_busy_timeout(tmp_path, kind, method):
+    db = filled(tmp_path / "locked.db", rows=50)
     dest = tmp_path / "b"
-    taken = backups.create_backup(db, dest)["path"]
-    conn = sqlite3.connect(db)
-    with conn:
-        conn.execute("DELETE FROM sessions WHERE rowid % 2 = 0")
-    conn.close()
-    assert count(db) == 250
-    info = restore_file(db, taken, dest=dest)
-    assert count(db) == 500 and count(db, "cv_uploads") == 500
-    pre = Path(info["pre_restore_backup"])
-    assert pre.name.startswith("app-pre-restore-") and count(pre) == 250
-    assert not Path(str(db) + "-wal").exists() or Path(str(db) + "-wal").stat().st_size == 0
-    assert leftovers(tmp_path) == [] and leftovers(dest) == []
-    # the restored file is a working database: a writer can use it again
-    conn = sqlite3.connect(db)
-    with conn:
-        conn.execute("INSERT INTO sessions VALUES ('new', 'u', '2026-01-01')")
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    conn.close()
+    with held(db, kind):
+        started = time.monotonic()
+        with pytest.raises(backups.BackupFailed) as caught:
+            backups.create_backup(db, dest, method=method)
+        elapsed = time.monotonic() - started
+    assert isinstance(caught.value, errors.DatabaseLocked)
+    message = str(caught.value)
+    assert "locked by another process" in message and "\n" not in message
+    assert BUSY_TIMEOUT_MS / 1000 - 0.5 <= elapsed < 10, elapsed   # waited the timeout, no more
+    assert list(dest.iterdir()) == []          # no partial copy left
 
 
-def test_restore_never_replays_the_old_wal(tmp_path):
-    db = filled(tmp_path / "app.db", rows=100)
-    dest = tmp_path / "b"
-    taken = backups.create_backup(db, dest)["path"]
-    # a writer killed with committed frames still in the WAL (the application crashed)
-    script = textwrap.dedent(f"""
-        import os, signal, sqlite3
-        c = sqlite3.connect({str(db)!r})
-        c.execute("PRAGMA wal_autocheckpoint = 0")
-        with c:
-            c.executemany("INSERT INTO sessions VALUES (?, 'late', '2026-01-01')",
-                          [(f"late{{i}}",) for i in range(300)])
-        os.kill(os.getpid(), signal.SIGKILL)
-    """)
-    subprocess.run([sys.executable, "-c", script], timeout=30)
-    assert Path(str(db) + "-wal").stat().st_size > 0
-    info = restore_file(db, taken, dest=dest)
-    assert count(db) == 100
-    assert count(info["pre_restore_backup"]) == 400       # the crashed writer's rows were saved aside
-    conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert conn.execute("SELECT count(*) FROM sessions WHERE user_id = 'late'").fetchone()[0] == 0
-    conn.close()
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("method", backups.METHODS)
+def test_a_wal_writer_mid_transaction_does_not_block_a_backup(tmp_path, method):
+    db = filled(tmp_path / "w.db", rows=50)
+    with held(db, "wal-writer"):
+        started = time.monotonic()
+        taken = backups.create_backup(db, tmp_path / "b", method=method)
+        assert time.monotonic() - started < 2
+    assert count(taken["path"]) == 50     # the writer's uncommitted row is not in the copy
 
 
-def test_restore_refuses_while_the_database_is_open(tmp_path):
-    db = filled(tmp_path / "app.db", rows=50)
-    taken = backups.create_backup(db, tmp_path / "b")["path"]
-    app = sqlite3.connect(db)
-    app.execute("SELECT count(*) FROM sessions").fetchone()   # the application has it open
-    before = sha(db)
-    with pytest.raises(backups.RestoreRefused) as caught:
-        restore_file(db, taken, dest=tmp_path / "b")
-    assert "stop the application" in str(caught.value)
-    app.close()
-    assert sha(db) == before and leftovers(tmp_path) == []
+@pytest.mark.timeout(30)
+def test_the_backup_step_itself_is_bounded(tmp_path):
+    """Python's Connection.backup retries a BUSY step for ever; the guard ends it."""
+    db = filled(tmp_path / "s.db", rows=10)
+    src = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0)  # no busy wait, no read txn
+    dst = sqlite3.connect(tmp_path / "out.db")
+    try:
+        with held(db, "exclusive"):
+            started = time.monotonic()
+            with pytest.raises(errors.DatabaseLocked):
+                verification.backup_step(src, dst, db, timeout_ms=800)
+            assert 0.7 <= time.monotonic() - started < 5
+    finally:
+        src.close()
+        dst.close()
 
 
-def test_restore_refuses_a_damaged_backup(tmp_path):
-    db = filled(tmp_path / "app.db", rows=50)
-    bad = tmp_path / "app-20200101T000000Z.db"
-    bad.write_bytes(b"SQLite format 3\x00" + os.urandom(8000))
-    before = sha(db)
-    with pytest.raises(backups.RestoreRefused) as caught:
-        restore_file(db, bad, dest=tmp_path / "b")
-    assert "not a sound backup" in str(caught.value)
-    assert sha(db) == before
+# ------------------------------------------------------------- one-line reports
+
+def scribble(path, pages=(0.3, 0.6), byte=b"\x07"):
+    """Overwrite the pages in a fraction range of the file (the header left intact)."""
+    size = Path(path).stat().st_size
+    page = 4096
+    first, last = int(size * pages[0]) // page, int(size * pages[1]) // page
+    with open(path, "r+b") as f:
+        for n in range(max(first, 1), max(last, 2)):
+            f.seek(n * page + 16)
+            f.write(byte * 200)
 
 
-def test_restore_into_a_missing_file(tmp_path):
-    db = filled(tmp_path / "app.db", rows=50)
-    taken = backups.create_backup(db, tmp_path / "b")["path"]
-    target = tmp_path / "new" / "app.db"
-    info = restore_file(target, taken, dest=tmp_path / "b")
-    assert info["pre_restore_backup"] is None and count(target) == 50
+@pytest.mark.parametrize("pages", [(0.1, 0.2), (0.45, 0.55), (0.3, 0.9)])
+def test_integrity_failures_are_one_line_with_a_count(tmp_path, pages):
+    db = filled(tmp_path / "d.db", rows=3000)
+    copy = tmp_path / "copy.db"
+    shutil.copy(db, copy)
+    scribble(copy, pages)
+    ok, message = backups.verify_file(copy)
+    assert not ok and "\n" not in message
+    assert re.search(r"integrity_check failed: (1 problem: |(at least )?\d+ problems, first: )",
+                     message), message
+
+
+def test_integrity_summary_folds_multi_line_rows():
+    rows = [("*** in database main ***\nPage 5: btreeInitPage() returns error code 11\n"
+             "Page 6: btreeInitPage() returns error code 11"), "row 3 missing from index i"]
+    assert verification.integrity_summary(rows) == (
+        "integrity_check failed: 3 problems, first: Page 5: btreeInitPage() returns error code 11")
+    assert verification.integrity_summary(["ok"]) is None
+    assert verification.integrity_summary(["x"] * 100).startswith(
+        "integrity_check failed: at least 100 problems")
+    assert verification.integrity_summary(["*** in database main ***\n" + "\n".join(
+        ["x"] * 100)]).startswith("integrity_check failed: at least 100 problems")   # one row
 
 
 def test_a_killed_backup_leaves_no_backup(tmp_path):

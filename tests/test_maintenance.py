@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from r2w_db import errors
-from r2w_db.app import anonymous
+from r2w_db.app import anonymous, sessions
 from r2w_db.engine import migrations, timeutil
 from r2w_db.maintenance import registry, runner, sqlite_tasks
 from r2w_db.monitor.store import MonitorStore
+
+from .lockhelpers import held
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,7 +69,30 @@ def test_previews_count_exactly(prod_db):
     anon = registry.preview(path, "anonymous")
     assert (anon.count, anon.details["uploads"]) == (1, 1)            # anonymous_aaa only
     assert registry.preview(path, "anonymous", days=50).count == 0
-    assert "2 sessions older than 7 days would be deleted" == registry.preview(path, "sessions").message
+    assert registry.preview(path, "sessions").message == (
+        "2 sessions older than 7 days would be deleted, signing 2 distinct users out "
+        "(the application never expires sessions itself)")
+
+
+def test_the_sessions_preview_counts_the_distinct_users_signed_out(db_path):
+    """The application never expires sessions: each user with an old session is signed out."""
+    rows = [("a1", "alice", iso_ago(days=8)), ("a2", "alice", iso_ago(days=30)),
+            ("a3", "alice", iso_ago(days=1)),                 # alice keeps a newer one
+            ("b1", "bob", iso_ago(days=9).replace("T", " ")),  # a space: still an instant
+            ("c1", "carol", iso_ago(days=6, hours=23)),        # not old yet
+            ("d1", "dave", iso_ago(days=7, minutes=5) + "Z"),
+            ("e1", "erin", "not a time")]                      # never counted as old
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.executemany("INSERT INTO sessions VALUES (?, ?, ?)", rows)
+    conn.close()
+    pv = registry.preview(db_path, "sessions")
+    assert (pv.count, pv.details["users"]) == (4, 3)               # alice, bob, dave
+    assert "4 sessions older than 7 days would be deleted, signing 3 distinct users out" in pv.message
+    assert sessions.count_users_signed_out(db_path, 20) == 1      # alice's 30-day-old one
+    assert sessions.count_users_signed_out(db_path, 60) == 0
+    assert runner.run(db_path, "sessions", user="t").rows == 4
+    assert sessions.count_users_signed_out(db_path) == 0
 
 
 def test_every_dry_run_and_preview_writes_nothing(prod_db, tmp_path):
@@ -78,7 +103,7 @@ def test_every_dry_run_and_preview_writes_nothing(prod_db, tmp_path):
         result = runner.run(path, name, dry_run=True, user="t")
         assert result.dry_run and result.outcome == "dry-run" and result.log_id is None
     assert digest(path) == before
-    assert not list((tmp_path / "backups").glob("*")) if (tmp_path / "backups").exists() else True
+    assert not list((tmp_path / "backups").rglob("*")) if (tmp_path / "backups").exists() else True
     assert log() == []   # previews are not runs: nothing logged
 
 
@@ -275,7 +300,7 @@ def test_backup_first(prod_db, tmp_path):
     path, _, _ = prod_db
     result = runner.run(path, "sessions", user="t", backup_first=True)
     copy = Path(result.backup)
-    assert copy.parent == tmp_path / "backups" and copy.exists()
+    assert copy.parent.parent == tmp_path / "backups" and copy.exists()
     assert len(ids(copy, "sessions", "session_id")) == 7 and len(ids(path, "sessions", "session_id")) == 5
     assert log("sessions")[0]["backup"] == str(copy)
     assert log("backup")[0]["outcome"] == "ok"    # the overview sees the backup
@@ -290,6 +315,29 @@ def test_backup_first_failure_changes_nothing(prod_db, tmp_path):
     assert "backup first failed, nothing was changed" in str(caught.value)
     assert digest(path) == before
     assert log("sessions")[0]["outcome"] == "failed" and log("backup")[0]["outcome"] == "failed"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("where", ["backup first", "preview"])
+def test_a_lock_held_by_another_process_ends_the_run_within_the_busy_timeout(prod_db, monkeypatch,
+                                                                             where):
+    path, _, _ = prod_db
+    if where == "backup first":   # the preview ran before the lock was taken
+        previewed = registry.preview(path, "sessions")
+        monkeypatch.setattr(runner, "preview", lambda *a, **k: previewed)
+    with held(path, "exclusive"):
+        started = time.monotonic()
+        with pytest.raises(registry.Failed) as caught:
+            runner.run(path, "sessions", user="t", backup_first=True)
+        elapsed = time.monotonic() - started
+    message = str(caught.value)
+    assert "locked by another process" in message and "\n" not in message
+    assert elapsed < 10, elapsed
+    if where == "backup first":
+        assert message.startswith("backup first failed, nothing was changed")
+        assert log("backup")[0]["outcome"] == "failed"
+    assert log("sessions")[0]["outcome"] == "failed"
+    assert len(ids(path, "sessions", "session_id")) == 7
 
 
 def test_a_second_run_of_the_same_task_is_refused(prod_db):

@@ -6,12 +6,15 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from r2w_db.engine import migrations
 from r2w_db.monitor.store import MonitorStore
+
+from .lockhelpers import held
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_KEYS = {"task", "rows", "dry_run", "seconds", "previewed", "bytes_reclaimed", "outcome",
@@ -162,4 +165,69 @@ def test_backups_verify_fails_on_a_bad_copy(env, tmp_path):
 
 def test_restore_help_says_stop_the_application(env):
     result = run(env, "restore", "--help")
-    assert result.returncode == 0 and "STOP THE APPLICATION" in " ".join(result.stdout.split())
+    text = " ".join(result.stdout.split())
+    assert result.returncode == 0 and "STOP THE APPLICATION" in text and "--force" in text
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("method", ["backup", "vacuum-into"])
+def test_backup_of_a_locked_database_is_one_line_within_the_busy_timeout(db, env, tmp_path, method):
+    with held(db, "exclusive"):
+        started = time.monotonic()
+        result = run(env, "--db", db, "backup", "--dest", tmp_path / "b", "--method", method)
+        elapsed = time.monotonic() - started
+    one_line_error(result, "locked by another process")
+    assert elapsed < 10, elapsed
+    assert not (tmp_path / "b").exists() or list((tmp_path / "b").iterdir()) == []
+
+
+def scribbled_backup(db, env, dest):
+    """A logged backup of `db`, then damaged in many places (integrity_check: many problems)."""
+    taken = json.loads(run(env, "--db", db, "backup", "--dest", dest, "--json").stdout)["backup"]
+    conn = sqlite3.connect(taken)
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    roots = [r[0] for r in conn.execute("SELECT rootpage FROM sqlite_master WHERE type = 'index'")]
+    conn.close()
+    with open(taken, "r+b") as f:     # every index page scribbled: the schema still reads
+        for root in roots:
+            f.seek((root - 1) * size + 8)
+            f.write(b"\x07" * 64)
+    return taken
+
+
+def test_restore_refusals_are_one_line(db, env, tmp_path):
+    dest = tmp_path / "b"
+    before = digest(db)
+    stranger = tmp_path / "stranger.db"
+    taken = json.loads(run(env, "--db", db, "backup", "--dest", dest, "--json").stdout)["backup"]
+    stranger.write_bytes(Path(taken).read_bytes())
+    one_line_error(run(env, "--db", db, "restore", stranger, "--yes"), "rerun with --force")
+    damaged = scribbled_backup(db, env, dest)
+    result = run(env, "--db", db, "restore", damaged, "--yes", "--force")
+    one_line_error(result, "integrity_check failed: ")
+    assert "problems, first: " in result.stderr or "1 problem: " in result.stderr
+    assert digest(db) == before
+    result = run(env, "--db", db, "restore", stranger, "--dest", dest, "--yes", "--force", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["outcome"] == "ok" and data["details"]["warnings"] and "warning:" in data["message"]
+
+
+def test_backups_verify_prints_one_line_per_backup(db, env, tmp_path):
+    dest = tmp_path / "b"
+    scribbled_backup(db, env, dest)
+    result = run(env, "backups", "--dest", dest, "--verify")
+    assert result.returncode == 1 and len(result.stdout.strip().splitlines()) == 2, result.stdout
+    assert "integrity_check failed: " in result.stdout
+    one_line_error(result, "failed verification")
+
+
+def test_backup_of_a_damaged_database_is_one_line(db, env, tmp_path):
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(Path(scribbled_backup(db, env, tmp_path / "b0")).read_bytes())
+    result = run(env, "--db", damaged, "backup", "--dest", tmp_path / "b")
+    one_line_error(result, "failed verification (integrity_check failed: ")
+    assert list((tmp_path / "b").iterdir()) == []
+    fifo = tmp_path / "pipe.db"
+    os.mkfifo(fifo)
+    one_line_error(run(env, "--db", fifo, "backup", "--dest", tmp_path / "b"), "regular file")

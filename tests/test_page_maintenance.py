@@ -2,6 +2,7 @@
 import hashlib
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,10 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import ui
 from r2w_db.engine import migrations
-from r2w_db.maintenance import sqlite_tasks
+from r2w_db.maintenance import runner, sqlite_tasks
 from r2w_db.monitor.store import MonitorStore
 
+from .lockhelpers import held
 from .prodlike import SECRETS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +105,7 @@ def test_run_confirm_deletes_logs_and_shows_the_result(db, tmp_path):
     by_task = {e["task"]: e for e in log}
     assert by_task["sessions"]["outcome"] == "ok" and by_task["sessions"]["rows"] == 2
     backup = Path(by_task["sessions"]["backup"])
-    assert backup.parent == tmp_path / "backups" and backup.exists()
+    assert backup.parent.parent == tmp_path / "backups" and backup.exists()
     assert by_task["backup"]["outcome"] == "ok"
     page = texts(at)
     assert "deleted 2 sessions older than 7 days" in page and str(backup) in page
@@ -194,3 +196,33 @@ def test_a_missing_database_is_a_message(tmp_path, monkeypatch):
     st.cache_data.clear()
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     assert not at.exception and "database not found" in texts(at)
+
+
+def test_the_sessions_dialog_says_how_many_users_are_signed_out(db):
+    at = open_page()
+    assert "signing 2 distinct users out" in texts(at)          # the card's preview
+    at.button(key="maint_run_sessions").click().run()
+    assert not at.exception
+    warnings = " ".join(str(w.value) for w in at.warning)
+    assert "This signs **2 distinct users** out" in warnings
+    assert "never expires sessions" in warnings
+
+
+@pytest.mark.timeout(90)
+def test_back_up_first_on_a_locked_database_ends_in_the_locked_message(db, monkeypatch):
+    real = runner._backup_first
+
+    def while_locked(*args, **kwargs):   # the application takes a lock just as the backup starts
+        with held(db, "exclusive"):
+            return real(*args, **kwargs)
+    monkeypatch.setattr(runner, "_backup_first", while_locked)
+    at = open_page()
+    started = time.monotonic()
+    run_and_confirm(at, "sessions", backup_first=True)
+    assert time.monotonic() - started < 20
+    page = texts(at)
+    assert "Failed" in page and "backup first failed, nothing was changed" in page
+    assert "locked by another process" in page
+    assert count(db, "sessions") == 7
+    entries = {e["task"]: e for e in MonitorStore().recent_log()}
+    assert entries["backup"]["outcome"] == "failed" and entries["sessions"]["outcome"] == "failed"

@@ -58,6 +58,16 @@ def count_old_sessions(db, days=config.SESSION_DAYS) -> int:
         return conn.execute(f"SELECT count(*) FROM sessions WHERE {where}", params).fetchone()[0]
 
 
+def count_users_signed_out(db, days=config.SESSION_DAYS) -> int:
+    """Distinct users with a session cleanup_old_sessions would delete. The application never
+    expires sessions itself (it only checks that the row exists), so each of them is signed out
+    (on those devices)."""
+    where, params = _old(days)
+    with as_database(db).read() as conn:
+        return conn.execute(f"SELECT count(DISTINCT user_id) FROM sessions WHERE {where}",
+                            params).fetchone()[0]
+
+
 def cleanup_old_sessions(db, days=config.SESSION_DAYS, progress=None) -> int:
     """Delete sessions created more than `days` days ago, in short batches; the number deleted."""
     where, params = _old(days)

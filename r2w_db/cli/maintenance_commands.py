@@ -5,8 +5,10 @@ line on stderr (`error: ...`) and a non-zero status. With --json the result is
 printed on stdout even when the run failed or was refused.
 """
 import argparse
+import functools
 import getpass
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -16,6 +18,28 @@ from r2w_db.engine.connection import Database
 from r2w_db.formatting import human_age, human_bytes
 from r2w_db.maintenance import backups, registry, runner
 from r2w_db.monitor.store import MonitorStore
+
+
+def _one_line_errors(command):
+    """Every failure of a command leaves it as one line (`error: ...` from main) and a
+    non-zero exit, never a traceback or a multi-line SQLite report."""
+    @functools.wraps(command)
+    def run(args):
+        try:
+            return command(args)
+        except errors.R2WError as exc:
+            text = " ".join(map(str, exc.args))
+            if "\n" in text:
+                raise errors.R2WError(errors.one_line(text)) from None
+            raise
+        except sqlite3.Error as exc:
+            raise errors.R2WError(f"database error: {errors.one_line(exc)}") from None
+        except (OSError, ValueError) as exc:
+            text = str(exc)
+            if "\n" in text:
+                raise errors.R2WError(errors.one_line(text)) from None
+            raise
+    return run
 
 
 def _db(args) -> Database:
@@ -136,7 +160,7 @@ def cmd_backup(args):
 
 
 def cmd_backups(args):
-    dest = backups.resolve_dest(args.dest)
+    dest = backups.resolve_dest(args.dest, None if args.dest else _db(args))
     found = backups.list_backups(dest, verify=args.verify, monitor=MonitorStore())
     if args.json:
         _print_json({"dest": str(dest), "backups": [b.as_dict() for b in found]})
@@ -147,7 +171,7 @@ def cmd_backups(args):
         for b in found:
             status = {True: "verified", False: "FAILED", None: "not verified"}[b.verified]
             print(f"  {b.name:<48} {human_bytes(b.size):>10} {human_age(b.age_seconds):>7} old"
-                  f"  {status}{' (' + b.message + ')' if b.verified is False and b.message else ''}")
+                  f"  {status}{' (' + errors.one_line(b.message) + ')' if b.verified is False and b.message else ''}")
     bad = [b.name for b in found if b.verified is False]
     if args.verify and bad:
         raise errors.R2WError(f"{len(bad)} backup(s) failed verification: {', '.join(bad[:5])}")
@@ -157,7 +181,7 @@ def cmd_restore(args):
     db = _db(args)
     source = Path(args.backup).expanduser()
     if not source.exists() and not source.is_absolute():
-        candidate = backups.resolve_dest(args.dest) / args.backup
+        candidate = backups.resolve_dest(args.dest, db) / args.backup
         if candidate.exists():
             source = candidate
     if not source.exists():
@@ -167,7 +191,7 @@ def cmd_restore(args):
             f"restore replaces {db.path} with {source}: stop the application first, then rerun "
             f"with --yes")
     _print_result(args, _run_reported(args, lambda progress: runner.restore(
-        db, source, user=_user(), dest=args.dest, progress=progress)))
+        db, source, user=_user(), dest=args.dest, force=args.force, progress=progress)))
 
 
 def _positive(text):
@@ -183,7 +207,7 @@ def _positive(text):
 def register(add):
     """Add the maintenance subcommands; `add(name, func, help)` returns the subparser."""
     names = ", ".join(registry.TASKS)
-    p = add("maintain", cmd_maintain,
+    p = add("maintain", _one_line_errors(cmd_maintain),
             "run one maintenance task (preview with --dry-run); every run is logged")
     p.add_argument("task", metavar="TASK", choices=list(registry.TASKS), help=names)
     p.add_argument("--days", type=_positive, default=None,
@@ -200,7 +224,7 @@ def register(add):
     p.add_argument("--keep", type=_positive, default=backups.DEFAULT_KEEP,
                    help=f"backups to keep (default {backups.DEFAULT_KEEP})")
 
-    p = add("backup", cmd_backup,
+    p = add("backup", _one_line_errors(cmd_backup),
             "take a verified online backup of the live database and keep the newest N")
     p.add_argument("--dest", metavar="DIR", default=None,
                    help="backup folder (else R2W_BACKUP_DIR, else data/backups/ beside the monitor db)")
@@ -210,19 +234,24 @@ def register(add):
                    help="SQLite's online backup in one step (default) or VACUUM INTO")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    p = add("backups", cmd_backups, "list the backups: size, age, verification status")
+    p = add("backups", _one_line_errors(cmd_backups), "list the backups: size, age, verification status")
     p.add_argument("--dest", metavar="DIR", default=None, help="backup folder")
     p.add_argument("--verify", action="store_true",
                    help="run integrity_check on every backup now (exit 1 if one fails)")
     p.add_argument("--json", action="store_true", help="print the list as JSON")
 
-    p = add("restore", cmd_restore,
+    p = add("restore", _one_line_errors(cmd_restore),
             "replace the database with a backup. STOP THE APPLICATION (and the dashboard) FIRST: "
-            "the backup is verified, the current file saved aside as a pre-restore backup, then "
-            "swapped in atomically and its stale -wal/-shm removed; refused while another "
+            "the backup is read whole (its -wal included) and verified (integrity, the documented "
+            "schema, a known version, and known to the backup log unless --force), the current "
+            "file (even a damaged one) saved aside as a pre-restore backup, then swapped in "
+            "atomically with the stale -wal/-shm/-journal removed; refused while another "
             "process has the database open")
     p.add_argument("backup", metavar="BACKUP", help="backup file (a path, or a name in the backup folder)")
     p.add_argument("--yes", action="store_true", help="required: confirm the replacement")
+    p.add_argument("--force", action="store_true",
+                   help="also restore a file the backup log does not know as a backup of this "
+                        "database, or an older state of the documented schema (then run migrate)")
     p.add_argument("--dest", metavar="DIR", default=None,
                    help="where the pre-restore backup goes (default: the backup folder)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

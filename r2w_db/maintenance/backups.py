@@ -6,21 +6,29 @@ consistent copy while the application writes; copying the file does not. A
 copy is written under a temporary name in the destination folder, checked with
 PRAGMA integrity_check, and only then renamed into place (os.replace), so a
 failure (disk full shows up as SQLITE_IOERR, permissions, a kill) never leaves
-a half-written file that looks like a backup.
+a half-written file that looks like a backup. A lock held by another process ends the
+backup within the busy timeout with the "locked" message (verification.py), never a hang.
 """
+import hashlib
 import os
 import re
 import shutil
 import sqlite3
 import time
-import urllib.parse
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from r2w_db import errors
-from r2w_db.engine import locations, schema, timeutil
-from r2w_db.engine.connection import as_database, translate
+from r2w_db.engine import locations, timeutil
+from r2w_db.engine.connection import BUSY_TIMEOUT_MS, as_database, translate
+from r2w_db.maintenance.verification import (
+    backup_step,
+    is_locked,
+    ro_uri,
+    snapshot,
+    verify_file,
+)
 
 BACKUP_DIR_ENV = "R2W_BACKUP_DIR"
 DEFAULT_KEEP = 7
@@ -36,22 +44,40 @@ class BackupFailed(errors.R2WError):
     """A backup could not be written or verified; nothing half-written is left."""
 
 
+class BackupLocked(BackupFailed, errors.DatabaseLocked):
+    """The database stayed locked by another process past the busy timeout: no backup."""
+
+    def __init__(self, path):
+        errors.DatabaseLocked.__init__(self, path)
+        self.args = (f"{self.args[0]}; no backup was written, the database is untouched",)
+
+
 class RestoreRefused(errors.R2WError):
     """A restore was not started (bad backup, database in use, ...); nothing was changed."""
 
 
 # ----------------------------------------------------------------------- names
 
-def default_dest(environ=None) -> Path:
-    """R2W_BACKUP_DIR, else data/backups/ beside the monitor database."""
+def default_dest(environ=None, db=None) -> Path:
+    """R2W_BACKUP_DIR, else data/backups/ beside the monitor database; with `db`, that
+    database's own folder in it (`<file stem>-<8 hex of its absolute path>`), so that two
+    databases never share a folder, a rotation or a listing, even with the same file name."""
     environ = os.environ if environ is None else environ
     if environ.get(BACKUP_DIR_ENV):
-        return Path(environ[BACKUP_DIR_ENV]).expanduser()
-    return locations.monitor_db_path(environ).parent / "backups"
+        base = Path(environ[BACKUP_DIR_ENV]).expanduser()
+    else:
+        base = locations.monitor_db_path(environ).parent / "backups"
+    return base if db is None else base / folder_of(db)
 
 
-def resolve_dest(dest=None) -> Path:
-    return Path(dest).expanduser() if dest else default_dest()
+def folder_of(db) -> str:
+    path = as_database(db).path.absolute()
+    return f"{stem_of(db)}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+
+
+def resolve_dest(dest=None, db=None) -> Path:
+    """An explicit --dest as given, else the database's own default folder."""
+    return Path(dest).expanduser() if dest else default_dest(db=db)
 
 
 def stem_of(db) -> str:
@@ -109,12 +135,10 @@ def _fsync_dir(path):
         os.close(fd)
 
 
-def _ro_uri(path):
-    return "file:" + urllib.parse.quote(str(Path(path).resolve())) + "?mode=ro"
-
-
 def _file_sizes(path):
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise BackupFailed(f"{path} is not a regular file: name the database file itself")
     if not path.is_file():
         raise errors.DatabaseMissing(path)
     wal = Path(str(path) + "-wal")
@@ -151,29 +175,6 @@ def check_dest(dest) -> Path:
 
 # ---------------------------------------------------------------- verification
 
-def verify_file(path):
-    """(ok, message): PRAGMA integrity_check on a copy, read-only."""
-    path = Path(path)
-    if not path.is_file():
-        return False, f"{path} does not exist"
-    try:
-        conn = sqlite3.connect(_ro_uri(path), uri=True, isolation_level=None, timeout=2)
-    except sqlite3.Error as exc:
-        return False, f"cannot open: {exc}"
-    try:
-        messages = [row[0] for row in conn.execute("PRAGMA integrity_check(20)")]
-        tables = schema.existing_tables(conn)
-    except sqlite3.Error as exc:
-        return False, f"not a readable SQLite database: {exc}"
-    finally:
-        conn.close()
-    if messages != ["ok"]:
-        return False, "integrity_check: " + "; ".join(messages[:3])
-    if not tables & set(schema.TABLES):
-        return False, "integrity ok, but it holds none of the Resume2Website tables"
-    return True, "integrity_check ok"
-
-
 def verify_backup(path, monitor=None):
     """Verify a backup file and record the result in the monitor database; (ok, message)."""
     path = Path(path)
@@ -190,7 +191,7 @@ def verify_backup(path, monitor=None):
 def preview(db, dest=None, keep=DEFAULT_KEEP):
     """What a backup would do: sizes, free space, how many old backups rotation removes."""
     db = as_database(db)
-    dest = resolve_dest(dest)
+    dest = resolve_dest(dest, db)
     size, wal = _file_sizes(db.path)
     existing = [b for b in list_backups(dest, stem=stem_of(db)) if b.kind == "backup"]
     free = disk_free(dest)
@@ -213,7 +214,7 @@ def create_backup(db, dest=None, *, keep=DEFAULT_KEEP, method="backup", monitor=
         raise errors.InvalidValue(f"keep must be a whole number >= 1, not {keep!r}")
     if not db.path.exists():
         raise errors.DatabaseMissing(db.path)
-    dest = check_dest(resolve_dest(dest))
+    dest = check_dest(resolve_dest(dest, db)).absolute()
     size, wal = _file_sizes(db.path)
     free = disk_free(dest)
     if free < size + wal:
@@ -238,6 +239,8 @@ def create_backup(db, dest=None, *, keep=DEFAULT_KEEP, method="backup", monitor=
         _fsync_dir(dest)
     except BaseException as exc:
         removed = _remove(temporary)
+        if isinstance(exc, errors.DatabaseLocked):
+            raise BackupLocked(db.path) from None
         if isinstance(exc, BackupFailed):
             raise
         if isinstance(exc, (sqlite3.Error, OSError)):
@@ -256,27 +259,35 @@ def create_backup(db, dest=None, *, keep=DEFAULT_KEEP, method="backup", monitor=
 
 
 def _copy(db, temporary, method):
-    """Copy the live database into `temporary` in one step; sqlite3/OS errors propagate raw."""
-    src = sqlite3.connect(_ro_uri(db.path), uri=True, isolation_level=None,
-                          timeout=5, check_same_thread=False)
-    try:
-        src.execute("PRAGMA busy_timeout = 5000")
-        if method == "vacuum-into":
-            src.execute("VACUUM INTO ?", (str(temporary),))
-            dst = sqlite3.connect(str(temporary), isolation_level=None)
-        else:
-            dst = sqlite3.connect(str(temporary), isolation_level=None)
-            src.backup(dst, pages=-1)  # one step: a stepped backup restarts on every write
+    """Copy the live database into `temporary` in one step, giving up within the busy timeout
+    on a lock held by another process; sqlite3/OS errors propagate raw."""
+    if method == "vacuum-into":
+        src = sqlite3.connect(ro_uri(db.path), uri=True, isolation_level=None,
+                              timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         try:
-            # a self-contained single file: no -wal beside it, fit to download or restore
-            dst.execute("PRAGMA journal_mode = DELETE").fetchall()
+            src.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # VACUUM INTO honours it
+            src.execute("VACUUM INTO ?", (str(temporary),))
         finally:
+            src.close()
+        dst = sqlite3.connect(str(temporary), isolation_level=None)
+    else:
+        dst = sqlite3.connect(str(temporary), isolation_level=None)
+        try:
+            with snapshot(db.path) as src:
+                backup_step(src, dst, db.path)
+        except BaseException:
             dst.close()
+            raise
+    try:
+        # a self-contained single file: no -wal beside it, fit to download or restore
+        dst.execute("PRAGMA journal_mode = DELETE").fetchall()
     finally:
-        src.close()
+        dst.close()
 
 
 def _failure(exc, db, final, removed):
+    if is_locked(exc):
+        return BackupLocked(db.path)
     if _is_full(exc):
         what = "disk full (or file size limit reached)"
     elif isinstance(exc, PermissionError) or "readonly" in str(exc) or "unable to open" in str(exc):
@@ -342,14 +353,15 @@ def _parse(path):
     return match, moment
 
 
-def list_backups(dest=None, *, verify=False, monitor=None, stem=None):
+def list_backups(dest=None, *, verify=False, monitor=None, stem=None, db=None):
     """The backups in `dest`, newest first: size, age and verification status.
 
     verify=True runs integrity_check on each (and records it when a monitor is given);
     otherwise the status comes from the recorded verifications (None: never verified,
     or the file changed since).
     """
-    dest = resolve_dest(dest)
+    dest = resolve_dest(dest, db)
+    stem = stem_of(db) if stem is None and db is not None else stem
     if not dest.is_dir():
         return []
     recorded = monitor.verifications() if monitor is not None and not verify else {}

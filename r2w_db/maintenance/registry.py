@@ -36,8 +36,9 @@ class Task:
 
 TASKS = {task.name: task for task in (
     Task("sessions", "Expired sessions",
-         "Deletes sign-in sessions older than the retention. Expired sessions no longer sign "
-         "anyone in; they only take space and slow the session lookups.",
+         "Deletes sign-in sessions older than the retention. The application never expires "
+         "sessions itself (it signs in anyone whose session row exists), so this SIGNS THOSE "
+         "USERS OUT: the preview says how many.",
          "Daily (the schema document's schedule: cleanup_old_sessions(days=7)).",
          True, config.SESSION_DAYS, "Older than (days)"),
     Task("cache", "Unused cache entries",
@@ -178,10 +179,11 @@ def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT
     name = task.name
     if name == "sessions":
         n = sessions.count_old_sessions(db, days)
-        message = f"{plural(n, 'session')} older than {days} days would be deleted"
-        if days < config.SESSION_DAYS:
-            message += f" (sessions stay active for {config.SESSION_DAYS} days: this signs users out)"
-        return Preview(name, n, None, message, details={"days": days})
+        users = sessions.count_users_signed_out(db, days)
+        message = (f"{plural(n, 'session')} older than {days} days would be deleted, signing "
+                   f"{plural(users, 'distinct user')} out (the application never expires "
+                   f"sessions itself)")
+        return Preview(name, n, None, message, details={"days": days, "users": users})
     if name == "cache":
         n = cache.count_old_cache_entries(db, days)
         return Preview(name, n, None, f"{plural(n, 'cache entry', 'cache entries')} older than "

@@ -83,7 +83,7 @@ def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_fi
     if spec.name == "integrity":
         parameters["quick"] = bool(quick)
     if spec.name == "backup":
-        parameters.update(dest=str(backups.resolve_dest(dest)), keep=keep, method=method)
+        parameters.update(dest=str(backups.resolve_dest(dest, db)), keep=keep, method=method)
     if spec.destructive:
         parameters["backup_first"] = bool(backup_first)
     started = time.perf_counter()
@@ -177,7 +177,7 @@ def _backup_first(monitor, who, db, dest, keep):
     (so the overview sees it). Its path, or Failed: then nothing was changed."""
     started = time.perf_counter()
     entry = monitor.log_start(user=who, task="backup", database=db,
-                              parameters={"dest": str(backups.resolve_dest(dest)), "keep": keep,
+                              parameters={"dest": str(backups.resolve_dest(dest, db)), "keep": keep,
                                           "method": "backup", "before": "a destructive task"})
     try:
         taken = backups.create_backup(db, dest, keep=keep, monitor=monitor)
@@ -289,16 +289,20 @@ def _with_stop(func, db, days, *, progress, should_stop):
 
 # ------------------------------------------------------------------------- restore
 
-def restore(db, backup_path, *, user=None, dest=None, progress=None, monitor=None):
+def restore(db, backup_path, *, user=None, dest=None, force=False, progress=None, monitor=None):
     """Restore a backup over the database (command line only; the application must be
     stopped): verified first, the current file saved aside, swapped atomically. Logged
-    as task 'restore'. Returns the Result; raises Refused or Failed after logging."""
+    as task 'restore'. `force` accepts a file the backup log does not know as a backup of
+    this database, or an older documented schema. Returns the Result; raises Refused or
+    Failed after logging."""
     db = as_database(db)
     refusal = read_only_refusal("restore")
     if refusal:
         raise Refused(refusal)
     monitor = monitor or MonitorStore()
-    parameters = {"backup": str(backup_path), "dest": str(backups.resolve_dest(dest))}
+    parameters = {"backup": str(backup_path), "dest": str(backups.resolve_dest(dest, db))}
+    if force:
+        parameters["force"] = True
     started = time.perf_counter()
     log_id = monitor.log_start(user=_who(user), task="restore", database=db, parameters=parameters)
 
@@ -311,18 +315,32 @@ def restore(db, backup_path, *, user=None, dest=None, progress=None, monitor=Non
                       outcome, message, error=error, backup=info.get("pre_restore_backup"),
                       log_id=log_id, details=info)
     try:
-        info = restore_file(db, backup_path, dest=dest, monitor=monitor, progress=progress)
+        info = restore_file(db, backup_path, dest=dest, monitor=monitor, force=force,
+                            progress=progress)
     except backups.RestoreRefused as exc:
         raise Refused(str(exc), finish("refused", str(exc), str(exc))) from None
     except errors.R2WError as exc:
         raise Failed(str(exc), finish("failed", str(exc), str(exc))) from None
+    except Exception as exc:
+        error = _one_line(exc, db)
+        raise Failed(error, finish("failed", error, error)) from None
     except BaseException:
         finish("cancelled", "cancelled", "cancelled")
         raise
-    message = (f"restored {db.path} from {backup_path}"
-               + (f"; the previous file was saved as {info['pre_restore_backup']}"
-                  if info["pre_restore_backup"] else ""))
-    return finish("ok", message, info=info)
+    return finish("ok", restore_message(db, backup_path, info), info=info)
+
+
+def restore_message(db, backup_path, info):
+    """One line: what was restored, where the previous file went, any warning."""
+    message = f"restored {db.path} from {backup_path}"
+    if info["pre_restore_backup"] and info["pre_restore_sound"]:
+        message += f"; the previous file was saved as {info['pre_restore_backup']}"
+    elif info["pre_restore_backup"]:
+        message += (f"; the previous file was damaged and was kept aside as it was (with its "
+                    f"-wal/-journal) in {info['pre_restore_backup']}")
+    for warning in info.get("warnings") or ():
+        message += f"; warning: {warning}"
+    return message
 
 
 # ------------------------------------------------------------------------ log view
