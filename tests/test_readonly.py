@@ -22,10 +22,56 @@ def test_secrets_file_and_mapping(tmp_path):
     assert config.read_only({}, files=[secrets])
     assert not config.read_only({"R2W_READ_ONLY": "0"}, files=[secrets]), "the variable wins"
     assert not config.read_only({}, files=[tmp_path / "missing.toml"])
-    (tmp_path / "bad.toml").write_text("not [ toml")
-    assert not config.read_only({}, files=[tmp_path / "bad.toml"])
     assert config.read_only({}, secrets={"monitor": {"read_only": True}}, files=[])
     assert not config.read_only({}, secrets={"monitor": {"read_only": False}}, files=[secrets])
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("true", True), ("false", False), ('"off"', False), ('"yes"', True), ('"maybe"', True),
+    ('""', True), ("0", False), ("1", True), ("2", True), ("0.0", False), ("[]", True)])
+def test_secrets_values_unexpected_is_read_only(value, expected, tmp_path):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f"[monitor]\nread_only = {value}\n")
+    assert config.read_only({}, files=[secrets]) is expected
+
+
+BROKEN = {
+    "syntax": (b"not [ toml", "line 1, column 5"),
+    "unclosed table": (b"[monitor\nread_only = true\n", "line 1"),
+    "key twice": (b"[monitor]\nread_only = false\nread_only = false\n", "line 3"),
+    "not utf-8": (b"[monitor]\nread_only = \"\xff\"\n", "not UTF-8"),
+    "monitor not a table": (b"monitor = false\n", "[monitor] must be a table"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_a_broken_secrets_file_fails_closed(case, tmp_path):
+    content, detail = BROKEN[case]
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text("[monitor]\nread_only = false\n")
+    bad.write_bytes(content)
+    for environ in ({}, {"R2W_READ_ONLY": "0"}, {"R2W_READ_ONLY": "no"}):
+        with pytest.raises(config.SecretsUnreadable) as caught:
+            config.read_only(environ, files=[good, bad])
+        message = str(caught.value)
+        assert str(bad) in message and detail in message and "\n" not in message
+    assert config.read_only({"R2W_READ_ONLY": "1"}, files=[bad]), "read-only anyway"
+    assert config.secrets_problem([good, bad]).startswith(("cannot read " + str(bad), str(bad)))
+    assert config.secrets_problem([good, tmp_path / "missing.toml"]) is None
+    with pytest.raises(config.SecretsUnreadable):   # a mapping that says off does not help
+        config.read_only({}, secrets={"monitor": {"read_only": False}}, files=[bad])
+    assert registry.read_only_refusal("integrity", environ={}) is None, "read-only tasks run"
+
+
+def test_a_directory_or_a_pipe_in_place_of_the_file_fails_closed(tmp_path):
+    import os
+
+    (tmp_path / "secrets.toml").mkdir()
+    with pytest.raises(config.SecretsUnreadable, match="directory"):
+        config.read_only({}, files=[tmp_path / "secrets.toml"])
+    os.mkfifo(tmp_path / "fifo.toml")        # opening it would block for ever
+    with pytest.raises(config.SecretsUnreadable, match="not a regular file"):
+        config.read_only({}, files=[tmp_path / "fifo.toml"])
 
 
 @pytest.fixture
@@ -80,3 +126,39 @@ def test_command_line(read_only, tmp_path, demo_path, capsys):
     assert main(["--db", str(db), "restore", str(backup), "--yes"]) != 0
     out, err = capsys.readouterr()
     assert len(err.strip().splitlines()) == 1 and "read-only" in err
+
+
+@pytest.fixture
+def broken_secrets(env, tmp_path, monkeypatch):
+    """A working directory whose .streamlit/secrets.toml does not parse (R2W_READ_ONLY=0)."""
+    cwd = tmp_path / "cwd"
+    (cwd / ".streamlit").mkdir(parents=True)
+    path = cwd / ".streamlit" / "secrets.toml"
+    path.write_text("[monitor]\nread_only = flase\n")
+    monkeypatch.chdir(cwd)
+    return path
+
+
+@pytest.mark.parametrize("unset", [False, True])
+def test_command_line_writers_refuse_on_a_broken_secrets_file(broken_secrets, tmp_path, demo_path,
+                                                              capsys, monkeypatch, unset):
+    import shutil
+    if unset:
+        monkeypatch.delenv("R2W_READ_ONLY")
+    db = tmp_path / "copy.db"
+    shutil.copy(demo_path, db)
+    backup = tmp_path / "b.db"
+    shutil.copy(demo_path, backup)
+    for argv in (["maintain", "sessions", "--yes"], ["maintain", "vacuum", "--yes"],
+                 ["restore", str(backup), "--yes"], ["migrate"], ["init"]):
+        assert main(["--db", str(db), *argv]) != 0, argv
+        out, err = capsys.readouterr()
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and str(broken_secrets) in lines[0] and "line 2" in lines[0], \
+            (argv, err)
+        assert "Traceback" not in err
+    assert MonitorStore().recent_log() == [], "nothing ran, nothing logged"
+    for argv in (["maintain", "sessions", "--dry-run"], ["maintain", "integrity", "--quick"],
+                 ["stats", "--json"]):
+        assert main(["--db", str(db), *argv]) == 0, argv
+    capsys.readouterr()

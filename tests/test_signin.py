@@ -181,3 +181,65 @@ def test_a_missing_secrets_file_is_no_accounts(monkeypatch):
     assert ui.team_accounts() == {} and not ui.accounts_configured()
     name, role = ui.current_user()
     assert role == "admin" and name
+
+
+# ------------------------------------------------------------------ clients, weak hashes
+
+def test_the_page_counts_failures_per_client(env, monkeypatch):
+    from dashboard import access
+
+    where = {"address": "198.51.100.7"}
+    monkeypatch.setattr(access, "client_address", lambda: where["address"])
+    at = app(OVERVIEW, TEAM).run()
+    for attempt in range(signin.MAX_FAILURES):
+        at = sign_in(at, "ada", f"wrong-{attempt}")
+    at = sign_in(at, "ada", PASSWORDS["ada"])
+    assert figures(at) == 0 and "locked" in at.error[0].value
+    assert signin.SigninStore().failures("ada", client="198.51.100.7") == signin.MAX_FAILURES
+    assert signin.SigninStore().failures("ada") == 0, "nothing in the unknown bucket"
+    where["address"] = "203.0.113.20"                  # the real user, elsewhere
+    at = sign_in(app(OVERVIEW, TEAM).run(), "ada", PASSWORDS["ada"])
+    assert not at.error and figures(at) >= 10
+
+
+def test_client_address(monkeypatch):
+    from dashboard import access
+
+    class Context:
+        ip_address = "10.0.0.9"
+        headers = {"X-Forwarded-For": "6.6.6.6, 198.51.100.7"}
+    monkeypatch.setattr(st, "context", Context())
+    monkeypatch.setattr(st, "secrets", {"team": TEAM})
+    assert access.client_address() == "10.0.0.9", "headers are not trusted by default"
+    monkeypatch.setattr(st, "secrets", {"team": TEAM, "monitor": {"behind_proxy": True}})
+    assert access.client_address() == "198.51.100.7", "the address the proxy saw, not a spoof"
+    Context.headers = {}
+    assert access.client_address() == "10.0.0.9"
+    Context.ip_address = object()                    # what AppTest's mocked runtime gives
+    assert access.client_address() is None
+
+
+def test_weak_hashes_are_flagged_on_the_overview_for_admins(env):
+    at = signed_in(OVERVIEW, "ada")
+    warning = [w.value for w in at.warning if "Weak password hashes" in w.value]
+    assert len(warning) == 1 and "**ada** (cost 4)" in warning[0] and "**vic** (cost 4)" in warning[0]
+    assert "hash-password" in warning[0]
+    at = signed_in(OVERVIEW, "vic")
+    assert not [w for w in at.warning if "Weak password hashes" in w.value], "admins only"
+
+
+def test_no_weak_hash_warning_at_cost_12(env):
+    strong = passwords.hash_password(PASSWORDS["ada"], rounds=12)
+    team = {"ada": {"password_hash": strong, "role": "admin"}}
+    at = sign_in(app(OVERVIEW, team).run(), "ada", PASSWORDS["ada"])
+    assert figures(at) >= 10
+    assert not [w for w in at.warning if "Weak password hashes" in w.value]
+
+
+def test_sign_in_stays_closed_when_the_counts_cannot_be_kept(env, monkeypatch):
+    bad = env / "not-a-database"
+    bad.write_text("this is not SQLite\n" * 100)
+    monkeypatch.setenv("R2W_MONITOR_DB", str(bad))
+    at = sign_in(app(OVERVIEW, TEAM).run(), "ada", PASSWORDS["ada"])
+    assert not at.exception, at.exception
+    assert figures(at) == 0 and "Sign-in is unavailable" in at.error[0].value
