@@ -1,0 +1,211 @@
+"""The history and alert commands of `python -m r2w_db`: snapshot, history, health, watch.
+
+`health` follows the monitoring-plugin convention: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
+(the database cannot be read, or the settings cannot be trusted), a first line
+`R2W STATUS - n red, m amber | perfdata`, then one line per check.
+"""
+import fnmatch
+import json
+import sys
+
+from r2w_db import errors
+from r2w_db.engine import locations, timeutil
+from r2w_db.engine.connection import Database
+
+# The figures, the watcher and prometheus_client are imported by the commands that use them:
+# building the parser (every command) stays as quick as it was.
+
+DEFAULT_METRICS = ("file.size_bytes", "file.wal_bytes", "disk.free_bytes", "stats.uploads.total",
+                   "stats.cache.cached_extractions", "stats.users.anonymous", "health.exit_code")
+
+
+def _db(args) -> Database:
+    return Database(locations.resolve_db(getattr(args, "db", None)).path)
+
+
+def _print_json(data):
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _warn(text):
+    print(f"warning: {errors.one_line(text)}", file=sys.stderr)
+
+
+def _settings():
+    from r2w_db.watch import settings as settings_mod
+
+    loaded = settings_mod.load()
+    for warning in loaded.warnings:
+        _warn(warning)
+    return loaded
+
+
+def cmd_snapshot(args):
+    from r2w_db.watch import cycle
+
+    loaded = _settings()
+    snap, stored = cycle.record_snapshot(_db(args), loaded)
+    if args.json:
+        _print_json({"id": stored["id"], **{k: v for k, v in snap.items() if k != "metrics"},
+                     "metrics": snap["metrics"], "rollups": stored["rollups"],
+                     "pruned": stored["pruned"]})
+    else:
+        report = snap["health"]
+        print(f"snapshot {stored['id']} of {snap['database']} at {snap['taken_at'][:19]} UTC "
+              f"({snap['seconds']:.2f} s, table bytes: {snap['table_bytes']}): "
+              f"{report['status']}, {report['counts']['red']} red, {report['counts']['amber']} amber; "
+              f"{len(stored['rollups']['recorded'])} day(s) rolled up")
+    if loaded.problem:
+        raise errors.R2WError(loaded.problem)
+
+
+def cmd_history(args):
+    from r2w_db.figures.periods import Window
+    from r2w_db.figures.rollup_window import daily
+    from r2w_db.monitor.history_store import HistoryStore
+    from r2w_db.watch import settings as settings_mod
+
+    db = _db(args)
+    since = timeutil.utcnow() - settings_mod.parse_duration(args.since)
+    if args.daily:
+        frame = daily(db, Window.between(since.replace(hour=0, minute=0, second=0, microsecond=0),
+                                         None, now=timeutil.utcnow()))
+        if args.json:
+            _print_json({"database": str(db.path), "since": timeutil.iso(since),
+                         "days": json.loads(frame.to_json(orient="records", date_format="iso"))})
+        else:
+            print(frame.to_string(index=False))
+        return
+    points = HistoryStore().snapshots(db, since=since)
+    names = sorted({k for p in points for k in p["metrics"]})
+    wanted = args.metric or ([] if args.json else list(DEFAULT_METRICS))
+    if wanted:
+        names = [n for n in names if any(fnmatch.fnmatchcase(n, w) for w in wanted)]
+        unknown = [w for w in wanted if points and not any(fnmatch.fnmatchcase(n, w) for n in names)]
+        if unknown and args.metric:
+            raise errors.InvalidValue(f"no recorded metric matches {', '.join(unknown)} "
+                                      f"(e.g. {', '.join(DEFAULT_METRICS[:3])}; * matches any part)")
+    if args.json:
+        _print_json({"database": str(db.path), "since": timeutil.iso(since), "metrics": names,
+                     "points": [{"taken_at": p["taken_at"], "grain": p["grain"],
+                                 "values": {n: p["metrics"].get(n) for n in names}} for p in points]})
+        return
+    if not points:
+        print(f"no snapshot of {db.path} since {timeutil.iso(since)[:16]} UTC: "
+              f"run `python -m r2w_db --db {db.path} snapshot` (or `watch`)")
+        return
+    print("taken_at (UTC)       grain " + " ".join(f"{n:>22}" for n in names))
+    for p in points:
+        print(f"{p['taken_at'][:19]}  {p['grain']:<5} "
+              + " ".join(f"{_cell(p['metrics'].get(n)):>22}" for n in names))
+
+
+def _cell(value):
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4g}"
+    return f"{int(value):,}"
+
+
+def cmd_health(args):
+    from r2w_db.figures import health_report
+    from r2w_db.watch import notify, prometheus
+
+    loaded = _settings()
+    try:
+        db = _db(args)
+    except errors.R2WError as exc:
+        report = health_report.unknown(getattr(args, "db", "?"), str(exc))
+        db, metrics = None, None
+    else:
+        report, metrics = _health(db, loaded, args.prometheus)
+    report = health_report.with_problem(report, loaded.problem)
+    if loaded.problem:
+        print(f"error: {errors.one_line(loaded.problem)}", file=sys.stderr)
+    if args.prometheus:
+        prometheus.write_textfile(args.prometheus, report, metrics)
+    sent = None
+    if args.notify and db is not None:
+        sent = notify.notify(db, report, loaded.alerts)
+        if sent["failed"] or (sent["problem"] and not loaded.problem):
+            _warn(f"notify: {sent['failed']} failed, {sent['sent']} sent"
+                  + (f" ({sent['problem']})" if sent["problem"] and not loaded.problem else ""))
+    if args.json:
+        _print_json({**report, **({"notify": sent} if sent is not None else {})})
+    else:
+        print("\n".join(health_report.lines(report)))
+    return report["exit_code"]
+
+
+def _health(db, loaded, with_metrics):
+    from r2w_db.figures import health_report
+    from r2w_db.figures.snapshot import take_snapshot
+
+    """(report, snapshot metrics or None): a whole snapshot (not recorded) for --prometheus."""
+    if not with_metrics:
+        return health_report.evaluate(db, loaded.thresholds), None
+    try:
+        snap = take_snapshot(db, loaded.thresholds)
+    except (errors.R2WError, OSError) as exc:
+        return health_report.unknown(db, errors.one_line(exc)), None
+    return snap["health"], snap["metrics"]
+
+
+def cmd_watch(args):
+    from r2w_db.figures import health_report
+    from r2w_db.watch import cycle, settings as settings_mod
+
+    every = settings_mod.parse_duration(args.every).total_seconds()
+    db = _db(args)
+
+    def show(result):
+        if args.json:
+            print(json.dumps({k: v for k, v in result.items() if k != "health"}
+                             | {"status": result["health"]["status"],
+                                "exit_code": result["health"]["exit_code"]}, default=str),
+                  flush=True)
+            return
+        sent = result["notify"] or {}
+        line = (f"{result['as_of'][:19]} {health_report.first_line(result['health']).split(' | ')[0]}"
+                f"; notifications: {sent.get('sent', 0)} sent, {sent.get('failed', 0)} failed")
+        if result["heartbeat"]:
+            line += "; heartbeat " + ("ok" if result["heartbeat"][0] else f"failed: {result['heartbeat'][1]}")
+        if result["errors"]:
+            line += "; errors: " + "; ".join(result["errors"])
+        print(errors.one_line(line, limit=1000), flush=True)
+
+    stop = cycle.Stop()
+    cycles, last = cycle.watch(db, every, once=args.once, notify=not args.no_notify,
+                               prometheus_file=args.prometheus, on_cycle=show, stop=stop)
+    if stop.signal is not None:
+        print(f"watch: stopped by signal {stop.signal} after {cycles} cycle(s)", file=sys.stderr)
+    return 0 if last is None or last["ok"] or not args.once else 1
+
+
+def register(add):
+    """Add snapshot, history, health and watch; `add(name, func, help)` returns the subparser."""
+    p = add("snapshot", cmd_snapshot, "record one snapshot of the database in the monitor "
+                                      "database (read-only on the database), then roll up closed days")
+    p.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+    p = add("history", cmd_history, "print the recorded series (snapshots) or daily roll-ups")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--since", default="7d", help="how far back: 30s, 5m, 1h, 7d, 2w (default 7d)")
+    p.add_argument("--metric", action="append", metavar="NAME",
+                   help="a metric name or pattern (stats.uploads.*); repeat for several")
+    p.add_argument("--daily", action="store_true", help="the daily roll-ups instead of snapshots")
+    p = add("health", cmd_health, "run every health check: exit 0 OK, 1 WARNING, 2 CRITICAL, "
+                                  "3 UNKNOWN (read-only)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--prometheus", metavar="FILE", default=None,
+                   help="also write node_exporter's textfile format to FILE (atomically)")
+    p.add_argument("--notify", action="store_true",
+                   help="send what changed since the last notification (R2W_ALERT_URLS, [alerts])")
+    p = add("watch", cmd_watch, "every interval: snapshot, roll-ups, health, notify, heartbeat; "
+                                "SIGTERM or SIGINT end it between cycles")
+    p.add_argument("--every", default="5m", help="interval: 30s, 5m, 1h (default 5m)")
+    p.add_argument("--once", action="store_true", help="one cycle, then exit (1 if it failed)")
+    p.add_argument("--prometheus", metavar="FILE", default=None,
+                   help="write node_exporter's textfile format every cycle")
+    p.add_argument("--no-notify", action="store_true", help="do not send notifications")
+    p.add_argument("--json", action="store_true", help="one JSON line per cycle")

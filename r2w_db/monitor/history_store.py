@@ -1,0 +1,257 @@
+"""The monitor's memory: snapshots and daily roll-ups, per database, in the monitor database.
+
+A snapshot is one row: when it was taken and its metrics as flat JSON ({name: number}),
+zlib-compressed (the names repeat in every row: 2.4 KB of JSON is 0.75 KB stored).
+Retention downsamples instead of forgetting: snapshots older than `raw_days` keep only the
+newest of each UTC hour (grain 'hour'), older than `hourly_days` the newest of each UTC day
+(grain 'day'), kept for ever unless `daily_days` is set. A closed UTC day's roll-up is
+recorded once (the first writer wins) and never rewritten.
+"""
+import json
+import os
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from r2w_db import errors
+from r2w_db.engine import timeutil
+from r2w_db.engine.connection import transaction
+from r2w_db.monitor.store import MonitorStore, _has_table, database_key
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS snapshots (
+    id INTEGER PRIMARY KEY,
+    database TEXT NOT NULL,                -- store.database_key: the file's absolute path
+    taken_at TEXT NOT NULL,                -- naive UTC ISO-8601
+    grain TEXT NOT NULL DEFAULT 'raw',     -- raw; hour or day once downsampled
+    seconds REAL,                          -- how long taking it took
+    metrics BLOB NOT NULL                  -- zlib-compressed JSON {name: number or null}
+);
+CREATE INDEX IF NOT EXISTS idx_snapshots_database_time ON snapshots(database, taken_at);
+CREATE TABLE IF NOT EXISTS daily_rollups (
+    database TEXT NOT NULL,
+    day TEXT NOT NULL,                     -- YYYY-MM-DD, a closed UTC day
+    recorded_at TEXT NOT NULL,
+    backfilled INTEGER NOT NULL,           -- 1: recorded over a day after the day closed
+    figures TEXT NOT NULL,                 -- JSON, see figures/rollups.py
+    PRIMARY KEY (database, day)
+) WITHOUT ROWID;
+"""
+GRAINS = ("raw", "hour", "day")
+ENV = {"raw_days": "R2W_HISTORY_RAW_DAYS", "hourly_days": "R2W_HISTORY_HOURLY_DAYS",
+       "daily_days": "R2W_HISTORY_DAILY_DAYS"}
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long each grain is kept, in days (daily_days 0: for ever)."""
+
+    raw_days: float = 14
+    hourly_days: float = 90
+    daily_days: float = 0
+
+    @classmethod
+    def load(cls, table=None, environ=None):
+        """Defaults, then `[history]` (a mapping), then R2W_HISTORY_* variables (which win).
+        A value that is not a number >= 0, or hourly_days below raw_days, is an InvalidValue."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for name, variable in ENV.items():
+            for where, raw in ((f"[history] {name}", (table or {}).get(name)),
+                               (variable, environ.get(variable))):
+                if raw is None or raw == "":
+                    continue
+                try:
+                    value = float(raw)
+                    if value < 0 or value != value:
+                        raise ValueError
+                except (TypeError, ValueError):
+                    raise errors.InvalidValue(f"{where}: {raw!r} is not a number of days >= 0") from None
+                values[name] = value
+        unknown = sorted(set(table or {}) - set(ENV))
+        if unknown:
+            raise errors.InvalidValue(f"[history]: unknown setting(s) {', '.join(unknown)} "
+                                      f"(known: {', '.join(ENV)})")
+        retention = cls(**values)
+        if retention.hourly_days < retention.raw_days:
+            raise errors.InvalidValue("history retention: hourly_days must be at least raw_days")
+        if retention.daily_days and retention.daily_days < retention.hourly_days:
+            raise errors.InvalidValue("history retention: daily_days must be 0 (for ever) or at "
+                                      "least hourly_days")
+        return retention
+
+
+class HistoryStore:
+    """Snapshots and roll-ups in the monitor database (created on the first write)."""
+
+    def __init__(self, monitor=None):
+        self.monitor = monitor if isinstance(monitor, MonitorStore) else MonitorStore(monitor)
+
+    @property
+    def path(self):
+        return self.monitor.path
+
+    def _write(self):
+        return self.monitor._writer()
+
+    def _readable(self, conn, table):
+        return _has_table(conn, table)
+
+    # ------------------------------------------------------------------ snapshots
+    def record_snapshot(self, database, metrics, taken_at=None, seconds=None):
+        """Store one snapshot ({name: number or None}); returns its id."""
+        taken_at = timeutil.iso(taken_at or timeutil.utcnow())
+        with self._write() as conn:
+            conn.executescript(SCHEMA)
+            with transaction(conn):
+                return conn.execute(
+                    "INSERT INTO snapshots (database, taken_at, grain, seconds, metrics)"
+                    " VALUES (?, ?, 'raw', ?, ?)",
+                    (database_key(database), taken_at, seconds, _pack(metrics))).lastrowid
+
+    def snapshots(self, database, since=None, until=None, limit=None):
+        """[{"id", "taken_at", "grain", "seconds", "metrics"}] oldest first ([] when none).
+        `since`/`until`: datetimes (since <= taken_at < until)."""
+        if not self.path.exists():
+            return []
+        where, params = ["database = ?"], [database_key(database)]
+        if since is not None:
+            where.append("taken_at >= ?")
+            params.append(timeutil.iso(since))
+        if until is not None:
+            where.append("taken_at < ?")
+            params.append(timeutil.iso(until))
+        tail = ""
+        if limit is not None:   # the newest `limit`, still returned oldest first
+            tail = " ORDER BY taken_at DESC, id DESC LIMIT ?"
+            params.append(int(limit))
+        with self.monitor.db.read() as conn:
+            if not self._readable(conn, "snapshots"):
+                return []
+            rows = conn.execute(
+                "SELECT id, taken_at, grain, seconds, metrics FROM snapshots"
+                f" WHERE {' AND '.join(where)}{tail or ' ORDER BY taken_at, id'}", params).fetchall()
+        found = [{**dict(r), "metrics": _unpack(r["metrics"])} for r in rows]
+        return sorted(found, key=lambda r: (r["taken_at"], r["id"])) if tail else found
+
+    def latest_snapshot(self, database):
+        """The newest snapshot of a database, or None."""
+        found = self.snapshots(database, limit=1)
+        return found[0] if found else None
+
+    def prune(self, database, retention=None, now=None):
+        """Downsample and forget per `retention`; returns {"to_hour", "to_day", "deleted"}."""
+        retention = retention or Retention()
+        now = now or timeutil.utcnow()
+        key = database_key(database)
+        raw_cut = timeutil.iso(_floor(now - timedelta(days=retention.raw_days), "hour"))
+        hour_cut = timeutil.iso(_floor(now - timedelta(days=retention.hourly_days), "day"))
+        done = {"to_hour": 0, "to_day": 0, "deleted": 0}
+        if not self.path.exists():
+            return done
+        with self._write() as conn:
+            conn.executescript(SCHEMA)
+            with transaction(conn):
+                for grain, coarser, cut, width, name in (("raw", "hour", raw_cut, 13, "to_hour"),
+                                                         ("hour", "day", hour_cut, 10, "to_day")):
+                    done[name] = conn.execute(
+                        "UPDATE snapshots SET grain = ? WHERE id IN (SELECT id FROM ("
+                        " SELECT id, max(taken_at) FROM snapshots WHERE database = ? AND grain = ?"
+                        " AND taken_at < ? GROUP BY substr(taken_at, 1, ?)))",
+                        (coarser, key, grain, cut, width)).rowcount
+                    done["deleted"] += conn.execute(
+                        "DELETE FROM snapshots WHERE database = ? AND grain = ? AND taken_at < ?",
+                        (key, grain, cut)).rowcount
+                if retention.daily_days:
+                    day_cut = timeutil.iso(_floor(now - timedelta(days=retention.daily_days), "day"))
+                    done["deleted"] += conn.execute(
+                        "DELETE FROM snapshots WHERE database = ? AND grain = 'day' AND taken_at < ?",
+                        (key, day_cut)).rowcount
+        return done
+
+    # ------------------------------------------------------------------ daily roll-ups
+    def record_rollups(self, database, days, recorded_at=None, backfill_grace=timedelta(days=1)):
+        """Record {day 'YYYY-MM-DD': figures} once each (a day already recorded is kept as it
+        is); a day recorded more than `backfill_grace` after it closed is marked back-filled.
+        Returns the days actually recorded."""
+        recorded_at = recorded_at or timeutil.utcnow()
+        key, written = database_key(database), []
+        with self._write() as conn:
+            conn.executescript(SCHEMA)
+            with transaction(conn):
+                for day, figures in sorted(days.items()):
+                    closed = datetime.fromisoformat(day) + timedelta(days=1)
+                    backfilled = int(recorded_at - closed > backfill_grace)
+                    cur = conn.execute(
+                        "INSERT INTO daily_rollups (database, day, recorded_at, backfilled, figures)"
+                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (database, day) DO NOTHING",
+                        (key, day, timeutil.iso(recorded_at), backfilled,
+                         json.dumps(figures, separators=(",", ":"), sort_keys=True)))
+                    if cur.rowcount:
+                        written.append(day)
+        return written
+
+    def rollups(self, database, first_day=None, last_day=None):
+        """{day: {"figures", "backfilled", "recorded_at"}} for first_day <= day <= last_day."""
+        if not self.path.exists():
+            return {}
+        where, params = ["database = ?"], [database_key(database)]
+        if first_day is not None:
+            where.append("day >= ?")
+            params.append(str(first_day))
+        if last_day is not None:
+            where.append("day <= ?")
+            params.append(str(last_day))
+        with self.monitor.db.read() as conn:
+            if not self._readable(conn, "daily_rollups"):
+                return {}
+            rows = conn.execute(
+                "SELECT day, recorded_at, backfilled, figures FROM daily_rollups"
+                f" WHERE {' AND '.join(where)} ORDER BY day", params).fetchall()
+        return {r["day"]: {"figures": json.loads(r["figures"]), "backfilled": bool(r["backfilled"]),
+                           "recorded_at": r["recorded_at"]} for r in rows}
+
+    def last_rollup_day(self, database):
+        """The newest day rolled up ('YYYY-MM-DD'), or None."""
+        if not self.path.exists():
+            return None
+        with self.monitor.db.read() as conn:
+            if not self._readable(conn, "daily_rollups"):
+                return None
+            return conn.execute("SELECT max(day) FROM daily_rollups WHERE database = ?",
+                                (database_key(database),)).fetchone()[0]
+
+
+def _pack(metrics):
+    return zlib.compress(json.dumps(metrics, separators=(",", ":"), sort_keys=True).encode(), 6)
+
+
+def _unpack(stored):
+    """Metrics as stored: compressed JSON (or plain JSON text)."""
+    return json.loads(zlib.decompress(stored) if isinstance(stored, bytes) else stored)
+
+
+def _floor(moment, grain):
+    if grain == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def history_frame(database, since=None, until=None, metrics=None, monitor=None):
+    """DataFrame of a database's snapshots, oldest first: taken_at (datetime), grain, then one
+    column per metric (all, or the names / fnmatch patterns in `metrics`; NaN where a snapshot
+    did not record it)."""
+    import fnmatch
+
+    import pandas as pd
+
+    points = HistoryStore(monitor).snapshots(database, since=since, until=until)
+    names = sorted({k for p in points for k in p["metrics"]})
+    if metrics is not None:
+        names = [n for n in names if any(fnmatch.fnmatchcase(n, m) for m in metrics)]
+    frame = pd.DataFrame([[p["taken_at"], p["grain"], *(p["metrics"].get(n) for n in names)]
+                          for p in points], columns=["taken_at", "grain", *names])
+    frame["taken_at"] = pd.to_datetime(frame["taken_at"], format="ISO8601")
+    for name in names:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    return frame

@@ -1,0 +1,122 @@
+"""One watch cycle (snapshot -> roll-ups -> health -> notify -> heartbeat), and the loop that
+runs it every interval until SIGTERM or SIGINT, which end it between cycles.
+
+A cycle fails (the heartbeat gets /fail) when the database cannot be read, the settings cannot
+be trusted, a step raises, or a notification could not be delivered.
+"""
+import os
+import signal
+import threading
+import time
+
+from r2w_db import errors
+from r2w_db.engine import timeutil
+from r2w_db.engine.connection import as_database
+from r2w_db.figures import health, health_report, rollups
+from r2w_db.figures.snapshot import take_snapshot
+from r2w_db.monitor.alert_store import AlertStore
+from r2w_db.monitor.history_store import HistoryStore
+from r2w_db.watch import notify as notify_mod, prometheus, settings as settings_mod
+
+
+def record_snapshot(db, settings, history=None, now=None):
+    """Take a snapshot, store it, apply the retention and record pending roll-ups.
+    Returns (snapshot, {"id", "pruned", "rollups"}); raises what reading the database raises."""
+    db = as_database(db)
+    history = history if isinstance(history, HistoryStore) else HistoryStore(history)
+    now = now or timeutil.utcnow()
+    last_runs = health.last_maintenance(db, history.monitor)
+    snap = take_snapshot(db, settings.thresholds, last_runs=last_runs, now=now)
+    snap["health"] = health_report.with_problem(snap["health"], settings.problem)
+    snap["metrics"]["health.exit_code"] = snap["health"]["exit_code"]
+    snap_id = history.record_snapshot(db, snap["metrics"], taken_at=now, seconds=snap["seconds"])
+    pruned = history.prune(db, settings.retention, now)
+    done = rollups.roll_up(db, history, now)
+    return snap, {"id": snap_id, "pruned": pruned, "rollups": done}
+
+
+def run_cycle(db, settings=None, monitor=None, now=None, notify=True, prometheus_file=None,
+              interval=None):
+    """One cycle; returns {"ok", "errors", "health", "snapshot_id", "rollups", "notify",
+    "heartbeat"}. Never raises for a database or a destination that fails."""
+    db = as_database(db)
+    settings = settings or settings_mod.load()
+    now = now or timeutil.utcnow()
+    history, alerts = HistoryStore(monitor), AlertStore(monitor)
+    result = {"ok": True, "errors": [], "health": None, "snapshot_id": None, "rollups": None,
+              "notify": None, "heartbeat": None, "as_of": timeutil.iso(now)}
+    snap = None
+    try:
+        snap, stored = record_snapshot(db, settings, history, now)
+        result.update(snapshot_id=stored["id"], rollups=stored["rollups"]["recorded"])
+        report = snap["health"]
+    except (errors.R2WError, OSError) as exc:
+        report = health_report.with_problem(health_report.unknown(db, errors.one_line(exc), now),
+                                            settings.problem)
+        result["errors"].append(errors.one_line(exc))
+    result["health"] = report
+    if settings.problem:
+        result["errors"].append(settings.problem)
+    if prometheus_file:
+        try:
+            prometheus.write_textfile(prometheus_file, report, snap and snap["metrics"])
+        except OSError as exc:
+            result["errors"].append(f"cannot write {prometheus_file}: {exc.strerror or exc}")
+    if notify:
+        try:
+            sent = notify_mod.notify(db, report, settings.alerts, alerts, now)
+        except errors.R2WError as exc:
+            sent = {"sent": 0, "failed": 1, "changes": [], "problem": errors.one_line(exc)}
+        result["notify"] = sent
+        if sent["failed"]:
+            result["errors"].append(sent["problem"] or f"{sent['failed']} notification(s) failed")
+    result["ok"] = not result["errors"]
+    url = settings.alerts.heartbeat_url
+    if url:
+        result["heartbeat"] = notify_mod.heartbeat(url, result["ok"], settings.alerts.timeout)
+    try:
+        alerts.record_cycle(db, ok=result["ok"], error="; ".join(result["errors"]) or None,
+                            snapshot_at=now if snap else None, interval=interval,
+                            pid=os.getpid(), heartbeat=result["heartbeat"], now=now)
+    except errors.R2WError as exc:
+        result["errors"].append(errors.one_line(exc))
+    return result
+
+
+class Stop:
+    """Set by SIGTERM or SIGINT: the loop ends after the cycle it is in."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.signal = None
+
+    def __call__(self, signum, frame):
+        self.signal = signum
+        self.event.set()
+
+
+def watch(db, every, once=False, monitor=None, notify=True, prometheus_file=None,
+          on_cycle=None, stop=None, load=None):
+    """Run cycles every `every` seconds (or once); settings are re-read every cycle. Returns
+    (cycles run, the last result)."""
+    stop = stop or Stop()
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            handlers[sig] = signal.signal(sig, stop)
+    cycles, result = 0, None
+    try:
+        while not stop.event.is_set():
+            started = time.monotonic()
+            result = run_cycle(db, (load or settings_mod.load)(), monitor, notify=notify,
+                               prometheus_file=prometheus_file, interval=every)
+            cycles += 1
+            if on_cycle:
+                on_cycle(result)
+            if once:
+                break
+            stop.event.wait(max(0.0, every - (time.monotonic() - started)))
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return cycles, result

@@ -1,0 +1,95 @@
+"""The health checks and headline figures in node_exporter's textfile format, written atomically
+(a temporary file in the same folder, then os.replace), with the Prometheus client library.
+
+Every series is labelled `database` (its absolute path). Check statuses: 0 green, 1 amber, 2 red;
+r2w_health_status follows the exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+"""
+import math
+import os
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+from r2w_db.engine import timeutil
+from r2w_db.figures import health_report
+from r2w_db.figures.snapshot import STATUS_NUMBER
+
+# (metric, help, {label: value} or None, flat snapshot metric)
+HEADLINE = [
+    ("r2w_database_size_bytes", "size of the database file", None, "file.size_bytes"),
+    ("r2w_database_wal_bytes", "size of its WAL", None, "file.wal_bytes"),
+    ("r2w_database_free_page_bytes", "bytes in free pages", None, "file.free_bytes"),
+    ("r2w_disk_free_bytes", "free space on the database's volume", None, "disk.free_bytes"),
+    ("r2w_stuck_jobs", "uploads processing for over 60 minutes", None, "stats.uploads.stuck"),
+    ("r2w_cache_entries", "entries of the extraction cache", None, "stats.cache.cached_extractions"),
+    ("r2w_cache_hit_ratio", "cache hits / uploads with a file hash (NaN: no data)", None,
+     "stats.cache.cache_hit_rate"),
+    *[("r2w_users", "users by kind", {"kind": k}, f"stats.users.{k}") for k in ("registered", "anonymous")],
+    *[("r2w_sessions", "sessions by state", {"state": k}, f"stats.sessions.{k}")
+      for k in ("active", "expired")],
+    *[("r2w_uploads", "uploads by status", {"status": k}, f"stats.uploads.{k}")
+      for k in ("processing", "completed", "failed", "uploaded", "other")],
+]
+
+
+def _value(value):
+    return math.nan if value is None else float(value)
+
+
+def registry_for(report, metrics=None):
+    """A CollectorRegistry holding the report's checks and, when given, a snapshot's metrics."""
+    registry = CollectorRegistry()
+    database = report["database"]
+    status = Gauge("r2w_health_status", "worst status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
+                   ["database"], registry=registry)
+    status.labels(database).set(report["exit_code"])
+    up = Gauge("r2w_database_up", "1 when the database could be read", ["database"], registry=registry)
+    up.labels(database).set(0 if report["exit_code"] == health_report.UNKNOWN_CODE
+                            and not report["checks"] else 1)
+    checks = Gauge("r2w_health_check_status", "check status: 0 green, 1 amber, 2 red",
+                   ["database", "check"], registry=registry)
+    values = Gauge("r2w_health_check_value", "the number a check is judged on (NaN: none)",
+                   ["database", "check"], registry=registry)
+    for row in report["checks"]:
+        checks.labels(database, row["key"]).set(STATUS_NUMBER[row["status"]])
+        values.labels(database, row["key"]).set(_value(row["number"]))
+    when = Gauge("r2w_health_timestamp_seconds", "when the checks ran (Unix time)", ["database"],
+                 registry=registry)
+    moment = timeutil.parse(report["as_of"])
+    when.labels(database).set((moment - moment.__class__(1970, 1, 1)).total_seconds())
+    if metrics:
+        gauges = {}
+        for name, text, labels, key in HEADLINE:
+            if key not in metrics:
+                continue
+            if name not in gauges:
+                gauges[name] = Gauge(name, text, ["database", *(labels or {})], registry=registry)
+            gauges[name].labels(database, *(labels or {}).values()).set(_value(metrics[key]))
+        tables = {k.split(".")[1] for k in metrics if k.startswith("tables.")}
+        if tables:
+            rows = Gauge("r2w_table_rows", "rows per table", ["database", "table"], registry=registry)
+            size = Gauge("r2w_table_bytes", "bytes per table (index_bytes for its indexes)",
+                         ["database", "table", "part"], registry=registry)
+            for table in sorted(tables):
+                rows.labels(database, table).set(_value(metrics.get(f"tables.{table}.rows")))
+                size.labels(database, table, "table").set(_value(metrics.get(f"tables.{table}.bytes")))
+                size.labels(database, table, "indexes").set(
+                    _value(metrics.get(f"tables.{table}.index_bytes")))
+    return registry
+
+
+def write_textfile(path, report, metrics=None):
+    """Write the textfile atomically; returns its path."""
+    path = Path(path)
+    data = generate_latest(registry_for(report, metrics))
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+    return path

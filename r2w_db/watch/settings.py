@@ -1,0 +1,122 @@
+"""What the watcher reads from the environment and the secrets: alert destinations, the
+heartbeat, health thresholds and history retention; and durations ("30s", "5m", "1h", "7d").
+
+Environment variables win over the secrets' tables. A secrets file that exists but cannot be
+read or parsed never silently switches alerts off: it is reported as `problem` (one line).
+"""
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from r2w_db import config, errors
+from r2w_db.figures import health
+from r2w_db.monitor.history_store import Retention
+
+URLS_ENV = "R2W_ALERT_URLS"
+HEARTBEAT_ENV = "R2W_HEARTBEAT_URL"
+REPEAT_ENV = "R2W_ALERT_REPEAT_HOURS"
+TIMEOUT_ENV = "R2W_ALERT_TIMEOUT"
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text):
+    """'30s', '5m', '1h', '7d', '2w' (or plain seconds) as a timedelta; InvalidValue otherwise."""
+    match = DURATION.match(str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise errors.InvalidValue(f"{text!r} is not a duration: use e.g. 30s, 5m, 1h or 7d")
+    return timedelta(seconds=float(match.group(1)) * UNITS[match.group(2)])
+
+
+def secrets_table(name, files=None):
+    """(the `[name]` table of the highest-priority secrets file that has one ({} if none),
+    problem): problem is one line when a secrets file cannot be read or parsed."""
+    files = config.secrets_files() if files is None else files
+    found = None
+    for path in files:
+        try:
+            data = config.load_secrets_file(path)
+        except config.SecretsUnreadable as exc:
+            return {}, exc.problem
+        if data is None or name not in data:
+            continue
+        if not isinstance(data[name], dict):
+            return {}, f"{path}: [{name}] must be a table, not {type(data[name]).__name__}"
+        if found is None:
+            found = dict(data[name])
+    return found or {}, None
+
+
+def split_urls(text):
+    """Several URLs separated by commas or whitespace."""
+    return [u for u in re.split(r"[\s,]+", str(text or "")) if u]
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    urls: tuple = ()
+    heartbeat_url: str | None = None
+    repeat_hours: float = 24
+    timeout: float = 5.0
+    problem: str | None = None       # why the settings cannot be trusted (nothing is sent)
+
+
+def _number(where, raw, default, minimum=0.0):
+    if raw is None or raw == "":
+        return default, None
+    try:
+        value = float(raw)
+        if not value >= minimum:
+            raise ValueError
+    except (TypeError, ValueError):
+        return default, f"{where}: {raw!r} is not a number >= {minimum:g}"
+    return value, None
+
+
+def alert_settings(environ=None, files=None):
+    """AlertSettings from R2W_ALERT_URLS / R2W_HEARTBEAT_URL / R2W_ALERT_REPEAT_HOURS /
+    R2W_ALERT_TIMEOUT and `[alerts]` (urls, heartbeat_url, repeat_hours, timeout_seconds)."""
+    environ = os.environ if environ is None else environ
+    table, problem = secrets_table("alerts", files)
+    urls = split_urls(environ.get(URLS_ENV))
+    listed = table.get("urls", [])
+    if isinstance(listed, str):
+        listed = split_urls(listed)
+    if not isinstance(listed, list) or not all(isinstance(u, str) for u in listed):
+        problem = problem or "[alerts] urls must be a list of URLs"
+        listed = []
+    urls += [u for u in listed if u not in urls]
+    heartbeat = environ.get(HEARTBEAT_ENV) or table.get("heartbeat_url") or None
+    repeat, bad_repeat = _number(REPEAT_ENV if environ.get(REPEAT_ENV) else "[alerts] repeat_hours",
+                                 environ.get(REPEAT_ENV) or table.get("repeat_hours"), 24.0)
+    timeout, bad_timeout = _number(TIMEOUT_ENV if environ.get(TIMEOUT_ENV) else "[alerts] timeout_seconds",
+                                   environ.get(TIMEOUT_ENV) or table.get("timeout_seconds"), 5.0, 0.05)
+    return AlertSettings(tuple(urls), heartbeat, repeat, timeout,
+                         problem or bad_repeat or bad_timeout)
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """Everything one watch cycle (or `health`, `snapshot`) needs from the settings."""
+
+    thresholds: health.Thresholds = field(default_factory=health.Thresholds)
+    retention: Retention = field(default_factory=Retention)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    problem: str | None = None       # the secrets cannot be read: results are UNKNOWN
+    warnings: tuple = ()             # a bad health threshold (the default is used)
+
+
+def load(environ=None, files=None):
+    """WatchSettings from the environment and the secrets (fails closed, never raises)."""
+    environ = os.environ if environ is None else environ
+    health_table, problem = secrets_table("health", files)
+    history_table, history_problem = secrets_table("history", files)
+    thresholds, warnings = health.load_thresholds(health_table, environ)
+    try:
+        retention = Retention.load(history_table, environ)
+    except errors.InvalidValue as exc:
+        retention, history_problem = Retention(), history_problem or str(exc)
+    alerts = alert_settings(environ, files)
+    return WatchSettings(thresholds, retention, alerts, problem or history_problem or alerts.problem,
+                         tuple(warnings))
