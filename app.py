@@ -2,12 +2,13 @@
 import streamlit as st
 
 from dashboard import ui
-from r2w_db.figures import health, overview
+from r2w_db.figures import databases, health, overview
 
 ICON = {health.OK: ":green[:material/check_circle:]", health.WARN: ":orange[:material/warning:]",
         health.ERROR: ":red[:material/error:]"}
 
 ctx = ui.page("Overview", "🩺")
+ui.weak_hashes_warning()
 
 
 def window_caption(window):
@@ -32,7 +33,9 @@ def headline(ctx):
               help="Sessions created within the last 7 days, as of now (a point-in-time "
                    "figure: expired sessions are cleaned up, so no change is shown).")
     ui.metric(row[3], "Uploads", ui.human_count(cur["uploads"]), cur["uploads"], prev.get("uploads"),
-              help="CV uploads in the window, whatever their status.")
+              help=f"CV uploads in the window, whatever their status: {cur['uploaded']:,} "
+                   "waiting for extraction ('uploaded': anonymous, until the person signs up), "
+                   f"{cur['other']:,} with a status the application never writes.")
     ui.metric(row[4], "Failure rate", ui.human_percent(cur["failure_rate"]),
               cur["failure_rate"], prev.get("failure_rate"), "percent", inverse=True,
               help="failed / (completed + failed) among the window's uploads; "
@@ -67,8 +70,31 @@ def check_box(check):
             st.page_link(check.page, label=f"Open {check.page_label}", icon=":material/arrow_forward:")
 
 
+def all_databases(ctx):
+    """One line per configured database: its worst health, size and last snapshot, a link."""
+    rows = ui.cached_summaries(databases.summaries, ctx.choices)
+    with st.container(border=True):
+        st.markdown("**All databases**")
+        for row in rows:
+            line = st.columns([3, 2, 2, 3])
+            icon = ICON.get(row["worst_health"], ":grey[:material/help:]")
+            current = " (shown)" if row["name"] == ctx.location.name else ""
+            line[0].page_link("app.py", label=f"{row['title']}{current}",
+                              query_params={"db": row["name"]}, icon=":material/database:")
+            if not row["reachable"]:
+                line[1].markdown(":red[:material/error:] unreachable")
+                line[2].caption(row["error"] or "")
+                continue
+            counts = row["health_counts"] or {}
+            line[1].markdown(f"{icon} {counts.get('red', 0)} red, {counts.get('amber', 0)} amber")
+            line[2].markdown(ui.human_bytes(row["size_bytes"]))
+            line[3].caption(f"last snapshot {row['last_snapshot'][:16].replace('T', ' ')} UTC"
+                            if row["last_snapshot"] else "no snapshot yet (`python -m r2w_db watch`)")
+
+
 def health_checks(ctx):
-    thresholds, problems = health.load_thresholds(ui.health_overrides())
+    thresholds, problems = health.load_thresholds(ui.health_overrides()
+                                                  | dict(ctx.location.health or {}))
     last_runs = health.last_maintenance(ctx.db)
     checks = ui.cached(health.run_checks, ctx.db, thresholds, last_runs)
     failing = [c for c in checks if c.status != health.OK]
@@ -94,6 +120,8 @@ def health_checks(ctx):
 
 
 def body(ctx):
+    if len(ctx.choices) > 1:
+        all_databases(ctx)
     headline(ctx)
     health_checks(ctx)
 

@@ -7,9 +7,10 @@ Pages stay thin:
         ...
     ui.run(ctx, body)                       # auto-refresh, and clear messages for database errors
 
-`ui.page` first runs the sign-in gate: with team accounts in the secrets ([team.NAME] with
-password_hash and role) nothing of a page is drawn until someone signs in. It also draws the
-navigation (the sidebar's page links) and the read-only / open-dashboard notices.
+`ui.page` first runs the gate (dashboard/access.py): secrets that cannot be trusted close every
+page with one message; with team accounts in the secrets ([team.NAME] with password_hash and
+role) nothing of a page is drawn until someone signs in. It also draws the navigation (the
+sidebar's page links) and the read-only / open-dashboard notices.
 
 No SQL here.
 """
@@ -20,12 +21,27 @@ from pathlib import Path
 
 import streamlit as st
 
-from r2w_db import config, errors, formatting
+from dashboard.access import (  # noqa: F401  (pages and tests use them as ui.*)
+    OPEN_BANNER,
+    OPEN_BANNER_READ_ONLY,
+    SESSION_USER,
+    allowed_databases,
+    accounts_configured,
+    client_address,
+    current_user,
+    gate,
+    maintenance_refusal,
+    read_only,
+    secrets_problem,
+    sign_out,
+    team_accounts,
+    weak_hashes_warning,
+)
+from r2w_db import errors, formatting
 from r2w_db.demo.default import ensure_default
 from r2w_db.engine import locations, schema
 from r2w_db.engine.connection import Database
 from r2w_db.figures import periods
-from r2w_db.monitor import signin
 
 CACHE_TTL_S = 30
 REFRESH = {"off": None, "30s": 30, "60s": 60}
@@ -45,6 +61,7 @@ class PageContext:
     window: periods.Window = None
     refresh_s: int | None = None
     refreshed: object = None  # the sidebar placeholder for "last refresh"
+    choices: list = None      # every database the dashboard offers (DbLocation)
 
 
 def cli_db_argument(argv=None):
@@ -83,6 +100,17 @@ def cached(func, db: Database, *args, **kwargs):
                         tuple(sorted(kwargs.items())))
 
 
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _cached_summaries(_func, name, keys):
+    return _func([location for location, _ in keys])
+
+
+def cached_summaries(func, choices):
+    """func(choices) cached like `cached`: the key holds every database's path and change token."""
+    keys = tuple((c, change_token(c.path)) for c in choices)
+    return _cached_summaries(func, f"{func.__module__}.{func.__qualname__}", keys)
+
+
 def _inspect(path_str, token):
     from r2w_db.demo.builder import is_demo
 
@@ -102,6 +130,13 @@ def show_error(exc: errors.R2WError):
     elif isinstance(exc, errors.EmptyDatabase):
         st.markdown("Point the dashboard at the application's database, or create the schema:")
         st.code("DATABASE_URL=/path/to/resume2website.db streamlit run app.py", language="bash")
+    elif isinstance(exc, errors.HotJournal):
+        st.markdown("Roll the crashed writer's journal back (changes nothing else):")
+        st.code(f"python -m r2w_db --db {exc.path} recover", language="bash")
+    elif isinstance(exc, errors.DatabaseDamaged):
+        st.markdown("See what is damaged, then restore the newest verified backup:")
+        st.code(f"python -m r2w_db --db {exc.path} check\npython -m r2w_db --db {exc.path} backups",
+                language="bash")
     elif isinstance(exc, errors.DatabaseLocked):
         st.button("Try again", icon=":material/refresh:")
 
@@ -118,7 +153,20 @@ def page(title, icon="📊", window=True) -> PageContext:
     if not embed:
         sidebar_navigation()
     sidebar_account()
-    location = locations.resolve_db(cli_db_argument())
+    try:
+        every = locations.dashboard_choices(cli_db_argument())
+        choices = allowed_databases(every)
+        wanted = st.query_params.get("db")
+        if wanted and wanted in {c.name for c in every} - {c.name for c in choices}:
+            raise errors.BadLocation(f"your account may not open the database {wanted!r}")
+        if not choices:
+            raise errors.BadLocation("your account may open none of the databases configured "
+                                     "here ([team.NAME] databases in the secrets)")
+        location = choose_database(choices, draw=not embed)
+    except errors.R2WError as exc:  # an empty, malformed, unknown or unsupported location
+        st.title(title)
+        show_error(exc)
+        st.stop()
     try:
         if location.is_default and not location.path.exists():
             with st.spinner("Creating the embedded demo database ..."):
@@ -131,7 +179,7 @@ def page(title, icon="📊", window=True) -> PageContext:
         show_error(exc)
         st.stop()
     if not embed:
-        sidebar_database(location, version, demo)
+        sidebar_database(location, version, demo, chosen=len(choices) > 1)
     window_key, refresh = periods.DEFAULT_WINDOW, "off"
     if window:
         window_key = _choice("Time window", list(periods.WINDOWS), "window",
@@ -141,23 +189,46 @@ def page(title, icon="📊", window=True) -> PageContext:
                           query_param="refresh", draw=not embed)
     ctx = PageContext(Database(location.path), location, demo, version,
                       periods.Window.of(window_key), REFRESH[refresh],
-                      None if embed else st.sidebar.empty())
+                      None if embed else st.sidebar.empty(), choices)
     st.title(title)
+    if len(choices) > 1:
+        st.caption(f"Database: **{location.title}** · `{location.display}`")
+    if version > schema.CURRENT_VERSION:
+        st.warning(f"`{location.display}` is at schema version {version}, newer than this r2w "
+                   f"monitor knows ({schema.CURRENT_VERSION}): figures may be incomplete, and "
+                   "maintenance refuses to touch it. Upgrade r2w monitor.",
+                   icon=":material/warning:")
     if demo:
         st.info("This is **demo data**. Point `DATABASE_URL` or `-- --db PATH` at the real file to "
                 "monitor production.", icon=":material/science:")
     return ctx
 
 
-def _choice(label, options, name, default, labels=None, query_param=None, draw=True):
+def choose_database(choices, draw=True):
+    """The database of this page: `?db=NAME` or the sidebar's choice among `choices` (the
+    first by default). An unknown name in the link is an error, never another database."""
+    names = [c.name for c in choices]
+    wanted = st.query_params.get("db")
+    if wanted is not None and wanted not in names:
+        raise errors.BadLocation(f"?db={wanted!r} is not one of the databases configured here "
+                                 f"({', '.join(n for n in names if n)})")
+    if len(choices) == 1:
+        return choices[0]
+    labels = {c.name: c.title for c in choices}
+    chosen = _choice("Database", names, "db", names[0], labels, query_param="db", draw=draw,
+                     widget=st.sidebar.selectbox)
+    return choices[names.index(chosen)]
+
+
+def _choice(label, options, name, default, labels=None, query_param=None, draw=True, widget=None):
     """A sidebar radio whose value survives page changes (session state) and, with
     `query_param`, can be deep-linked (`?window=30d&refresh=60s`). draw=False (embedded):
     no radio, the value comes from the link."""
     state = st.session_state
-    widget, remembered = f"_r2w_{name}_widget", f"_r2w_{name}"
+    key, remembered = f"_r2w_{name}_widget", f"_r2w_{name}"
     wanted = st.query_params.get(query_param) if query_param else None
-    if state.get(widget) in options:
-        value = state[widget]            # the widget, as the user just left it
+    if state.get(key) in options:
+        value = state[key]               # the widget, as the user just left it
     elif wanted in options:
         value = wanted                   # a deep link
     elif state.get(remembered) in options:
@@ -165,9 +236,10 @@ def _choice(label, options, name, default, labels=None, query_param=None, draw=T
     else:
         value = default
     if draw:
-        state[widget] = value
-        st.sidebar.radio(label, options, key=widget, horizontal=True,
-                         format_func=(labels or {}).get if labels else str)
+        state[key] = value
+        kwargs = {"horizontal": True} if widget is None else {}
+        (widget or st.sidebar.radio)(label, options, key=key,
+                                     format_func=(labels or {}).get if labels else str, **kwargs)
     state[remembered] = value
     if query_param and st.query_params.get(query_param) != value:
         st.query_params[query_param] = value
@@ -200,10 +272,13 @@ def _refreshed_at(ctx):
         ctx.refreshed.caption(text)
 
 
-def sidebar_database(location, version, demo):
+def sidebar_database(location, version, demo, chosen=False):
     with st.sidebar:
-        st.caption("Database")
-        st.markdown(f"`{location.path}`")
+        if not chosen:  # a selectbox above already names it
+            st.caption("Database")
+            if location.name and location.label != location.display:
+                st.markdown(f"**{location.title}**")
+        st.markdown(f"`{location.display}`")
         details = [f"from {location.source}"]
         try:
             details.append(human_bytes(location.path.stat().st_size))
@@ -301,11 +376,6 @@ def page_exists(path):
 
 # ------------------------------------------------------------------ sign-in, roles, navigation
 
-SESSION_USER = "_r2w_user"      # session state: {"name": ..., "role": ...} once signed in
-OPEN_BANNER = ("No team accounts configured: anyone who can reach this server can run "
-               "maintenance. See README → Sign-in.")
-OPEN_BANNER_READ_ONLY = ("No team accounts configured: anyone who can reach this server sees "
-                         "the dashboard (maintenance is off: read-only). See README → Sign-in.")
 NAV = (("app.py", "Overview", ":material/monitor_heart:"),
        ("pages/1_Cache_hits.py", "Cache hits", ":material/cached:"),
        ("pages/2_Confidence.py", "Confidence", ":material/verified:"),
@@ -315,40 +385,6 @@ NAV = (("app.py", "Overview", ":material/monitor_heart:"),
        ("pages/6_Maintenance.py", "Maintenance", ":material/build:"))
 
 
-def _secret(section):
-    """A section of st.secrets ({} when there is no secrets file or it does not parse)."""
-    try:
-        value = st.secrets.get(section)
-    except Exception:  # st.secrets raises when there is no secrets.toml at all
-        return {}
-    return value if value is not None else {}
-
-
-def _secrets_or_none():
-    try:
-        st.secrets.get("monitor")
-        return st.secrets
-    except Exception:
-        return None
-
-
-def team_accounts():
-    """{name: signin.Account} from the [team] table of the secrets ({} when none)."""
-    accounts, problems = signin.load_accounts(_secret("team"))
-    for problem in problems:
-        signin.log.warning("secrets: %s (left out)", problem)
-    return accounts
-
-
-def accounts_configured():
-    return bool(_secret("team"))
-
-
-def read_only():
-    """The read-only switch: R2W_READ_ONLY, else [monitor] read_only in the secrets."""
-    return config.read_only(secrets=_secrets_or_none())
-
-
 def embedded():
     """Whether the page is shown with ?embed=true (pages then write nothing to the sidebar). The
     browser says so in st.context.is_embedded: st.query_params never holds `embed`."""
@@ -356,75 +392,6 @@ def embedded():
         return bool(st.context.is_embedded)
     except Exception:  # outside a script run
         return False
-
-
-def gate():
-    """With team accounts: the signed-in user (re-checked against the secrets on every run),
-    or the sign-in form in the main area and st.stop(). Without accounts: nothing to do."""
-    state = st.session_state
-    if not accounts_configured():
-        state.pop(SESSION_USER, None)
-        return
-    accounts = team_accounts()
-    user = state.get(SESSION_USER)
-    if user:
-        account = accounts.get(user.get("name"))
-        if account is not None:
-            state[SESSION_USER] = {"name": account.name, "role": account.role}  # role may change
-            return
-        state.pop(SESSION_USER, None)          # the account was removed: signed out
-    _signin_form(accounts)
-    st.stop()
-
-
-def _signin_form(accounts):
-    st.title("r2w monitor")
-    st.caption("Sign in with your team account to see the dashboard.")
-    left, _ = st.columns([1, 2])
-    with left.form("r2w_signin", clear_on_submit=True):
-        username = st.text_input("Username", autocomplete="username")
-        password = st.text_input("Password", type="password", autocomplete="current-password")
-        submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
-    if not submitted:
-        return
-    outcome = signin.authenticate(accounts, username, password)
-    if outcome.ok:
-        st.session_state[SESSION_USER] = {"name": outcome.account.name,
-                                          "role": outcome.account.role}
-        st.rerun()
-    left.error(outcome.message, icon=":material/lock:")
-
-
-def _sign_out():
-    st.session_state.pop(SESSION_USER, None)
-
-
-def current_user():
-    """(name, role) of whoever is looking: the signed-in team member; with no team accounts,
-    the dashboard runs open and everyone is the local admin (the OS user's name)."""
-    user = st.session_state.get(SESSION_USER)
-    if user:
-        return user["name"], user["role"]
-    if accounts_configured():
-        return None, None           # not signed in (only reachable past a failed gate)
-    import getpass
-
-    try:
-        name = getpass.getuser() or "local"
-    except Exception:  # no login name in some containers
-        name = "local"
-    return name, "admin"
-
-
-def maintenance_refusal(role):
-    """Why this person may start no maintenance task now, or None."""
-    if read_only():
-        return ("The monitor is read-only (R2W_READ_ONLY or [monitor] read_only): no "
-                "maintenance runs from the dashboard, whatever the role.")
-    if role != "admin":
-        return (f"Maintenance needs the admin role (you are {role or 'not signed in'}): "
-                "viewers see every figure but start no task.")
-    return None
 
 
 def sidebar_navigation():
@@ -453,7 +420,7 @@ def sidebar_account():
         if not embedded():
             with st.sidebar:
                 st.caption(f"Signed in as **{user['name']}** ({user['role']})")
-                st.button("Sign out", key="_r2w_sign_out", on_click=_sign_out,
+                st.button("Sign out", key="_r2w_sign_out", on_click=sign_out,
                           icon=":material/logout:")
     elif not accounts_configured():
         where.warning(OPEN_BANNER_READ_ONLY if read_only() else OPEN_BANNER,

@@ -2,7 +2,7 @@
 
 Imports no Streamlit. Every function takes the database (a Database or a path) first.
 The package face: the names below; the layers, lowest first (a module imports only its own
-layer and those below it): errors, config, formatting < engine < app < monitor, demo < figures
+layer and those below it): errors, formatting < config < engine < app < monitor, demo < figures
 < maintenance < bench < cli. Each sub-package's docstring says what it holds.
 """
 from r2w_db.app.cache import (

@@ -6,6 +6,7 @@ documented one. `R2W_MONITOR_DB` moves it; it is created on first write.
 import json
 import os
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
 
 from r2w_db.engine import locations, timeutil
@@ -55,8 +56,13 @@ class MonitorStore:
     def path(self):
         return self.db.path
 
+    @contextmanager
     def _writer(self):
-        return self.db.write(create=True)
+        """A writer on the monitor's own file (WAL: the dashboard and watchers share it)."""
+        with self.db.write(create=True, app_schema=False) as conn:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            yield conn
 
     def _ensure(self, conn):
         conn.executescript(SCHEMA)
