@@ -244,3 +244,44 @@ def test_a_bad_databases_list_is_a_misconfiguration(value):
                          f'databases = {value}\n')
     accounts, problems = signin.load_accounts(team)
     assert not accounts and "databases must be a list" in problems[0]
+
+
+# ------------------------------------------------------------------ health --all and watch
+
+def test_health_all_gives_the_worst_exit_code(two, tmp_path):
+    folder, env = two
+    env = env | {"R2W_MONITOR_DB": str(tmp_path / "monitor.db")}
+    result = cli("health", "--all", "--json", env=env)
+    data = json.loads(result.stdout)
+    assert [d["name"] for d in data["databases"]] == ["prod", "staging", "broken"]
+    assert data["exit_code"] == result.returncode == max(d["exit_code"] for d in data["databases"])
+    assert data["databases"][2]["status"] == "UNKNOWN" and result.returncode == 3
+    healthy = {k: v for k, v in env.items()} | {
+        "R2W_DATABASES": f"prod={folder}/prod.db staging={folder}/staging.db"}
+    both = cli("health", "--all", "--prometheus", tmp_path / "r2w.prom", env=healthy)
+    assert both.returncode in (0, 1, 2) and both.stdout.startswith("R2W ")
+    assert "[prod] " in both.stdout and "[staging] " in both.stdout
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = {f.name: f for f in text_string_to_metric_families((tmp_path / "r2w.prom").read_text())}
+    databases_seen = {s.labels["database"] for s in families["r2w_health_status"].samples}
+    assert databases_seen == {str(folder / "prod.db"), str(folder / "staging.db")}
+
+
+def test_watch_once_covers_every_database_and_a_broken_one_breaks_no_other(two, tmp_path):
+    from r2w_db.engine.connection import Database
+    from r2w_db.monitor.history_store import HistoryStore
+
+    folder, env = two
+    monitor = tmp_path / "monitor.db"
+    result = cli("watch", "--once", "--no-notify", env=env | {"R2W_MONITOR_DB": str(monitor)})
+    assert result.returncode == 1  # the broken database's cycle failed ...
+    assert "prod ok" in result.stdout and "staging ok" in result.stdout
+    assert "broken FAILED" in result.stdout
+    history = HistoryStore(monitor)  # ... and the other two were recorded, each on its own
+    prod = history.latest_snapshot(Database(folder / "prod.db"))
+    staging = history.latest_snapshot(Database(folder / "staging.db"))
+    assert prod and staging
+    uploads = [{k: v for k, v in snap["metrics"].items() if k.startswith("stats.uploads.")}
+               for snap in (prod, staging)]
+    assert uploads[0] != uploads[1]  # each its own figures (the seeds differ)

@@ -90,3 +90,38 @@ def test_watch_once(db_path, tmp_path):
                          timeout=60)
     assert got.returncode == 0, got.stderr
     assert len(got.stdout.splitlines()) == 1 and len(HistoryStore().snapshots(db_path)) == 1
+
+
+def test_one_slow_database_never_delays_the_others(monkeypatch):
+    """watch_all: a database whose cycle hangs is skipped while it runs; the others keep their
+    pace (bounded: the slow one is released at the end)."""
+    import threading
+    import time
+
+    from r2w_db.watch import cycle
+
+    release, calls = threading.Event(), []
+
+    def fake_cycle(db, settings, monitor, **kwargs):
+        calls.append((db, time.monotonic()))
+        if db == "slow":
+            release.wait(10)
+        return {"ok": True, "errors": [], "health": None, "metrics": None}
+
+    monkeypatch.setattr(cycle, "run_cycle", fake_cycle)
+    seen = []
+    stop = cycle.Stop()
+
+    def on_cycle(last, skipped):
+        seen.append(list(skipped))
+        if len(seen) == 4:
+            stop.event.set()
+
+    started = time.monotonic()
+    cycle.watch_all([("fast", "fast", lambda s: s), ("slow", "slow", lambda s: s)], 0.2,
+                    stop=stop, on_cycle=on_cycle, load=lambda: cycle.settings_mod.WatchSettings())
+    release.set()
+    assert time.monotonic() - started < 5
+    assert sum(1 for db, _ in calls if db == "fast") == 4
+    assert sum(1 for db, _ in calls if db == "slow") == 1
+    assert seen[1:] == [["slow"]] * 3

@@ -2,11 +2,12 @@
 import json
 
 from r2w_db.engine import locations
-from r2w_db.figures import databases
 from r2w_db.formatting import human_bytes
 
 
 def cmd_databases(args):
+    from r2w_db.figures import databases  # with the health checks and pandas: only when used
+
     choices = locations.dashboard_choices(getattr(args, "db", None))
     rows = databases.summaries(choices)
     if args.json:

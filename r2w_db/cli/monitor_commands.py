@@ -113,6 +113,8 @@ def cmd_health(args):
     from r2w_db.watch import notify, prometheus
 
     loaded = _settings()
+    if args.all:
+        return _health_all(args, loaded)
     try:
         db = _db(args)
     except errors.R2WError as exc:
@@ -138,6 +140,53 @@ def cmd_health(args):
     return report["exit_code"]
 
 
+def _targets(args):
+    """[(name, Database, settings for it)] of every database `watch`/`health --all` covers:
+    the configured ones (each with its own thresholds), else the one --db / DATABASE_URL names."""
+    from r2w_db.watch import settings as settings_mod
+
+    if getattr(args, "db", None) is not None:
+        location = locations.resolve_db(args.db)
+        choices = [location]
+    else:
+        choices = locations.dashboard_choices(None)
+    return [(c.name or c.display, Database(c.path),
+             lambda s, c=c: settings_mod.for_database(s, c)) for c in choices]
+
+
+def _health_all(args, loaded):
+    """One exit code for every configured database: the worst (UNKNOWN counts worst of all:
+    a database that cannot be read is the first thing to look at)."""
+    from r2w_db.figures import health_report
+    from r2w_db.watch import notify, prometheus
+
+    try:
+        targets = _targets(args)
+    except errors.R2WError as exc:
+        print(f"R2W UNKNOWN - {errors.one_line(exc)}")
+        return health_report.UNKNOWN_CODE
+    results = []
+    for name, db, per_db in targets:
+        report, metrics = _health(db, per_db(loaded), args.prometheus)
+        report = {**health_report.with_problem(report, loaded.problem), "name": name}
+        if args.notify:
+            notify.notify(db, report, loaded.alerts)
+        results.append((report, metrics))
+    worst = max(r["exit_code"] for r, _ in results)
+    if args.prometheus:
+        prometheus.write_textfile(args.prometheus, *results[0], more=results[1:])
+    label = health_report.LABEL[worst]
+    if args.json:
+        _print_json({"status": label, "exit_code": worst, "databases": [r for r, _ in results]})
+        return worst
+    print(f"R2W {label} - {len(results)} database(s): "
+          + ", ".join(f"{r['name']} {r['status']}" for r, _ in results))
+    for report, _ in results:
+        for line in health_report.lines(report):
+            print(f"[{report['name']}] {line}")
+    return worst
+
+
 def _health(db, loaded, with_metrics):
     from r2w_db.figures import health_report
     from r2w_db.figures.snapshot import take_snapshot
@@ -157,7 +206,10 @@ def cmd_watch(args):
     from r2w_db.watch import cycle, settings as settings_mod
 
     every = settings_mod.parse_duration(args.every).total_seconds()
-    db = _db(args)
+    targets = _targets(args)
+    if len(targets) > 1:
+        return _watch_all(args, targets, every)
+    db = targets[0][1]
 
     def show(result):
         if args.json:
@@ -176,11 +228,31 @@ def cmd_watch(args):
         print(errors.one_line(line, limit=1000), flush=True)
 
     stop = cycle.Stop()
+    per_db = targets[0][2]
     cycles, last = cycle.watch(db, every, once=args.once, notify=not args.no_notify,
-                               prometheus_file=args.prometheus, on_cycle=show, stop=stop)
+                               prometheus_file=args.prometheus, on_cycle=show, stop=stop,
+                               load=lambda: per_db(settings_mod.load()))
     if stop.signal is not None:
         print(f"watch: stopped by signal {stop.signal} after {cycles} cycle(s)", file=sys.stderr)
     return 0 if last is None or last["ok"] or not args.once else 1
+
+
+def _watch_all(args, targets, every):
+    from r2w_db.watch import cycle
+
+    def show(last, skipped):
+        parts = [f"{name} {'ok' if r.get('ok') else 'FAILED: ' + '; '.join(r.get('errors') or [])}"
+                 for name, r in last.items()]
+        parts += [f"{name} still running its last cycle (skipped)" for name in skipped]
+        print(errors.one_line(f"{timeutil.iso(timeutil.utcnow())[:19]} " + " | ".join(parts),
+                              limit=2000), flush=True)
+
+    stop = cycle.Stop()
+    cycles, last = cycle.watch_all(targets, every, once=args.once, notify=not args.no_notify,
+                                   prometheus_file=args.prometheus, on_cycle=show, stop=stop)
+    if stop.signal is not None:
+        print(f"watch: stopped by signal {stop.signal} after {cycles} cycle(s)", file=sys.stderr)
+    return 0 if not args.once or all(r.get("ok") for r in last.values()) else 1
 
 
 def register(add):
@@ -201,6 +273,8 @@ def register(add):
                    help="also write node_exporter's textfile format to FILE (atomically)")
     p.add_argument("--notify", action="store_true",
                    help="send what changed since the last notification (R2W_ALERT_URLS, [alerts])")
+    p.add_argument("--all", action="store_true",
+                   help="every configured database; one exit code, the worst")
     p = add("watch", cmd_watch, "every interval: snapshot, roll-ups, health, notify, heartbeat; "
                                 "SIGTERM or SIGINT end it between cycles")
     p.add_argument("--every", default="5m", help="interval: 30s, 5m, 1h (default 5m)")

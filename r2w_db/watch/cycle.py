@@ -36,9 +36,9 @@ def record_snapshot(db, settings, history=None, now=None):
 
 
 def run_cycle(db, settings=None, monitor=None, now=None, notify=True, prometheus_file=None,
-              interval=None):
-    """One cycle; returns {"ok", "errors", "health", "snapshot_id", "rollups", "notify",
-    "heartbeat"}. Never raises for a database or a destination that fails."""
+              interval=None, send_heartbeat=True):
+    """One cycle; returns {"ok", "errors", "health", "metrics", "snapshot_id", "rollups",
+    "notify", "heartbeat"}. Never raises for a database or a destination that fails."""
     db = as_database(db)
     settings = settings or settings_mod.load()
     now = now or timeutil.utcnow()
@@ -55,6 +55,7 @@ def run_cycle(db, settings=None, monitor=None, now=None, notify=True, prometheus
                                             settings.problem)
         result["errors"].append(errors.one_line(exc))
     result["health"] = report
+    result["metrics"] = snap["metrics"] if snap else None
     if settings.problem:
         result["errors"].append(settings.problem)
     if prometheus_file:
@@ -72,7 +73,7 @@ def run_cycle(db, settings=None, monitor=None, now=None, notify=True, prometheus
             result["errors"].append(sent["problem"] or f"{sent['failed']} notification(s) failed")
     result["ok"] = not result["errors"]
     url = settings.alerts.heartbeat_url
-    if url:
+    if url and send_heartbeat:
         result["heartbeat"] = notify_mod.heartbeat(url, result["ok"], settings.alerts.timeout)
     try:
         alerts.record_cycle(db, ok=result["ok"], error="; ".join(result["errors"]) or None,
@@ -120,3 +121,69 @@ def watch(db, every, once=False, monitor=None, notify=True, prometheus_file=None
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
     return cycles, result
+
+
+def watch_all(targets, every, once=False, monitor=None, notify=True, prometheus_file=None,
+              on_cycle=None, stop=None, load=None):
+    """Watch several databases in one process: `targets` is [(name, db)]. Each cycle runs every
+    database's cycle in a thread of its own; a database whose last cycle is still running is
+    skipped this time (and says so), so one slow or broken database never delays or breaks the
+    others. One heartbeat per cycle (ok only when every database's cycle was), one Prometheus
+    file for all. Returns (cycles run, {name: its last result})."""
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    stop = stop or Stop()
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            handlers[sig] = signal.signal(sig, stop)
+    running, last, cycles = {}, {}, 0
+    pool = ThreadPoolExecutor(max_workers=max(1, len(targets)), thread_name_prefix="r2w-watch")
+    try:
+        while not stop.event.is_set():
+            started = time.monotonic()
+            settings = (load or settings_mod.load)()
+            skipped = []
+            for name, db, per_db in targets:
+                if name in running and not running[name].done():
+                    skipped.append(name)
+                    continue
+                running[name] = pool.submit(run_cycle, db, per_db(settings), monitor,
+                                            notify=notify, interval=every, send_heartbeat=False)
+            wait([running[n] for n, _, _ in targets if n not in skipped],
+                 timeout=None if once else every)
+            for name, _, _ in targets:
+                future = running.get(name)
+                if future is not None and future.done() and name not in skipped:
+                    try:
+                        last[name] = future.result()
+                    except Exception as exc:  # a bug in one cycle never stops the others
+                        last[name] = {"ok": False, "errors": [errors.one_line(exc)],
+                                      "health": None, "metrics": None}
+            ok = not skipped and all(last.get(n, {}).get("ok") for n, _, _ in targets)
+            _after_all(settings, prometheus_file, last, ok)
+            cycles += 1
+            if on_cycle:
+                on_cycle(last, skipped)
+            if once:
+                break
+            stop.event.wait(max(0.0, every - (time.monotonic() - started)))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return cycles, last
+
+
+def _after_all(settings, prometheus_file, last, ok):
+    """The one heartbeat and the one Prometheus file of a cycle over several databases."""
+    if prometheus_file:
+        pairs = [(r["health"], r.get("metrics")) for r in last.values() if r.get("health")]
+        if pairs:
+            try:
+                prometheus.write_textfile(prometheus_file, *pairs[0], more=pairs[1:])
+            except OSError:
+                ok = False
+    url = settings.alerts.heartbeat_url
+    if url:
+        notify_mod.heartbeat(url, ok, settings.alerts.timeout)

@@ -38,50 +38,54 @@ def _value(value):
 
 def registry_for(report, metrics=None):
     """A CollectorRegistry holding the report's checks and, when given, a snapshot's metrics."""
+    return registry_for_all([(report, metrics)])
+
+
+def registry_for_all(pairs):
+    """One registry for several databases: [(report, snapshot metrics or None)], each series
+    labelled by its database (one metric family per name, as the textfile format requires)."""
     registry = CollectorRegistry()
-    database = report["database"]
-    status = Gauge("r2w_health_status", "worst status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
-                   ["database"], registry=registry)
-    status.labels(database).set(report["exit_code"])
-    up = Gauge("r2w_database_up", "1 when the database could be read", ["database"], registry=registry)
-    up.labels(database).set(0 if report["exit_code"] == health_report.UNKNOWN_CODE
-                            and not report["checks"] else 1)
-    checks = Gauge("r2w_health_check_status", "check status: 0 green, 1 amber, 2 red",
-                   ["database", "check"], registry=registry)
-    values = Gauge("r2w_health_check_value", "the number a check is judged on (NaN: none)",
-                   ["database", "check"], registry=registry)
-    for row in report["checks"]:
-        checks.labels(database, row["key"]).set(STATUS_NUMBER[row["status"]])
-        values.labels(database, row["key"]).set(_value(row["number"]))
-    when = Gauge("r2w_health_timestamp_seconds", "when the checks ran (Unix time)", ["database"],
-                 registry=registry)
-    moment = timeutil.parse(report["as_of"])
-    when.labels(database).set((moment - moment.__class__(1970, 1, 1)).total_seconds())
-    if metrics:
-        gauges = {}
-        for name, text, labels, key in HEADLINE:
-            if key not in metrics:
-                continue
-            if name not in gauges:
-                gauges[name] = Gauge(name, text, ["database", *(labels or {})], registry=registry)
-            gauges[name].labels(database, *(labels or {}).values()).set(_value(metrics[key]))
-        tables = {k.split(".")[1] for k in metrics if k.startswith("tables.")}
-        if tables:
-            rows = Gauge("r2w_table_rows", "rows per table", ["database", "table"], registry=registry)
-            size = Gauge("r2w_table_bytes", "bytes per table (index_bytes for its indexes)",
-                         ["database", "table", "part"], registry=registry)
-            for table in sorted(tables):
-                rows.labels(database, table).set(_value(metrics.get(f"tables.{table}.rows")))
-                size.labels(database, table, "table").set(_value(metrics.get(f"tables.{table}.bytes")))
-                size.labels(database, table, "indexes").set(
-                    _value(metrics.get(f"tables.{table}.index_bytes")))
+    gauges = {}
+
+    def gauge(name, text, labels):
+        if name not in gauges:
+            gauges[name] = Gauge(name, text, ["database", *labels], registry=registry)
+        return gauges[name]
+
+    for report, metrics in pairs:
+        database = report["database"]
+        gauge("r2w_health_status", "worst status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
+              []).labels(database).set(report["exit_code"])
+        gauge("r2w_database_up", "1 when the database could be read", []).labels(database).set(
+            0 if report["exit_code"] == health_report.UNKNOWN_CODE and not report["checks"] else 1)
+        for row in report["checks"]:
+            gauge("r2w_health_check_status", "check status: 0 green, 1 amber, 2 red",
+                  ["check"]).labels(database, row["key"]).set(STATUS_NUMBER[row["status"]])
+            gauge("r2w_health_check_value", "the number a check is judged on (NaN: none)",
+                  ["check"]).labels(database, row["key"]).set(_value(row["number"]))
+        moment = timeutil.parse(report["as_of"])
+        gauge("r2w_health_timestamp_seconds", "when the checks ran (Unix time)", []).labels(
+            database).set((moment - moment.__class__(1970, 1, 1)).total_seconds())
+        for name, text, labels, key in HEADLINE if metrics else ():
+            if key in metrics:
+                gauge(name, text, list(labels or {})).labels(
+                    database, *(labels or {}).values()).set(_value(metrics[key]))
+        for table in sorted({k.split(".")[1] for k in metrics or {} if k.startswith("tables.")}):
+            gauge("r2w_table_rows", "rows per table", ["table"]).labels(database, table).set(
+                _value(metrics.get(f"tables.{table}.rows")))
+            size = gauge("r2w_table_bytes", "bytes per table (index_bytes for its indexes)",
+                         ["table", "part"])
+            size.labels(database, table, "table").set(_value(metrics.get(f"tables.{table}.bytes")))
+            size.labels(database, table, "indexes").set(
+                _value(metrics.get(f"tables.{table}.index_bytes")))
     return registry
 
 
-def write_textfile(path, report, metrics=None):
-    """Write the textfile atomically; returns its path."""
+def write_textfile(path, report, metrics=None, more=()):
+    """Write the textfile atomically (`more`: further (report, metrics) pairs of other
+    databases); returns its path."""
     path = Path(path)
-    data = generate_latest(registry_for(report, metrics))
+    data = generate_latest(registry_for_all([(report, metrics), *more]))
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "wb") as handle:

@@ -6,7 +6,7 @@ read or parsed never silently switches alerts off: it is reported as `problem` (
 """
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from r2w_db import config, errors
@@ -30,22 +30,22 @@ def parse_duration(text):
 
 
 def secrets_table(name, files=None):
-    """(the `[name]` table of the highest-priority secrets file that has one ({} if none),
-    problem): problem is one line when a secrets file cannot be read or parsed."""
-    files = config.secrets_files() if files is None else files
-    found = None
-    for path in files:
-        try:
-            data = config.load_secrets_file(path)
-        except config.SecretsUnreadable as exc:
-            return {}, exc.problem
-        if data is None or name not in data:
-            continue
-        if not isinstance(data[name], dict):
-            return {}, f"{path}: [{name}] must be a table, not {type(data[name]).__name__}"
-        if found is None:
-            found = dict(data[name])
-    return found or {}, None
+    """(config.secrets_table(name), None), or ({}, the one-line problem) when a secrets file
+    cannot be read or parsed: the watcher reports it instead of stopping."""
+    try:
+        return config.secrets_table(name, files), None
+    except config.SecretsUnreadable as exc:
+        return {}, exc.problem
+
+
+def for_database(settings, location, environ=None, files=None):
+    """The settings for one configured database: its `[databases.NAME.health]` thresholds over
+    `[health]` (then R2W_HEALTH_* as always)."""
+    if not location.health:
+        return settings
+    table, _ = secrets_table("health", files)
+    thresholds, warnings = health.load_thresholds(dict(table) | dict(location.health), environ)
+    return replace(settings, thresholds=thresholds, warnings=settings.warnings + tuple(warnings))
 
 
 def split_urls(text):
