@@ -53,7 +53,7 @@ def log(message):
 
 def writer_main(path, interval_ms):
     """The application: one INSERT + COMMIT every interval (Python's default deferred
-    transaction, busy_timeout 5 s, WAL, synchronous=NORMAL as the schema document sets).
+    transaction, busy_timeout 5 s, synchronous=NORMAL as the schema document sets, the database's journal mode).
     Runs until a line arrives on stdin, then prints its measurements as JSON."""
     import select
 
@@ -402,7 +402,7 @@ def render(report):
         "",
         "The writer is a separate process standing in for the application: one `INSERT` of a session "
         f"and `COMMIT` every {a['interval_ms']} ms (Python's default deferred transaction, busy_timeout "
-        "5 s, WAL, synchronous=NORMAL). Its *stall* is the time one insert+commit took. Batching: "
+        "5 s, synchronous=NORMAL, in the journal mode above). Its *stall* is the time one insert+commit took. Batching: "
         f"{batching.TARGET_MS} ms write budget per BEGIN IMMEDIATE transaction (then COMMIT), "
         f"{batching.PAUSE_MS} ms pause, PASSIVE checkpoints in the pauses.",
         "",
@@ -504,7 +504,10 @@ def main(argv=None):
         writer_main(argv[1], float(argv[2]))
         return 0
     if argv[:1] == ["--render"]:   # rewrite the report from the last run's measurements
-        REPORT.write_text(render(json.loads((WORK / "last.json").read_text())) + "\n")
+        last = json.loads((WORK / "last.json").read_text())
+        target = REPORT if last["args"].get("journal", "wal") == "wal" else \
+            REPORT.with_name("MAINTENANCE-rollback.md")
+        target.write_text(render(last) + "\n")
         return 0
     parser = argparse.ArgumentParser(prog="python bench/maintenance.py", description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=600_000, help="expired sessions to clean up")
