@@ -51,8 +51,10 @@ def free_port():
 class Server:
     """The dashboard as `streamlit run` serves it."""
 
-    def __init__(self, name, workdir: Path, database: Path, secrets: Path):
+    def __init__(self, name, workdir: Path, database: Path, secrets: Path, extra_env=None):
+        """`database`: DATABASE_URL (None: unset); `extra_env`: more variables (R2W_DATABASES)."""
         self.name, self.workdir, self.database, self.secrets = name, workdir, database, secrets
+        self.extra_env = dict(extra_env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"{name}-server.log"
@@ -60,11 +62,13 @@ class Server:
 
     def start(self):
         env = {k: v for k, v in os.environ.items()
-               if k not in ("R2W_READ_ONLY", "DATABASE_URL", "R2W_MONITOR_DB", "R2W_BACKUP_DIR")}
-        env.update(DATABASE_URL=str(self.database),
-                   R2W_MONITOR_DB=str(self.workdir / f"{self.name}-monitor.db"),
+               if k not in ("R2W_READ_ONLY", "DATABASE_URL", "R2W_MONITOR_DB", "R2W_BACKUP_DIR",
+                            "R2W_DATABASES")}
+        env.update(R2W_MONITOR_DB=str(self.workdir / f"{self.name}-monitor.db"),
                    R2W_BACKUP_DIR=str(self.workdir / f"{self.name}-backups"),
-                   PYTHONUNBUFFERED="1")
+                   PYTHONUNBUFFERED="1", **self.extra_env)
+        if self.database is not None:
+            env["DATABASE_URL"] = str(self.database)
         command = [sys.executable, "-m", "streamlit", "run", "app.py",
                    "--server.port", str(self.port), "--server.address", "127.0.0.1",
                    "--server.headless", "true", "--server.fileWatcherType", "none",
