@@ -2,8 +2,8 @@
 
     python bench/migrate.py [--interval-ms 5] [--no-write]
 
-Takes the large demo database (bench/work/large-migrate.db, built with
-`python -m r2w_db --db bench/work/large-migrate.db demo --scale large` when missing), copies it
+Takes the large demo database (bench/work/large.db, built with
+`python -m r2w_db --db bench/work/large.db demo --scale large` when missing), copies it
 to bench/work/migrate/old.db and turns the copy into an old production file: every index of
 the documented history and of this project's additions dropped, users.location dropped,
 user_version 0, rollback journal (as the application leaves it). Then, while a separate writer
@@ -30,7 +30,7 @@ from maintenance import Writer, summary  # noqa: E402
 
 from r2w_db.engine import migrations, schema  # noqa: E402
 
-TEMPLATE = ROOT / "bench" / "work" / "large-migrate.db"
+TEMPLATE = ROOT / "bench" / "work" / "large.db"  # the file bench/scale.py builds
 WORK = ROOT / "bench" / "work" / "migrate"
 REPORT = ROOT / "bench" / "MIGRATE.md"
 
