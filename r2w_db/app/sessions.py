@@ -62,10 +62,17 @@ def count_users_signed_out(db, days=config.SESSION_DAYS) -> int:
     """Distinct users with a session cleanup_old_sessions would delete. The application never
     expires sessions itself (it only checks that the row exists), so each of them is signed out
     (on those devices)."""
+    return old_session_counts(db, days)[1]
+
+
+def old_session_counts(db, days=config.SESSION_DAYS) -> tuple:
+    """(sessions, distinct users) cleanup_old_sessions would delete, in one read of the rows
+    (the sessions preview: one scan, not two, holds the read lock half as long)."""
     where, params = _old(days)
     with as_database(db).read() as conn:
-        return conn.execute(f"SELECT count(DISTINCT user_id) FROM sessions WHERE {where}",
-                            params).fetchone()[0]
+        return tuple(conn.execute(
+            f"SELECT count(*), count(DISTINCT user_id) FROM sessions WHERE {where}",
+            params).fetchone())
 
 
 def cleanup_old_sessions(db, days=config.SESSION_DAYS, progress=None) -> int:

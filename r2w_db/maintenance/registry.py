@@ -178,8 +178,7 @@ def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT
     days = check_days(task, days)
     name = task.name
     if name == "sessions":
-        n = sessions.count_old_sessions(db, days)
-        users = sessions.count_users_signed_out(db, days)
+        n, users = sessions.old_session_counts(db, days)
         message = (f"{plural(n, 'session')} older than {days} days would be deleted, signing "
                    f"{plural(users, 'distinct user')} out (the application never expires "
                    f"sessions itself)")
