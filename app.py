@@ -2,7 +2,8 @@
 import streamlit as st
 
 from dashboard import ui
-from r2w_db.figures import databases, health, overview
+from r2w_db import errors as r2w_errors
+from r2w_db.figures import databases, health, history_page, overview
 
 ICON = {health.OK: ":green[:material/check_circle:]", health.WARN: ":orange[:material/warning:]",
         health.ERROR: ":red[:material/error:]"}
@@ -18,45 +19,58 @@ def window_caption(window):
             f"{window.previous.label}.")
 
 
+def sparklines(ctx):
+    """{headline key: numbers} from history; {} without history or when the monitor database
+    cannot be read (the Overview never fails for its sparklines)."""
+    try:
+        return ui.cached_history(history_page.sparklines, ctx.db, ctx.window.start,
+                                 ctx.window.now)
+    except (r2w_errors.R2WError, OSError):
+        return {}
+
+
 def headline(ctx):
     figures = ui.cached(overview.headline, ctx.db, ctx.window)
     cur, prev, now = figures["current"], figures["previous"] or {}, figures["now"]
-    st.caption(window_caption(ctx.window))
+    spark = sparklines(ctx)
+    st.caption(window_caption(ctx.window)
+               + (" Sparklines: per closed UTC day from the daily roll-ups, and snapshots for the "
+                  "figures as of now (History page)." if spark else ""))
     row = st.columns(5)
     ui.metric(row[0], "New users", ui.human_count(cur["registered_new"]),
-              cur["registered_new"], prev.get("registered_new"),
-              help="Users rows created in the window (anonymous ids are not users).")
+              cur["registered_new"], prev.get("registered_new"), series=spark.get("registered_new"),
+              series_type="bar", help="Users rows created in the window (anonymous ids are not users).")
     ui.metric(row[1], "New anonymous ids", ui.human_count(cur["anonymous_new"]),
-              cur["anonymous_new"], prev.get("anonymous_new"),
-              help="user_ids with the literal prefix `anonymous_` first seen in the window.")
+              cur["anonymous_new"], prev.get("anonymous_new"), series=spark.get("anonymous_new"),
+              series_type="bar", help="user_ids with the literal prefix `anonymous_` first seen in the window.")
     ui.metric(row[2], "Active sessions", ui.human_count(now["active_sessions"]),
-              help="Sessions created within the last 7 days, as of now (a point-in-time "
+              series=spark.get("active_sessions"), help="Sessions created within the last 7 days, as of now (a point-in-time "
                    "figure: expired sessions are cleaned up, so no change is shown).")
     ui.metric(row[3], "Uploads", ui.human_count(cur["uploads"]), cur["uploads"], prev.get("uploads"),
-              help=f"CV uploads in the window, whatever their status: {cur['uploaded']:,} "
+              series=spark.get("uploads"), series_type="bar", help=f"CV uploads in the window, whatever their status: {cur['uploaded']:,} "
                    "waiting for extraction ('uploaded': anonymous, until the person signs up), "
                    f"{cur['other']:,} with a status the application never writes.")
     ui.metric(row[4], "Failure rate", ui.human_percent(cur["failure_rate"]),
               cur["failure_rate"], prev.get("failure_rate"), "percent", inverse=True,
-              help="failed / (completed + failed) among the window's uploads; "
+              series=spark.get("failure_rate"), help="failed / (completed + failed) among the window's uploads; "
                    "'no data' when no job finished.")
     row = st.columns(5)
     ui.metric(row[0], "Stuck jobs", ui.human_count(cur["stuck"]), cur["stuck"], prev.get("stuck"),
-              inverse=True,
+              inverse=True, series=spark.get("stuck"),
               help=f"Uploads of the window still 'processing' more than 60 minutes after "
                    f"upload. Stuck now, whenever uploaded: {now['stuck_total']:,}.")
     ui.metric(row[1], "Cache hit rate", ui.human_percent(cur["cache_hit_rate"]),
               cur["cache_hit_rate"], prev.get("cache_hit_rate"), "percent",
-              help="Uploads with a file_hash whose cache entry was created before them, "
+              series=spark.get("cache_hit_rate"), help="Uploads with a file_hash whose cache entry was created before them, "
                    "over uploads with a file_hash; 'no data' when there are none.")
     ui.metric(row[2], "Average confidence", ui.human_score(cur["average_confidence"]),
               cur["average_confidence"], prev.get("average_confidence"), "score",
-              help="Mean confidence_score of cache entries created in the window "
+              series=spark.get("average_confidence"), help="Mean confidence_score of cache entries created in the window "
                    "(NULL and values outside [0, 1] left out).")
     ui.metric(row[3], "Database size", ui.human_bytes(now["size_bytes"]),
-              help="The database file now (without its WAL).")
+              series=spark.get("size_bytes"), series_type="area", help="The database file now (without its WAL).")
     ui.metric(row[4], "WAL size", ui.human_bytes(now["wal_bytes"]),
-              help="The write-ahead log now; it shrinks when a checkpoint completes.")
+              series=spark.get("wal_bytes"), series_type="area", help="The write-ahead log now; it shrinks when a checkpoint completes.")
 
 
 def check_box(check):

@@ -49,17 +49,36 @@ def _base(frame):
     return alt.Chart(frame).properties(height=HEIGHT)
 
 
+ROLLUP = "daily roll-up"   # figures.earlier_days: a day the live database no longer holds
+
+
+def _source(frame, field="source"):
+    """(opacity encoding, tooltip list) for a frame with a `source` column (live / daily
+    roll-up: the roll-up days drawn lighter; `field` is its name in the chart's data), else
+    (Undefined, [])."""
+    if "source" not in getattr(frame, "columns", ()):
+        return alt.Undefined, []
+    legend = alt.Legend(title=None, orient="top") if (frame["source"] == ROLLUP).any() else None
+    return (alt.Opacity(f"{field}:N", scale=alt.Scale(domain=["live", ROLLUP], range=[1.0, 0.45]),
+                        legend=legend),
+            [alt.Tooltip(f"{field}:N", title="from")])
+
+
 def stacked_periods(frame, category, value, colors, grain="day", title=None, value_title=None):
     """Stacked bars per period: frame has period, `category`, `value` (long form)."""
     order = list(colors)
+    # long rows of a frame from figures.earlier_days carry their day's source as source_of_day
+    opacity, source_tip = (_source(frame[["source_of_day"]].set_axis(["source"], axis=1),
+                                   "source_of_day") if "source_of_day" in frame
+                           else (alt.Undefined, []))
     return _base(frame).mark_bar().encode(
         x=_time_x(grain),
         y=alt.Y(f"{value}:Q", stack="zero", title=value_title or value),
         color=alt.Color(f"{category}:N", scale=_scale(colors), sort=order,
                         legend=alt.Legend(title=None, orient="top")),
-        order=alt.Order("order:Q"),
+        order=alt.Order("order:Q"), opacity=opacity,
         tooltip=[_time_tooltip(grain), alt.Tooltip(f"{category}:N"),
-                 alt.Tooltip(f"{value}:Q", format=",")],
+                 alt.Tooltip(f"{value}:Q", format=","), *source_tip],
     ).transform_calculate(
         order=f"indexof({order!r}, datum.{category})"
     ).properties(title=title or "")
@@ -86,13 +105,16 @@ def rate_line(frame, rate, grain="day", title="rate", overall=None, counts=(), c
     largest = frame[rate].max() if len(frame) else None
     largest = 0.0 if largest is None or largest != largest else float(largest)  # NaN: no data
     top = 1.0 if full_scale else min(1.0, max(0.05, largest * 1.1))
+    opacity, source_tip = _source(frame)
+    y = alt.Y(f"{rate}:Q", title=title, axis=alt.Axis(format=".0%"), scale=alt.Scale(domain=[0, top]))
+    tooltip = [_time_tooltip(grain), alt.Tooltip(f"{rate}:Q", format=".1%", title=title),
+               *[alt.Tooltip(f"{c}:Q", format=",") for c in counts], *source_tip]
     line = _base(frame).mark_line(point=True, color=color).encode(
-        x=_time_x(grain),
-        y=alt.Y(f"{rate}:Q", title=title, axis=alt.Axis(format=".0%"),
-                scale=alt.Scale(domain=[0, top])),
-        tooltip=[_time_tooltip(grain), alt.Tooltip(f"{rate}:Q", format=".1%", title=title),
-                 *[alt.Tooltip(f"{c}:Q", format=",") for c in counts]],
-    )
+        x=_time_x(grain), y=y, tooltip=tooltip)
+    if source_tip:   # the points carry the source (a line cannot change opacity midway)
+        line = _base(frame).mark_line(color=color).encode(x=_time_x(grain), y=y) + _base(
+            frame).mark_point(filled=True, color=color, size=40).encode(
+            x=_time_x(grain), y=y, opacity=opacity, tooltip=tooltip)
     if overall is None:
         return line
     level = alt.Data(values=[{"overall": overall}])
@@ -170,10 +192,11 @@ def new_and_total(frame, grain="day"):
     """Anonymous ids: new per period (bars) and the running total still owning uploads (line),
     on their own y axes."""
     base = _base(frame).encode(x=_time_x(grain))
+    opacity, source_tip = _source(frame)
     tooltip = [_time_tooltip(grain), alt.Tooltip("new_ids:Q", title="new ids", format=","),
-               alt.Tooltip("owning_ids:Q", title="ids owning uploads", format=",")]
+               alt.Tooltip("owning_ids:Q", title="ids owning uploads", format=","), *source_tip]
     bars = base.mark_bar(color="#93c5fd").encode(
-        y=alt.Y("new_ids:Q", title="new anonymous ids (bars)"), tooltip=tooltip)
+        y=alt.Y("new_ids:Q", title="new anonymous ids (bars)"), tooltip=tooltip, opacity=opacity)
     line = base.mark_line(color="#1e3a8a", point=True).encode(
         x=_time_x(grain, centred=True),
         y=alt.Y("owning_ids:Q", title="ids still owning uploads (line)"), tooltip=tooltip)

@@ -101,6 +101,21 @@ def cached(func, db: Database, *args, **kwargs):
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _cached_history_call(_func, name, path_str, token, monitor_str, monitor_token, args, kwargs):
+    return _func(Database(path_str), *args, **dict(kwargs))
+
+
+def cached_history(func, db: Database, *args, **kwargs):
+    """Like `cached`, for functions that read the monitor database (history, the maintenance
+    log, the watcher): the key also holds the monitor database's path and change token, so a
+    new snapshot shows at once (a snapshot never changes the application's file)."""
+    name = f"{func.__module__}.{func.__qualname__}"
+    monitor = locations.monitor_db_path()
+    return _cached_history_call(func, name, str(db.path), change_token(db.path), str(monitor),
+                                change_token(monitor), args, tuple(sorted(kwargs.items())))
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def _cached_summaries(_func, name, keys):
     return _func([location for location, _ in keys])
 
@@ -323,14 +338,17 @@ def delta(current, previous, kind="count"):
 
 
 def metric(where, label, value, current=None, previous=None, kind="count", inverse=False,
-           help=None):
+           help=None, series=None, series_type="line"):
     """A bordered st.metric whose delta is the change against the previous window; an unchanged
-    figure says "no change" without an arrow (not a green "-0.0")."""
+    figure says "no change" without an arrow (not a green "-0.0"). `series` (numbers, oldest
+    first, from history) draws a sparkline (st.metric's chart_data; `series_type` line, bar or
+    area); fewer than two points draw none."""
     change = delta(current, previous, kind)
     unchanged = change is not None and change.lstrip("+-").strip("0.,% p") == ""
+    spark = {"chart_data": list(series), "chart_type": series_type} if series and len(series) >= 2 else {}
     where.metric(label, value, "no change" if unchanged else change, border=True, help=help,
                  delta_color="off" if unchanged else "inverse" if inverse else "normal",
-                 delta_arrow="off" if unchanged else "auto")
+                 delta_arrow="off" if unchanged else "auto", **spark)
 
 
 def chart(spec, data, name, *, empty=None, message="No data in this window."):
@@ -381,6 +399,7 @@ NAV = (("app.py", "Overview", ":material/monitor_heart:"),
        ("pages/2_Confidence.py", "Confidence", ":material/verified:"),
        ("pages/3_Uploads.py", "Uploads", ":material/upload_file:"),
        ("pages/4_Anonymous_users.py", "Anonymous users", ":material/person_off:"),
+       ("pages/7_History.py", "History", ":material/timeline:"),
        ("pages/5_Query_benchmarks.py", "Query benchmarks", ":material/timer:"),
        ("pages/6_Maintenance.py", "Maintenance", ":material/build:"))
 

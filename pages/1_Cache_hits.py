@@ -4,14 +4,23 @@ import streamlit as st
 from dashboard import charts, ui
 from r2w_db import config
 from r2w_db.app.cache import MAX_ACCESS_COUNT
-from r2w_db.figures import cache_hits
+from r2w_db.figures import cache_hits, earlier_days
 
 ctx = ui.page("Cache hits", "🎯")
 
 
+def rollup_note(hits):
+    if not hits["rollup_days"]:
+        return ""
+    before = (f"before {hits['first_live']:%d %b %Y} " if hits["first_live"] is not None else "")
+    return (f" Lighter points: the {hits['rollup_days']} days {before}that the database no longer "
+            f"holds, from the daily roll-ups ({hits['rollup_hits']:,} hits of "
+            f"{hits['rollup_hashed']:,} hashed uploads, not in the figures above).")
+
+
 def body(ctx):
     window = ctx.window
-    hits = ui.cached(cache_hits.hit_rate, ctx.db, window)
+    hits = ui.cached_history(earlier_days.hit_rate, ctx.db, window)
     frame = hits["by_period"]
     row = st.columns(4)
     row[0].metric("Hit rate", ui.human_percent(hits["hit_rate"]), border=True,
@@ -26,16 +35,16 @@ def body(ctx):
     st.subheader(f"Hit rate {ui.per(window)}")
     if ui.chart(charts.rate_line(frame, "hit_rate", window.grain, "hit rate",
                                  overall=hits["hit_rate"], counts=("hits", "hashed")),
-                frame[["period", "hashed", "hits", "hit_rate"]], "cache_hit_rate",
+                frame[["period", "source", "hashed", "hits", "hit_rate"]], "cache_hit_rate",
                 empty=not hits["hashed"],
                 message="No upload with a file_hash in this window, so there is no hit rate "
                         "(“no data”, not 0 %)."):
-        st.caption("Dashed line: the whole window. A period without hashed uploads is a gap, "
-                   "not 0 %.")
+        st.caption("Dashed line: the whole window (the live rows). A period without hashed "
+                   "uploads is a gap, not 0 %." + rollup_note(hits))
 
     st.subheader(f"Uploads served from cache vs extracted, {ui.per(window)}")
-    ui.chart(charts.served_periods(cache_hits.served_long(frame), window.grain),
-             frame[["period", "hits", "extracted", "unhashed"]].rename(
+    ui.chart(charts.served_periods(earlier_days.served_long(frame), window.grain),
+             frame[["period", "source", "hits", "extracted", "unhashed"]].rename(
                  columns={"hits": "from_cache", "unhashed": "no_file_hash"}),
              "cache_served", empty=not hits["uploads"], message="No uploads in this window.")
 

@@ -4,6 +4,7 @@ import streamlit as st
 from dashboard import charts, ui
 from r2w_db import config
 from r2w_db.figures import anonymous as anon
+from r2w_db.figures import earlier_days
 
 ctx = ui.page("Anonymous users", "👤")
 
@@ -12,12 +13,17 @@ def body(ctx):
     window = ctx.window
     st.caption("Anonymous: a user_id starting with the literal prefix `anonymous_` (case-sensitive). "
                "The application gives each anonymous upload its own id and writes no users row.")
-    ids = ui.cached(anon.ids_by_period, ctx.db, window)
+    merged = ui.cached_history(earlier_days.anonymous_ids, ctx.db, window)
+    ids = merged["by_period"]
     ages = ui.cached(anon.ages, ctx.db, window.now)
     share = ui.cached(anon.share_by_period, ctx.db, window)
     row = st.columns(4)
-    row[0].metric("New anonymous ids", ui.human_count(int(ids["new_ids"].sum())), border=True,
-                  help="First seen in the window.")
+    live_new = int(ids.loc[ids["source"] == earlier_days.LIVE, "new_ids"].sum())
+    row[0].metric("New anonymous ids", ui.human_count(live_new), border=True,
+                  help="First seen in the window, among the rows the database holds now"
+                       + (f"; {merged['rollup_new_ids']:,} more on {merged['rollup_days']} "
+                          "earlier days from the daily roll-ups (in the chart)."
+                          if merged["rollup_days"] else "."))
     row[1].metric("Ids owning uploads", ui.human_count(ages["ids"]), border=True,
                   help=f"Now; {ages['uploads']:,} uploads between them.")
     row[2].metric(f"Stale (> {ages['retention_days']} days)", ui.human_count(ages["stale_ids"]),
@@ -33,7 +39,13 @@ def body(ctx):
                 empty=ids.empty or not (ids["new_ids"].any() or ids["owning_ids"].any()),
                 message="No anonymous id in this window."):
         st.caption("Bars: ids first seen that day. Line: anonymous ids that still own uploads "
-                   "today, counted from the day of their first remaining upload.")
+                   "today, counted from the day of their first remaining upload."
+                   + (f" Lighter bars: the {merged['rollup_days']} days before "
+                      f"{merged['first_live']:%d %b %Y}, which the database no longer holds "
+                      "(cleaned up), from the daily roll-ups."
+                      if merged["rollup_days"] and merged["first_live"] is not None else
+                      f" Lighter bars: {merged['rollup_days']} days from the daily roll-ups "
+                      "(the database no longer holds them)." if merged["rollup_days"] else ""))
 
     left, right = st.columns(2)
     with left:

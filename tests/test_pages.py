@@ -205,10 +205,11 @@ def test_cache_page_chart_data(demo_db, monkeypatch):
     window = Window.of("30d", now=NOW)
     hits = cache_hits.hit_rate(demo_db, window)
     assert metric_values(at)["Hit rate"] == f"{hits['hit_rate']:.1%}"
-    rates = frame_with(at, "period", "uploads", "hashed", "hits", "extracted", "unhashed", "hit_rate")
+    rates = frame_with(at, "period", "uploads", "hashed", "hits", "extracted", "unhashed", "hit_rate",
+                       "source")
     assert rates["hits"].sum() == hits["hits"] and rates["hashed"].sum() == hits["hashed"]
     assert len(rates) == len(hits["by_period"]) == 31
-    served = frame_with(at, "period", "source", "uploads")
+    served = frame_with(at, "period", "source", "uploads", "source_of_day")
     assert served.groupby("source")["uploads"].sum()["from cache"] == hits["hits"]
     access = frame_with(at, "bucket", "entries", "accesses")
     contents = cache_hits.contents(demo_db)
@@ -259,7 +260,7 @@ def test_anonymous_page_chart_data(demo_db, monkeypatch):
     assert_clean(at)
     window = Window.of("90d", now=NOW)
     ids = anonymous.ids_by_period(demo_db, window)
-    shown = frame_with(at, "period", "new_ids", "owning_ids")
+    shown = frame_with(at, "period", "new_ids", "owning_ids", "source")
     assert shown["new_ids"].tolist() == ids["new_ids"].tolist()
     assert shown["owning_ids"].iloc[-1] == ids["owning_ids"].iloc[-1]
     ages = anonymous.ages(demo_db, NOW)

@@ -90,8 +90,12 @@ def _copy_db(source, target):
 
 @pytest.fixture(scope="session")
 def open_server(e2e_dir, demo_db):
-    """The dashboard with no team accounts (it runs open); read-only use."""
+    """The dashboard with no team accounts (it runs open); read-only use. Its monitor database
+    holds three weeks of history of the demo (tests/history_builder.py)."""
+    from tests.history_builder import build_history
+
     server = app.Server("open", e2e_dir, demo_db, e2e_dir / "no-secrets" / "secrets.toml")
+    build_history(demo_db, e2e_dir / "open-monitor.db")
     try:
         yield server.start()
     finally:

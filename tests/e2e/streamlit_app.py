@@ -37,6 +37,7 @@ PAGES = [
     ("Confidence", "Confidence", True),
     ("Uploads", "Uploads", True),
     ("Anonymous_users", "Anonymous users", True),
+    ("History", "History", True),
     ("Query_benchmarks", "Query benchmarks", False),
     ("Maintenance", "Maintenance", False),
 ]

@@ -27,7 +27,9 @@ def test_page_renders(page, open_server, path, title, window):
     assert page.locator('[data-testid="stHeading"] h1').first.inner_text().strip() == title
     assert_no_exception(page)
     chart_page = path in ("Cache_hits", "Confidence", "Uploads", "Anonymous_users")
-    drawn = wait_for_charts(page, at_least=1 if chart_page and window != "24h" else 0)
+    # the History page always has charts: the open server's monitor holds weeks of history
+    drawn = wait_for_charts(page, at_least=7 if path == "History" else
+                            1 if chart_page and window != "24h" else 0)
     shot = screenshot(page, f"{title}-{window}" if window else title)
     print(f"{title} ({window or 'no window'}): {drawn} charts, screenshot {shot}")
     assert_no_exception(page)
@@ -39,6 +41,19 @@ def test_sidebar_lists_every_page(page, open_server):
     for path, title, _ in PAGES:
         assert path in links, f"no sidebar link to {title!r} ({links})"
         assert links[path].splitlines()[-1].strip() == title, links[path]
+
+
+def test_history_page_and_sparklines(page, open_server):
+    """The History page's charts and its watcher; the Overview's sparklines from the history."""
+    open_page(page, open_server, "History", window="30d")
+    assert_no_exception(page)
+    assert wait_for_charts(page, at_least=7) == 7
+    shown = metric_values(page)
+    assert shown["Disk full"] and shown["Size in 30 days"] and shown["Last snapshot"].endswith("ago")
+    assert page.get_by_text("No watcher has run").count() == 0
+    open_page(page, open_server, window="30d")
+    sparks = page.locator('[data-testid="stMetric"] [data-testid="stMetricChart"]')
+    assert sparks.count() == 10, "a headline figure without its sparkline"
 
 
 def test_overview_headline_numbers(page, open_server, demo_db):

@@ -1,0 +1,202 @@
+"""History: how the database grows, when the disk fills, what the cleanups did, and whether the
+watcher that records all this is alive. Read from the monitor database's snapshots."""
+import streamlit as st
+
+from dashboard import history_charts as hc
+from dashboard import ui
+from r2w_db.engine import timeutil
+from r2w_db.figures import forecast as fc
+from r2w_db.figures import history_page as hist
+
+ctx = ui.page("History", "📈")
+
+SCHEDULE = """# crontab (every 5 minutes; or one long-running `watch`, below)
+*/5 * * * *  python -m r2w_db --db {db} snapshot >/dev/null
+# or as a service: ExecStart=/usr/bin/python3 -m r2w_db --db {db} watch --every 5m"""
+
+
+def when(stamp):
+    return "–" if stamp is None else f"{timeutil.parse(str(stamp)):%Y-%m-%d %H:%M} UTC"
+
+
+def signed_bytes(n):
+    if n is None:
+        return "–"
+    return ("+" if n > 0 else "−" if n < 0 else "±") + ui.human_bytes(abs(n))
+
+
+def watcher(ctx, status):
+    st.subheader("The watcher")
+    db = ctx.location.display
+    if status["state"] == "none":
+        st.warning("No watcher has run for this database, so there is no history yet: "
+                   f"`python -m r2w_db --db {db} watch` (or a `snapshot` from cron).",
+                   icon=":material/visibility_off:")
+        st.code(SCHEDULE.format(db=db), language="bash")
+        return
+    interval = status["interval_seconds"]
+    every = (f"every {ui.human_age(interval)}" + (" (the watcher's interval)"
+             if status["from"] == "watch" else " (the usual gap between snapshots)")
+             if interval else "interval unknown")
+    row = st.columns(3)
+    row[0].metric("Last snapshot", ui.human_age(max(0.0, status["age_seconds"])) + " ago", border=True,
+                  help=when(status["last_snapshot_at"]))
+    row[1].metric("Snapshots", every.split(" (")[0], border=True, help=every)
+    info = status["status"] or {}
+    beat = ("not configured" if info.get("heartbeat_ok") is None else
+            "ok" if info.get("heartbeat_ok") else f"failed: {info.get('heartbeat_error')}")
+    row[2].metric("Heartbeat", beat, border=True, help=f"Last sent {when(info.get('heartbeat_at'))}"
+                  if info.get("heartbeat_at") else "R2W_HEARTBEAT_URL or [alerts] heartbeat_url")
+    if status["state"] == "stale":
+        st.warning(f"The newest snapshot is {ui.human_age(status['age_seconds'])} old, more than "
+                   f"two intervals ({every}): the watcher has stopped or cannot read the "
+                   f"database. Check it: `python -m r2w_db --db {db} watch --once`.",
+                   icon=":material/warning:")
+        st.code(SCHEDULE.format(db=db), language="bash")
+    elif status["state"] == "failing":
+        st.error(f"The watcher's last cycle ({when(info.get('last_cycle_at'))}) failed: "
+                 f"{info.get('last_error') or 'see its log'}.", icon=":material/error:")
+
+
+def sizes(ctx, since, empty):
+    st.subheader("Database size over time")
+    got = ui.cached_history(hist.sizes, ctx.db, since)
+    growth = got["growth"]
+    if len(growth):
+        row = st.columns(len(growth))
+        for col, (_, g) in zip(row, growth.iterrows()):
+            col.metric(g["series"], ui.human_bytes(g["now"]), border=True,
+                       help=f"Change over the last day {signed_bytes(g['per_day'])}, over the "
+                            f"last week {signed_bytes(g['per_week'])} (newest snapshot minus the "
+                            "one a day / a week before it; – when the history is shorter).")
+        st.caption(" · ".join(f"**{g['series']}**: {signed_bytes(g['per_day'])} a day, "
+                              f"{signed_bytes(g['per_week'])} a week"
+                              for _, g in growth.iterrows()))
+    series = got["series"]
+    left, right = st.columns(2)
+    with left:
+        part = series[series["series"] != "free disk"]
+        ui.chart(hc.size_lines(part), part, "history_sizes", message=empty)
+    with right:
+        part = series[series["series"] == "free disk"]
+        ui.chart(hc.size_lines(part, title="free disk (bytes)"), part, "history_free_disk",
+                 message=empty)
+
+
+def forecast(ctx, empty):
+    st.subheader("Forecast")
+    got = ui.cached_history(hist.size_forecast, ctx.db)
+    f = got["forecast"]
+    if f.state == fc.NOT_ENOUGH:
+        st.info(f.reason, icon=":material/info:")
+        return
+    row = st.columns(4)
+    row[0].metric("Growth per day", signed_bytes(f.per_day), border=True,
+                  help=f"{signed_bytes(f.per_week)} a week; 95 % interval "
+                       f"{signed_bytes(f.per_day_low)} to {signed_bytes(f.per_day_high)} a day.")
+    for col, days in zip(row[1:3], fc.HORIZONS):
+        h = f.horizons[days]
+        col.metric(f"Size in {days} days", ui.human_bytes(h["bytes"]), border=True,
+                   help=f"95 % prediction interval {ui.human_bytes(h['low'])} to "
+                        f"{ui.human_bytes(h['high'])} ({h['at']:%Y-%m-%d}).")
+    if f.state == fc.NOT_GROWING:
+        full, full_help = "not growing", "The fit shows no growth, so no date."
+    elif f.full_at is None:
+        full = "> 10 years" if f.full_beyond else "free disk unknown"
+        full_help = (f"{ui.human_bytes(f.free_bytes)} free: at this growth the disk lasts more "
+                     "than 10 years." if f.full_beyond else "No free-disk figure recorded.")
+    else:
+        full = f"{f.full_at:%Y-%m-%d}"
+        full_help = (f"{ui.human_bytes(f.free_bytes)} free now. 95 % interval: "
+                     f"{f.full_earliest:%Y-%m-%d} to "
+                     + (f"{f.full_latest:%Y-%m-%d}" if f.full_latest else "after 10 years") + ".")
+    row[3].metric("Disk full", full, border=True, help=full_help)
+    st.caption(f"{f.reason} Shaded: the 95 % prediction interval (it widens with the horizon; "
+               "snapshots close together are not independent, so read it as the least "
+               "uncertainty). Dashed: the fitted line, extended 90 days.")
+    horizons = [{"label": f"{d} days", **f.horizons[d]} for d in fc.HORIZONS]
+    ui.chart(hc.forecast_chart(got["observed"], got["band"], horizons),
+             got["band"], "history_forecast")
+
+
+def tables(ctx, since, empty):
+    st.subheader("Rows and bytes per table")
+    got = ui.cached_history(hist.tables, ctx.db, since)
+    if got["exact"] is not None:
+        st.caption(f"As of {when(got['taken_at'])}. Bytes "
+                   + ("measured with SQLite's dbstat (exact)." if got["exact"] else
+                      "estimated from each table's newest rows, scaled to the file's used pages "
+                      "(dbstat is skipped on large files)."))
+    left, right = st.columns(2)
+    with left:
+        ui.chart(hc.table_bars(got["latest"]), got["latest"], "history_tables", message=empty)
+    with right:
+        ui.chart(hc.table_rows(got["series"]), got["series"], "history_table_rows", message=empty)
+
+
+def levels(ctx, since, empty):
+    st.subheader("Cache entries and anonymous ids, with the maintenance runs")
+    got = ui.cached_history(hist.levels, ctx.db, since)
+    series, runs = got["series"], got["runs"]
+    drawn = False
+    for column, (name, label) in zip(st.columns(2), (("cache entries", "history_cache_entries"),
+                                                     ("anonymous ids", "history_anonymous_ids"))):
+        with column:
+            part = series[series["series"] == name]
+            drawn |= ui.chart(hc.level_with_runs(series, runs, name), part, label, message=empty)
+    if drawn:
+        st.caption("Dashed rules: maintenance runs from the maintenance log (hover for the task, "
+                   "outcome and rows), so a cleanup's effect shows on the line."
+                   + ("" if len(runs) else " No maintenance run in this span."))
+        if len(runs):
+            ui.csv_download(runs, "history_maintenance_runs")
+
+
+def notifications(ctx):
+    st.subheader("Notifications")
+    log = ui.cached_history(hist.notifications, ctx.db)
+    if len(log):
+        sent, failed = int((log["outcome"] == "sent").sum()), int((log["outcome"] == "failed").sum())
+        st.caption(f"The newest {len(log):,}: {sent:,} sent, {failed:,} failed (failed ones are "
+                   "retried at the next cycles for 24 h).")
+    shown = log.copy()
+    for column in ("created_at", "sent_at"):  # whole seconds, UTC; blank where never sent
+        shown[column] = shown[column].map(
+            lambda v: v[:19].replace("T", " ") if isinstance(v, str) else "")
+    shown["error"] = shown["error"].fillna("")
+    ui.table(shown, "history_notifications", column_config={
+        "created_at": st.column_config.TextColumn("When (UTC)"),
+        "kind": st.column_config.TextColumn("Kind"), "status": st.column_config.TextColumn("Status"),
+        "summary": st.column_config.TextColumn("Summary"),
+        "destination": st.column_config.TextColumn("Destination"),
+        "outcome": st.column_config.TextColumn("Outcome"),
+        "attempts": st.column_config.NumberColumn("Attempts"),
+        "sent_at": st.column_config.TextColumn("Sent (UTC)"),
+        "error": st.column_config.TextColumn("Error")},
+             message="No notification yet: `health --notify` or `watch` sends one when a check "
+                     "changes (R2W_ALERT_URLS or [alerts] urls).")
+
+
+def body(ctx):
+    window = ctx.window
+    status = ui.cached_history(hist.watcher, ctx.db, window.now)
+    watcher(ctx, status)
+    empty = (f"No snapshot in this window: run `python -m r2w_db --db {ctx.location.display} "
+             "snapshot`." if status["state"] != "none" else
+             f"No snapshot yet: run `python -m r2w_db --db {ctx.location.display} snapshot`.")
+    if status["state"] == "none":   # nothing recorded: one sentence, not one per chart
+        st.info(empty + " The charts, the forecast and the table sizes start with the first "
+                "snapshot.", icon=":material/info:")
+        notifications(ctx)
+        return
+    if window.start is not None:
+        st.caption(f"Charts: {window.label.lower()}, since {window.start:%Y-%m-%d %H:%M} UTC. "
+                   "The forecast always fits the last 14 days.")
+    sizes(ctx, window.start, empty)
+    forecast(ctx, empty)
+    tables(ctx, window.start, empty)
+    levels(ctx, window.start, empty)
+    notifications(ctx)
+
+
+ui.run(ctx, body)
