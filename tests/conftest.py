@@ -4,6 +4,7 @@ import pytest
 from r2w_db.engine import migrations
 
 from .prodlike import build_prodlike
+from .pg_cluster import pg_cluster, pg_url  # noqa: F401  (a real PostgreSQL)
 
 
 @pytest.fixture(autouse=True)

@@ -243,6 +243,9 @@ def build_parser():
     from r2w_db.cli.databases_commands import register as register_databases
 
     register_databases(add)  # databases
+    from r2w_db.cli.move_commands import register as register_move
+
+    register_move(add)  # move (to PostgreSQL)
     from r2w_db.cli.monitor_commands import register as register_monitor
 
     register_monitor(add)  # snapshot, history, health, watch
