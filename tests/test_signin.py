@@ -133,7 +133,7 @@ def test_signed_in_survives_page_switches(env):
     at = signed_in(OVERVIEW, "ada")
     labels = [link.proto.label for link in at.sidebar.get("page_link")]
     assert labels == ["Overview", "Cache hits", "Confidence", "Uploads", "Anonymous users",
-                          "Query benchmarks", "Maintenance"]
+                          "History", "Query benchmarks", "Maintenance"]
     at.switch_page(MAINTENANCE).run()
     assert not at.exception, at.exception
     assert not at.button(key="maint_run_sessions").disabled
