@@ -5,6 +5,7 @@ from dashboard import charts, ui
 from r2w_db import config
 from r2w_db.app.cache import MAX_ACCESS_COUNT
 from r2w_db.figures import cache_hits, earlier_days
+from r2w_db.formatting import plural
 
 ctx = ui.page("Cache hits", "🎯")
 
@@ -13,7 +14,7 @@ def rollup_note(hits):
     if not hits["rollup_days"]:
         return ""
     before = (f"before {hits['first_live']:%d %b %Y} " if hits["first_live"] is not None else "")
-    return (f" Lighter points: the {hits['rollup_days']} days {before}that the database no longer "
+    return (f" Lighter points: the {plural(hits['rollup_days'], 'day')} {before}that the database no longer "
             f"holds, from the daily roll-ups ({hits['rollup_hits']:,} hits of "
             f"{hits['rollup_hashed']:,} hashed uploads, not in the figures above).")
 

@@ -3,8 +3,8 @@ import streamlit as st
 
 from dashboard import charts, ui
 from r2w_db import config
-from r2w_db.figures import anonymous as anon
-from r2w_db.figures import earlier_days
+from r2w_db.figures import anonymous as anon, earlier_days
+from r2w_db.formatting import plural
 
 ctx = ui.page("Anonymous users", "👤")
 
@@ -40,11 +40,11 @@ def body(ctx):
                 message="No anonymous id in this window."):
         st.caption("Bars: ids first seen that day. Line: anonymous ids that still own uploads "
                    "today, counted from the day of their first remaining upload."
-                   + (f" Lighter bars: the {merged['rollup_days']} days before "
+                   + (f" Lighter bars: the {plural(merged['rollup_days'], 'day')} before "
                       f"{merged['first_live']:%d %b %Y}, which the database no longer holds "
                       "(cleaned up), from the daily roll-ups."
                       if merged["rollup_days"] and merged["first_live"] is not None else
-                      f" Lighter bars: {merged['rollup_days']} days from the daily roll-ups "
+                      f" Lighter bars: {plural(merged['rollup_days'], 'day')} from the daily roll-ups "
                       "(the database no longer holds them)." if merged["rollup_days"] else ""))
 
     left, right = st.columns(2)

@@ -11,6 +11,7 @@ from dashboard import ui
 from dashboard.access import revoke_all_panel
 from r2w_db import errors
 from r2w_db.engine import timeutil
+from r2w_db.formatting import plural
 from r2w_db.maintenance import backups, registry, runner
 from r2w_db.monitor.store import MonitorStore
 
@@ -165,7 +166,7 @@ def _confirm_dialog():
         return
     st.markdown(f"**What will happen:** {pv.message}.")
     if task.name == "sessions":
-        users = registry.plural(pv.details.get("users", 0), "distinct user")
+        users = plural(pv.details.get("users", 0), "distinct user")
         st.warning(f"This signs **{users}** out: the application never expires sessions "
                    "itself, so deleting a session ends that sign-in.", icon=":material/logout:")
     if task.name == "vacuum":

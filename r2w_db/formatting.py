@@ -1,6 +1,11 @@
 """Numbers as people read them, for pages, checks and the command line."""
 
 
+def plural(n, word, plural=None):
+    """'1 day', '2 days', '3 entries' (with plural='entries')."""
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+
+
 def human_bytes(n):
     """1536 -> '1.5 KB'; None -> '–'."""
     if n is None:

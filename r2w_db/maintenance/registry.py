@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from r2w_db import config, errors
 from r2w_db.app import anonymous, cache, sessions
 from r2w_db.engine.connection import as_database
-from r2w_db.formatting import human_bytes
+from r2w_db.formatting import human_bytes, plural
 from r2w_db.maintenance import backups, sqlite_tasks
 
 OUTCOMES = ("ok", "failed", "refused", "cancelled")
@@ -163,10 +163,6 @@ def check_days(task, days):
     if isinstance(days, bool) or not isinstance(days, numbers.Integral) or days < 1:
         raise errors.InvalidValue(f"days must be a whole number >= 1, not {days!r}")
     return int(days)
-
-
-def plural(n, word, plural=None):
-    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
 
 # ----------------------------------------------------------------------- preview

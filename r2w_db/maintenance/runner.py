@@ -7,7 +7,7 @@ from r2w_db import errors
 from r2w_db.app import cache, sessions
 from r2w_db.engine.connection import as_database, translate
 from r2w_db.figures import check
-from r2w_db.formatting import human_bytes
+from r2w_db.formatting import human_bytes, plural
 from r2w_db.maintenance import anonymous_cleanup, backups, sqlite_tasks
 from r2w_db.maintenance.registry import (
     TASKS,
@@ -17,7 +17,6 @@ from r2w_db.maintenance.registry import (
     Result,
     check_days,
     get_task,
-    plural,
     preview,
     read_only_refusal,
 )
