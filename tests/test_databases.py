@@ -285,3 +285,26 @@ def test_watch_once_covers_every_database_and_a_broken_one_breaks_no_other(two, 
     uploads = [{k: v for k, v in snap["metrics"].items() if k.startswith("stats.uploads.")}
                for snap in (prod, staging)]
     assert uploads[0] != uploads[1]  # each its own figures (the seeds differ)
+
+
+def test_log_rows_and_cache_keys_are_kept_apart_per_database(two, monkeypatch, tmp_path):
+    import streamlit as st
+
+    from dashboard import ui
+    from r2w_db.engine.connection import Database
+    from r2w_db.figures import overview
+    from r2w_db.figures.periods import Window
+    from r2w_db.maintenance import runner
+
+    folder, _ = two
+    monkeypatch.setenv("R2W_MONITOR_DB", str(tmp_path / "monitor.db"))
+    prod, staging = Database(folder / "prod.db"), Database(folder / "staging.db")
+    runner.run(prod, "integrity", user="t", quick=True)
+    assert [e["task"] for e in runner.log_entries(prod)] == ["integrity"]
+    assert runner.log_entries(staging) == []
+    st.cache_data.clear()
+    window = Window.of("7d")
+    figures = {db.path.name: ui.cached(overview.headline, db, window) for db in (prod, staging)}
+    assert figures["prod.db"] == overview.headline(prod, window)
+    assert figures["staging.db"] == overview.headline(staging, window)
+    assert figures["prod.db"] != figures["staging.db"]  # same function and window, two keys
