@@ -11,8 +11,7 @@ import sys
 
 from r2w_db import errors
 from r2w_db.bench import benchmark, loadtest
-from r2w_db.engine import locations
-from r2w_db.engine.connection import Database
+from r2w_db.cli.common import database
 from r2w_db.monitor.store import MonitorStore
 
 
@@ -44,7 +43,7 @@ def _progress(fraction, message=""):
 
 
 def cmd_bench(args):
-    db = Database(locations.resolve_db(getattr(args, "db", None)).path)
+    db = database(args)
     if args.iterations < 1:
         raise errors.InvalidValue(f"--iterations must be at least 1, not {args.iterations}")
     progress = _progress if (not args.json and sys.stderr.isatty()) else None

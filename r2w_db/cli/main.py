@@ -4,27 +4,14 @@ Exit 0 on success; on failure one clear line on stderr and a non-zero status.
 """
 import argparse
 import getpass
-import json
 import os
 import sqlite3
 import sys
 
 from r2w_db import config, errors
-from r2w_db.engine import journal, locations, migrations, schema
-from r2w_db.engine.connection import Database
+from r2w_db.cli.common import database, print_json, warn
+from r2w_db.engine import journal, migrations, schema
 from r2w_db.figures import check, stats
-
-
-def _db(args) -> Database:
-    return Database(locations.resolve_db(getattr(args, "db", None)).path)
-
-
-def _warn(message):
-    print(f"warning: {errors.one_line(message)}", file=sys.stderr)
-
-
-def _print_json(data):
-    print(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
 def _refuse_when_read_only(what):
@@ -34,12 +21,12 @@ def _refuse_when_read_only(what):
 
 def cmd_init(args):
     _refuse_when_read_only("init")
-    steps = migrations.init(_db(args))
-    print(f"initialised {_db(args).path}: {len(steps)} step(s) run")
+    steps = migrations.init(database(args))
+    print(f"initialised {database(args).path}: {len(steps)} step(s) run")
 
 
 def cmd_migrate(args):
-    db = _db(args)
+    db = database(args)
     if not args.dry_run:
         _refuse_when_read_only("migrate")
     additions = not args.defer_additions
@@ -77,7 +64,7 @@ def _step_line(step):
 def cmd_recover(args):
     """Roll back a crashed writer's hot journal (a writer's first read does it), then quick_check."""
     _refuse_when_read_only("recover")
-    db = _db(args)
+    db = database(args)
     with db.write() as conn:
         result = [row[0] for row in conn.execute("PRAGMA quick_check(20)")]
     if result != ["ok"]:
@@ -86,11 +73,11 @@ def cmd_recover(args):
 
 
 def cmd_check(args):
-    db = _db(args)
+    db = database(args)
     report = check.run_check(db, quick=args.quick)
     _log_integrity(db, report)
     if args.json:
-        _print_json(report)
+        print_json(report)
     else:
         _print_check(report)
     if not report["ok"] or (args.strict and report["warnings"]):
@@ -115,7 +102,7 @@ def _log_integrity(db, report):
                              f"{integrity['mode']} integrity check FAILED: "
                              + "; ".join(integrity["messages"][:3])))
     except (errors.R2WError, OSError) as exc:  # the report still stands without the log
-        _warn(f"the integrity result was not logged: {exc}")
+        warn(f"the integrity result was not logged: {exc}")
 
 
 def _print_check(report):
@@ -143,15 +130,15 @@ def _print_check(report):
 
 
 def cmd_stats(args):
-    db = _db(args)
+    db = database(args)
     figures = stats.collect_stats(db)
     found = figures.get("schema", {}).get("user_version") or 0
     if found > schema.CURRENT_VERSION:
-        _warn(errors.SchemaTooNew(db.path, found, schema.CURRENT_VERSION).args[0]
+        warn(errors.SchemaTooNew(db.path, found, schema.CURRENT_VERSION).args[0]
               .replace("upgrade r2w monitor before touching it",
                        "figures may be incomplete; writers refuse it"))
     if args.json:
-        _print_json(figures)
+        print_json(figures)
         return
     for group in ("users", "sessions", "uploads", "cache", "database", "data_quality"):
         print(group)
@@ -174,7 +161,7 @@ def _human(key, value):
 def cmd_demo(args):
     from r2w_db.demo.builder import build_demo
 
-    db = _db(args)
+    db = database(args)
     summary = build_demo(db, scale=args.scale, seed=args.seed,
                          progress=None if args.quiet else _progress_line)
     if not args.quiet:

@@ -7,14 +7,12 @@ printed on stdout even when the run failed or was refused.
 import argparse
 import functools
 import getpass
-import json
 import sqlite3
 import sys
 from pathlib import Path
 
 from r2w_db import errors
-from r2w_db.engine import locations
-from r2w_db.engine.connection import Database
+from r2w_db.cli.common import database, print_json
 from r2w_db.formatting import human_age, human_bytes
 from r2w_db.maintenance import backups, registry, runner
 from r2w_db.monitor.store import MonitorStore
@@ -42,19 +40,11 @@ def _one_line_errors(command):
     return run
 
 
-def _db(args) -> Database:
-    return Database(locations.resolve_db(getattr(args, "db", None)).path)
-
-
 def _user():
     try:
         return getpass.getuser() or "cli"
     except Exception:  # no login name (some containers)
         return "cli"
-
-
-def _print_json(data):
-    print(json.dumps(data, indent=2, default=str))
 
 
 def _progress_printer(enabled):
@@ -120,7 +110,7 @@ def _run_reported(args, work, show_progress=True):
     except registry.MaintenanceError as exc:
         _end_progress(progress)
         if args.json and exc.result is not None:
-            _print_json(_result_dict(exc.result))
+            print_json(_result_dict(exc.result))
         raise
     _end_progress(progress)
     return result
@@ -129,13 +119,13 @@ def _run_reported(args, work, show_progress=True):
 def _print_result(args, result):
     data = _result_dict(result)
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         print(_summary(data))
 
 
 def cmd_maintain(args):
-    db = _db(args)
+    db = database(args)
     task = registry.get_task(args.task)
     if args.days is not None and task.default_days is None:
         raise errors.InvalidValue(f"maintain {task.name} takes no --days")
@@ -153,17 +143,17 @@ def cmd_maintain(args):
 
 
 def cmd_backup(args):
-    db = _db(args)
+    db = database(args)
     _print_result(args, _run_reported(args, lambda progress: runner.run(
         db, "backup", user=_user(), dest=args.dest, keep=args.keep, method=args.method,
         progress=progress)))
 
 
 def cmd_backups(args):
-    dest = backups.resolve_dest(args.dest, None if args.dest else _db(args))
+    dest = backups.resolve_dest(args.dest, None if args.dest else database(args))
     found = backups.list_backups(dest, verify=args.verify, monitor=MonitorStore())
     if args.json:
-        _print_json({"dest": str(dest), "backups": [b.as_dict() for b in found]})
+        print_json({"dest": str(dest), "backups": [b.as_dict() for b in found]})
     elif not found:
         print(f"no backups in {dest}")
     else:
@@ -178,7 +168,7 @@ def cmd_backups(args):
 
 
 def cmd_restore(args):
-    db = _db(args)
+    db = database(args)
     source = Path(args.backup).expanduser()
     if not source.exists() and not source.is_absolute():
         candidate = backups.resolve_dest(args.dest, db) / args.backup

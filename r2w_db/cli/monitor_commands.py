@@ -9,6 +9,7 @@ import json
 import sys
 
 from r2w_db import errors
+from r2w_db.cli.common import database, print_json, warn
 from r2w_db.engine import locations, timeutil
 from r2w_db.engine.connection import Database
 
@@ -19,24 +20,12 @@ DEFAULT_METRICS = ("file.size_bytes", "file.wal_bytes", "disk.free_bytes", "stat
                    "stats.cache.cached_extractions", "stats.users.anonymous", "health.exit_code")
 
 
-def _db(args) -> Database:
-    return Database(locations.resolve_db(getattr(args, "db", None)).path)
-
-
-def _print_json(data):
-    print(json.dumps(data, indent=2, default=str))
-
-
-def _warn(text):
-    print(f"warning: {errors.one_line(text)}", file=sys.stderr)
-
-
 def _settings():
     from r2w_db.watch import settings as settings_mod
 
     loaded = settings_mod.load()
     for warning in loaded.warnings:
-        _warn(warning)
+        warn(warning)
     return loaded
 
 
@@ -44,9 +33,9 @@ def cmd_snapshot(args):
     from r2w_db.watch import cycle
 
     loaded = _settings()
-    snap, stored = cycle.record_snapshot(_db(args), loaded)
+    snap, stored = cycle.record_snapshot(database(args), loaded)
     if args.json:
-        _print_json({"id": stored["id"], **{k: v for k, v in snap.items() if k != "metrics"},
+        print_json({"id": stored["id"], **{k: v for k, v in snap.items() if k != "metrics"},
                      "metrics": snap["metrics"], "rollups": stored["rollups"],
                      "pruned": stored["pruned"]})
     else:
@@ -65,13 +54,13 @@ def cmd_history(args):
     from r2w_db.monitor.history_store import HistoryStore
     from r2w_db.watch import settings as settings_mod
 
-    db = _db(args)
+    db = database(args)
     since = timeutil.utcnow() - settings_mod.parse_duration(args.since)
     if args.daily:
         frame = daily(db, Window.between(since.replace(hour=0, minute=0, second=0, microsecond=0),
                                          None, now=timeutil.utcnow()))
         if args.json:
-            _print_json({"database": str(db.path), "since": timeutil.iso(since),
+            print_json({"database": str(db.path), "since": timeutil.iso(since),
                          "days": json.loads(frame.to_json(orient="records", date_format="iso"))})
         else:
             print(frame.to_string(index=False))
@@ -86,7 +75,7 @@ def cmd_history(args):
             raise errors.InvalidValue(f"no recorded metric matches {', '.join(unknown)} "
                                       f"(e.g. {', '.join(DEFAULT_METRICS[:3])}; * matches any part)")
     if args.json:
-        _print_json({"database": str(db.path), "since": timeutil.iso(since), "metrics": names,
+        print_json({"database": str(db.path), "since": timeutil.iso(since), "metrics": names,
                      "points": [{"taken_at": p["taken_at"], "grain": p["grain"],
                                  "values": {n: p["metrics"].get(n) for n in names}} for p in points]})
         return
@@ -116,7 +105,7 @@ def cmd_health(args):
     if args.all:
         return _health_all(args, loaded)
     try:
-        db = _db(args)
+        db = database(args)
     except errors.R2WError as exc:
         report = health_report.unknown(getattr(args, "db", "?"), str(exc))
         db, metrics = None, None
@@ -131,10 +120,10 @@ def cmd_health(args):
     if args.notify and db is not None:
         sent = notify.notify(db, report, loaded.alerts)
         if sent["failed"] or (sent["problem"] and not loaded.problem):
-            _warn(f"notify: {sent['failed']} failed, {sent['sent']} sent"
+            warn(f"notify: {sent['failed']} failed, {sent['sent']} sent"
                   + (f" ({sent['problem']})" if sent["problem"] and not loaded.problem else ""))
     if args.json:
-        _print_json({**report, **({"notify": sent} if sent is not None else {})})
+        print_json({**report, **({"notify": sent} if sent is not None else {})})
     else:
         print("\n".join(health_report.lines(report)))
     return report["exit_code"]
@@ -177,7 +166,7 @@ def _health_all(args, loaded):
         prometheus.write_textfile(args.prometheus, *results[0], more=results[1:])
     label = health_report.LABEL[worst]
     if args.json:
-        _print_json({"status": label, "exit_code": worst, "databases": [r for r, _ in results]})
+        print_json({"status": label, "exit_code": worst, "databases": [r for r, _ in results]})
         return worst
     print(f"R2W {label} - {len(results)} database(s): "
           + ", ".join(f"{r['name']} {r['status']}" for r, _ in results))
@@ -188,10 +177,10 @@ def _health_all(args, loaded):
 
 
 def _health(db, loaded, with_metrics):
+    """(report, snapshot metrics or None): a whole snapshot (not recorded) for --prometheus."""
     from r2w_db.figures import health_report
     from r2w_db.figures.snapshot import take_snapshot
 
-    """(report, snapshot metrics or None): a whole snapshot (not recorded) for --prometheus."""
     if not with_metrics:
         return health_report.evaluate(db, loaded.thresholds), None
     try:

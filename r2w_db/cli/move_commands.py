@@ -8,8 +8,8 @@ import json
 import sys
 
 from r2w_db import config, errors
+from r2w_db.cli.common import database
 from r2w_db.engine import locations
-from r2w_db.engine.connection import Database
 from r2w_db.engine.pg import is_pg_url
 from r2w_db.maintenance import move
 
@@ -17,7 +17,7 @@ SHOWN_PROBLEMS = 50  # in the text report; --json lists every one
 
 
 def cmd_move(args):
-    source = Database(locations.resolve_db(getattr(args, "db", None)).path)
+    source = database(args)
     if not is_pg_url(args.to):
         raise errors.BadLocation(f"--to {locations.redact(args.to)!r}: give a postgresql:// or "
                                  f"postgres:// URL (libpq's environment variables fill in the rest)")
