@@ -116,14 +116,17 @@ def cached_history(func, db: Database, *args, **kwargs):
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _cached_summaries(_func, name, keys):
+def _cached_summaries(_func, name, keys, monitor_token):
     return _func([location for location, _ in keys])
 
 
 def cached_summaries(func, choices):
-    """func(choices) cached like `cached`: the key holds every database's path and change token."""
+    """func(choices) cached like `cached_history`: the key holds every database's path and change
+    token and the monitor database's (the summaries show each one's last snapshot)."""
     keys = tuple((c, change_token(c.path)) for c in choices)
-    return _cached_summaries(func, f"{func.__module__}.{func.__qualname__}", keys)
+    monitor = locations.monitor_db_path()
+    return _cached_summaries(func, f"{func.__module__}.{func.__qualname__}", keys,
+                             (str(monitor), change_token(monitor)))
 
 
 def _inspect(path_str, token):

@@ -308,3 +308,17 @@ def test_log_rows_and_cache_keys_are_kept_apart_per_database(two, monkeypatch, t
     assert figures["prod.db"] == overview.headline(prod, window)
     assert figures["staging.db"] == overview.headline(staging, window)
     assert figures["prod.db"] != figures["staging.db"]  # same function and window, two keys
+
+
+def test_the_all_databases_strip_shows_a_new_snapshot_at_once(two, monkeypatch, tmp_path):
+    from r2w_db.engine.connection import Database
+    from r2w_db.monitor.history_store import HistoryStore
+
+    folder, env = two
+    env = env | {"R2W_MONITOR_DB": str(tmp_path / "monitor.db")}
+    at = dashboard("app.py", monkeypatch, env, {"db": "prod"})
+    captions = lambda: " ".join(c.value for c in at.caption)  # noqa: E731
+    assert "no snapshot yet" in captions() and "last snapshot" not in captions()
+    HistoryStore().record_snapshot(Database(folder / "staging.db"), {"file.size_bytes": 1.0})
+    at.run()  # well inside the cache's 30 s: the monitor database's change is in the key
+    assert "last snapshot" in captions()
