@@ -210,7 +210,8 @@ def page(title, icon="📊", window=True) -> PageContext:
                       None if embed else st.sidebar.empty(), choices)
     st.title(title)
     if len(choices) > 1:
-        st.caption(f"Database: **{location.title}** · `{location.display}`")
+        st.caption(f"Database: `{location.display}`" if location.title == location.display
+                   else f"Database: **{location.title}** · `{location.display}`")
     if version > schema.CURRENT_VERSION:
         st.warning(f"`{location.display}` is at schema version {version}, newer than this r2w "
                    f"monitor knows ({schema.CURRENT_VERSION}): figures may be incomplete, and "

@@ -26,7 +26,9 @@ is_admin = role == "admin"
 refusal = ui.maintenance_refusal(role)   # read-only, or not an admin: no task starts
 state = st.session_state
 state.setdefault("maint_results", {})
-TARGET = f"**{ctx.location.title}** (`{ctx.location.display}`)"  # the one database every task touches
+# the one database every task touches, named once: its name and path, or its path alone
+TARGET = (f"`{ctx.location.display}`" if ctx.location.title == ctx.location.display
+          else f"**{ctx.location.title}** (`{ctx.location.display}`)")
 
 
 # ------------------------------------------------------------------ callbacks (on_click)

@@ -322,3 +322,10 @@ def test_the_all_databases_strip_shows_a_new_snapshot_at_once(two, monkeypatch, 
     HistoryStore().record_snapshot(Database(folder / "staging.db"), {"file.size_bytes": 1.0})
     at.run()  # well inside the cache's 30 s: the monitor database's change is in the key
     assert "last snapshot" in captions()
+
+
+def test_a_database_without_a_name_is_shown_by_its_path_alone(tmp_path):
+    env = {"R2W_DATABASES": f"prod={tmp_path}/p.db", "DATABASE_URL": f"{tmp_path}/x.db"}
+    own = locations.dashboard_choices(None, env, [])[-1]
+    assert own.title == own.display == str(tmp_path / "x.db")
+    assert locations.dashboard_choices(None, env, [])[0].title == "prod"

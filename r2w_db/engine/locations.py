@@ -45,10 +45,11 @@ class DbLocation:
 
     @property
     def title(self):
-        """How a person sees it: 'Production (prod)', 'staging', or the file's path."""
-        if self.name:
-            return f"{self.label} ({self.name})" if self.label and self.label != self.name else self.name
-        return self.display
+        """How a person sees it: 'Production (prod)', 'staging', or the file's path (a database
+        given by --db or DATABASE_URL, which has no name of its own)."""
+        if self.label == self.display or not self.name:
+            return self.display
+        return f"{self.label} ({self.name})" if self.label and self.label != self.name else self.name
 
 
 def redact(location) -> str:
