@@ -3,7 +3,7 @@ import streamlit as st
 
 from dashboard import ui
 from r2w_db import errors as r2w_errors
-from r2w_db.figures import databases, health, history_page, overview
+from r2w_db.figures import databases, health, history_page, windowed
 
 ICON = {health.OK: ":green[:material/check_circle:]", health.WARN: ":orange[:material/warning:]",
         health.ERROR: ":red[:material/error:]"}
@@ -30,10 +30,10 @@ def sparklines(ctx):
 
 
 def headline(ctx):
-    figures = ui.cached(overview.headline, ctx.db, ctx.window)
+    figures = ui.cached(windowed.headline, ctx.db, ctx.window)
     cur, prev, now = figures["current"], figures["previous"] or {}, figures["now"]
     spark = sparklines(ctx)
-    st.caption(window_caption(ctx.window)
+    st.caption(window_caption(ctx.window) + ui.rollup_note(ctx)
                + (" Sparklines: per closed UTC day from the daily roll-ups, and snapshots for the "
                   "figures as of now (History page)." if spark else ""))
     row = st.columns(5)
@@ -68,9 +68,12 @@ def headline(ctx):
               series=spark.get("average_confidence"), help="Mean confidence_score of cache entries created in the window "
                    "(NULL and values outside [0, 1] left out).")
     ui.metric(row[3], "Database size", ui.human_bytes(now["size_bytes"]),
-              series=spark.get("size_bytes"), series_type="area", help="The database file now (without its WAL).")
+              series=spark.get("size_bytes"), series_type="area", help="The database file now (without its WAL); on "
+              "PostgreSQL the four tables with their indexes and TOAST.")
     ui.metric(row[4], "WAL size", ui.human_bytes(now["wal_bytes"]),
-              series=spark.get("wal_bytes"), series_type="area", help="The write-ahead log now; it shrinks when a checkpoint completes.")
+              series=spark.get("wal_bytes"), series_type="area", help="The write-ahead log now; it shrinks when a "
+              "checkpoint completes. '–' on PostgreSQL: its WAL belongs to the whole server, "
+              "not to one database.")
 
 
 def check_box(check):

@@ -47,6 +47,7 @@ from bench.machine_info import describe  # noqa: E402
 from r2w_db import config
 from r2w_db.bench import benchmark
 from r2w_db.engine import migrations, schema, timeutil
+from r2w_db.engine.backends import open_database
 from r2w_db.engine.connection import Database, open_reader
 from r2w_db.figures import stats
 
@@ -238,7 +239,9 @@ def differences(a, b, groups=FIGURE_GROUPS, only_keys_of=None):
 # ------------------------------------------------------------------ page data
 
 def page_calls(page):
-    """[(module, function, arg expressions)] of the ui.cached(...) calls in a page file."""
+    """[(module, function, arg expressions, constant keyword arguments)] of the ui.cached(...)
+    and ui.cached_history(...) calls (the figures on the application's database) in a page
+    file."""
     tree = ast.parse(Path(page).read_text())
     aliases = {}
     for node in ast.walk(tree):
@@ -248,13 +251,16 @@ def page_calls(page):
     calls = []
     for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "cached" and isinstance(node.func.value, ast.Name)
+                and node.func.attr in ("cached", "cached_history")
+                and isinstance(node.func.value, ast.Name)
                 and node.func.value.id == "ui" and node.args
                 and isinstance(node.args[0], ast.Attribute)
                 and isinstance(node.args[0].value, ast.Name)
                 and node.args[0].value.id in aliases):
+            constants = {k.arg: k.value.value for k in node.keywords
+                         if k.arg and isinstance(k.value, ast.Constant)}
             calls.append((aliases[node.args[0].value.id], node.args[0].attr,
-                          [ast.unparse(a) for a in node.args[2:]]))
+                          [ast.unparse(a) for a in node.args[2:]], constants))
     return calls
 
 
@@ -271,15 +277,16 @@ def page_data(page, db_path, window_key):
     from r2w_db.figures import periods
     imported = time.perf_counter() - started
 
-    db = Database(db_path)
+    db = open_database(db_path)  # a file, or a postgresql:// URL (bench/postgres.py)
     window = periods.Window.of(window_key)
     results = []
     planned = []
-    for module, name, arg_texts in page_calls(page):
+    for module, name, arg_texts, constants in page_calls(page):
         func = getattr(importlib.import_module(module), name)
         label = f"{module.split('.')[-1]}.{name}"
         if (module, name) == ("r2w_db.maintenance.registry", "preview"):  # a card per task
-            planned += [(f"{label}({task})", func, [task]) for task in func.__globals__["TASKS"]]
+            tasks = importlib.import_module(module).TASKS
+            planned += [(f"{label}({task})", func, [task], constants) for task in tasks]
             continue
         args = []
         for text in arg_texts:
@@ -289,16 +296,16 @@ def page_data(page, db_path, window_key):
                 args.append(window)
             else:
                 break  # an argument only the page has (thresholds, ...): the defaults stand
-        planned.append((label, func, args))
-    for label, func, args in planned:
+        planned.append((label, func, args, constants))
+    for label, func, args, kwargs in planned:
         try:
             began = time.perf_counter()
-            ui.cached(func, db, *args)
+            ui.cached(func, db, *args, **kwargs)
             cold = time.perf_counter() - began
             warm = []
             for _ in range(7):
                 began = time.perf_counter()
-                ui.cached(func, db, *args)
+                ui.cached(func, db, *args, **kwargs)
                 warm.append(time.perf_counter() - began)
         except Exception as exc:  # a call that needs what only the page has: noted, not timed
             results.append({"call": label, "error": f"{type(exc).__name__}: {exc}"[:160]})

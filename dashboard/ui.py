@@ -40,8 +40,9 @@ from dashboard.access import (  # noqa: F401  (pages and tests use them as ui.*)
 from r2w_db import errors, formatting
 from r2w_db.demo.default import ensure_default
 from r2w_db.engine import locations, schema
+from r2w_db.engine.backends import open_database
 from r2w_db.engine.connection import Database
-from r2w_db.figures import periods
+from r2w_db.figures import database_file, periods
 
 CACHE_TTL_S = 30
 REFRESH = {"off": None, "30s": 30, "60s": 60}
@@ -62,6 +63,7 @@ class PageContext:
     refresh_s: int | None = None
     refreshed: object = None  # the sidebar placeholder for "last refresh"
     choices: list = None      # every database the dashboard offers (DbLocation)
+    size_bytes: int = None    # the database's size (database_file.describe)
 
 
 def cli_db_argument(argv=None):
@@ -75,34 +77,29 @@ def cli_db_argument(argv=None):
     return None
 
 
-def change_token(path: Path):
-    """Changes whenever the database (or its WAL) is written: part of every cache key."""
-    parts = []
-    for candidate in (path, Path(str(path) + "-wal")):
-        try:
-            stat = candidate.stat()
-            parts.append((stat.st_mtime_ns, stat.st_size))
-        except OSError:
-            parts.append(None)
-    return tuple(parts)
+# the monitor's file; the application's database has database_file.change_token
+change_token = database_file.file_token
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _cached_call(_func, name, path_str, token, args, kwargs):
-    # _func is not hashed (Streamlit cannot hash functions): `name` stands for it in the key
-    return _func(Database(path_str), *args, **dict(kwargs))
+def _cached_call(_func, _db, name, path_str, token, args, kwargs):
+    # _func and _db are not hashed (Streamlit cannot hash functions): `name` stands for the
+    # function in the key, and the database's path (a PostgreSQL URL redacted) for the database
+    return _func(_db, *args, **dict(kwargs))
 
 
 def cached(func, db: Database, *args, **kwargs):
-    """func(db, *args, **kwargs), cached for a short TTL and recomputed when the file changes."""
+    """func(db, *args, **kwargs), cached for a short TTL and recomputed when the database
+    changes (database_file.change_token)."""
     name = f"{func.__module__}.{func.__qualname__}"
-    return _cached_call(func, name, str(db.path), change_token(db.path), args,
+    return _cached_call(func, db, name, str(db.path), database_file.change_token(db), args,
                         tuple(sorted(kwargs.items())))
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _cached_history_call(_func, name, path_str, token, monitor_str, monitor_token, args, kwargs):
-    return _func(Database(path_str), *args, **dict(kwargs))
+def _cached_history_call(_func, _db, name, path_str, token, monitor_str, monitor_token, args,
+                         kwargs):
+    return _func(_db, *args, **dict(kwargs))
 
 
 def cached_history(func, db: Database, *args, **kwargs):
@@ -111,8 +108,9 @@ def cached_history(func, db: Database, *args, **kwargs):
     new snapshot shows at once (a snapshot never changes the application's file)."""
     name = f"{func.__module__}.{func.__qualname__}"
     monitor = locations.monitor_db_path()
-    return _cached_history_call(func, name, str(db.path), change_token(db.path), str(monitor),
-                                change_token(monitor), args, tuple(sorted(kwargs.items())))
+    return _cached_history_call(func, db, name, str(db.path), database_file.change_token(db),
+                                str(monitor), change_token(monitor), args,
+                                tuple(sorted(kwargs.items())))
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
@@ -123,20 +121,16 @@ def _cached_summaries(_func, name, keys, monitor_token):
 def cached_summaries(func, choices):
     """func(choices) cached like `cached_history`: the key holds every database's path and change
     token and the monitor database's (the summaries show each one's last snapshot)."""
-    keys = tuple((c, change_token(c.path)) for c in choices)
+    keys = tuple((c, database_file.change_token(open_database(c))) for c in choices)
     monitor = locations.monitor_db_path()
     return _cached_summaries(func, f"{func.__module__}.{func.__qualname__}", keys,
                              (str(monitor), change_token(monitor)))
 
 
-def _inspect(path_str, token):
-    from r2w_db.demo.builder import is_demo
-
-    db = Database(path_str)
-    with db.read() as conn:
-        schema.require_schema(conn, db.path)
-        version = schema.user_version(conn)
-    return version, is_demo(db)
+def _inspect(db):
+    """(schema version, demo data?, size in bytes) of the page's database, or its R2WError."""
+    facts = database_file.describe(db)
+    return facts["schema_version"], facts["demo"], facts["size_bytes"]
 
 
 def show_error(exc: errors.R2WError):
@@ -189,7 +183,7 @@ def page(title, icon="📊", window=True) -> PageContext:
         if location.is_default and not location.path.exists():
             with st.spinner("Creating the embedded demo database ..."):
                 ensure_default(location)
-        version, demo = _inspect(str(location.path), change_token(location.path))
+        version, demo, size = _inspect(open_database(location))
     except errors.R2WError as exc:
         st.title(title)
         if not embed:
@@ -197,7 +191,7 @@ def page(title, icon="📊", window=True) -> PageContext:
         show_error(exc)
         st.stop()
     if not embed:
-        sidebar_database(location, version, demo, chosen=len(choices) > 1)
+        sidebar_database(location, version, demo, chosen=len(choices) > 1, size=size)
     window_key, refresh = periods.DEFAULT_WINDOW, "off"
     if window:
         window_key = _choice("Time window", list(periods.WINDOWS), "window",
@@ -205,9 +199,9 @@ def page(title, icon="📊", window=True) -> PageContext:
                              draw=not embed)
         refresh = _choice("Auto-refresh", list(REFRESH), "refresh", "off", REFRESH_LABELS,
                           query_param="refresh", draw=not embed)
-    ctx = PageContext(Database(location.path), location, demo, version,
+    ctx = PageContext(open_database(location), location, demo, version,
                       periods.Window.of(window_key), REFRESH[refresh],
-                      None if embed else st.sidebar.empty(), choices)
+                      None if embed else st.sidebar.empty(), choices, size)
     st.title(title)
     if len(choices) > 1:
         st.caption(f"Database: `{location.display}`" if location.title == location.display
@@ -291,7 +285,7 @@ def _refreshed_at(ctx):
         ctx.refreshed.caption(text)
 
 
-def sidebar_database(location, version, demo, chosen=False):
+def sidebar_database(location, version, demo, chosen=False, size=None):
     with st.sidebar:
         if not chosen:  # a selectbox above already names it
             st.caption("Database")
@@ -299,10 +293,8 @@ def sidebar_database(location, version, demo, chosen=False):
                 st.markdown(f"**{location.title}**")
         st.markdown(f"`{location.display}`")
         details = [f"from {location.source}"]
-        try:
-            details.append(human_bytes(location.path.stat().st_size))
-        except OSError:
-            pass
+        if size is not None:
+            details.append(human_bytes(size))
         if version is not None:
             details.append(f"schema v{version}" + ("" if version >= schema.CURRENT_VERSION else
                                                   f" (v{schema.CURRENT_VERSION} available)"))
@@ -323,6 +315,17 @@ def human_percent(x, digits=1):
 
 def human_score(x):
     return "no data" if x is None else f"{x:.3f}"
+
+
+def rollup_note(ctx):
+    """A caption sentence when the window's figures come from the watcher's roll-ups ("" when
+    they are read live)."""
+    from r2w_db.figures import windowed
+
+    if not windowed.usable(ctx.db, ctx.window):
+        return ""
+    return (" Closed days and hours come from the watcher's roll-ups, as recorded when each "
+            "closed; the open hour is read live.")
 
 
 def per(window):

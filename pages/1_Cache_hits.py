@@ -16,7 +16,8 @@ def rollup_note(hits):
     before = (f"before {hits['first_live']:%d %b %Y} " if hits["first_live"] is not None else "")
     return (f" Lighter points: the {plural(hits['rollup_days'], 'day')} {before}that the database no longer "
             f"holds, from the daily roll-ups ({hits['rollup_hits']:,} hits of "
-            f"{hits['rollup_hashed']:,} hashed uploads, not in the figures above).")
+            f"{hits['rollup_hashed']:,} hashed uploads, "
+            + ("included in" if hits["in_totals"] else "not in") + " the figures above).")
 
 
 def body(ctx):
@@ -40,8 +41,8 @@ def body(ctx):
                 empty=not hits["hashed"],
                 message="No upload with a file_hash in this window, so there is no hit rate "
                         "(“no data”, not 0 %)."):
-        st.caption("Dashed line: the whole window (the live rows). A period without hashed "
-                   "uploads is a gap, not 0 %." + rollup_note(hits))
+        st.caption("Dashed line: the whole window. A period without hashed uploads is a gap, "
+                   "not 0 %." + ui.rollup_note(ctx) + rollup_note(hits))
 
     st.subheader(f"Uploads served from cache vs extracted, {ui.per(window)}")
     ui.chart(charts.served_periods(earlier_days.served_long(frame), window.grain),

@@ -3,7 +3,7 @@ import streamlit as st
 
 from dashboard import charts, ui
 from r2w_db import config
-from r2w_db.figures import confidence as conf
+from r2w_db.figures import confidence as conf, windowed
 
 ctx = ui.page("Confidence", "🎚️")
 
@@ -12,8 +12,9 @@ def body(ctx):
     window = ctx.window
     st.caption("Cache entries created in the window. Low: below "
                f"{config.LOW_CONFIDENCE}. Caching threshold: {config.CACHE_THRESHOLD} (the "
-               "application caches extractions at or above it). Invalid: NULL or outside [0, 1].")
-    summary = ui.cached(conf.summary, ctx.db, window)
+               "application caches extractions at or above it). Invalid: NULL or outside [0, 1]."
+               + ui.rollup_note(ctx))
+    summary = ui.cached(windowed.confidence_summary, ctx.db, window)
     row = st.columns(6)
     row[0].metric("Entries", ui.human_count(summary["entries"]), border=True)
     row[1].metric("Mean", ui.human_score(summary["mean"]), border=True,
@@ -33,7 +34,7 @@ def body(ctx):
                    "of the same file.", icon=":material/warning:")
 
     st.subheader("Distribution (bins of 0.05)")
-    histogram = ui.cached(conf.histogram, ctx.db, window)
+    histogram = ui.cached(windowed.confidence_histogram, ctx.db, window)
     ui.chart(charts.confidence_histogram(histogram, conf.BANDS), histogram, "confidence_histogram",
              empty=not summary["valid"],
              message="No cache entry with a valid confidence was created in this window.")
@@ -41,7 +42,7 @@ def body(ctx):
     left, right = st.columns(2)
     with left:
         st.subheader(f"Mean {ui.per(window)}")
-        means = ui.cached(conf.mean_by_period, ctx.db, window)
+        means = ui.cached(windowed.confidence_by_period, ctx.db, window)
         ui.chart(charts.value_line(means, "mean", window.grain, "mean confidence",
                                    counts=("entries",)),
                  means, "confidence_mean", empty=not summary["valid"],

@@ -3,14 +3,14 @@ import streamlit as st
 
 from dashboard import charts, ui
 from r2w_db import config
-from r2w_db.figures import uploads as uploads
+from r2w_db.figures import uploads, windowed
 
 ctx = ui.page("Uploads", "📤")
 
 
 def body(ctx):
     window = ctx.window
-    counts = ui.cached(uploads.status_counts, ctx.db, window)
+    counts = ui.cached(windowed.upload_status_counts, ctx.db, window)
     summary = uploads.summarise(counts)
     stuck = ui.cached(uploads.stuck_jobs, ctx.db, window.now)
     waiting = ui.cached(uploads.awaiting_extraction, ctx.db, window.now)
@@ -29,13 +29,16 @@ def body(ctx):
                   help="Statuses the application never writes (anything but processing, "
                        "completed, failed and uploaded; NULL included).")
     st.markdown(waiting_line(waiting))
+    if ui.rollup_note(ctx):
+        st.caption(ui.rollup_note(ctx).strip() + " An upload that finished after its hour closed "
+                   "keeps the status it had then; stuck jobs and waiting uploads are read live.")
 
     left, right = st.columns([1, 2])
     with left:
         st.subheader("By status")
         ui.chart(charts.status_bars(counts), counts, "upload_status_counts",
                  empty=not summary["uploads"], message="No uploads in this window.")
-    frame = ui.cached(uploads.by_period, ctx.db, window)
+    frame = ui.cached(windowed.upload_by_period, ctx.db, window)
     with right:
         st.subheader(f"Status {ui.per(window)}")
         ui.chart(charts.status_periods(uploads.status_long(frame), window.grain),
@@ -62,7 +65,7 @@ def body(ctx):
                             "age_minutes": None})  # in the CSV; shown as `age`
 
     st.subheader("File types")
-    types = ui.cached(uploads.file_types, ctx.db, window)
+    types = ui.cached(windowed.upload_file_types, ctx.db, window)
     ui.chart(charts.count_bars(types, "file_type", "uploads", extra=["failed"]), types,
              "upload_file_types", message="No uploads in this window.")
 

@@ -3,7 +3,7 @@ import streamlit as st
 
 from dashboard import charts, ui
 from r2w_db import config
-from r2w_db.figures import anonymous as anon, earlier_days
+from r2w_db.figures import anonymous as anon, earlier_days, windowed
 from r2w_db.formatting import plural
 
 ctx = ui.page("Anonymous users", "👤")
@@ -12,11 +12,12 @@ ctx = ui.page("Anonymous users", "👤")
 def body(ctx):
     window = ctx.window
     st.caption("Anonymous: a user_id starting with the literal prefix `anonymous_` (case-sensitive). "
-               "The application gives each anonymous upload its own id and writes no users row.")
+               "The application gives each anonymous upload its own id and writes no users row."
+               + ui.rollup_note(ctx))
     merged = ui.cached_history(earlier_days.anonymous_ids, ctx.db, window)
     ids = merged["by_period"]
     ages = ui.cached(anon.ages, ctx.db, window.now)
-    share = ui.cached(anon.share_by_period, ctx.db, window)
+    share = ui.cached(windowed.anonymous_share, ctx.db, window)
     row = st.columns(4)
     live_new = int(ids.loc[ids["source"] == earlier_days.LIVE, "new_ids"].sum())
     row[0].metric("New anonymous ids", ui.human_count(live_new), border=True,

@@ -192,7 +192,7 @@ def _confirm_dialog():
 # ---------------------------------------------------------------------- the page
 
 def _card(name, last):
-    task = registry.TASKS[name]
+    task = registry.task_for(ctx.db, name)   # described as it runs on this backend
     allowed, reason = _allowed(task)
     with st.container(border=True):
         badge = (":red-badge[:material/delete: changes data]" if task.destructive
@@ -210,7 +210,8 @@ def _card(name, last):
             quick = st.checkbox("Quick check (quick_check: faster, skips index contents)",
                                 key=f"maint_quick_{name}")
         try:
-            pv = ui.cached(registry.preview, ctx.db, name, days=days, quick=bool(quick))
+            pv = ui.cached(registry.preview, ctx.db, name, days=days, quick=bool(quick),
+                           signed_out=False)
             st.markdown(f"**Preview:** {pv.message}.")
             if pv.refusal:
                 st.warning(pv.refusal, icon=":material/block:")

@@ -288,3 +288,19 @@ def test_a_rollback_journal_gets_a_recommendation_never_a_warning(db_path):
     got = checks(db_path)["wal"]
     assert got.status == OK and "rollback journal" in got.detail
     assert "migrate --wal" in got.detail and "network share" in got.detail
+
+
+def test_checks_from_a_stats_result_equal_the_counted_ones(tmp_path):
+    """The snapshot hands the checks its `stats` result instead of counting again: the same
+    checks, on a file full of odd values (foreign statuses, invalid scores, odd timestamps)."""
+    from r2w_db.figures import stats
+
+    path = tmp_path / "prod.db"
+    now, _ = build_prodlike(path)
+    migrations.migrate(path)
+    counted = health.run_checks(path, now=now)
+    given = health.run_checks(path, now=now, stats_figures=stats.collect_stats(path, now=now),
+                              cleanups=health.cleanup_figures(path))
+    assert [(c.key, c.status, c.value, c.detail) for c in given] == [
+        (c.key, c.status, c.value, c.detail) for c in counted]
+    assert any(c.status != OK for c in counted)

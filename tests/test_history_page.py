@@ -204,3 +204,18 @@ def test_history_chart_builders(demo_db, monitor):
     anon = levels["series"][levels["series"]["series"] == "anonymous ids"]
     at = levels["runs"]["started_at"].iloc[0]
     assert anon[anon["taken_at"] < at]["value"].iloc[-1] > anon[anon["taken_at"] >= at]["value"].iloc[0]
+
+
+@pytest.mark.parametrize("page", [OVERVIEW, "pages/1_Cache_hits.py", "pages/2_Confidence.py",
+                                  "pages/3_Uploads.py", "pages/4_Anonymous_users.py"])
+def test_pages_say_when_their_figures_come_from_the_rollups(demo_db, monitor, monkeypatch, page):
+    note = "from the watcher's roll-ups"
+    at = run(page, demo_db, monkeypatch, window="7d")
+    assert not at.exception and not [c for c in texts(at, "caption") if note in c]
+    without = {m.label: m.value for m in at.metric}
+    rollups.roll_up(demo_db, HistoryStore(monitor), NOW)
+    st.cache_data.clear()
+    at = run(page, demo_db, monkeypatch, window="7d")
+    assert not at.exception and [c for c in texts(at, "caption") if note in c]
+    # the same figures either way (the demo does not change between the two runs)
+    assert {m.label: m.value for m in at.metric} == without

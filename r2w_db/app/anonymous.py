@@ -7,6 +7,7 @@ and maintenance.anonymous_cleanup removes them.
 """
 from r2w_db import config, errors
 from r2w_db.engine import predicates as P, timeutil
+from r2w_db.engine.backends import per_backend
 from r2w_db.engine.connection import as_database
 
 IDS_PER_READ = 2_000
@@ -23,6 +24,7 @@ def stale_cutoff(days):
 STALE = "count(*) = sum(julianday(upload_date) < julianday(?))"
 
 
+@per_backend("r2w_db.app.pg_retention")
 def count_stale(db, days=config.ANONYMOUS_RETENTION_DAYS):
     """(ids, uploads) that a cleanup would remove now; read-only."""
     cutoff = stale_cutoff(days)
@@ -32,6 +34,18 @@ def count_stale(db, days=config.ANONYMOUS_RETENTION_DAYS):
                 SELECT count(*) AS n FROM cv_uploads WHERE {P.is_anonymous()}
                 GROUP BY user_id HAVING {STALE})""", (cutoff,)).fetchone()
     return row["ids"], row["uploads"]
+
+
+@per_backend("r2w_db.app.pg_retention")
+def count_stale_at(db, *days_list) -> tuple:
+    """count_stale's ids for several retentions at once, in one pass over the anonymous ids."""
+    cutoffs = [stale_cutoff(d) for d in days_list]
+    inner = ", ".join(f"({STALE}) AS stale{i}" for i in range(len(cutoffs)))
+    outer = ", ".join(f"coalesce(sum(stale{i}), 0)" for i in range(len(cutoffs)))
+    with as_database(db).read() as conn:
+        return tuple(conn.execute(f"""
+            SELECT {outer} FROM (SELECT {inner} FROM cv_uploads WHERE {P.is_anonymous()}
+                                 GROUP BY user_id)""", cutoffs).fetchone())
 
 
 def stale_ids(conn, cutoff, after="", limit=IDS_PER_READ):

@@ -4,6 +4,7 @@ import uuid
 
 from r2w_db import config, errors
 from r2w_db.engine import batching, predicates, timeutil
+from r2w_db.engine.backends import per_backend
 from r2w_db.engine.connection import as_database, transaction
 
 
@@ -13,6 +14,7 @@ def _days(days):
     return days
 
 
+@per_backend("r2w_db.app.pg_operations")
 def create_session(db, user_id) -> str:
     """A new uuid4 session for an existing user (InvalidValue when there is no such user)."""
     if not isinstance(user_id, str) or not user_id:
@@ -27,6 +29,7 @@ def create_session(db, user_id) -> str:
     return session_id
 
 
+@per_backend("r2w_db.app.pg_operations")
 def get_user_id_from_session(db, session_id):
     """The session's user_id while it is active, else None (missing, expired or unreadable time)."""
     cutoff = timeutil.iso(timeutil.ago(days=config.SESSION_DAYS))
@@ -39,6 +42,7 @@ def get_user_id_from_session(db, session_id):
     return row[0] if row is not None else None
 
 
+@per_backend("r2w_db.app.pg_operations")
 def delete_session(db, session_id) -> bool:
     """Sign out: True when a session was deleted."""
     with as_database(db).write() as conn:
@@ -51,11 +55,22 @@ def _old(days):
     return predicates.older_than("created_at", timeutil.ago(days=_days(days)))
 
 
+@per_backend("r2w_db.app.pg_retention")
 def count_old_sessions(db, days=config.SESSION_DAYS) -> int:
-    """Preview of cleanup_old_sessions: sessions created more than `days` days ago."""
-    where, params = _old(days)
+    """Preview of cleanup_old_sessions: sessions created more than `days` days ago (counted
+    on the index, predicates.count_before)."""
+    return count_old_sessions_at(db, days)[0]
+
+
+@per_backend("r2w_db.app.pg_retention")
+def count_old_sessions_at(db, *days_list) -> tuple:
+    """count_old_sessions for several ages at once, each counted on the index without parsing
+    a canonical timestamp (predicates.count_before)."""
+    parts = [predicates.count_before("sessions", "created_at", timeutil.ago(days=_days(d)))
+             for d in days_list]
     with as_database(db).read() as conn:
-        return conn.execute(f"SELECT count(*) FROM sessions WHERE {where}", params).fetchone()[0]
+        return tuple(conn.execute("SELECT " + ", ".join(sql for sql, _ in parts),
+                                  tuple(p for _, params in parts for p in params)).fetchone())
 
 
 def count_users_signed_out(db, days=config.SESSION_DAYS) -> int:
@@ -65,6 +80,7 @@ def count_users_signed_out(db, days=config.SESSION_DAYS) -> int:
     return old_session_counts(db, days)[1]
 
 
+@per_backend("r2w_db.app.pg_retention")
 def old_session_counts(db, days=config.SESSION_DAYS) -> tuple:
     """(sessions, distinct users) cleanup_old_sessions would delete, in one read of the rows
     (the sessions preview: one scan, not two, holds the read lock half as long)."""
@@ -75,6 +91,7 @@ def old_session_counts(db, days=config.SESSION_DAYS) -> tuple:
             params).fetchone())
 
 
+@per_backend("r2w_db.app.pg_retention")
 def cleanup_old_sessions(db, days=config.SESSION_DAYS, progress=None) -> int:
     """Delete sessions created more than `days` days ago, in short batches; the number deleted."""
     where, params = _old(days)

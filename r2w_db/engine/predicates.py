@@ -4,7 +4,7 @@ Timestamps are compared as instants (julianday) so that a space separator or a
 Z/+00:00 suffix sorts correctly; a string range around the cutoff comes first
 so an index on the column can narrow the scan.
 """
-from r2w_db.engine import timeutil
+from r2w_db.engine import schema, timeutil
 
 ANON_LOW, ANON_HIGH = "anonymous_", "anonymous`"  # '`' follows '_': a literal, case-sensitive prefix
 
@@ -46,3 +46,16 @@ def unparseable(column):
 def day_of(column):
     """The UTC calendar day of a timestamp, as 'YYYY-MM-DD'."""
     return f"date(julianday({column}))"
+
+
+def count_before(table, column, moment):
+    """(sql, params) of a scalar: the rows of `table` whose `column` is an instant strictly
+    before moment, without parsing a canonical timestamp. Canonical timestamps (see
+    schema.time_is_odd) sort as their instants, so they are counted by text on the column's
+    index; the odd ones (migration 9's partial index, normally empty) are taken back out and
+    counted by julianday."""
+    odd, exact = schema.time_is_odd(column), timeutil.iso(moment)
+    return (f"((SELECT count(*) FROM {table} WHERE {column} < ?)"
+            f" - (SELECT count(*) FROM {table} WHERE {odd} AND {column} < ?)"
+            f" + (SELECT count(*) FROM {table} WHERE {odd}"
+            f" AND julianday({column}) < julianday(?)))"), (exact, exact, exact)

@@ -9,8 +9,11 @@ import pandas as pd
 
 from r2w_db import config
 from r2w_db.engine import predicates as P, timeutil
+from r2w_db.engine.backends import per_backend
+from r2w_db.figures import database_file
 from r2w_db.figures.overview import first_seen_anonymous_sql, julian_where
 from r2w_db.figures.periods import Window, period_frame, period_of, rate_column, ratio, read
+from r2w_db.monitor.store import database_key
 
 # (label, upper bound of the age in days; None = no bound), by the id's newest upload
 AGE_BUCKETS = (("< 1 day", 1), ("1–7 days", 7), ("7–30 days", 30), ("30–90 days", 90),
@@ -24,6 +27,7 @@ OWNERS_SQL = f"""
 STALE = "(newest < julianday(?) AND unreadable = 0)"
 
 
+@per_backend("r2w_db.figures.pg_anonymous")
 def ids_by_period(db, window: Window):
     """DataFrame period, new_ids, owning_ids.
 
@@ -32,47 +36,77 @@ def ids_by_period(db, window: Window):
     still own uploads today (by the first of those uploads).
     """
     jwhere, jparams = julian_where("first", window)
-    period = period_of("first", window.grain)
-    # one pass over the owners: those first seen before the window are the running total's start
-    if window.start is None:
-        owner_period, owner_params = period, ()
-    else:
-        owner_period = f"CASE WHEN first < julianday(?) THEN 'before' ELSE {period} END"
-        owner_params = (timeutil.iso(window.start),)
-    owner_where, owner_where_params = julian_where("first", Window.between(None, window.end))
     first_sql, first_params = first_seen_anonymous_sql(window.start)
     with read(db) as conn:
         new = conn.execute(
-            f"SELECT {period} AS period, count(*)"
+            f"SELECT {period_of('first', window.grain)} AS period, count(*)"
             f" FROM ({first_sql}) WHERE {jwhere} GROUP BY 1", (*first_params, *jparams)).fetchall()
-        owners = conn.execute(
-            f"SELECT {owner_period} AS period, count(*) FROM ({OWNERS_SQL})"
-            f" WHERE {owner_where} GROUP BY 1", (*owner_params, *owner_where_params)).fetchall()
-    baseline = sum(n for p, n in owners if p == "before")
-    owning = [r for r in owners if r[0] != "before"]
-    frame = period_frame(new, window, counts=("new_ids",))
-    owning = period_frame(owning, window, counts=("owning_new",))
-    frame = frame.merge(owning, on="period", how="outer").fillna(0).astype(
+    return with_owning_ids(db, window, period_frame(new, window, counts=("new_ids",)))
+
+
+def with_owning_ids(db, window: Window, new_ids):
+    """ids_by_period's frame from its new_ids frame (period, new_ids): the owners' pass adds the
+    running total (those first seen before the window are its start)."""
+    owners, baseline = {}, 0
+    for period, _, ids, *_ in owner_groups(db, window.now, window=window):
+        if period == "before":
+            baseline += ids
+        elif period not in (None, "after"):
+            owners[period] = owners.get(period, 0) + ids
+    owning = period_frame(sorted(owners.items()), window, counts=("owning_new",))
+    frame = new_ids.merge(owning, on="period", how="outer").fillna(0).astype(
         {"new_ids": "int64", "owning_new": "int64"})
     frame["owning_ids"] = baseline + frame["owning_new"].cumsum()
     return frame.drop(columns="owning_new")
 
 
+# One pass over the owners serves the running total of ids_by_period and ages: a page asks for
+# one and then the other, with the database unchanged and the same `now`.
+_LAST_PASS = {}
+
+
+def owner_groups(db, now, retention_days=config.ANONYMOUS_RETENTION_DAYS, window=None):
+    """[(period, bucket, ids, uploads, stale ids, stale uploads)] of the anonymous ids that own
+    uploads, in one pass: period of the id's first upload ('before' / 'after' the window, None
+    when unreadable or without a window), bucket (AGE_BUCKETS) of its newest. The last pass is
+    kept for the next call with the same database state, moment and (or no) window."""
+    key = (database_key(db), database_file.change_token(db), now, retention_days)
+    kept = _LAST_PASS.get(key)
+    if kept is not None and (window is None or kept[0] == window):
+        return kept[1]
+    period, period_params = "NULL", []
+    if window is not None:
+        parts = ["WHEN first IS NULL THEN NULL"]
+        if window.start is not None:
+            parts.append("WHEN first < julianday(?) THEN 'before'")
+            period_params.append(timeutil.iso(window.start))
+        if window.end is not None:
+            parts.append("WHEN first >= julianday(?) THEN 'after'")
+            period_params.append(timeutil.iso(window.end))
+        period = f"CASE {' '.join(parts)} ELSE {period_of('first', window.grain)} END"
+    cases = " ".join(f"WHEN julianday(?) - newest < {days} THEN '{label}'"
+                     for label, days in AGE_BUCKETS if days is not None)
+    with read(db) as conn:
+        rows = [tuple(r) for r in conn.execute(
+            f"SELECT {period}, CASE WHEN newest IS NULL THEN '{UNKNOWN_AGE}' {cases}"
+            f" ELSE '{AGE_BUCKETS[-1][0]}' END, count(*), sum(uploads),"
+            f" coalesce(sum({STALE}), 0), coalesce(sum(CASE WHEN {STALE} THEN uploads END), 0)"
+            f" FROM ({OWNERS_SQL}) GROUP BY 1, 2",
+            (*period_params, *[timeutil.iso(now)] * (len(AGE_BUCKETS) - 1),
+             *[timeutil.iso(timeutil.ago(now, days=retention_days))] * 2))]
+    _LAST_PASS.clear()
+    _LAST_PASS[key] = (window, rows)
+    return rows
+
+
+@per_backend("r2w_db.figures.pg_anonymous")
 def ages(db, now=None, retention_days=config.ANONYMOUS_RETENTION_DAYS):
     """{"ids", "uploads", "stale_ids", "stale_uploads", "stale_share", "by_age": DataFrame
     bucket, ids, uploads, stale}: every anonymous id that owns uploads, by its newest upload."""
     now = now or timeutil.utcnow()
-    cases = " ".join(f"WHEN julianday(?) - newest < {days} THEN '{label}'"
-                     for label, days in AGE_BUCKETS if days is not None)
-    with read(db) as conn:
-        rows = conn.execute(
-            f"SELECT CASE WHEN newest IS NULL THEN '{UNKNOWN_AGE}' {cases}"
-            f" ELSE '{AGE_BUCKETS[-1][0]}' END AS bucket, count(*), sum(uploads),"
-            f" coalesce(sum({STALE}), 0), coalesce(sum(CASE WHEN {STALE} THEN uploads END), 0)"
-            f" FROM ({OWNERS_SQL}) GROUP BY 1",
-            (*[timeutil.iso(now)] * (len(AGE_BUCKETS) - 1),
-             *[timeutil.iso(timeutil.ago(now, days=retention_days))] * 2)).fetchall()
-    got = {r[0]: tuple(r[1:]) for r in rows}
+    got = {}
+    for _, bucket, *counts in owner_groups(db, now, retention_days):
+        got[bucket] = tuple(a + b for a, b in zip(got.get(bucket, (0, 0, 0, 0)), counts))
     labels = [label for label, _ in AGE_BUCKETS] + ([UNKNOWN_AGE] if UNKNOWN_AGE in got else [])
     by_age = pd.DataFrame([(b, *got.get(b, (0, 0, 0, 0))) for b in labels],
                           columns=["bucket", "ids", "uploads", "stale", "stale_uploads"])
@@ -82,6 +116,7 @@ def ages(db, now=None, retention_days=config.ANONYMOUS_RETENTION_DAYS):
             "retention_days": retention_days, "by_age": by_age.drop(columns="stale_uploads")}
 
 
+@per_backend("r2w_db.figures.pg_anonymous")
 def share_by_period(db, window: Window):
     """{"uploads", "anonymous", "share", "by_period": DataFrame period, uploads, anonymous, share}:
     the anonymous share of the window's uploads.

@@ -7,14 +7,11 @@ below it break the caching policy, exactly 0.75 does not). Invalid: NULL or outs
 import pandas as pd
 
 from r2w_db import config
+from r2w_db.engine.backends import per_backend
+from r2w_db.figures.definitions import (BIN, BINNED, BINNED_PARAMS, BINS, CACHEABLE_BIN,  # noqa: F401
+                                        LOW_BIN, VALID)
 from r2w_db.figures.periods import Window, period_frame, period_of, read
 
-BIN = 0.05
-BINS = 20
-VALID = "confidence_score BETWEEN 0 AND 1"
-# the first bin of the two upper bands: a score is binned inside its own band, even a score
-# a hair below a rule that rounding to 6 places would put in the next bin
-LOW_BIN, CACHEABLE_BIN = round(config.LOW_CONFIDENCE * BINS), round(config.CACHE_THRESHOLD * BINS)
 BANDS = (f"low (< {config.LOW_CONFIDENCE})",
          f"below caching threshold ({config.LOW_CONFIDENCE}–{config.CACHE_THRESHOLD})",
          f"cacheable (≥ {config.CACHE_THRESHOLD})")
@@ -29,6 +26,7 @@ def band(score):
     return BANDS[2]
 
 
+@per_backend("r2w_db.figures.pg_confidence")
 def summary(db, window: Window):
     """{"entries", "valid", "invalid", "null", "out_of_range", "low", "below_threshold_not_low",
     "cacheable", "below_threshold", "mean"} for entries created in the window."""
@@ -53,26 +51,23 @@ def summary(db, window: Window):
             "cacheable": row["cacheable"], "mean": row["mean"]}
 
 
+@per_backend("r2w_db.figures.pg_confidence")
 def histogram(db, window: Window):
     """DataFrame bin_start, bin_end, entries, band: 20 bins of 0.05 over [0, 1] (1.0 in the last).
 
     Each score falls in a bin of its own band (the same comparisons as summary's counts)."""
     where, params = window.where("created_at")
-    raw = f"CAST(round(confidence_score * {BINS}, 6) AS INTEGER)"
-    binned = (f"CASE WHEN confidence_score < ? THEN min({raw}, {LOW_BIN - 1})"
-              f" WHEN confidence_score < ? THEN max(min({raw}, {CACHEABLE_BIN - 1}), {LOW_BIN})"
-              f" ELSE max(min({raw}, {BINS - 1}), {CACHEABLE_BIN}) END")
     with read(db) as conn:
         got = dict(conn.execute(
-            f"SELECT {binned} AS bin, count(*) FROM cv_extraction_cache"
-            f" WHERE {VALID} AND {where} GROUP BY 1",
-            (config.LOW_CONFIDENCE, config.CACHE_THRESHOLD, *params)).fetchall())
+            f"SELECT {BINNED} AS bin, count(*) FROM cv_extraction_cache"
+            f" WHERE {VALID} AND {where} GROUP BY 1", (*BINNED_PARAMS, *params)).fetchall())
     starts = [round(i * BIN, 2) for i in range(BINS)]
     return pd.DataFrame({"bin_start": starts, "bin_end": [round(s + BIN, 2) for s in starts],
                          "entries": [int(got.get(i, 0)) for i in range(BINS)],
                          "band": [band(s) for s in starts]})
 
 
+@per_backend("r2w_db.figures.pg_confidence")
 def by_model(db, window: Window):
     """DataFrame model, entries, mean, low, below_threshold, invalid."""
     where, params = window.where("created_at")
@@ -91,6 +86,7 @@ def by_model(db, window: Window):
     return frame
 
 
+@per_backend("r2w_db.figures.pg_confidence")
 def mean_by_period(db, window: Window):
     """DataFrame period, entries (valid scores), mean (NaN for a period without entries)."""
     where, params = window.where("created_at")
@@ -101,6 +97,7 @@ def mean_by_period(db, window: Window):
     return period_frame(rows, window, counts=("entries",), values=("mean",))
 
 
+@per_backend("r2w_db.figures.pg_confidence")
 def lowest(db, window: Window, limit=10):
     """DataFrame hash_prefix (12 characters), model, confidence, created_at: the lowest valid
     scores of the window. Never the document."""

@@ -5,14 +5,17 @@ hashed uploads); the live figures of those days drop to nothing. For every day o
 before the first day on which the live database still holds a row, the page's per-day figures
 come from that day's roll-up (recorded when the day closed, or back-filled later) and the row's
 `source` says so ("daily roll-up"); from that day on they stay the live, exact ones ("live").
-Only for day windows: roll-ups are daily, so hourly windows are all live.
+Only for day windows: roll-ups are daily, so hourly windows are all live. Where the roll-ups
+cover the window (figures.windowed), the figures already hold those days and the days before
+the oldest live upload are only marked (`in_totals`).
 """
 from datetime import timedelta
 
 import pandas as pd
 
-from r2w_db.figures import anonymous, cache_hits
-from r2w_db.figures.periods import Window, chart_span
+from r2w_db.engine import predicates as P, schema
+from r2w_db.figures import anonymous, cache_hits, windowed
+from r2w_db.figures.periods import Window, chart_span, read
 
 LIVE, ROLLUP = "live", "daily roll-up"
 
@@ -64,45 +67,87 @@ def _merged(frame, rollups, values):
     return frame
 
 
+def _marked(frame, window, first_live):
+    """A frame that already holds the roll-up days (figures.windowed): the days before the
+    first day the live database holds a row on are marked as roll-ups."""
+    frame = frame.copy()
+    frame["source"] = LIVE
+    if window.grain == "day" and first_live is not None:
+        frame.loc[frame["period"] < first_live, "source"] = ROLLUP
+    elif window.grain == "day":
+        frame["source"] = ROLLUP
+    return frame
+
+
+def _oldest_day(db, anonymous_only):
+    """The UTC day of the oldest upload the live database holds (Timestamp), or None. Canonical
+    timestamps sort as their instants, so their oldest is the first one on the upload_date
+    index; the odd ones (normally none) come from migration 9's partial index."""
+    odd = schema.time_is_odd("upload_date")
+    # `+user_id`: walk the upload_date index, not every anonymous id on the user_id one
+    anonymous = f" AND {P.is_anonymous('+user_id')}" if anonymous_only else ""
+    with read(db) as conn:
+        first = conn.execute(
+            "SELECT date(min(j)) FROM ("
+            "SELECT julianday(min(upload_date)) AS j FROM cv_uploads"
+            f" WHERE upload_date >= '0' AND upload_date < ':' AND NOT {odd}{anonymous}"
+            f" UNION ALL SELECT min(julianday(upload_date)) FROM cv_uploads WHERE {odd}{anonymous})"
+        ).fetchone()[0]
+    return None if first is None else pd.Timestamp(first)
+
+
 def anonymous_ids(db, window: Window, store=None):
     """{"by_period": anonymous.ids_by_period + source, "rollup_days", "rollup_new_ids",
-    "first_live": Timestamp or None}. A roll-up day's new_ids is the roll-up's; its owning_ids
-    stays the live running total (ids that still own uploads today)."""
-    frame = anonymous.ids_by_period(db, window)
-    first_live = _first_live(frame, "new_ids")
-    rollups = _rollup_days(db, window, first_live, store)
-    merged = _merged(frame, rollups, lambda f: {"new_ids": int(f["anonymous"]["new_ids"])})
-    if rollups and "owning_ids" in merged:
-        merged["owning_ids"] = merged["owning_ids"].fillna(0)
+    "first_live": Timestamp or None, "in_totals"}. A roll-up day's new_ids is the roll-up's;
+    its owning_ids stays the live running total (ids that still own uploads today).
+    in_totals: the roll-up days are part of the window's figures (figures.windowed answered
+    from the roll-ups); otherwise they are added here, beside the live figures."""
+    in_totals = windowed.usable(db, window, store)
+    if in_totals:
+        first_live = _oldest_day(db, anonymous_only=True)
+        merged = _marked(windowed.anonymous_ids(db, window, store), window, first_live)
+    else:
+        frame = anonymous.ids_by_period(db, window)
+        first_live = _first_live(frame, "new_ids")
+        rollups = _rollup_days(db, window, first_live, store)
+        merged = _merged(frame, rollups, lambda f: {"new_ids": int(f["anonymous"]["new_ids"])})
+        if rollups and "owning_ids" in merged:
+            merged["owning_ids"] = merged["owning_ids"].fillna(0)
     merged = merged.astype({"new_ids": "int64", "owning_ids": "int64"})
     rolled = merged[merged["source"] == ROLLUP]
     return {"by_period": merged, "rollup_days": len(rolled),
-            "rollup_new_ids": int(rolled["new_ids"].sum()), "first_live": first_live}
+            "rollup_new_ids": int(rolled["new_ids"].sum()), "first_live": first_live,
+            "in_totals": in_totals}
 
 
 def hit_rate(db, window: Window, store=None):
     """cache_hits.hit_rate, its by_period with `source` and the roll-up days before the first day
-    with a live upload; plus "rollup_days", "rollup_hits", "rollup_hashed", "first_live". The
-    window's totals (uploads, hashed, hits, hit_rate) stay the live ones."""
-    hits = cache_hits.hit_rate(db, window)
-    frame = hits["by_period"]
-    first_live = _first_live(frame, "uploads")
-    rollups = _rollup_days(db, window, first_live, store)
+    with a live upload; plus "rollup_days", "rollup_hits", "rollup_hashed", "first_live",
+    "in_totals" (as anonymous_ids': otherwise the window's totals stay the live ones)."""
+    in_totals = windowed.usable(db, window, store)
+    if in_totals:
+        hits = windowed.hit_rate(db, window, store)
+        first_live = _oldest_day(db, anonymous_only=False)
+        merged = _marked(hits["by_period"], window, first_live)
+    else:
+        hits = cache_hits.hit_rate(db, window)
+        first_live = _first_live(hits["by_period"], "uploads")
+        rollups = _rollup_days(db, window, first_live, store)
 
-    def values(f):
-        c = f["cache"]
-        return {"uploads": int(c["uploads"]), "hashed": int(c["hashed"]), "hits": int(c["hits"]),
-                "extracted": int(c["hashed"] - c["hits"]),
-                "unhashed": int(c["uploads"] - c["hashed"]),
-                "hit_rate": c["hits"] / c["hashed"] if c["hashed"] else float("nan")}
+        def values(f):
+            c = f["cache"]
+            return {"uploads": int(c["uploads"]), "hashed": int(c["hashed"]),
+                    "hits": int(c["hits"]), "extracted": int(c["hashed"] - c["hits"]),
+                    "unhashed": int(c["uploads"] - c["hashed"]),
+                    "hit_rate": c["hits"] / c["hashed"] if c["hashed"] else float("nan")}
 
-    merged = _merged(frame, rollups, values)
+        merged = _merged(hits["by_period"], rollups, values)
     merged = merged.astype({c: "int64" for c in ("uploads", "hashed", "hits", "extracted",
                                                  "unhashed")} | {"hit_rate": "float64"})
     rolled = merged[merged["source"] == ROLLUP]
     return {**hits, "by_period": merged, "rollup_days": len(rolled),
             "rollup_hits": int(rolled["hits"].sum()), "rollup_hashed": int(rolled["hashed"].sum()),
-            "first_live": first_live}
+            "first_live": first_live, "in_totals": in_totals}
 
 
 def served_long(frame):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from r2w_db import config, errors
 from r2w_db.app import anonymous, cache, sessions
-from r2w_db.engine import migrations, schema, timeutil
+from r2w_db.engine import backends, migrations, schema, timeutil
 from r2w_db.engine.connection import as_database
 from r2w_db.figures import stats
 from r2w_db.figures.database_file import storage
@@ -54,6 +54,24 @@ class Thresholds:
     free_warn_ratio: float = 0.20        # free pages / all pages
     free_error_ratio: float = 0.50
     free_min_mb: float = 16              # a smaller file is not worth a VACUUM whatever its ratio
+    # PostgreSQL's own checks (figures/pg_server_checks.py); shares are 0..1
+    pg_connections_warn_share: float = 0.7   # connections in use / max_connections
+    pg_connections_error_share: float = 0.9
+    pg_long_query_warn_seconds: float = 60   # a query active for longer
+    pg_long_query_error_seconds: float = 300
+    pg_idle_tx_warn_seconds: float = 60      # a session idle in a transaction for longer
+    pg_idle_tx_error_seconds: float = 600
+    pg_dead_warn_share: float = 0.2          # dead / (live + dead) tuples of one table
+    pg_dead_error_share: float = 0.5
+    pg_dead_min_rows: int = 1000             # fewer dead tuples are not judged
+    pg_vacuum_warn_hours: float = 24         # since a table with dead tuples was last vacuumed
+    pg_vacuum_error_hours: float = 168
+    pg_unused_index_min_mb: float = 1        # a smaller unused index is not worth a look
+    pg_cache_hit_warn_ratio: float = 0.99    # heap blocks hit / (hit + read), amber below
+    pg_cache_hit_error_ratio: float = 0      # red below (0: never red)
+    pg_cache_hit_min_blocks: int = 10_000    # fewer blocks hit + read: too few to judge
+    pg_wraparound_warn_share: float = 1.0    # age(datfrozenxid) / autovacuum_freeze_max_age
+    pg_wraparound_error_share: float = 0.5   # age(datfrozenxid) / 2^31 (wraparound)
 
 
 def load_thresholds(overrides=None, environ=None):
@@ -114,8 +132,8 @@ def last_maintenance(db, store=None):
     try:
         runs = {}
         for task in LOGGED_TASKS:
-            ok = store.last_success(task, database=as_database(db))
-            last = store.last_run(task, database=as_database(db))
+            ok = store.last_success(task, database=db)
+            last = store.last_run(task, database=db)
             failed = last if last and last.get("outcome") == "failed" else None
             runs[task] = {"ok_at": ok.get("finished_at") if ok else None,
                           "failed_at": failed.get("finished_at") if failed else None,
@@ -126,25 +144,40 @@ def last_maintenance(db, store=None):
 
 
 def _cmd(db, *words):
-    return f"python -m r2w_db --db {as_database(db).path} " + " ".join(words)
+    where = db.display if backends.is_postgresql(db) else as_database(db).path
+    return f"python -m r2w_db --db {where} " + " ".join(words)
 
 
-def run_checks(db, thresholds=None, last_runs=None, now=None):
+@backends.per_backend("r2w_db.figures.pg_health")
+def run_checks(db, thresholds=None, last_runs=None, now=None, stats_figures=None,
+               cleanups=None):
     """Every health check, in a fixed order, as Check objects (read-only).
 
     `now` judges stuck jobs and the age of logged runs; the cleanup counts are the
-    maintenance previews' own, as of the current time.
+    maintenance previews' own, as of the current time. `stats_figures`: a `stats` result of
+    the same `now`, whose counts are used instead of counting again; `cleanups`:
+    cleanup_figures' result, counted meanwhile (the snapshot does both at once).
     """
     db = as_database(db)
     t = thresholds or Thresholds()
     last_runs = last_runs or {}
     now = now or timeutil.utcnow()
     with read(db) as conn:
-        figures = _figures(conn, now)
+        figures = figures_from_stats(stats_figures) if stats_figures else _figures(conn, now)
         drift = schema.drift(conn)
         steps = migrations.plan(conn)
-    figures.update(_cleanup_figures(db, t))
+    figures.update(cleanups or cleanup_figures(db, t))
     store = storage(db)
+    return application_checks(db, figures, drift, steps, t, last_runs, now) + [
+        _wal(db, store, t),
+        _free_pages(db, store, t),
+        _analyze(db, store, last_runs, now),
+    ]
+
+
+def application_checks(db, figures, drift, steps, t, last_runs, now):
+    """The checks of the application's data and schema, on either backend (the figures and
+    the schema drift counted by the backend's own SQL)."""
     return [
         _stuck(db, figures, t),
         _cleanup(db, "sessions", "Expired sessions waiting for cleanup", figures["sessions"],
@@ -168,9 +201,6 @@ def run_checks(db, thresholds=None, last_runs=None, now=None):
         _logged(db, "backup", "Last backup", last_runs, now,
                 t.backup_warn_hours * 3600, t.backup_error_hours * 3600, never=ERROR,
                 remedy="Take a verified online backup.", command=_cmd(db, "backup")),
-        _wal(db, store, t),
-        _free_pages(db, store, t),
-        _analyze(db, store, last_runs, now),
     ]
 
 
@@ -181,18 +211,35 @@ def worst(checks):
 
 # ------------------------------------------------------------------ the figures (one connection)
 
-def _cleanup_figures(db, t):
+def cleanup_figures(db, t=None):
     """(waiting, overdue) per cleanup, counted by the maintenance previews' own functions (as of
     now), so that the Overview and the Maintenance page always show the same numbers."""
-    def both(count, days, grace):
-        return count(db, days), count(db, days + grace)
+    t = t or Thresholds()
+    return {   # each pair counted in one read (the same definitions as the previews)
+        "sessions": sessions.count_old_sessions_at(
+            db, config.SESSION_DAYS, config.SESSION_DAYS + t.sessions_grace_days),
+        "cache": (cache.count_old_cache_entries(db, config.CACHE_RETENTION_DAYS),
+                  cache.count_old_cache_entries(db, config.CACHE_RETENTION_DAYS
+                                                + t.cache_grace_days)),
+        "anonymous": anonymous.count_stale_at(
+            db, config.ANONYMOUS_RETENTION_DAYS,
+            config.ANONYMOUS_RETENTION_DAYS + t.anonymous_grace_days),
+    }
 
+
+def figures_from_stats(got):
+    """_figures' figures from a `stats` result of the same moment (the snapshot has one), so
+    that they are not counted twice."""
+    cache = got["cache"]
     return {
-        "sessions": both(sessions.count_old_sessions, config.SESSION_DAYS, t.sessions_grace_days),
-        "cache": both(cache.count_old_cache_entries, config.CACHE_RETENTION_DAYS,
-                      t.cache_grace_days),
-        "anonymous": both(lambda d, days: anonymous.count_stale(d, days)[0],
-                          config.ANONYMOUS_RETENTION_DAYS, t.anonymous_grace_days),
+        "stuck": got["uploads"]["stuck"],
+        "confidence": {"entries": cache["cached_extractions"],
+                       "below": cache["below_caching_threshold"],
+                       "invalid": cache["invalid_confidence"]},
+        "unparseable": dict(got["data_quality"]),
+        "foreign": {"uploads with a status the application never writes": got["uploads"]["other"],
+                    "cache entries whose access_count is not a count":
+                        cache["invalid_access_count"]},
     }
 
 

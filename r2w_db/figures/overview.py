@@ -3,8 +3,9 @@ that the overview and the Cache hits page share."""
 from r2w_db import config
 from r2w_db.engine import predicates as P, schema, timeutil
 from r2w_db.engine.connection import as_database
+from r2w_db.engine.backends import per_backend
 from r2w_db.figures import stats
-from r2w_db.figures.periods import Window, ratio, read
+from r2w_db.figures.periods import Window, ratio, read, window_where
 
 # Cache hit (DESIGN.md): an upload whose file_hash has an entry created strictly before it.
 # Two ways to count hits among the uploads of a window (alias u), same result (file_hash is the
@@ -94,6 +95,16 @@ def upload_counts(conn, window: Window):
         FROM cv_uploads u WHERE {where}""", (*stuck_params, *params)).fetchone())
 
 
+def stuck_in(conn, window: Window):
+    """Uploads of the window still 'processing' more than 60 minutes after upload, as of
+    window.now (upload_counts' `stuck`, on its own)."""
+    where, params = window.where("u.upload_date")
+    stuck, stuck_params = P.older_than("u.upload_date",
+                                       timeutil.ago(window.now, minutes=config.STUCK_MINUTES))
+    return conn.execute(f"SELECT count(*) FROM cv_uploads u WHERE u.status = 'processing'"
+                        f" AND {stuck} AND {where}", (*stuck_params, *params)).fetchone()[0]
+
+
 def upload_figures(conn, window: Window):
     """{side: uploads, statuses, stuck jobs, cache hits and rates among the uploads of a side}."""
     figures = {name: upload_counts(conn, w) for name, w in sides(window)}
@@ -107,23 +118,33 @@ def upload_figures(conn, window: Window):
     return figures
 
 
-def first_seen_anonymous_sql(since=None):
+def first_seen_anonymous_sql(since=None, until=None, short=False):
     """(sql, params) of (user_id, first): each anonymous id and the instant (julianday) it was
-    first seen, over its uploads and, should one exist, its users row. With `since` only ids
-    that have an upload at or after it (any id first seen then has one): a window's new ids
-    without aggregating all of history."""
-    recent, params = "", ()
-    if since is not None:
-        at, params = P.at_or_after("upload_date", since)
-        recent = (f" AND user_id IN (SELECT user_id FROM cv_uploads"
-                  f" WHERE {P.is_anonymous()} AND {at})")
-    return f"""
+    first seen, over its uploads and, should one exist, its users row. With `since` (and
+    `until`) only ids that have an upload or a users row in [since, until), as any id first
+    seen then has: each of them is looked up on the (user_id, upload_date) index, so a short
+    range costs its own ids, not every anonymous upload. `short`: the range is a few hours,
+    so its ids are found on the upload_date index (SQLite would walk every anonymous id on
+    the user_id one)."""
+    users = f"SELECT user_id, julianday(created_at) FROM users WHERE {P.is_anonymous()}"
+    if since is None and until is None:
+        return f"""
         SELECT user_id, min(first) AS first FROM (
             SELECT user_id, min(julianday(upload_date)) AS first FROM cv_uploads
-            WHERE {P.is_anonymous()}{recent} GROUP BY user_id
-            UNION ALL
-            SELECT user_id, julianday(created_at) FROM users WHERE {P.is_anonymous()})
-        GROUP BY user_id""", params
+            WHERE {P.is_anonymous()} GROUP BY user_id
+            UNION ALL {users})
+        GROUP BY user_id""", ()
+    uploaded, uploaded_params = window_where("upload_date", since, until)
+    created, created_params = window_where("created_at", since, until)
+    return f"""
+        SELECT user_id, min(first) AS first FROM (
+            SELECT ids.user_id, (SELECT min(julianday(o.upload_date)) FROM cv_uploads o
+                                 WHERE o.user_id = ids.user_id) AS first
+            FROM (SELECT user_id FROM cv_uploads
+                  WHERE {P.is_anonymous("+user_id" if short else "user_id")} AND {uploaded}
+                  UNION SELECT user_id FROM users WHERE {P.is_anonymous()} AND {created}) ids
+            UNION ALL {users})
+        GROUP BY user_id""", (*uploaded_params, *created_params)
 
 
 def julian_where(expr, window: Window):
@@ -165,6 +186,7 @@ def confidence_average(conn, window: Window):
         f" WHERE confidence_score BETWEEN 0 AND 1 AND {where}", params).fetchone()[0]
 
 
+@per_backend("r2w_db.figures.pg_overview")
 def headline(db, window: Window):
     """The overview's figures: {"current": {...}, "previous": {...} or None, "now": {...}}.
 

@@ -10,8 +10,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import pandas as pd
-
 from r2w_db.engine import predicates as P, schema, timeutil
 from r2w_db.engine.connection import as_database
 
@@ -122,6 +120,8 @@ def period_frame(rows, window: Window, counts=(), values=()):
     CHART_HISTORY before now, more than a day after it: the window's totals still count
     them); an all-time window starts at its first row.
     """
+    import pandas as pd   # here: the watcher's snapshot imports this module, never a frame
+
     columns = [*counts, *values]
     frame = pd.DataFrame([tuple(r) for r in rows], columns=["period", *columns])
     frame["period"] = pd.to_datetime(frame["period"], format=PERIOD_FORMAT[window.grain],

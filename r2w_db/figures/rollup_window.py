@@ -5,14 +5,15 @@ costs days, not rows, and keeps the history that cleanups deleted.
 `daily(db, window)` gives one row per UTC day; `totals(db, window)` the window's sums. Both say
 which days came from roll-ups (`source`) and which were back-filled.
 """
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 import pandas as pd
 
 from r2w_db import config
 from r2w_db.engine import timeutil
-from r2w_db.figures import confidence, rollups, uploads
+from r2w_db.figures import confidence, database_file, rollups, uploads
 from r2w_db.figures.periods import Window, ratio
+from r2w_db.monitor.store import database_key
 
 DAILY_COLUMNS = ("day", "source", "backfilled", *uploads.STATUS_CLASSES, "uploads", "failure_rate",
                  "hashed", "hits", "hit_rate", "new_anonymous_ids", "anonymous_uploads", "signups",
@@ -21,45 +22,100 @@ DAILY_COLUMNS = ("day", "source", "backfilled", *uploads.STATUS_CLASSES, "upload
 
 
 def days_of(db, window: Window, store=None):
-    """[(day 'YYYY-MM-DD', figures, source 'rollup' or 'live', backfilled)] covering the window,
-    oldest first. Whole closed days come from roll-ups where recorded; the rest is read live."""
+    """[(period, figures, source 'rollup' or 'live', backfilled)] covering the window, oldest
+    first; periods are the window's grain ('YYYY-MM-DD' days or 'YYYY-MM-DD HH:00' hours).
+    Whole closed days come from the daily roll-ups where recorded, whole closed hours of what
+    is left from the hourly ones, and only the rest (the open hour, the minutes at a window's
+    edges, periods not rolled up) is read live: a long window costs periods, not rows.
+
+    The last few answers are kept in this process, keyed on the window and on both databases'
+    change tokens, so the several figures of one page read them once (treat them as read-only).
+    """
     from r2w_db.monitor.history_store import HistoryStore
 
     store = store if isinstance(store, HistoryStore) else HistoryStore(store)
+    key = (database_key(db), window, str(store.path), database_file.file_token(store.path),
+           database_file.change_token(db))
+    if key not in _RECENT:
+        if len(_RECENT) >= RECENT_ANSWERS:
+            _RECENT.pop(next(iter(_RECENT)))
+        _RECENT[key] = _days_of(db, window, store)
+    return list(_RECENT[key])
+
+
+RECENT_ANSWERS = 16
+_RECENT = {}
+
+
+def _days_of(db, window, store):
     end = window.end or window.now
-    recorded = store.rollups(db, None if window.start is None else _day_after(window.start),
-                             (end.date() - timedelta(days=1)).isoformat())
-    full = sorted(d for d in recorded
-                  if (window.start is None or _midnight(d) >= window.start)
-                  and _midnight(d) + timedelta(days=1) <= end)
-    found = {d: (recorded[d]["figures"], "rollup", recorded[d]["backfilled"]) for d in full}
-    # live ranges: before the first recorded day, the gaps between them, after the last
-    edges, cursor = [], window.start
-    for d in full:
-        if cursor is None or cursor < _midnight(d):
-            edges.append((cursor, _midnight(d)))
-        cursor = _midnight(d) + timedelta(days=1)
-    if cursor is None or cursor < end:
-        edges.append((cursor, end))
-    for start, stop in edges:
-        for day, figures in rollups.compute(db, start, stop).items():
-            if day in found:   # a partial day on both sides of a gap: add the parts
-                figures = add(found[day][0], figures)
-            found[day] = (figures, "live", False)
-    return [(d, *found[d]) for d in sorted(found)]
+    ranges, found = [(window.start, end)], {}
+    for unit in (("day", "hour") if window.grain == "day" else ("hour",)):
+        recorded = _recorded(store, db, unit, ranges)
+        ranges, used = _cover(ranges, recorded, unit)
+        for moment in used:
+            _put(found, _key(moment, window.grain), recorded[moment]["figures"], "rollup",
+                 recorded[moment]["backfilled"])
+    if window.end is None:   # the current window is open: a row stamped after now counts too
+        tail = [r for r in ranges if r[1] == end]
+        ranges = [r for r in ranges if r[1] != end] + [(tail[0][0] if tail else end, None)]
+    for start, stop in ranges:
+        for key, figures in rollups.compute(db, start, stop, window.grain).items():
+            _put(found, key, figures, "live", False)
+    return [(k, *found[k]) for k in sorted(found)]
 
 
-def _midnight(day):
-    if isinstance(day, datetime):
-        return day.replace(hour=0, minute=0, second=0, microsecond=0)
-    day = date.fromisoformat(day) if isinstance(day, str) else day
-    return datetime(day.year, day.month, day.day)
+def _recorded(store, db, unit, ranges):
+    """{period start (datetime): roll-up} of the unit's roll-ups inside the ranges' span."""
+    if not ranges:
+        return {}
+    starts = [r[0] for r in ranges]
+    fmt = rollups.KEY_FORMAT[unit]
+    first = None if None in starts else min(starts).strftime(fmt)
+    last = (max(r[1] for r in ranges) - rollups.STEP[unit]).strftime(fmt)
+    got = store.rollups(db, first, last, grain=unit)
+    return {datetime.strptime(k, fmt): v for k, v in got.items()}
 
 
-def _day_after(moment):
-    """The first whole day at or after a moment ('YYYY-MM-DD')."""
-    day = _midnight(moment)
-    return (day if day == moment else day + timedelta(days=1)).date().isoformat()
+def _cover(ranges, recorded, unit):
+    """(ranges left, period starts used): every whole recorded period inside a range is used,
+    and cut out of it."""
+    step, left, used = rollups.STEP[unit], [], []
+    for start, stop in ranges:
+        cursor = start
+        for moment in sorted(m for m in recorded
+                             if (start is None or m >= start) and m + step <= stop):
+            if cursor is None or cursor < moment:
+                left.append((cursor, moment))
+            used.append(moment)
+            cursor = moment + step
+        if cursor is None or cursor < stop:
+            left.append((cursor, stop))
+    return left, used
+
+
+def _key(moment, grain):
+    return rollups.floor(moment, grain).strftime(rollups.KEY_FORMAT[grain])
+
+
+def _put(found, key, figures, source, backfilled):
+    """Add a part's figures to its period (a period may come in several parts)."""
+    if key in found:
+        old, old_source, old_backfilled = found[key]
+        found[key] = (add(old, figures), "live" if "live" in (old_source, source) else "rollup",
+                      old_backfilled or backfilled)
+    else:
+        found[key] = (figures, source, backfilled)
+
+
+def covered(db, window: Window, store=None) -> bool:
+    """Whether roll-ups of this database exist inside the window (then days_of answers it
+    cheaply); False without a monitor database or roll-ups."""
+    from r2w_db.monitor.history_store import HistoryStore
+
+    store = store if isinstance(store, HistoryStore) else HistoryStore(store)
+    last = store.last_rollup_day(db, "hour")
+    return bool(last) and (window.start is None or last >= _key(window.start, "hour"))
 
 
 def add(a, b):
@@ -114,7 +170,11 @@ def totals(db, window: Window, store=None):
     "confidence": {... as confidence.summary, "mean"}, "histogram": DataFrame as
     confidence.histogram, "file_types": DataFrame as uploads.file_types, "coverage":
     {"days", "rollup_days", "live_days", "backfilled_days"}}."""
-    found = days_of(db, window, store)
+    return totals_of(days_of(db, window, store), window)
+
+
+def totals_of(found, window: Window):
+    """totals() of days_of's periods."""
     total = rollups.empty_day()
     for _, figures, _, _ in found:
         total = add(total, figures)

@@ -6,12 +6,14 @@ file (dbstat reads every page: 1.5-5 s on 4 GB) gets an estimate: each table's a
 times the average size of its newest SAMPLE_ROWS records, scaled so that they add up to the
 file's used pages (exact). `table_bytes` in the snapshot says which ("dbstat" or "estimate").
 The three parts run at once on their own read-only connections.
+On PostgreSQL, take_snapshot is figures/pg_snapshot.py's (the same keys and metric names).
 """
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from r2w_db.engine import timeutil
+from r2w_db.engine.backends import per_backend
 from r2w_db.engine.connection import as_database
 from r2w_db.figures import health, health_report, stats
 from r2w_db.figures.database_file import storage
@@ -22,6 +24,7 @@ STATUS_NUMBER = {health.OK: 0, health.WARN: 1, health.ERROR: 2}
 STATS_GROUPS = ("users", "sessions", "uploads", "cache", "data_quality")
 
 
+@per_backend("r2w_db.figures.pg_snapshot")
 def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=None):
     """{"database", "taken_at", "seconds", "stats", "tables", "table_bytes", "file", "disk",
     "health" (health_report.report), "metrics" (flat {name: number or None})}.
@@ -33,12 +36,13 @@ def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=Non
     thresholds = thresholds or health.Thresholds()
     started = time.perf_counter()
     last_runs = health.last_maintenance(db) if last_runs is None else last_runs
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="r2w-snapshot") as pool:
-        got_stats = pool.submit(stats.collect_stats, db, now)
-        got_checks = pool.submit(health.run_checks, db, thresholds, last_runs, now)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="r2w-snapshot") as pool:
         got_tables = pool.submit(table_sizes, db, exact_sizes)
-        figures, checks, (tables, method) = (got_stats.result(), got_checks.result(),
-                                             got_tables.result())
+        got_cleanups = pool.submit(health.cleanup_figures, db, thresholds)
+        figures = stats.collect_stats(db, now)   # the checks reuse its counts
+        checks = health.run_checks(db, thresholds, last_runs, now, stats_figures=figures,
+                                   cleanups=got_cleanups.result())
+        tables, method = got_tables.result()
     store = storage(db)
     report = health_report.report(db, checks, thresholds, last_runs, store, now)
     usage = shutil.disk_usage(db.path.parent)

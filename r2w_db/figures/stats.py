@@ -19,6 +19,7 @@ from pathlib import Path
 from r2w_db import config
 from r2w_db.app.cache import invalid_access_count, valid_access_count
 from r2w_db.engine import predicates as P, schema, timeutil
+from r2w_db.engine.backends import per_backend
 from r2w_db.engine.connection import as_database, open_reader, translated
 
 READERS = 2  # connections collect_stats reads on at once
@@ -106,7 +107,9 @@ def _cache_row(conn):
 def _cache_dict(row, with_hash, hits):
     return {
         "cached_extractions": row["n"],
-        "average_confidence_score": row["avg_conf"],
+        # 12 places: a mean of many doubles differs in its last bits with the order of the sum
+        # (SQLite and PostgreSQL sum 156k scores in different orders)
+        "average_confidence_score": None if row["avg_conf"] is None else round(row["avg_conf"], 12),
         "total_cache_accesses": row["accesses"],
         "low_confidence_extractions": row["low"],
         "cache_hit_rate": hit_rate_from(with_hash, hits),
@@ -238,6 +241,7 @@ def _quality_task(name):
     return name, lambda conn: _quality_count(conn, table, column)
 
 
+@per_backend("r2w_db.figures.pg_stats")
 def calculate_cache_hit_rate(db):
     """Share of uploads with a file_hash whose cache entry predates them (0..1), or None."""
     with as_database(db).read() as conn:
@@ -259,6 +263,7 @@ def get_extraction_stats(db):
     return {k: figures[k] for k in keys}
 
 
+@per_backend("r2w_db.figures.pg_stats")
 def collect_stats(db, now=None):
     """Every figure of `stats`, over the whole history (sessions and stuck jobs as of now)."""
     db = as_database(db)

@@ -8,18 +8,13 @@ import pandas as pd
 
 from r2w_db import config
 from r2w_db.engine import predicates as P, timeutil
+from r2w_db.engine.backends import per_backend
 from r2w_db.figures import stats
+from r2w_db.figures.definitions import STATUS_CLASSES, status_class  # noqa: F401
 from r2w_db.figures.periods import Window, period_frame, period_of, rate_column, ratio, read
 
-STATUS_CLASSES = (*config.STATUSES, "other")
 
-
-def status_class(column="status"):
-    """SQL: the status, or 'other' for anything the application never writes (NULL included)."""
-    documented = ", ".join(f"'{s}'" for s in config.STATUSES)
-    return f"(CASE WHEN {column} IN ({documented}) THEN {column} ELSE 'other' END)"
-
-
+@per_backend("r2w_db.figures.pg_uploads")
 def status_counts(db, window: Window):
     """DataFrame status (config.STATUSES, then other), uploads: always one row per status class."""
     where, params = window.where("upload_date")
@@ -31,6 +26,7 @@ def status_counts(db, window: Window):
                          "uploads": [int(got.get(s, 0)) for s in STATUS_CLASSES]})
 
 
+@per_backend("r2w_db.figures.pg_uploads")
 def other_statuses(db, window: Window):
     """DataFrame status (the stored value; 'NULL' for none), uploads: statuses the application
     never writes."""
@@ -44,6 +40,7 @@ def other_statuses(db, window: Window):
     return pd.DataFrame([tuple(r) for r in rows], columns=["status", "uploads"])
 
 
+@per_backend("r2w_db.figures.pg_uploads")
 def by_period(db, window: Window):
     """DataFrame period, one column per status (config.STATUSES), other, uploads, failure_rate.
 
@@ -55,6 +52,12 @@ def by_period(db, window: Window):
         rows = conn.execute(
             f"SELECT {period_of('upload_date', window.grain)} AS period, {sums}, count(*)"
             f" FROM cv_uploads WHERE {where} GROUP BY 1", params).fetchall()
+    return by_period_frame(rows, window)
+
+
+def by_period_frame(rows, window: Window):
+    """by_period's frame from rows (period, a count per config.STATUSES, uploads), on either
+    backend (and from the roll-ups)."""
     frame = period_frame(rows, window, counts=(*config.STATUSES, "uploads"))
     frame.insert(1 + len(config.STATUSES), "other",
                  frame["uploads"] - frame[list(config.STATUSES)].sum(axis=1))
@@ -69,6 +72,7 @@ def status_long(frame):
         id_vars="period", var_name="status", value_name="uploads")
 
 
+@per_backend("r2w_db.figures.pg_uploads")
 def stuck_jobs(db, now=None, limit=500):
     """{"count": n, "jobs": DataFrame job_id, file_type, uploaded_at, age_minutes}, oldest first.
 
@@ -89,6 +93,7 @@ def stuck_jobs(db, now=None, limit=500):
     return {"count": count, "jobs": jobs}
 
 
+@per_backend("r2w_db.figures.pg_uploads")
 def awaiting_extraction(db, now=None):
     """{"count", "oldest_at", "oldest_age_minutes", "unreadable"}: uploads in status 'uploaded' now,
     whatever the window (anonymous uploads the application extracts once the person signs up).
@@ -108,6 +113,7 @@ def awaiting_extraction(db, now=None):
             "unreadable": row[3]}
 
 
+@per_backend("r2w_db.figures.pg_uploads")
 def file_types(db, window: Window):
     """DataFrame file_type, uploads, failed, failure_rate (failed / (completed + failed))."""
     where, params = window.where("upload_date")

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 from r2w_db import config, errors
 from r2w_db.app import anonymous, cache, sessions
+from r2w_db.engine.backends import per_backend
 from r2w_db.engine.connection import as_database
 from r2w_db.formatting import human_bytes, plural
 from r2w_db.maintenance import backups, sqlite_tasks
@@ -81,6 +82,7 @@ TASKS = {task.name: task for task in (
          False),
 )}
 
+CLEANUPS = ("sessions", "cache", "anonymous")   # previews shared by both backends
 DESTRUCTIVE = tuple(name for name, task in TASKS.items() if task.destructive)
 # what still runs when the monitor is read-only: these only read the database (a backup writes
 # only into the backup folder)
@@ -145,6 +147,13 @@ def get_task(name) -> Task:
             f"unknown maintenance task {name!r}: one of {', '.join(TASKS)}") from None
 
 
+@per_backend("r2w_db.maintenance.pg_tasks")
+def task_for(db, name) -> Task:
+    """The task as it runs on this database's backend (what it does, when to run it): SQLite's
+    here, PostgreSQL's in pg_tasks.task_for."""
+    return get_task(name)
+
+
 def read_only_refusal(task, environ=None, secrets=None):
     """Why `task` may not run now because the monitor is read-only (config.read_only), or None.
     Integrity checks and backups still run: they do not write the database."""
@@ -167,12 +176,17 @@ def check_days(task, days):
 
 # ----------------------------------------------------------------------- preview
 
-def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT_KEEP) -> Preview:
-    """What a run would do now. Only reads; never writes the database or the log."""
-    db = as_database(db)
-    task = get_task(task)
-    days = check_days(task, days)
-    name = task.name
+def cleanup_preview(db, name, days, signed_out=True) -> Preview:
+    """The preview of a retention cleanup (sessions, cache, anonymous) on either backend: the
+    counting functions dispatch (app/pg_retention.py on PostgreSQL). `signed_out=False`: the
+    sessions preview leaves out the distinct users it signs out (that count reads every old
+    session row: a second on 400k sessions), as the Maintenance page's cards do; the run's
+    confirmation counts them."""
+    if name == "sessions" and not signed_out:
+        n = sessions.count_old_sessions(db, days)
+        return Preview(name, n, None, f"{plural(n, 'session')} older than {days} days would be "
+                       f"deleted (Run counts the users this signs out)",
+                       details={"days": days, "users": None})
     if name == "sessions":
         n, users = sessions.old_session_counts(db, days)
         message = (f"{plural(n, 'session')} older than {days} days would be deleted, signing "
@@ -189,6 +203,20 @@ def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT
                        f"{plural(ids, 'anonymous id')} ({plural(uploads, 'upload')}) with every "
                        f"upload older than {days} days would be removed",
                        details={"days": days, "ids": ids, "uploads": uploads})
+    raise AssertionError(name)
+
+
+@per_backend("r2w_db.maintenance.pg_tasks")
+def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT_KEEP,
+            signed_out=True) -> Preview:
+    """What a run would do now. Only reads; never writes the database or the log.
+    `signed_out`: see cleanup_preview. On PostgreSQL: pg_tasks.preview."""
+    db = as_database(db)
+    task = get_task(task)
+    days = check_days(task, days)
+    name = task.name
+    if name in CLEANUPS:
+        return cleanup_preview(db, name, days, signed_out)
     if name == "analyze":
         info = sqlite_tasks.analyze_preview(db)
         return Preview(name, None, None,

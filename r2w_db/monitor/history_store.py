@@ -1,11 +1,18 @@
-"""The monitor's memory: snapshots and daily roll-ups, per database, in the monitor database.
+"""The monitor's memory: snapshots and daily (and hourly) roll-ups, per database, in the monitor database.
 
 A snapshot is one row: when it was taken and its metrics as flat JSON ({name: number}),
 zlib-compressed (the names repeat in every row: 2.4 KB of JSON is 0.75 KB stored).
 Retention downsamples instead of forgetting: snapshots older than `raw_days` keep only the
 newest of each UTC hour (grain 'hour'), older than `hourly_days` the newest of each UTC day
 (grain 'day'), kept for ever unless `daily_days` is set. A closed UTC day's roll-up is
-recorded once (the first writer wins) and never rewritten.
+recorded once (the first writer wins) and never rewritten; so is a closed hour's, kept
+HOURLY_ROLLUP_DAYS.
+
+History runs on across a move (monitor/lineage.py): a database's snapshots, roll-ups and
+retention include those recorded under the databases it was moved from, up to each cut-over
+(snapshots taken before it, periods closed by it; for a period both hold, the source's roll-up
+wins: it was recorded while the source was the application's database). Records are always
+written under the database's own key.
 """
 import json
 import os
@@ -16,6 +23,7 @@ from datetime import datetime, timedelta
 from r2w_db import errors
 from r2w_db.engine import timeutil
 from r2w_db.engine.connection import transaction
+from r2w_db.monitor import lineage
 from r2w_db.monitor.store import MonitorStore, _has_table, database_key
 
 SCHEMA = """
@@ -36,7 +44,20 @@ CREATE TABLE IF NOT EXISTS daily_rollups (
     figures TEXT NOT NULL,                 -- JSON, see figures/rollups.py
     PRIMARY KEY (database, day)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hourly_rollups (
+    database TEXT NOT NULL,
+    hour TEXT NOT NULL,                    -- YYYY-MM-DD HH:00, a closed UTC hour
+    recorded_at TEXT NOT NULL,
+    backfilled INTEGER NOT NULL,
+    figures TEXT NOT NULL,
+    PRIMARY KEY (database, hour)
+) WITHOUT ROWID;
 """
+# grain -> (table, key column, length): hourly roll-ups answer the partial days at a window's
+# edges; they are kept HOURLY_ROLLUP_DAYS (two 90-day windows and a margin), daily ones for ever
+ROLLUP_TABLES = {"day": ("daily_rollups", "day", timedelta(days=1)),
+                 "hour": ("hourly_rollups", "hour", timedelta(hours=1))}
+HOURLY_ROLLUP_DAYS = 186
 GRAINS = ("raw", "hour", "day")
 ENV = {"raw_days": "R2W_HISTORY_RAW_DAYS", "hourly_days": "R2W_HISTORY_HOURLY_DAYS",
        "daily_days": "R2W_HISTORY_DAILY_DAYS"}
@@ -114,7 +135,8 @@ class HistoryStore:
         `since`/`until`: datetimes (since <= taken_at < until)."""
         if not self.path.exists():
             return []
-        where, params = ["database = ?"], [database_key(database)]
+        mine, params = self._lineage_where(database, "taken_at")
+        where = [mine]
         if since is not None:
             where.append("taken_at >= ?")
             params.append(timeutil.iso(since))
@@ -143,7 +165,8 @@ class HistoryStore:
         """Downsample and forget per `retention`; returns {"to_hour", "to_day", "deleted"}."""
         retention = retention or Retention()
         now = now or timeutil.utcnow()
-        key = database_key(database)
+        keys = [key for key, _ in self.lineage(database)]   # its history, its sources' too
+        owned = f"database IN ({', '.join('?' * len(keys))})"
         raw_cut = timeutil.iso(_floor(now - timedelta(days=retention.raw_days), "hour"))
         hour_cut = timeutil.iso(_floor(now - timedelta(days=retention.hourly_days), "day"))
         done = {"to_hour": 0, "to_day": 0, "deleted": 0}
@@ -156,70 +179,104 @@ class HistoryStore:
                                                          ("hour", "day", hour_cut, 10, "to_day")):
                     done[name] = conn.execute(
                         "UPDATE snapshots SET grain = ? WHERE id IN (SELECT id FROM ("
-                        " SELECT id, max(taken_at) FROM snapshots WHERE database = ? AND grain = ?"
-                        " AND taken_at < ? GROUP BY substr(taken_at, 1, ?)))",
-                        (coarser, key, grain, cut, width)).rowcount
+                        f" SELECT id, max(taken_at) FROM snapshots WHERE {owned} AND grain = ?"
+                        " AND taken_at < ? GROUP BY database, substr(taken_at, 1, ?)))",
+                        (coarser, *keys, grain, cut, width)).rowcount
                     done["deleted"] += conn.execute(
-                        "DELETE FROM snapshots WHERE database = ? AND grain = ? AND taken_at < ?",
-                        (key, grain, cut)).rowcount
+                        f"DELETE FROM snapshots WHERE {owned} AND grain = ? AND taken_at < ?",
+                        (*keys, grain, cut)).rowcount
                 if retention.daily_days:
                     day_cut = timeutil.iso(_floor(now - timedelta(days=retention.daily_days), "day"))
                     done["deleted"] += conn.execute(
-                        "DELETE FROM snapshots WHERE database = ? AND grain = 'day' AND taken_at < ?",
-                        (key, day_cut)).rowcount
+                        f"DELETE FROM snapshots WHERE {owned} AND grain = 'day' AND taken_at < ?",
+                        (*keys, day_cut)).rowcount
         return done
 
-    # ------------------------------------------------------------------ daily roll-ups
-    def record_rollups(self, database, days, recorded_at=None, backfill_grace=timedelta(days=1)):
-        """Record {day 'YYYY-MM-DD': figures} once each (a day already recorded is kept as it
-        is); a day recorded more than `backfill_grace` after it closed is marked back-filled.
-        Returns the days actually recorded."""
+    # ------------------------------------------------------------------ roll-ups
+    def record_rollups(self, database, days, recorded_at=None, backfill_grace=timedelta(days=1),
+                       grain="day"):
+        """Record {period: figures} once each ('YYYY-MM-DD' days, or 'YYYY-MM-DD HH:00' hours
+        with grain "hour"); a period already recorded is kept as it is, and one recorded more
+        than `backfill_grace` after it closed is marked back-filled. Returns the periods
+        actually recorded. Hourly roll-ups older than HOURLY_ROLLUP_DAYS are forgotten."""
+        table, column, length = ROLLUP_TABLES[grain]
         recorded_at = recorded_at or timeutil.utcnow()
         key, written = database_key(database), []
         with self._write() as conn:
             conn.executescript(SCHEMA)
             with transaction(conn):
-                for day, figures in sorted(days.items()):
-                    closed = datetime.fromisoformat(day) + timedelta(days=1)
+                for period, figures in sorted(days.items()):
+                    closed = datetime.fromisoformat(period) + length
                     backfilled = int(recorded_at - closed > backfill_grace)
                     cur = conn.execute(
-                        "INSERT INTO daily_rollups (database, day, recorded_at, backfilled, figures)"
-                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (database, day) DO NOTHING",
-                        (key, day, timeutil.iso(recorded_at), backfilled,
+                        f"INSERT INTO {table} (database, {column}, recorded_at, backfilled, figures)"
+                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        (key, period, timeutil.iso(recorded_at), backfilled,
                          json.dumps(figures, separators=(",", ":"), sort_keys=True)))
                     if cur.rowcount:
-                        written.append(day)
+                        written.append(period)
+                if grain == "hour":
+                    forget = recorded_at - timedelta(days=HOURLY_ROLLUP_DAYS)
+                    conn.execute("DELETE FROM hourly_rollups WHERE database = ? AND hour < ?",
+                                 (key, forget.strftime("%Y-%m-%d %H:00")))
         return written
 
-    def rollups(self, database, first_day=None, last_day=None):
-        """{day: {"figures", "backfilled", "recorded_at"}} for first_day <= day <= last_day."""
+    def rollups(self, database, first_day=None, last_day=None, grain="day"):
+        """{period: {"figures", "backfilled", "recorded_at"}} for first_day <= period <= last_day
+        (strings in the grain's form)."""
+        table, column, _ = ROLLUP_TABLES[grain]
         if not self.path.exists():
             return {}
-        where, params = ["database = ?"], [database_key(database)]
+        mine, params = self._lineage_where(database, column, grain)
+        where = [mine]
         if first_day is not None:
-            where.append("day >= ?")
+            where.append(f"{column} >= ?")
             params.append(str(first_day))
         if last_day is not None:
-            where.append("day <= ?")
+            where.append(f"{column} <= ?")
             params.append(str(last_day))
         with self.monitor.db.read() as conn:
-            if not self._readable(conn, "daily_rollups"):
+            if not self._readable(conn, table):
                 return {}
             rows = conn.execute(
-                "SELECT day, recorded_at, backfilled, figures FROM daily_rollups"
-                f" WHERE {' AND '.join(where)} ORDER BY day", params).fetchall()
-        return {r["day"]: {"figures": json.loads(r["figures"]), "backfilled": bool(r["backfilled"]),
-                           "recorded_at": r["recorded_at"]} for r in rows}
+                f"SELECT {column}, recorded_at, backfilled, figures FROM {table}"
+                f" WHERE {' AND '.join(where)} ORDER BY {column}, database = ? DESC",
+                (*params, database_key(database))).fetchall()   # a source's wins (docstring)
+        return {r[0]: {"figures": json.loads(r["figures"]), "backfilled": bool(r["backfilled"]),
+                       "recorded_at": r["recorded_at"]} for r in rows}
 
-    def last_rollup_day(self, database):
-        """The newest day rolled up ('YYYY-MM-DD'), or None."""
+    def last_rollup_day(self, database, grain="day"):
+        """The newest period rolled up ('YYYY-MM-DD', or 'YYYY-MM-DD HH:00'), or None."""
+        table, column, _ = ROLLUP_TABLES[grain]
         if not self.path.exists():
             return None
         with self.monitor.db.read() as conn:
-            if not self._readable(conn, "daily_rollups"):
+            if not self._readable(conn, table):
                 return None
-            return conn.execute("SELECT max(day) FROM daily_rollups WHERE database = ?",
-                                (database_key(database),)).fetchone()[0]
+            mine, params = self._lineage_where(database, column, grain)
+            return conn.execute(f"SELECT max({column}) FROM {table} WHERE {mine}",
+                                params).fetchone()[0]
+
+    # ------------------------------------------------------------------ across a move
+    def lineage(self, database):
+        """[(key, cut-over or None)]: the database and those its history runs on from."""
+        return lineage.lineage(database_key(database), self.monitor)
+
+    def _lineage_where(self, database, column, grain=None):
+        """(sql, params): the rows of the database's history: its own, and its sources' up to
+        each cut-over (snapshots taken before it; with a grain, periods closed by it)."""
+        parts, params = [], []
+        for key, cut in self.lineage(database):
+            if cut is None:
+                parts.append("database = ?")
+                params.append(key)
+            elif grain is None:
+                parts.append(f"(database = ? AND {column} < ?)")
+                params += [key, cut]
+            else:
+                parts.append(f"(database = ? AND {column} <= ?)")
+                params += [key, _last_closed(cut, grain)]
+        return "(" + " OR ".join(parts) + ")", params
 
 
 def _pack(metrics):
@@ -229,6 +286,13 @@ def _pack(metrics):
 def _unpack(stored):
     """Metrics as stored: compressed JSON (or plain JSON text)."""
     return json.loads(zlib.decompress(stored) if isinstance(stored, bytes) else stored)
+
+
+def _last_closed(cut, grain):
+    """The last period ('YYYY-MM-DD' or 'YYYY-MM-DD HH:00') that closed by a cut-over."""
+    _, _, length = ROLLUP_TABLES[grain]
+    last = _floor(datetime.fromisoformat(cut) - length, grain)
+    return last.strftime("%Y-%m-%d %H:00" if grain == "hour" else "%Y-%m-%d")
 
 
 def _floor(moment, grain):

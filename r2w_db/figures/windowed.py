@@ -1,0 +1,175 @@
+"""The pages' windowed figures, read from the roll-ups wherever they cover the window.
+
+Each function returns exactly what its live twin returns (uploads.status_counts, ...,
+overview.headline). When the monitor database holds roll-ups of this database inside the
+window, closed days and hours come from them and only the open hour and the minutes at the
+window's edges are read live (rollup_window.days_of): a long window costs periods, not rows,
+and keeps what cleanups deleted. A closed period's figures are those recorded when it closed
+(an upload that finishes later keeps the status it had then). Otherwise, and on PostgreSQL,
+the live function answers. An all-time window holding timestamps SQLite cannot read is
+answered live too: roll-ups have no day for such a row, and the live totals count it.
+"""
+import pandas as pd
+
+from r2w_db import config, errors
+from r2w_db.engine import backends
+from r2w_db.engine.connection import as_database
+from r2w_db.figures import anonymous, cache_hits, confidence, overview, rollup_window, stats, uploads
+from r2w_db.figures.periods import Window, period_frame, rate_column, read
+
+def usable(db, window: Window, store=None) -> bool:
+    """Whether this window is answered from the roll-ups (never when the monitor database
+    cannot be read: the pages then read live, and the History page says what is wrong)."""
+    if backends.is_postgresql(db):
+        return False
+    try:
+        if not rollup_window.covered(db, window, store):
+            return False
+    except (errors.R2WError, OSError):
+        return False
+    if window.start is not None:
+        return True
+    with read(db) as conn:
+        return not any(stats.data_quality(conn).values())
+
+
+def _periods(db, window, store):
+    return rollup_window.days_of(db, window, store)
+
+
+def _rows(found, pick, keep=lambda f: True):
+    """[(period, *values)] of the periods that hold a row (`keep`), for periods.period_frame."""
+    return [(key, *pick(f)) for key, f, _, _ in found if keep(f)]
+
+
+def _sum(found, pick):
+    total = None
+    for _, f, _, _ in found:
+        values = pick(f)
+        total = values if total is None else [a + b for a, b in zip(total, values)]
+    return total
+
+
+# ------------------------------------------------------------------ Uploads page
+
+def upload_status_counts(db, window: Window, store=None):
+    if not usable(db, window, store):
+        return uploads.status_counts(db, window)
+    found = _periods(db, window, store)
+    counts = _sum(found, lambda f: [f["uploads"][s] for s in uploads.STATUS_CLASSES]) or \
+        [0] * len(uploads.STATUS_CLASSES)
+    return pd.DataFrame({"status": list(uploads.STATUS_CLASSES), "uploads": counts})
+
+
+def upload_by_period(db, window: Window, store=None):
+    if not usable(db, window, store):
+        return uploads.by_period(db, window)
+    rows = _rows(_periods(db, window, store),
+                 lambda f: [*(f["uploads"][s] for s in config.STATUSES), f["uploads"]["total"]],
+                 lambda f: f["uploads"]["total"])
+    return uploads.by_period_frame(rows, window)
+
+
+def upload_file_types(db, window: Window, store=None):
+    if not usable(db, window, store):
+        return uploads.file_types(db, window)
+    return rollup_window.totals_of(_periods(db, window, store), window)["file_types"]
+
+
+# ------------------------------------------------------------------ Cache hits page
+
+def hit_rate(db, window: Window, store=None):
+    """As cache_hits.hit_rate."""
+    if not usable(db, window, store):
+        return cache_hits.hit_rate(db, window)
+    found = _periods(db, window, store)
+    rows = _rows(found, lambda f: [f["cache"]["uploads"], f["cache"]["hashed"], f["cache"]["hits"]],
+                 lambda f: f["cache"]["uploads"])
+    frame = period_frame(rows, window, counts=("uploads", "hashed", "hits"))
+    frame["extracted"] = frame["hashed"] - frame["hits"]
+    frame["unhashed"] = frame["uploads"] - frame["hashed"]
+    frame["hit_rate"] = rate_column(frame, "hits", "hashed")
+    n, hashed, hits = _sum(found, lambda f: [f["cache"][k] for k in ("uploads", "hashed", "hits")]) \
+        or (0, 0, 0)
+    return {"uploads": n, "hashed": hashed, "hits": hits,
+            "hit_rate": stats.hit_rate_from(hashed, hits), "by_period": frame}
+
+
+# ------------------------------------------------------------------ Anonymous users page
+
+def anonymous_share(db, window: Window, store=None):
+    """As anonymous.share_by_period."""
+    if not usable(db, window, store):
+        return anonymous.share_by_period(db, window)
+    found = _periods(db, window, store)
+    rows = _rows(found, lambda f: [f["uploads"]["total"], f["anonymous"]["uploads"]],
+                 lambda f: f["uploads"]["total"])
+    frame = period_frame(rows, window, counts=("uploads", "anonymous"))
+    frame["share"] = rate_column(frame, "anonymous", "uploads")
+    total, anonymous_total = _sum(found, lambda f: [f["uploads"]["total"],
+                                                    f["anonymous"]["uploads"]]) or (0, 0)
+    return {"uploads": total, "anonymous": anonymous_total,
+            "share": None if not total else anonymous_total / total, "by_period": frame}
+
+
+def anonymous_ids(db, window: Window, store=None):
+    """As anonymous.ids_by_period: new ids from the roll-ups, the owners' running total live
+    (it is about the ids that own uploads today)."""
+    if not usable(db, window, store):
+        return anonymous.ids_by_period(db, window)
+    rows = _rows(_periods(db, window, store), lambda f: [f["anonymous"]["new_ids"]],
+                 lambda f: f["anonymous"]["new_ids"])
+    return anonymous.with_owning_ids(db, window, period_frame(rows, window, counts=("new_ids",)))
+
+
+# ------------------------------------------------------------------ Confidence page
+
+def confidence_summary(db, window: Window, store=None):
+    if not usable(db, window, store):
+        return confidence.summary(db, window)
+    got = rollup_window.totals_of(_periods(db, window, store), window)["confidence"]
+    return {k: got[k] for k in ("entries", "valid", "invalid", "null", "out_of_range", "low",
+                                "below_threshold_not_low", "cacheable", "below_threshold", "mean")}
+
+
+def confidence_histogram(db, window: Window, store=None):
+    if not usable(db, window, store):
+        return confidence.histogram(db, window)
+    return rollup_window.totals_of(_periods(db, window, store), window)["histogram"]
+
+
+def confidence_by_period(db, window: Window, store=None):
+    """As confidence.mean_by_period."""
+    if not usable(db, window, store):
+        return confidence.mean_by_period(db, window)
+    c = "confidence"
+    rows = _rows(_periods(db, window, store),
+                 lambda f: [f[c]["valid"], f[c]["score_sum"] / f[c]["valid"]],
+                 lambda f: f[c]["valid"])
+    return period_frame(rows, window, counts=("entries",), values=("mean",))
+
+
+# ------------------------------------------------------------------ the Overview
+
+def headline(db, window: Window, store=None):
+    """As overview.headline: each side's figures from the roll-ups (stuck jobs and the figures
+    as of now stay live: they are about now)."""
+    if not usable(db, window, store):
+        return overview.headline(db, window)
+    figures = {}
+    for name, side in overview.sides(window):
+        t = rollup_window.totals_of(_periods(db, side, store), side)
+        u = t["uploads"]
+        figures[name] = {
+            "registered_new": t["signups"], "anonymous_new": t["new_anonymous_ids"],
+            "uploads": u["total"], **{s: u[s] for s in config.STATUSES}, "other": u["other"],
+            "hashed": t["hashed"], "hits": t["hits"], "failure_rate": t["failure_rate"],
+            "cache_hit_rate": stats.hit_rate_from(t["hashed"], t["hits"]),
+            "average_confidence": t["confidence"]["mean"]}
+    with read(db) as conn:
+        for name, side in overview.sides(window):
+            figures[name]["stuck"] = overview.stuck_in(conn, side)
+        point = {"active_sessions": stats._active(conn, window.now),
+                 "stuck_total": stats._stuck(conn, window.now)}
+    point.update(stats.file_sizes(as_database(db).path))
+    return {"current": figures["current"], "previous": figures.get("previous"), "now": point}
