@@ -114,3 +114,13 @@ class DuplicateEmail(R2WError):
 
 class InvalidValue(R2WError, ValueError):
     """A caller passed a value the schema does not allow (status, confidence, ...)."""
+
+
+class NotOnPostgreSQL(R2WError):
+    """An operation with no PostgreSQL counterpart yet was given a PostgreSQL database. The
+    command line names the command: "<command> is not available on PostgreSQL yet"."""
+
+    def __init__(self, what=None, reason=None):
+        super().__init__(f"{what or 'this operation'} is not available on PostgreSQL"
+                         + (f": {reason}" if reason else " yet"))
+        self.what, self.reason = what, reason

@@ -45,7 +45,8 @@ url = "{tmp_path}/staging.db"
     ('[databases]\nprod = "x.db"\n', "needs url"),
     ('[databases."bad name"]\nurl = "x.db"\n', "not a database name"),
     ('[databases.prod]\nurl = ""\n', "empty"),
-    ('[databases.prod]\nurl = "postgresql://u:pw@h/db"\n', "not supported"),
+    ('[databases.prod]\nurl = "mysql://u:pw@h/db"\n', "not supported"),
+    ('[databases.prod]\nurl = "postgresql://u:pw@h/db?bogus=1"\n', "not a valid PostgreSQL URL"),
     ('databases = 3\n', "must be a table"),
     ('[databases.prod\nurl = "x"\n', "cannot read"),
 ])
@@ -92,6 +93,36 @@ def test_dashboard_choices(tmp_path):
     assert [c.name for c in locations.dashboard_choices("prod", env, [])] == ["prod", "staging"]
     only_default = locations.dashboard_choices(None, {}, [])
     assert len(only_default) == 1 and only_default[0].is_default
+
+
+def test_postgresql_urls_resolve_in_all_four_ways_with_the_password_hidden(tmp_path):
+    from r2w_db.engine import backends
+    from r2w_db.engine.connection import Database
+    from r2w_db.engine.pg import PgDatabase
+
+    url, shown = "postgresql://app:s3cret@db.internal:5432/r2w", "postgresql://app:***@db.internal:5432/r2w"
+    files = secrets(tmp_path, f'[databases.prod]\nurl = "{url}"\nlabel = "Production"\n')
+    found = [locations.resolve_db(url, {}, []),
+             locations.resolve_db("postgres://app:s3cret@db/r2w", {}, []),
+             locations.resolve_db(None, {"DATABASE_URL": url}, []),
+             locations.resolve_db("prod", {}, files),
+             locations.resolve_db("prod", {"R2W_DATABASES": f"prod={url}"}, [])]
+    assert [f.source for f in found] == ["--db", "--db", "DATABASE_URL", "secrets", "R2W_DATABASES"]
+    for location in found:
+        assert location.backend == "postgresql" and not location.is_default
+        assert "s3cret" not in location.display + str(location.path) + repr(location) + location.title
+        assert isinstance(backends.open_database(location), PgDatabase)
+    assert found[0].url == url and found[0].display == shown == found[0].path
+    assert found[3].title == "Production (prod)" and found[4].title == "prod"
+    assert backends.open_database(found[0]) == PgDatabase(url)
+    assert isinstance(backends.open_database(locations.resolve_db("x.db", {}, [])), Database)
+    # the dashboard offers a PostgreSQL DATABASE_URL beside the configured files, once
+    env = {"R2W_DATABASES": f"lite={tmp_path}/l.db", "DATABASE_URL": url}
+    choices = locations.dashboard_choices(None, env, [])
+    assert [(c.name, c.backend) for c in choices] == [("lite", "sqlite"), ("default", "postgresql")]
+    assert choices[-1].url == url and choices[-1].label == shown
+    same = locations.dashboard_choices(None, {"R2W_DATABASES": f"pg={url}", "DATABASE_URL": url}, [])
+    assert [c.name for c in same] == ["pg"]  # the same database is not offered twice
 
 
 def cli(*args, env):

@@ -41,7 +41,8 @@ def one_line_error(result, *fragments):
     (":memory:", "in-memory"), ("file::memory:?cache=shared", "in-memory"),
     ("file:/tmp/x.db?mode=rwc", "SQLite URI"), ("FILE:x.db", "SQLite URI"),
     ("~nosuchuser_r2w/x.db", "does not exist"),
-    ("postgresql://app:s3cret@db.internal/r2w", "not supported"),
+    ("postgresql://app:s3cret@db.internal/r2w?bogus=1", "not a valid PostgreSQL URL"),
+    ("postgresql://app:s3cret@[::1/r2w", "not a valid PostgreSQL URL"),
     ("mysql://root:hunter2@localhost/x", "not supported"),
     ("a" * 300 + ".db", "longer than the file system allows"),
     ("/tmp/" + "d/" * 2100 + "x.db", "longer than the file system allows"),
@@ -56,7 +57,8 @@ def test_bad_db_values_are_one_clear_error(value, fragment):
 
 @pytest.mark.parametrize("url, fragment", [
     ("", "empty"), ("sqlite:///", "names no file"), ("sqlite://", "names no file"),
-    ("sqlite:///   ", "names no file"), ("postgres://u:pw@h/db", "not supported"),
+    ("sqlite:///   ", "names no file"), ("mysql://u:pw@h/db", "not supported"),
+    ("postgres://u:pw@h/db?bogus=1", "not a valid PostgreSQL URL"),
     ("file:x.db", "SQLite URI"),
 ])
 def test_bad_database_urls_never_fall_back_to_the_default(url, fragment):
@@ -100,7 +102,7 @@ def test_cli_refuses_uris_and_memory(tmp_path):
 
 
 def test_cli_redacts_passwords_of_unsupported_schemes():
-    line = one_line_error(cli("stats", env={"DATABASE_URL": "postgresql://u:topsecret@h/db"}),
+    line = one_line_error(cli("stats", env={"DATABASE_URL": "mysql://u:topsecret@h/db"}),
                           "not supported")
     assert "topsecret" not in line and "u:***@h" in line
 

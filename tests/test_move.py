@@ -197,5 +197,6 @@ def test_the_command_line(demo, odd, pg_cluster):
     assert "7 value(s)" in lines[-1]
     bad = run_cli("--db", str(demo), "move", "--to", str(demo))
     assert bad.returncode == 1 and "postgresql://" in bad.stderr
-    # --db keeps refusing a PostgreSQL URL (only --to takes one, for now)
-    assert run_cli("--db", url, "stats").returncode != 0
+    # the URL the move prints is the one to give the application and the monitor
+    after = run_cli("--db", url, "stats", "--json")
+    assert after.returncode == 0 and json.loads(after.stdout)["uploads"]["total"] > 0

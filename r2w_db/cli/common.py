@@ -3,14 +3,14 @@ import json
 import sys
 
 from r2w_db import errors
-from r2w_db.engine import locations
-from r2w_db.engine.connection import Database
+from r2w_db.engine import backends, locations
 
 
-def database(args) -> Database:
-    """The database --db names (a configured name or a path), else DATABASE_URL, else the one
-    configured database, else the embedded default."""
-    return Database(locations.resolve_db(getattr(args, "db", None)).path)
+def database(args):
+    """The database --db names (a configured name, a path or a postgresql:// URL), else
+    DATABASE_URL, else the one configured database, else the embedded default: a Database, or
+    a PgDatabase for PostgreSQL (the r2w_db functions dispatch on it)."""
+    return backends.open_database(locations.resolve_db(getattr(args, "db", None)))
 
 
 def print_json(data):

@@ -11,6 +11,7 @@ import sys
 from r2w_db import config, errors
 from r2w_db.cli.common import database, print_json, warn
 from r2w_db.engine import journal, migrations, schema
+from r2w_db.engine.connection import as_database
 from r2w_db.figures import check, stats
 
 
@@ -45,7 +46,9 @@ def cmd_migrate(args):
     if args.dry_run:
         return
     migrations.migrate(db, additions=additions, progress=lambda step, seconds: print(
-        f"  done: {step.description} (held the write lock {seconds:.2f} s)", flush=True))
+        f"  done: {step.description} (" + (f"{seconds:.2f} s, blocking no writer)"
+                                           if step.concurrent else
+                                           f"held the write lock {seconds:.2f} s)"), flush=True))
     if switch:
         print(f"  done: journal mode {journal.switch_to_wal(db)} -> wal")
     if not additions:
@@ -57,6 +60,8 @@ def _step_line(step):
     if step.kind != "index":
         return step.description
     kind = "documented" if step.documented else "addition"
+    if step.concurrent:
+        return f"{step.description} [{kind}]: blocks no reader or writer"
     return (f"{step.description} [{kind}]: blocks writers about {step.estimate_s:.1f} s "
             f"({step.rows:,} rows)")
 
@@ -64,7 +69,7 @@ def _step_line(step):
 def cmd_recover(args):
     """Roll back a crashed writer's hot journal (a writer's first read does it), then quick_check."""
     _refuse_when_read_only("recover")
-    db = database(args)
+    db = as_database(database(args))  # a hot journal is SQLite's: NotOnPostgreSQL otherwise
     with db.write() as conn:
         result = [row[0] for row in conn.execute("PRAGMA quick_check(20)")]
     if result != ["ok"]:
@@ -91,6 +96,8 @@ def _log_integrity(db, report):
     from r2w_db.monitor.store import MonitorStore
 
     integrity = report["integrity"]
+    if integrity["ok"] is None:  # not available (PostgreSQL without amcheck): nothing was checked
+        return
     try:
         store = MonitorStore()
         log_id = store.log_start(user=os.environ.get("USER") or "cli", task="integrity",
@@ -108,7 +115,7 @@ def _log_integrity(db, report):
 def _print_check(report):
     drift = report["schema"]
     print(f"database: {report['database']} (schema version {drift['version']})")
-    for key in ("missing_tables", "missing_columns", "missing_documented_indexes"):
+    for key in ("missing_tables", "missing_columns", "missing_documented_indexes", "wrong_types"):
         if drift.get(key):
             print(f"  ERROR {key.replace('_', ' ')}: {', '.join(drift[key])}")
     if drift.get("missing_additions"):
@@ -120,7 +127,8 @@ def _print_check(report):
     if report["pending_migrations"]:
         print(f"  {len(report['pending_migrations'])} pending migration step(s): run `python -m r2w_db migrate`")
     integrity = report["integrity"]
-    print(f"  integrity ({integrity['mode']}): {'ok' if integrity['ok'] else 'FAILED'}")
+    verdict = {True: "ok", False: "FAILED", None: "not available"}[integrity["ok"]]
+    print(f"  integrity ({integrity['mode']}): {verdict}")
     for message in ([] if integrity["ok"] else integrity["messages"][:10]):
         print(f"    {message}")
     for table, count in report["orphans"].items():
@@ -188,9 +196,10 @@ def cmd_hash_password(args):
 
 def build_parser():
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", metavar="NAME|PATH", default=argparse.SUPPRESS,
-                        help="a configured database name or a database file (else DATABASE_URL, "
-                             "else the one configured database, else data/resume2website.db)")
+    common.add_argument("--db", metavar="NAME|PATH|URL", default=argparse.SUPPRESS,
+                        help="a configured database name, a database file or a postgresql:// URL "
+                             "(else DATABASE_URL, else the one configured database, else "
+                             "data/resume2website.db)")
     parser = argparse.ArgumentParser(
         prog="python -m r2w_db", parents=[common],
         description="The Resume2Website database: schema, figures and maintenance.")
@@ -247,6 +256,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
+    except errors.NotOnPostgreSQL as exc:  # named after the command that met it
+        what = exc.what or args.command
+        print(f"error: {errors.NotOnPostgreSQL(what, exc.reason)}", file=sys.stderr)
+        return 1
     except errors.R2WError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from r2w_db import errors
 from r2w_db.engine import schema
-from r2w_db.engine.locations import require_regular_file
+from r2w_db.engine.locations import is_pg_url, require_regular_file
 
 BUSY_TIMEOUT_MS = 5000        # writers wait at most this long for the application
 READ_BUSY_TIMEOUT_MS = 3000   # readers give up sooner: the page says "locked, try again"
@@ -21,6 +21,8 @@ READ_BUSY_TIMEOUT_MS = 3000   # readers give up sooner: the page says "locked, t
 
 class Database:
     """A database file. Every operation takes one of these (or a path) first."""
+
+    backend = "sqlite"
 
     def __init__(self, path):
         self.path = Path(path)
@@ -59,11 +61,15 @@ class Database:
 
 
 def as_database(db) -> Database:
-    """Accept a Database, a path string or a Path."""
+    """Accept a Database, a path string or a Path. A PostgreSQL database (a PgDatabase or a
+    postgresql:// URL) reaching SQLite code is NotOnPostgreSQL: one line, never SQLite's SQL
+    sent to PostgreSQL or a URL taken for a file name."""
     if isinstance(db, Database):
         return db
     if db is None:
         raise TypeError("say which database: pass a Database or a path")
+    if getattr(db, "backend", None) == "postgresql" or is_pg_url(db):
+        raise errors.NotOnPostgreSQL()
     return Database(db)
 
 

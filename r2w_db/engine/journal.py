@@ -3,6 +3,7 @@
 No other writer changes it: the application may keep its file on a volume where WAL is unsafe.
 """
 from r2w_db import errors
+from r2w_db.engine.backends import sqlite_only
 from r2w_db.engine.connection import as_database
 
 WAL_WARNING = ("WAL keeps a -wal and a -shm file beside the database and needs shared memory "
@@ -10,12 +11,18 @@ WAL_WARNING = ("WAL keeps a -wal and a -shm file beside the database and needs s
                "network file system (NFS, SMB) or a volume shared between machines")
 
 
+NOT_ON_POSTGRESQL = ("the journal mode (--wal)", "it is SQLite's; PostgreSQL always writes "
+                     "ahead to its WAL")
+
+
+@sqlite_only(*NOT_ON_POSTGRESQL)
 def mode(db) -> str:
     """The journal mode the file is in now ('delete', 'wal', 'truncate', ...); read-only."""
     with as_database(db).read() as conn:
         return conn.execute("PRAGMA journal_mode").fetchone()[0].lower()
 
 
+@sqlite_only(*NOT_ON_POSTGRESQL)
 def switch_to_wal(db) -> str:
     """Put the file in WAL mode (persistent); returns the mode it had before."""
     db = as_database(db)

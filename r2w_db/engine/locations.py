@@ -3,10 +3,13 @@ monitor's own file.
 
 Named databases come from `[databases.NAME]` tables in the secrets (`url`, optional `label` and
 `[databases.NAME.health]` thresholds) and from R2W_DATABASES="NAME=URL NAME=URL" (the variable
-wins per name). `--db` takes a configured name or a path. A location is a file path. `--db` takes a path (never an SQLite URI, never `:memory:`, never
-empty); DATABASE_URL takes a path or `sqlite:///path`, as the application reads it. A URL of
-another scheme is refused with its password redacted. Every location shown or logged goes
-through `redact`.
+wins per name). `--db` takes a configured name, a path (never an SQLite URI, never `:memory:`,
+never empty) or a PostgreSQL URL; DATABASE_URL takes a path or `sqlite:///path`, as the
+application reads it, or a PostgreSQL URL. A PostgreSQL URL (`postgresql://` or `postgres://`,
+libpq's syntax; libpq's PG* environment variables fill in what it leaves out) is kept as it
+is in `url`, is never the embedded default and is never created. A URL of another scheme is
+refused. Every location shown or logged goes through `redact` (the password becomes ***).
+`backends.open_database(location)` gives the database object of a location.
 """
 import os
 import re
@@ -21,27 +24,36 @@ from r2w_db.config import PROJECT_ROOT
 DEFAULT_DB_PATH = PROJECT_ROOT / "data" / "resume2website.db"
 DEFAULT_MONITOR_DB_PATH = PROJECT_ROOT / "data" / "r2w_monitor.db"
 SQLITE_PREFIXES = ("sqlite:///", "sqlite://")
+PG_SCHEMES = ("postgresql://", "postgres://")
 SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
 MAX_NAME_BYTES = 255    # one path component (NAME_MAX on Linux)
 MAX_PATH_BYTES = 4096   # a whole path (PATH_MAX)
 DATABASES_ENV = "R2W_DATABASES"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+QUERY_PASSWORD = re.compile(r"((?:^|(?<=&))password=)[^&]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class DbLocation:
-    """A resolved database: its path, where it came from, and its name when configured."""
+    """A resolved database: its path, where it came from, and its name when configured. A
+    PostgreSQL database has its libpq URL in `url` (never in a repr) and, as its `path`, that
+    URL with the password redacted, so code that shows `path` shows no secret."""
 
-    path: Path
+    path: Path | str
     is_default: bool
     source: str  # "--db", "DATABASE_URL", "default", "R2W_DATABASES" or "secrets"
     name: str | None = None
     label: str | None = None
     health: dict = field(default_factory=dict, compare=False, hash=False)
+    url: str | None = field(default=None, repr=False)  # a postgresql:// URL, password included
+
+    @property
+    def backend(self):
+        return "postgresql" if self.url else "sqlite"
 
     @property
     def display(self):
-        return redact(str(self.path))
+        return redact(self.url or str(self.path))
 
     @property
     def title(self):
@@ -59,18 +71,75 @@ def redact(location) -> str:
         return text
     try:
         parts = urlsplit(text)
+        query = QUERY_PASSWORD.sub(r"\1***", parts.query)   # libpq takes ?password= too
         if parts.password is None:
-            return text
+            return urlunsplit(parts._replace(query=query)) if query != parts.query else text
         user = parts.username or ""
         host = parts.hostname or ""
         port = f":{parts.port}" if parts.port else ""
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}", query=query))
     except ValueError:  # not a URL after all: hide everything between :// and @
-        return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", text)
+        return QUERY_PASSWORD.sub(r"\1***", re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", text))
+
+
+def identity(location) -> str:
+    """A location as the monitor database keys it: redacted, and the same whether the URL
+    carries its password or libpq finds it elsewhere (PGPASSWORD, ~/.pgpass)."""
+    text = redact(location)
+    if not SCHEME.match(text):
+        return text
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return text
+    netloc = parts.netloc.replace(":***@", "@")
+    query = "&".join(p for p in parts.query.split("&") if p and not QUERY_PASSWORD.match(p))
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _bad(source, value, why):
     return errors.BadLocation(f"{source} {redact(value)!r}: {why}")
+
+
+def is_pg_url(text) -> bool:
+    """A postgresql:// or postgres:// URL (any case)."""
+    return isinstance(text, str) and text.strip().lower().startswith(PG_SCHEMES)
+
+
+def checked_pg_url(value, source="--db") -> str:
+    """A libpq URL from user input, read by libpq's own parser (through psycopg), or
+    BadLocation (one line, password redacted) saying what is wrong with it."""
+    text = str(value).strip()
+    if "\x00" in text:
+        raise _bad(source, text, "contains a NUL byte")
+    try:
+        from psycopg import conninfo
+    except ImportError:  # requirements.txt pins psycopg; connecting then says so
+        return text
+    try:
+        conninfo.conninfo_to_dict(text)
+    except Exception as exc:  # psycopg.ProgrammingError, with libpq's own message
+        why = errors.one_line(exc).replace(text, redact(text))
+        password = _password(text)
+        raise _bad(source, text, "not a valid PostgreSQL URL ("
+                   + (why.replace(password, "***") if password else why) + ")") from None
+    return text
+
+
+def _password(url):
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def location_of(value, where, source, name=None, label=None, health=None) -> DbLocation:
+    """A configured or given database: a PostgreSQL URL, else a path or sqlite:/// URL
+    (`where` names the setting in error messages, `source` goes into the DbLocation)."""
+    if is_pg_url(value):
+        text = checked_pg_url(value, where)
+        return DbLocation(redact(text), False, source, name, label, dict(health or {}), url=text)
+    return DbLocation(path_from_url(value, where), False, source, name, label, dict(health or {}))
 
 
 def checked_path(value, source="--db") -> Path:
@@ -89,7 +158,7 @@ def checked_path(value, source="--db") -> Path:
     match = SCHEME.match(text)
     if match:
         raise _bad(source, text, f"the {match['scheme']!r} scheme is not supported by this "
-                                 f"r2w_db: give a file path or sqlite:///path")
+                                 f"r2w_db: give a file path, sqlite:///path or postgresql://...")
     try:
         path = Path(text).expanduser()
     except RuntimeError:  # ~nosuchuser
@@ -121,22 +190,23 @@ def configured_databases(environ=None, files=None) -> dict:
     found = {}
     for name, entry in config.secrets_table("databases", files).items():
         if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
-            raise errors.BadLocation(f"[databases.{name}] in the secrets needs url = \"PATH\"")
+            raise errors.BadLocation(f"[databases.{name}] in the secrets needs url = \"PATH\" "
+                                     f"(or a postgresql:// URL)")
         health = entry.get("health", {})
         if not isinstance(health, dict):
             raise errors.BadLocation(f"[databases.{name}.health] must be a table")
-        found[_name(name, "[databases]")] = DbLocation(
-            path_from_url(entry["url"], f"[databases.{name}] url"), False, "secrets", name,
-            str(entry["label"]) if entry.get("label") else None, dict(health))
+        found[_name(name, "[databases]")] = location_of(
+            entry["url"], f"[databases.{name}] url", "secrets", name,
+            str(entry["label"]) if entry.get("label") else None, health)
     for pair in str(environ.get(DATABASES_ENV, "")).split():
         name, sep, url = pair.partition("=")
         if not sep:
             raise errors.BadLocation(f"{DATABASES_ENV}: {redact(pair)!r} is not NAME=URL")
         name = _name(name, DATABASES_ENV)
         earlier = found.get(name)
-        found[name] = DbLocation(path_from_url(url, f"{DATABASES_ENV} {name}"), False,
-                                 DATABASES_ENV, name, earlier.label if earlier else None,
-                                 earlier.health if earlier else {})
+        found[name] = location_of(url, f"{DATABASES_ENV} {name}", DATABASES_ENV, name,
+                                  earlier.label if earlier else None,
+                                  earlier.health if earlier else {})
     return found
 
 
@@ -152,14 +222,16 @@ def _looks_like_a_path(text):
 
 
 def resolve_db(cli_path=None, environ=None, files=None) -> DbLocation:
-    """--db NAME or PATH, else DATABASE_URL, else the one configured database, else
-    data/resume2website.db. A value that is given but empty, malformed, unknown or ambiguous is
-    an error, never the default."""
+    """--db NAME, PATH or postgresql:// URL, else DATABASE_URL, else the one configured
+    database, else data/resume2website.db. A value that is given but empty, malformed, unknown
+    or ambiguous is an error, never the default."""
     environ = os.environ if environ is None else environ
+    if cli_path is not None and is_pg_url(str(cli_path)):
+        return location_of(str(cli_path), "--db", "--db")
     if cli_path is not None and _looks_like_a_path(str(cli_path)):
         return DbLocation(checked_path(cli_path, "--db"), False, "--db")  # no name to look up
     if cli_path is None and "DATABASE_URL" in environ:
-        return DbLocation(path_from_url(environ["DATABASE_URL"]), False, "DATABASE_URL")
+        return location_of(environ["DATABASE_URL"], "DATABASE_URL", "DATABASE_URL")
     named = configured_databases(environ, files)
     if cli_path is not None:
         text = str(cli_path)
@@ -193,7 +265,7 @@ def dashboard_choices(cli_path=None, environ=None, files=None) -> list:
     given = cli_path is not None or "DATABASE_URL" in environ
     if (given and str(cli_path) not in named) or not named:
         own = resolve_db(cli_path, {k: v for k, v in environ.items() if k != DATABASES_ENV}, [])
-        if all(c.path != own.path for c in choices):
+        if all((c.path, c.url) != (own.path, own.url) for c in choices):
             key = next(k for k in ("default", "local", "unnamed") if k not in named)
             choices.append(replace(own, name=key, label=own.display))
     return choices

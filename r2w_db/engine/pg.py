@@ -17,9 +17,8 @@ import os
 from contextlib import contextmanager
 
 from r2w_db import errors
-from r2w_db.engine.locations import redact
+from r2w_db.engine.locations import is_pg_url, redact
 
-SCHEMES = ("postgresql://", "postgres://")
 WRITE_TIMEOUT_MS = 5000          # statement_timeout and lock_timeout of writers
 READ_STATEMENT_TIMEOUT_MS = 60000  # a reader's statement may run this long
 CONNECT_TIMEOUT_S = 10           # unless the URL or PGCONNECT_TIMEOUT says otherwise
@@ -27,10 +26,6 @@ CONNECT_TIMEOUT_S = 10           # unless the URL or PGCONNECT_TIMEOUT says othe
 
 class PgError(errors.R2WError):
     """PostgreSQL refused or failed (unreachable, authentication, a statement)."""
-
-
-def is_pg_url(text) -> bool:
-    return isinstance(text, str) and text.strip().lower().startswith(SCHEMES)
 
 
 def _psycopg():

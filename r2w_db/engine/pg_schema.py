@@ -234,8 +234,9 @@ class PgStep:
         return self.kind in ("index", "drop-invalid")
 
 
-def plan(conn):
-    """The steps `migrate` would run, in order ([] when up to date)."""
+def plan(conn, additions=True):
+    """The steps `migrate` would run, in order ([] when up to date); `additions=False` leaves
+    this project's own indexes out (migrations.plan's switch: only the documented schema)."""
     tables, columns = existing_tables(conn), table_columns(conn)
     indexes = existing_indexes(conn)
     steps = [PgStep(0, f"create table {t}", create_table_sql(t), "table", table=t)
@@ -248,7 +249,7 @@ def plan(conn):
                     steps.append(PgStep(migration.version, step.describe(),
                                         add_column_sql(step.table, step.column), "column",
                                         table=step.table))
-            elif step.name in INDEXES:
+            elif step.name in INDEXES and (additions or migration.documented):
                 table, valid = indexes.get(step.name, (None, False))
                 if table is not None and not valid:
                     index_steps.append(PgStep(migration.version, f"drop invalid index {step.name}",
@@ -262,16 +263,22 @@ def plan(conn):
     return steps + sorted(index_steps, key=lambda s: not s.documented)
 
 
-def pending(db):
+def schema_version(db):
+    """Read-only: the version read off the structure (there is no user_version)."""
     with as_pg(db).read() as conn:
-        return plan(conn)
+        return reached_version(conn)
 
 
-def migrate(db, dry_run=False, progress=None):
+def pending(db, additions=True):
+    with as_pg(db).read() as conn:
+        return plan(conn, additions)
+
+
+def migrate(db, dry_run=False, progress=None, additions=True):
     """Run (or with dry_run only list) the pending steps; returns them. `progress(step, s)`
     after each step with its duration."""
     db = as_pg(db)
-    steps = pending(db)
+    steps = pending(db, additions)
     if dry_run or not steps:
         return steps
     structure = [s for s in steps if not s.concurrent]

@@ -3,6 +3,7 @@ import sqlite3
 
 from r2w_db import errors
 from r2w_db.engine import predicates as P, schema
+from r2w_db.engine.backends import per_backend
 from r2w_db.engine.connection import as_database
 from r2w_db.engine.migrations import plan
 
@@ -31,6 +32,7 @@ def integrity(conn, quick=False, limit=100):
         return [f"{pragma} stopped: {exc}"]
 
 
+@per_backend("r2w_db.figures.pg_check")
 def run_check(db, quick=False):
     """Everything `check` reports, as a dict. `ok` is False on damage or on a missing part of the
     documented schema; this project's own indexes (migrations 7-9) missing is a warning."""

@@ -1,12 +1,19 @@
-"""Figures about the database file itself: sizes, free pages, planner statistics.
+"""Figures about the database file itself: sizes, free pages, planner statistics, what a page
+shows about its database, and the change token the dashboard's cache keys hold.
 
-SQLite-specific (pragmas, sqlite_stat1): a second backend gets its own version of
-`storage`, returning the same keys.
+SQLite-specific (pragmas, sqlite_stat1, the file's mtime): PostgreSQL has its own versions in
+pg_database_file, with the same keys.
 """
+from pathlib import Path
+
+from r2w_db.demo.builder import is_demo
+from r2w_db.engine import schema
 from r2w_db.engine.connection import as_database
+from r2w_db.engine.backends import per_backend
 from r2w_db.figures import stats
 
 
+@per_backend("r2w_db.figures.pg_database_file")
 def storage(db):
     """{"size_bytes", "wal_bytes", "page_size", "page_count", "freelist_count", "free_ratio",
     "free_bytes", "stat_tables", "stat_rows", "rows"} read-only.
@@ -37,3 +44,35 @@ def storage(db):
             "free_ratio": freelist / page_count if page_count else None,
             "free_bytes": freelist * page_size, "stat_rows": stat_rows, "stat_tables": stat_tables,
             "rows": rows}
+
+
+def file_token(path):
+    """(mtime_ns, size) of a file and of its WAL (None for one that does not exist): changes
+    whenever the file is written."""
+    parts = []
+    for candidate in (Path(path), Path(str(path) + "-wal")):
+        try:
+            stat = candidate.stat()
+            parts.append((stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            parts.append(None)
+    return tuple(parts)
+
+
+@per_backend("r2w_db.figures.pg_database_file")
+def change_token(db):
+    """A value that changes whenever the database is written (part of the dashboard's cache
+    keys); on SQLite the file's and the WAL's mtime and size. Never raises."""
+    return file_token(as_database(db).path)
+
+
+@per_backend("r2w_db.figures.pg_database_file")
+def describe(db):
+    """{"schema_version", "demo", "size_bytes"}: what every page shows about its database, after
+    checking it is at the documented schema (else EmptyDatabase, SchemaTooOld ...). Read-only."""
+    db = as_database(db)
+    with db.read() as conn:
+        schema.require_schema(conn, db.path)
+        version = schema.user_version(conn)
+    return {"schema_version": version, "demo": is_demo(db),
+            "size_bytes": stats.file_sizes(db.path)["size_bytes"]}

@@ -1,9 +1,9 @@
 """Every configured database at a glance: reachable, schema version, size, worst health and the
 last snapshot. One broken database is a row saying why, never an error for the others."""
 from r2w_db import config, errors
-from r2w_db.engine import schema, timeutil
-from r2w_db.engine.connection import Database
+from r2w_db.engine import backends, migrations, timeutil
 from r2w_db.figures import health, health_report
+from r2w_db.figures.database_file import storage
 from r2w_db.monitor.history_store import HistoryStore
 
 
@@ -18,14 +18,13 @@ def summary(location, now=None, history=None):
     """{name, title, location (redacted), reachable, error, schema_version, size_bytes,
     worst_health, health_counts, last_snapshot} of one database."""
     now = now or timeutil.utcnow()
-    db = Database(location.path)
+    db = backends.open_database(location)
     row = {"name": location.name, "title": location.title, "location": location.display,
            "reachable": False, "error": None, "schema_version": None, "size_bytes": None,
            "worst_health": None, "health_counts": None, "last_snapshot": None}
     try:
-        with db.read() as conn:
-            row["schema_version"] = schema.user_version(conn)
-        row["size_bytes"] = location.path.stat().st_size
+        row["schema_version"] = migrations.schema_version(db)
+        row["size_bytes"] = storage(db)["size_bytes"]
         row["reachable"] = True
         thresholds, _ = thresholds_for(location)
         report = health_report.evaluate(db, thresholds, now=now)

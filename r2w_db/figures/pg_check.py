@@ -12,6 +12,12 @@ from r2w_db.engine import pg_schema, schema
 from r2w_db.engine.pg import as_pg, identifier
 
 OWNED = (("sessions", "user_id"), ("cv_uploads", "user_id"))
+# the amcheck functions check runs, by mode; a role needs EXECUTE on them (REVOKEd from PUBLIC)
+AMCHECK_FUNCTIONS = {
+    "quick": ("bt_index_check(regclass, boolean)",),
+    "full": ("bt_index_check(regclass, boolean)",
+             "verify_heapam(regclass, boolean, boolean, text, bigint, bigint)"),
+}
 
 
 def orphans(conn):
@@ -49,6 +55,13 @@ def integrity(db, quick=False):
 
     mode = "quick" if quick else "full"
     available, why = _amcheck_available(db)
+    if available:
+        with db.read() as conn:
+            denied = [f for f in AMCHECK_FUNCTIONS[mode] if not conn.execute(
+                "SELECT has_function_privilege(%s, 'EXECUTE')", (f,)).fetchone()[0]]
+        if denied:
+            available, why = False, (f"this role may not run {', '.join(denied)} (GRANT EXECUTE "
+                                     f"ON FUNCTION ... TO it, as the README shows)")
     if not available:
         return {"mode": mode, "ok": None, "available": False,
                 "messages": [f"integrity not available: {why}"]}
