@@ -11,6 +11,7 @@ import numbers
 
 from r2w_db import config, errors
 from r2w_db.engine import batching, predicates, timeutil
+from r2w_db.engine.backends import per_backend
 from r2w_db.engine.connection import as_database, transaction
 
 # No file is re-uploaded two billion times: a larger access_count is damage, not a count. The
@@ -22,6 +23,7 @@ class _NotJson(Exception):
     """Raised inside the read transaction to roll back the access of a corrupt entry."""
 
 
+@per_backend("r2w_db.app.pg_operations")
 def get_cached_extraction(db, file_hash):
     """The cached cv_data (parsed JSON) or None; counts the access in the same statement.
 
@@ -125,6 +127,7 @@ def _old_unused(days):
     return f"{where} AND COALESCE(access_count, 1) <= 1", params
 
 
+@per_backend("r2w_db.app.pg_retention")
 def count_old_cache_entries(db, days=config.CACHE_RETENTION_DAYS) -> int:
     """Preview of cleanup_old_cache_entries: old entries that were never reused."""
     where, params = _old_unused(days)
@@ -133,6 +136,7 @@ def count_old_cache_entries(db, days=config.CACHE_RETENTION_DAYS) -> int:
             f"SELECT count(*) FROM cv_extraction_cache WHERE {where}", params).fetchone()[0]
 
 
+@per_backend("r2w_db.app.pg_retention")
 def cleanup_old_cache_entries(db, days=config.CACHE_RETENTION_DAYS, progress=None) -> int:
     """Delete entries created more than `days` days ago and never reused, in short batches."""
     where, params = _old_unused(days)

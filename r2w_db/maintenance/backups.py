@@ -21,7 +21,9 @@ from pathlib import Path
 
 from r2w_db import errors
 from r2w_db.engine import locations, timeutil
+from r2w_db.engine.backends import per_backend
 from r2w_db.engine.connection import BUSY_TIMEOUT_MS, as_database, translate
+from r2w_db.maintenance.pg_tools import verify_dump
 from r2w_db.maintenance.verification import (
     backup_step,
     is_locked,
@@ -35,7 +37,7 @@ DEFAULT_KEEP = 7
 METHODS = ("backup", "vacuum-into")
 STAMP = "%Y%m%dT%H%M%SZ"
 NAME = re.compile(r"^(?P<stem>.+?)-(?P<kind>pre-restore-)?(?P<stamp>\d{8}T\d{6}Z)"
-                  r"(?:-(?P<seq>\d+))?\.db$")
+                  r"(?:-(?P<seq>\d+))?\.(?:db|dump)$")  # .dump: pg_dump -Fc (PostgreSQL)
 PARTIAL = ".partial-"
 SIDE_FILES = ("-journal", "-wal", "-shm")
 
@@ -70,6 +72,7 @@ def default_dest(environ=None, db=None) -> Path:
     return base if db is None else base / folder_of(db)
 
 
+@per_backend("r2w_db.maintenance.pg_backups")
 def folder_of(db) -> str:
     path = as_database(db).path.absolute()
     return f"{stem_of(db)}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
@@ -80,24 +83,25 @@ def resolve_dest(dest=None, db=None) -> Path:
     return Path(dest).expanduser() if dest else default_dest(db=db)
 
 
+@per_backend("r2w_db.maintenance.pg_backups")
 def stem_of(db) -> str:
     """Backups of data/resume2website.db are named resume2website-YYYYmmddTHHMMSSZ.db."""
     return as_database(db).path.stem or "database"
 
 
-def backup_name(stem, moment=None, kind="", seq=0) -> str:
+def backup_name(stem, moment=None, kind="", seq=0, suffix=".db") -> str:
     moment = moment or datetime.now(timezone.utc)
-    return f"{stem}-{kind}{moment.strftime(STAMP)}{'-' + str(seq) if seq else ''}.db"
+    return f"{stem}-{kind}{moment.strftime(STAMP)}{'-' + str(seq) if seq else ''}{suffix}"
 
 
-def _free_name(dest, stem, kind=""):
+def _free_name(dest, stem, kind="", suffix=".db"):
     """A new name that sorts after every backup taken in the same second (-1, -2, ...)."""
     moment = datetime.now(timezone.utc)
-    first = backup_name(stem, moment, kind)
-    taken = [_seq(p.name) for p in Path(dest).glob(first[:-3] + "*.db")
+    first = backup_name(stem, moment, kind, suffix=suffix)
+    taken = [_seq(p.name) for p in Path(dest).glob(first[:-len(suffix)] + "*" + suffix)
              if NAME.match(p.name) and NAME.match(p.name)["stem"] == stem]
     seq = max(taken) + 1 if taken else 0
-    return Path(dest) / backup_name(stem, moment, kind, seq)
+    return Path(dest) / backup_name(stem, moment, kind, seq, suffix)
 
 
 # -------------------------------------------------------------------- helpers
@@ -176,9 +180,10 @@ def check_dest(dest) -> Path:
 # ---------------------------------------------------------------- verification
 
 def verify_backup(path, monitor=None):
-    """Verify a backup file and record the result in the monitor database; (ok, message)."""
+    """Verify a backup file and record the result in the monitor database; (ok, message).
+    A PostgreSQL dump (.dump) is read whole by pg_restore, its rows counted."""
     path = Path(path)
-    ok, message = verify_file(path)
+    ok, message = verify_dump(path) if path.suffix == ".dump" else verify_file(path)
     if monitor is not None and path.exists():
         stat = path.stat()
         monitor.record_verification(path, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
@@ -188,6 +193,7 @@ def verify_backup(path, monitor=None):
 
 # ---------------------------------------------------------------------- backup
 
+@per_backend("r2w_db.maintenance.pg_backups")
 def preview(db, dest=None, keep=DEFAULT_KEEP):
     """What a backup would do: sizes, free space, how many old backups rotation removes."""
     db = as_database(db)
@@ -200,6 +206,7 @@ def preview(db, dest=None, keep=DEFAULT_KEEP):
             "would_rotate": max(0, len(existing) + 1 - keep), "keep": keep}
 
 
+@per_backend("r2w_db.maintenance.pg_backups")
 def create_backup(db, dest=None, *, keep=DEFAULT_KEEP, method="backup", monitor=None,
                   progress=None):
     """Take a verified backup of `db` into `dest`; rotate to the newest `keep`.

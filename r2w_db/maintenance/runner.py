@@ -5,7 +5,8 @@ import time
 
 from r2w_db import errors
 from r2w_db.app import cache, sessions
-from r2w_db.engine.connection import as_database, translate
+from r2w_db.engine.backends import open_database, per_backend
+from r2w_db.engine.connection import translate
 from r2w_db.figures import check
 from r2w_db.formatting import human_bytes, plural
 from r2w_db.maintenance import anonymous_cleanup, backups, sqlite_tasks
@@ -73,7 +74,7 @@ def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_fi
     as 'cancelled' and re-raised. `should_stop()` ends a delete between two
     transactions (logged 'cancelled' with the rows deleted so far).
     """
-    db = as_database(db)
+    db = open_database(db)
     spec = get_task(task)
     days = check_days(spec, days)
     parameters = {}
@@ -238,12 +239,16 @@ def _execute(name, db, days, quick, state, dest, keep, method, monitor, should_s
             raise Refused(str(exc)) from None
         state.details.update(info)
         state.bytes = info["bytes_reclaimed"]
+        if info.get("message"):   # PostgreSQL says what its VACUUM did
+            return info["message"]
         return f"VACUUM reclaimed {human_bytes(state.bytes)} in {info['vacuum_seconds']:.1f} s"
     if name == "integrity":
         report(None, "checking every page" if not quick else "quick check")
         info = check.run_check(db, quick=quick)
         state.details.update(info)
         integrity = info["integrity"]
+        if integrity["ok"] is None:   # not available here (PostgreSQL without amcheck): not run
+            raise Refused("integrity check not run: " + "; ".join(integrity["messages"]))
         orphans = {k: v for k, v in info["orphans"].items() if v}
         state.details["integrity_ok"] = integrity["ok"]
         if not integrity["ok"]:
@@ -294,7 +299,7 @@ def restore(db, backup_path, *, user=None, dest=None, force=False, progress=None
     as task 'restore'. `force` accepts a file the backup log does not know as a backup of
     this database, or an older documented schema. Returns the Result; raises Refused or
     Failed after logging."""
-    db = as_database(db)
+    db = open_database(db)
     refusal = read_only_refusal("restore")
     if refusal:
         raise Refused(refusal)
@@ -329,6 +334,7 @@ def restore(db, backup_path, *, user=None, dest=None, force=False, progress=None
     return finish("ok", restore_message(db, backup_path, info), info=info)
 
 
+@per_backend("r2w_db.maintenance.pg_restore")
 def restore_message(db, backup_path, info):
     """One line: what was restored, where the previous file went, any warning."""
     message = f"restored {db.path} from {backup_path}"

@@ -231,7 +231,11 @@ class MonitorStore:
 
 
 def database_key(database):
-    """How a database is named in the log: its absolute path."""
+    """How a database is named in the log: its absolute path; a PostgreSQL database by its URL
+    without its password (locations.identity: a URL is not a file name, no secret goes into
+    the log, and a URL given with or without its password is one database)."""
+    if getattr(database, "backend", None) == "postgresql" or locations.is_pg_url(database):
+        return locations.identity(str(getattr(database, "url", database)).strip())
     return str(Path(getattr(database, "path", database)).resolve())
 
 
