@@ -8,8 +8,8 @@ location, or its schema cannot be read), or the settings cannot be trusted.
 import re
 
 from r2w_db import errors
-from r2w_db.engine import timeutil
-from r2w_db.engine.connection import as_database
+from r2w_db.engine import backends, timeutil
+from r2w_db.engine.locations import redact
 from r2w_db.figures import health
 from r2w_db.figures.database_file import storage
 
@@ -28,13 +28,19 @@ def evaluate(db, thresholds=None, last_runs=None, now=None, problem=None):
     now = now or timeutil.utcnow()
     thresholds = thresholds or health.Thresholds()
     try:
-        db = as_database(db)
+        db = backends.open_database(db)
         last_runs = health.last_maintenance(db) if last_runs is None else last_runs
         checks = health.run_checks(db, thresholds, last_runs, now)
-        store = storage(db)
+        store = storage_figures(db)
     except (errors.R2WError, OSError) as exc:
         return unknown(db, errors.one_line(exc), now)
     return report(db, checks, thresholds, last_runs, store, now, problem)
+
+
+@backends.per_backend("r2w_db.figures.pg_health")
+def storage_figures(db):
+    """The file figures the SQLite-only checks' numbers read (WAL, free pages, statistics)."""
+    return storage(db)
 
 
 def report(db, checks, thresholds, last_runs, store, now, problem=None):
@@ -46,7 +52,7 @@ def report(db, checks, thresholds, last_runs, store, now, problem=None):
     code = UNKNOWN_CODE if problem else CODE[worst]
     counts = {colour: sum(1 for c in checks if COLOUR[c.status] == colour)
               for colour in ("red", "amber", "green")}
-    return {"database": str(as_database(db).path), "status": LABEL[code], "exit_code": code,
+    return {"database": str(backends.open_database(db).path), "status": LABEL[code], "exit_code": code,
             "worst": worst, "counts": counts, "checks": rows, "as_of": timeutil.iso(now),
             "error": problem}
 
@@ -54,7 +60,7 @@ def report(db, checks, thresholds, last_runs, store, now, problem=None):
 def unknown(db, message, now=None):
     """The report when the checks cannot run."""
     path = getattr(db, "path", db)
-    return {"database": str(path), "status": LABEL[UNKNOWN_CODE], "exit_code": UNKNOWN_CODE,
+    return {"database": redact(path), "status": LABEL[UNKNOWN_CODE], "exit_code": UNKNOWN_CODE,
             "worst": None, "counts": {"red": 0, "amber": 0, "green": 0}, "checks": [],
             "as_of": timeutil.iso(now or timeutil.utcnow()), "error": message}
 
@@ -71,6 +77,8 @@ def number_of(check, t, last_runs, store, now):
     there is none, e.g. a backup never taken); warn/crit None where the status is decided on
     another figure (the cleanups are judged on overdue rows, not on the waiting count)."""
     key = check.key
+    if getattr(check, "measured", None) is not None:  # a check that carries its own numbers
+        return check.measured
     if key in COUNT_CHECKS:
         warn = {"stuck": t.stuck_warn, "below_threshold": t.below_threshold_warn,
                 "unparseable": t.unparseable_warn, "foreign_values": 1}.get(key)
