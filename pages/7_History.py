@@ -111,7 +111,9 @@ def forecast(ctx, empty):
                      f"{f.full_earliest:%Y-%m-%d} to "
                      + (f"{f.full_latest:%Y-%m-%d}" if f.full_latest else "after 10 years") + ".")
     row[3].metric("Disk full", full, border=True, help=full_help)
-    st.caption(f"{f.reason} Shaded: the 95 % prediction interval (it widens with the horizon; "
+    moved = (f" Fitted on the snapshots since the move on {got['moved_at']:%Y-%m-%d %H:%M} UTC "
+             "(the sizes before it are the other engine's file)." if got.get("moved_at") else "")
+    st.caption(f"{f.reason}{moved} Shaded: the 95 % prediction interval (it widens with the horizon; "
                "snapshots close together are not independent, so read it as the least "
                "uncertainty). Dashed: the fitted line, extended 90 days.")
     horizons = [{"label": f"{d} days", **f.horizons[d]} for d in fc.HORIZONS]
@@ -124,7 +126,8 @@ def tables(ctx, since, empty):
     got = ui.cached_history(hist.tables, ctx.db, since)
     if got["exact"] is not None:
         st.caption(f"As of {when(got['taken_at'])}. Bytes "
-                   + ("measured with SQLite's dbstat (exact)." if got["exact"] else
+                   + ("read from PostgreSQL's catalog (pg_table_size, exact)." if got["catalog"]
+                      else "measured with SQLite's dbstat (exact)." if got["exact"] else
                       "estimated from each table's newest rows, scaled to the file's used pages "
                       "(dbstat is skipped on large files)."))
     left, right = st.columns(2)

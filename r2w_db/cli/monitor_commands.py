@@ -6,12 +6,12 @@
 """
 import fnmatch
 import json
+import shlex
 import sys
 
 from r2w_db import errors
 from r2w_db.cli.common import database, print_json, warn
-from r2w_db.engine import locations, timeutil
-from r2w_db.engine.connection import Database
+from r2w_db.engine import backends, locations, timeutil
 
 # The figures, the watcher and prometheus_client are imported by the commands that use them:
 # building the parser (every command) stays as quick as it was.
@@ -81,7 +81,7 @@ def cmd_history(args):
         return
     if not points:
         print(f"no snapshot of {db.path} since {timeutil.iso(since)[:16]} UTC: "
-              f"run `python -m r2w_db --db {db.path} snapshot` (or `watch`)")
+              f"run `python -m r2w_db --db {shlex.quote(str(db.path))} snapshot` (or `watch`)")
         return
     print("taken_at (UTC)       grain " + " ".join(f"{n:>22}" for n in names))
     for p in points:
@@ -139,7 +139,7 @@ def _targets(args):
         choices = [location]
     else:
         choices = locations.dashboard_choices(None)
-    return [(c.name or c.display, Database(c.path),
+    return [(c.name or c.display, backends.open_database(c),
              lambda s, c=c: settings_mod.for_database(s, c)) for c in choices]
 
 

@@ -15,7 +15,8 @@ from r2w_db.engine import timeutil
 from r2w_db.figures import forecast as fc
 from r2w_db.monitor.alert_store import AlertStore
 from r2w_db.monitor.history_store import HistoryStore, history_frame
-from r2w_db.monitor.store import MonitorStore
+from r2w_db.monitor import lineage
+from r2w_db.monitor.store import MonitorStore, database_key
 
 SIZE_SERIES = {"file.size_bytes": "database file", "file.wal_bytes": "WAL",
                "file.free_bytes": "free pages", "disk.free_bytes": "free disk"}
@@ -74,20 +75,31 @@ def size_forecast(db, monitor=None, days=fc.FIT_DAYS):
     observed = pd.DataFrame({"taken_at": frame["taken_at"], "bytes": frame["file.size_bytes"] + wal})
     observed = observed.dropna()
     free = frame["disk.free_bytes"].dropna() if "disk.free_bytes" in frame else pd.Series([])
-    result = fc.fit(observed, "bytes", free_bytes=float(free.iloc[-1]) if len(free) else None,
+    # sizes from before a move measure the other engine's storage: fit only what came after
+    moved_at = moved_since(db, monitor)
+    fitted = observed if moved_at is None else observed[observed["taken_at"] >= moved_at]
+    result = fc.fit(fitted, "bytes", free_bytes=float(free.iloc[-1]) if len(free) else None,
                     days=days)
     recent = observed[observed["taken_at"] >= observed["taken_at"].max() - timedelta(days=2 * days)]
-    return {"forecast": result, "band": fc.band(result, step_days=1.0), "observed": recent}
+    return {"forecast": result, "band": fc.band(result, step_days=1.0), "observed": recent,
+            "moved_at": moved_at}
+
+
+def moved_since(db, monitor=None):
+    """When the database's history last crossed a move (a naive UTC datetime), or None."""
+    cuts = [cut for _, cut in lineage.lineage(database_key(db), _store(monitor)) if cut]
+    return pd.Timestamp(max(cuts)).to_pydatetime() if cuts else None
 
 
 def tables(db, since=None, monitor=None):
     """{"latest": DataFrame table, rows, bytes, index_bytes (the newest snapshot), "exact": True
-    (dbstat), False (estimate) or None (not recorded), "taken_at", "series": long DataFrame
-    taken_at, table, rows, bytes}."""
-    frame = _frame(db, since, ["tables.*", "table_bytes_exact"], monitor)
+    (dbstat), False (estimate) or None (not recorded), "catalog": True when the bytes are
+    PostgreSQL's pg_table_size (exact too), "taken_at", "series": long DataFrame taken_at,
+    table, rows, bytes}."""
+    frame = _frame(db, since, ["tables.*", "table_bytes_exact", "table_rows_exact"], monitor)
     names = sorted({c.split(".")[1] for c in frame.columns if c.startswith("tables.")})
     empty = {"latest": pd.DataFrame(columns=["table", "rows", "bytes", "index_bytes"]),
-             "exact": None, "taken_at": None,
+             "exact": None, "catalog": False, "taken_at": None,
              "series": pd.DataFrame(columns=["taken_at", "table", "rows", "bytes"])}
     if frame.empty or not names:
         return empty
@@ -103,6 +115,8 @@ def tables(db, since=None, monitor=None):
                                       "bytes": frame.get(f"tables.{t}.bytes")}) for t in names],
                        ignore_index=True).dropna(subset=["rows"])
     return {"latest": latest, "exact": None if pd.isna(exact) else bool(exact),
+            # only PostgreSQL's snapshots record table_rows_exact (figures/pg_snapshot.py)
+            "catalog": not pd.isna(last.get("table_rows_exact", float("nan"))),
             "taken_at": last["taken_at"], "series": series.reset_index(drop=True)}
 
 
