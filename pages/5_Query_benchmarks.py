@@ -1,4 +1,4 @@
-"""Query benchmarks: how fast the key queries run on this database, and how SQLite plans them."""
+"""Query benchmarks: how fast the key queries run on this database, and how its engine plans them."""
 import streamlit as st
 
 from dashboard import bench_charts, ui
@@ -57,10 +57,11 @@ def latest(runs, key, db):
 def show_results(run, runs):
     frame = bench_charts.queries_frame(run)
     scans = frame[frame["full_scan"]]
+    engine, plan_method, full_scan_rule = benchmark.run_facts(run)
     row = st.columns(4)
     row[0].metric("Queries", len(frame), border=True)
     row[1].metric("Full table scans", len(scans), border=True,
-                  help="Plans with a 'SCAN <table>' step that uses no index: every row is read.")
+                  help=f"Plans with {full_scan_rule}.")
     slowest = frame.sort_values("median_ms", ascending=False).iloc[0]
     row[2].metric("Slowest median", bench_charts.human_ms(slowest["median_ms"]), border=True,
                   help=slowest["title"])
@@ -68,7 +69,7 @@ def show_results(run, runs):
     row[3].metric("Run (UTC)", f"{started:%d %b %H:%M}" if started else "–", border=True,
                   help=f"{run['iterations']} iterations per query (fewer for a query past "
                        f"{benchmark.DEFAULT_BUDGET_S:g} s), schema v{run['schema_version']}, "
-                       f"SQLite {run['sqlite_version']}, {run['seconds']:.1f} s in all")
+                       f"{engine}, {run['seconds']:.1f} s in all")
 
     st.subheader("Median per query")
     st.caption("Bar: median time of one execution (fetching every row). Black tick: p95. "
@@ -114,8 +115,9 @@ def show_results(run, runs):
             "delta_ms": st.column_config.NumberColumn("change (ms)", format="%+.4f")})
 
     st.subheader("Query plans")
-    st.caption("`EXPLAIN QUERY PLAN` of each statement with the parameters used. A covering-index "
-               "scan reads every entry of an index but no table row: not a full table scan.")
+    st.caption(f"`{plan_method}` of each statement with the parameters used ({engine}). A full "
+               f"table scan is {full_scan_rule}. A covering-index scan reads every entry of an "
+               "index but no table row: not a full table scan.")
     for q in run["queries"]:
         kind = bench_charts.plan_kind(q)
         icon = (":material/warning:" if q["full_scan"] else
@@ -148,7 +150,8 @@ def show_load(load):
     row[1].metric("Operations", ui.human_count(load["ops"]), border=True,
                   help=f"{load['reads']:,} reads, {load['writes']:,} writes")
     row[2].metric("Lock errors", ui.human_count(load["lock_errors"]), border=True,
-                  help="'database is locked' past the application's busy timeout")
+                  help="writes held up past the lock timeout (SQLite's busy timeout, "
+                       "PostgreSQL's lock_timeout)")
     row[3].metric("Other errors", ui.human_count(load["errors"]), border=True)
     st.caption(f"Ran on {load.get('ran_on', 'a scratch database')} at "
                f"{str(load.get('started_at', ''))[:19].replace('T', ' ')} UTC; "
@@ -196,10 +199,9 @@ def body(ctx):
         "Several threads mix the application's reads (session validation, CV listing, cache "
         "lookup) and writes (new sessions, uploads with a status update, cache accesses), each "
         "through the same r2w_db function the application calls. **It writes, so it never runs "
-        "on this database**: it runs on a temporary copy made with SQLite's online backup "
-        "(consistent even while the application writes; deleted afterwards) or on a small "
+        f"on this database**: it runs on {loadtest.scratch_method(ctx.db)}, or on a small "
         "generated database.")
-    size = ctx.db.path.stat().st_size if ctx.db.path.exists() else 0
+    size = ctx.size_bytes or 0
     cols = st.columns([2, 1, 1, 1.3], vertical_alignment="bottom")
     where = cols[0].radio("Run on", ["copy", "generated"], horizontal=True, key="load_target",
                           format_func={"copy": f"a copy of this database ({ui.human_bytes(size)})",

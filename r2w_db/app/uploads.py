@@ -9,6 +9,7 @@ import uuid
 
 from r2w_db import config, errors
 from r2w_db.engine import schema, timeutil
+from r2w_db.engine.backends import per_backend
 from r2w_db.engine.connection import as_database, transaction
 
 NEWEST_FIRST = "julianday(upload_date) DESC, upload_date DESC, rowid DESC"
@@ -41,6 +42,7 @@ def _upload(row) -> dict:
     return item
 
 
+@per_backend("r2w_db.app.pg_operations")
 def create_cv_upload(db, user_id, job_id, filename, file_type, file_hash=None) -> str:
     """Record an upload in status 'processing'; the new uuid4 upload_id."""
     for value, what in ((user_id, "user_id"), (job_id, "job_id"),
@@ -60,6 +62,7 @@ def create_cv_upload(db, user_id, job_id, filename, file_type, file_hash=None) -
     return upload_id
 
 
+@per_backend("r2w_db.app.pg_operations")
 def get_user_cv_uploads(db, user_id) -> list:
     """The user's uploads, newest first (by instant), cv_data parsed when it is JSON."""
     with as_database(db).read() as conn:
@@ -81,6 +84,7 @@ def _cv_data_text(cv_data):
         f"cv_data must be a dict, a list or a str, not {type(cv_data).__name__}")
 
 
+@per_backend("r2w_db.app.pg_operations")
 def update_cv_upload_status(db, job_id, status, cv_data=None) -> bool:
     """Set the status, one of config.STATUSES (and cv_data unless None); True when the job exists."""
     if status not in config.STATUSES:

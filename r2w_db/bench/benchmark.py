@@ -13,6 +13,9 @@ covering-index scan, not a full table scan.
 
 `compare(current, previous)` calls out queries that became slower and plans that
 changed. Runs are plain dicts (JSON-ready) and are stored by monitor.MonitorStore.
+On PostgreSQL, run_benchmark dispatches to pg_benchmark (the same names, PostgreSQL's
+SQL, plans from EXPLAIN (FORMAT JSON)); a run names its engine, plan method and
+full-scan rule ("engine", "plan_method", "full_scan_rule").
 """
 import hashlib
 import math
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 
 from r2w_db import config, errors
 from r2w_db.engine import predicates as P, schema, timeutil
+from r2w_db.engine.backends import per_backend
 from r2w_db.engine.connection import as_database
 from r2w_db.figures import stats
 
@@ -34,6 +38,8 @@ MIN_ITERATIONS = 5
 SLOWER_RATIO = 1.25          # compare(): slower when the median grew by more than this factor
 SLOWER_MIN_MS = 0.05         # ... and by more than this many milliseconds
 MISSING = "(none)"           # the parameter used when a table has no row to sample
+PLAN_METHOD = "EXPLAIN QUERY PLAN"
+FULL_SCAN_RULE = "a SCAN <table> plan step that uses no index: every row of the table is read"
 
 
 @dataclass(frozen=True)
@@ -331,6 +337,7 @@ def _bind(query, values):
     return tuple(values[name] for name in query.params)
 
 
+@per_backend("r2w_db.bench.pg_benchmark")
 def run_benchmark(db, iterations=DEFAULT_ITERATIONS, queries=None, seed=0, now=None,
                   progress=None, budget_s=DEFAULT_BUDGET_S, warmup=None):
     """Time each query; a JSON-ready dict with one entry per query under "queries".
@@ -381,10 +388,19 @@ def run_benchmark(db, iterations=DEFAULT_ITERATIONS, queries=None, seed=0, now=N
         "seconds": round(time.perf_counter() - wall, 3),
         "iterations": iterations,
         "sqlite_version": sqlite3.sqlite_version,
+        "engine": f"SQLite {sqlite3.sqlite_version}",
+        "plan_method": PLAN_METHOD,
+        "full_scan_rule": FULL_SCAN_RULE,
         "schema_version": version,
         "approx_rows": counts,
         "queries": results,
     }
+
+
+def run_facts(run):
+    """(engine, plan method, full-scan rule) of a run; a run stored before PostgreSQL: SQLite's."""
+    return (run.get("engine") or f"SQLite {run.get('sqlite_version')}",
+            run.get("plan_method") or PLAN_METHOD, run.get("full_scan_rule") or FULL_SCAN_RULE)
 
 
 # ----------------------------------------------------------------- comparison

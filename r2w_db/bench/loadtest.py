@@ -11,7 +11,8 @@ Because it WRITES, it only runs on a scratch database: `run_load_test(path,
 scratch=True)` refuses without `scratch=True`. `load_test_on_copy(db)` makes a
 temporary copy with SQLite's online backup API (one step: a consistent copy even
 while the application writes; the source is opened read-only and left unchanged),
-runs on it, and deletes it.
+runs on it, and deletes it. On PostgreSQL, run_load_test, load_test_on_copy and scratch_method
+dispatch to pg_loadtest (a scratch database on the same server; the same workload, run_workload).
 """
 import random
 import shutil
@@ -25,6 +26,7 @@ from pathlib import Path
 from r2w_db import errors
 from r2w_db.app import cache, sessions, uploads
 from r2w_db.engine import timeutil
+from r2w_db.engine.backends import per_backend
 from r2w_db.engine.connection import as_database, open_reader
 
 DEFAULT_THREADS = 4
@@ -52,6 +54,13 @@ class LoadTestRefused(errors.R2WError):
 
 
 # ----------------------------------------------------------------- scratch databases
+
+@per_backend("r2w_db.bench.pg_loadtest")
+def scratch_method(db) -> str:
+    """How load_test_on_copy copies this database, in words for the page."""
+    return ("a temporary copy made with SQLite's online backup (consistent even while the "
+            "application writes; deleted afterwards)")
+
 
 def scratch_copy(db, dest):
     """Copy `db` to `dest` in one step of the online backup API; returns dest as a Path.
@@ -122,8 +131,11 @@ def _cache_lookup(db, file_hash):
         return conn.execute(CACHE_LOOKUP_SQL, (file_hash,)).fetchone()
 
 
-def _operations(db, pools):
-    """{name: f(rng)} for the operations that the database's rows allow."""
+def _operations(db, pools, cache_lookup=None):
+    """{name: f(rng)} for the operations that the database's rows allow; `cache_lookup(db,
+    file_hash)` is the plain read of a cache entry (_cache_lookup, SQLite's)."""
+    cache_lookup = cache_lookup or _cache_lookup
+
     def pick(rng, name):
         values = pools[name]
         return values[rng.randrange(len(values))] if values else str(uuid.uuid4())
@@ -140,7 +152,7 @@ def _operations(db, pools):
     ops = {
         "session_validation": lambda rng: sessions.get_user_id_from_session(db, pick(rng, "sessions")),
         "cv_listing": lambda rng: uploads.get_user_cv_uploads(db, pick(rng, "owners")),
-        "cache_lookup": lambda rng: _cache_lookup(db, pick(rng, "hashes")),
+        "cache_lookup": lambda rng: cache_lookup(db, pick(rng, "hashes")),
         "create_session": lambda rng: sessions.create_session(db, pick(rng, "users")),
         "upload_and_status": upload,
         "cache_access": lambda rng: cache.get_cached_extraction(db, pick(rng, "hashes")),
@@ -159,6 +171,7 @@ def _percentile(ordered, q):
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
+@per_backend("r2w_db.bench.pg_loadtest")
 def run_load_test(path, *, scratch=False, threads=None, seconds=None, seed=0, progress=None):
     """Run the mixed workload on the database at `path` for `seconds` with `threads` threads
     (DEFAULT_SECONDS, DEFAULT_THREADS).
@@ -172,11 +185,15 @@ def run_load_test(path, *, scratch=False, threads=None, seconds=None, seed=0, pr
         raise LoadTestRefused(db.path)
     if not db.path.exists():
         raise errors.DatabaseMissing(db.path)
+    ops = _operations(db, _pools(db, random.Random(seed)))
+    return run_workload(db, ops, threads=threads, seconds=seconds, seed=seed, progress=progress)
+
+
+def run_workload(db, ops, *, threads=None, seconds=None, seed=0, progress=None):
+    """`threads` threads calling the operations `ops` ({name: f(rng)}, weighted by OPERATIONS)
+    for `seconds`; run_load_test's report. Any backend: the operations open their connections."""
     threads = max(1, int(DEFAULT_THREADS if threads is None else threads))
     seconds = max(0.1, float(DEFAULT_SECONDS if seconds is None else seconds))
-    rng = random.Random(seed)
-    pools = _pools(db, rng)
-    ops = _operations(db, pools)
     names = list(ops)
     weights = [OPERATIONS[n][0] for n in names]
     latencies = {n: [] for n in names}
@@ -223,12 +240,18 @@ def run_load_test(path, *, scratch=False, threads=None, seconds=None, seed=0, pr
     deadline[0] = began + seconds
     start_gate.wait()
     alive = workers
-    while alive:
-        elapsed = time.perf_counter() - began
-        if progress:
-            progress(min(1.0, elapsed / seconds), f"{elapsed:.1f} s of {seconds:g} s")
-        alive[0].join(timeout=0.1)
-        alive = [t for t in alive if t.is_alive()]
+    try:
+        while alive:
+            elapsed = time.perf_counter() - began
+            if progress:
+                progress(min(1.0, elapsed / seconds), f"{elapsed:.1f} s of {seconds:g} s")
+            alive[0].join(timeout=0.1)
+            alive = [t for t in alive if t.is_alive()]
+    except BaseException:  # Ctrl-C or a failing progress callback: the workers stop too
+        deadline[0] = 0.0
+        for t in workers:
+            t.join(timeout=10)
+        raise
     elapsed = time.perf_counter() - began
     by_kind = []
     for n in names:
@@ -262,6 +285,7 @@ def run_load_test(path, *, scratch=False, threads=None, seconds=None, seed=0, pr
     }
 
 
+@per_backend("r2w_db.bench.pg_loadtest")
 def load_test_on_copy(db, *, directory=None, generated=False, progress=None, **options):
     """The load test on a temporary copy of `db` (or, generated=True, a small demo database),
     deleted afterwards. The result names the source under "source" and says how it ran."""

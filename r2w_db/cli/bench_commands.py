@@ -2,7 +2,8 @@
 
 Times the key queries on a read-only connection (r2w_db.benchmark), compares the
 run with the previous one stored for the same database, stores it in the monitor
-database, and with --load-test also runs the load test on a temporary copy.
+database, and with --load-test also runs the load test on a temporary copy (on PostgreSQL: a
+scratch database on the same server, dropped afterwards). Both dispatch inside r2w_db.bench.
 Registered by cli.build_parser through `add_parser(sub, common)`.
 """
 import getpass
@@ -86,7 +87,8 @@ def _ms(value):
 def print_run(run, comparison, load=None, out=None):
     out = out or sys.stdout
     w = lambda line="": print(line, file=out)  # noqa: E731
-    w(f"bench: {run['database']} (schema v{run['schema_version']}, SQLite {run['sqlite_version']},"
+    engine, plan_method, _ = benchmark.run_facts(run)
+    w(f"bench: {run['database']} (schema v{run['schema_version']}, {engine}, plans from {plan_method},"
       f" up to {run['iterations']} iterations, {run['seconds']:.1f} s)")
     w(f"  {'query (ms)':<28} {'median':>9} {'p95':>9} {'mean':>9} {'min':>9} {'max':>9} {'n':>5}  plan")
     for q in run["queries"]:

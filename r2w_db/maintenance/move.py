@@ -162,9 +162,11 @@ def _convert_table(conn, table, mode, sink=None):
             "rows_skipped": read[0] - checksum.rows, "checksum": checksum.hex}, converter.problems
 
 
-def move(source, to, unconvertible="refuse", dry_run=False, progress=None, user=None):
+def move(source, to, unconvertible="refuse", dry_run=False, progress=None, user=None,
+         record=True):
     """Move `source` (SQLite) into the PostgreSQL database `to`; returns the report (a dict).
-    Raises MoveRefused (with .report) when it would lose or overwrite data."""
+    Raises MoveRefused (with .report) when it would lose or overwrite data. `record=False`
+    leaves the monitor's log alone (a scratch database filled for the load test)."""
     if unconvertible not in MODES:
         raise errors.InvalidValue(f"--unconvertible {unconvertible!r}: choose {', '.join(MODES)}")
     source, target = as_database(source), PgDatabase(to)
@@ -177,7 +179,7 @@ def move(source, to, unconvertible="refuse", dry_run=False, progress=None, user=
         raise MoveRefused(f"{target.display} has columns of other types: "
                           + "; ".join(state["wrong_types"]), report)
     occupied = any(state["tables"].values())
-    log = None if dry_run else _log_start(source, target, unconvertible, user)
+    log = None if dry_run or not record else _log_start(source, target, unconvertible, user)
     try:
         with source_snapshot(source) as (conn, how):
             report["snapshot"] = how
