@@ -304,3 +304,16 @@ def test_checks_from_a_stats_result_equal_the_counted_ones(tmp_path):
     assert [(c.key, c.status, c.value, c.detail) for c in given] == [
         (c.key, c.status, c.value, c.detail) for c in counted]
     assert any(c.status != OK for c in counted)
+
+
+def test_a_remedy_command_can_be_pasted_into_a_shell(tmp_path):
+    """A URL's `&` or a path's space would split the command: the location is shell-quoted."""
+    import shlex
+
+    from r2w_db.engine.pg import PgDatabase
+
+    url = PgDatabase("postgresql://app:secret@/r2w?host=/run/pg&port=5433")
+    words = shlex.split(health._cmd(url, "maintain", "sessions"))
+    assert words[4] == "postgresql://app:***@/r2w?host=/run/pg&port=5433" and words[5:] == [
+        "maintain", "sessions"]
+    assert shlex.split(health._cmd(tmp_path / "my db.db", "backup"))[4] == str(tmp_path / "my db.db")

@@ -8,6 +8,7 @@ dashboard and passed in as `overrides`), then environment variables `R2W_HEALTH_
 """
 import dataclasses
 import os
+import shlex
 from dataclasses import dataclass
 
 from r2w_db import config, errors
@@ -145,7 +146,7 @@ def last_maintenance(db, store=None):
 
 def _cmd(db, *words):
     where = db.display if backends.is_postgresql(db) else as_database(db).path
-    return f"python -m r2w_db --db {where} " + " ".join(words)
+    return f"python -m r2w_db --db {shlex.quote(str(where))} " + " ".join(words)
 
 
 @backends.per_backend("r2w_db.figures.pg_health")
