@@ -86,6 +86,7 @@ def _cv_json(cv_data):
         raise errors.InvalidValue(f"cv_data cannot be stored as JSON: {exc}") from None
 
 
+@per_backend("r2w_db.app.pg_operations")
 def cache_extraction_result(db, file_hash, cv_data, model, temperature, confidence,
                             threshold=config.CACHE_THRESHOLD) -> bool:
     """Cache an extraction when confidence >= threshold (the application's rule; upsert on

@@ -1,4 +1,5 @@
-"""The application's everyday operations on PostgreSQL: sessions, uploads and cache reads.
+"""The application's everyday operations on PostgreSQL: sessions, uploads, transfers, batch
+loads, cache reads and writes (accounts and portfolios: pg_accounts).
 
 sessions.py, uploads.py and cache.py dispatch here (backends.per_backend) for a PgDatabase, with
 the same validation (their own helpers), the same results and the same errors:
@@ -16,8 +17,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from r2w_db import config, errors
-from r2w_db.app.cache import MAX_ACCESS_COUNT
-from r2w_db.app.uploads import _cv_data_text, _parse_cv_data, _required
+from r2w_db.app.cache import MAX_ACCESS_COUNT, _cv_json, _number
+from r2w_db.app.uploads import _cv_data_text, _is_anonymous, _parse_cv_data, _required
 from r2w_db.engine import timeutil
 from r2w_db.engine.pg import as_pg
 
@@ -35,6 +36,15 @@ VALUES (%(upload_id)s, %(user_id)s, %(job_id)s, %(filename)s, %(file_type)s, %(n
         'processing', %(file_hash)s)"""
 USER_UPLOADS = ("SELECT * FROM cv_uploads WHERE user_id = %(user_id)s"
                 " ORDER BY upload_date DESC NULLS LAST, upload_id DESC")
+UPLOADS_OF_USERS = ("SELECT * FROM cv_uploads WHERE user_id = ANY(%(user_ids)s)"
+                    " ORDER BY user_id, upload_date DESC NULLS LAST, upload_id DESC")
+USER_ROW = "SELECT * FROM users WHERE user_id = %(user_id)s"
+# transfer_cv_ownership: the upload and the user are locked for the transaction, as SQLite's
+# write lock holds them, so neither changes between the checks and the update
+UPLOAD_OWNER = "SELECT user_id FROM cv_uploads WHERE job_id = %(job_id)s FOR UPDATE"
+USER_LOCKED = "SELECT 1 FROM users WHERE user_id = %(user_id)s FOR SHARE"
+TRANSFER = ("UPDATE cv_uploads SET user_id = %(new_user_id)s"
+            " WHERE job_id = %(job_id)s AND user_id = %(owner)s")
 SET_STATUS = "UPDATE cv_uploads SET status = %(status)s WHERE job_id = %(job_id)s"
 SET_STATUS_AND_DATA = ("UPDATE cv_uploads SET status = %(status)s, cv_data = %(cv_data)s"
                        " WHERE job_id = %(job_id)s")
@@ -47,6 +57,15 @@ SET access_count = CASE WHEN access_count IS NULL THEN 1
                         ELSE access_count END,
     last_accessed = %(now)s
 WHERE file_hash = %(file_hash)s RETURNING cv_data"""
+# cache.cache_extraction_result: the upsert keeps created_at and access_count
+CACHE_WRITE = """
+INSERT INTO cv_extraction_cache (file_hash, cv_data, extraction_model, temperature, created_at,
+                                 confidence_score, access_count, last_accessed)
+VALUES (%(file_hash)s, %(cv_data)s, %(model)s, %(temperature)s, %(now)s, %(confidence)s, 1,
+        %(now)s)
+ON CONFLICT (file_hash) DO UPDATE SET cv_data = excluded.cv_data,
+    extraction_model = excluded.extraction_model, temperature = excluded.temperature,
+    confidence_score = excluded.confidence_score, last_accessed = excluded.last_accessed"""
 
 
 def _now():
@@ -69,6 +88,18 @@ def writing(db):
 def _stored(value):
     """A value read from PostgreSQL in the form SQLite stores it (timestamps as timeutil.iso)."""
     return timeutil.iso(value) if isinstance(value, datetime) else value
+
+
+def stored_row(row) -> dict:
+    """A dict_row with every value in its stored form."""
+    return {k: _stored(v) for k, v in row.items()}
+
+
+def _uploads(rows) -> list:
+    found = [stored_row(row) for row in rows]
+    for item in found:
+        item["cv_data"] = _parse_cv_data(item.get("cv_data"))
+    return found
 
 
 # ---------------------------------------------------------------------- sessions
@@ -118,11 +149,8 @@ def get_user_cv_uploads(db, user_id) -> list:
     from psycopg.rows import dict_row
 
     with as_pg(db).read() as conn:
-        rows = conn.cursor(row_factory=dict_row).execute(USER_UPLOADS, {"user_id": user_id})
-        found = [{k: _stored(v) for k, v in row.items()} for row in rows]
-    for item in found:
-        item["cv_data"] = _parse_cv_data(item.get("cv_data"))
-    return found
+        return _uploads(conn.cursor(row_factory=dict_row).execute(
+            USER_UPLOADS, {"user_id": user_id}))
 
 
 def update_cv_upload_status(db, job_id, status, cv_data=None) -> bool:
@@ -135,6 +163,66 @@ def update_cv_upload_status(db, job_id, status, cv_data=None) -> bool:
         statement, params["cv_data"] = SET_STATUS_AND_DATA, _cv_data_text(cv_data)
     with writing(db) as conn:
         return conn.execute(statement, params).rowcount > 0
+
+
+def transfer_cv_ownership(db, job_id, new_user_id) -> dict:
+    """As uploads.transfer_cv_ownership: the same checks, messages and result."""
+    result = {"success": False, "job_id": job_id, "old_user_id": None,
+              "new_user_id": new_user_id, "message": ""}
+    with writing(db) as conn:
+        row = conn.execute(UPLOAD_OWNER, {"job_id": job_id}).fetchone()
+        if row is None:
+            result["message"] = f"no upload with job_id {job_id!r}"
+            return result
+        owner = result["old_user_id"] = row[0]
+        if _is_anonymous(new_user_id) or not conn.execute(
+                USER_LOCKED, {"user_id": new_user_id}).fetchone():
+            result["message"] = f"no registered user with id {new_user_id!r}"
+            return result
+        if owner == new_user_id:
+            result.update(success=True, message="the upload already belongs to this user")
+            return result
+        if not _is_anonymous(owner):
+            result["message"] = ("refused: the upload belongs to another registered user, "
+                                 "only anonymous uploads can be transferred")
+            return result
+        conn.execute(TRANSFER, {"new_user_id": new_user_id, "job_id": job_id, "owner": owner})
+        result.update(success=True, message=f"transferred from {owner} to {new_user_id}")
+    return result
+
+
+def get_user_with_cvs(db, user_id):
+    """The user dict plus "cvs" (its uploads, newest first), read in one snapshot; None if no
+    user."""
+    from psycopg.rows import dict_row
+
+    with as_pg(db).read() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        row = cur.execute(USER_ROW, {"user_id": user_id}).fetchone()
+        if row is None:
+            return None
+        user = stored_row(row)
+        user["cvs"] = _uploads(cur.execute(USER_UPLOADS, {"user_id": user_id}))
+    return user
+
+
+def get_multiple_users_cvs(db, user_ids) -> dict:
+    """{user_id: uploads newest first} for every asked id, in one query (an array parameter)."""
+    from psycopg.rows import dict_row
+
+    if isinstance(user_ids, (str, bytes)):
+        raise errors.InvalidValue("user_ids must be a collection of ids, not one string")
+    ids = list(dict.fromkeys(user_ids))
+    if not all(isinstance(user_id, str) for user_id in ids):
+        raise errors.InvalidValue("every user_id must be a string")
+    result = {user_id: [] for user_id in ids}
+    if not ids:
+        return result
+    with as_pg(db).read() as conn:
+        rows = conn.cursor(row_factory=dict_row).execute(UPLOADS_OF_USERS, {"user_ids": ids})
+        for item in _uploads(rows):
+            result[item["user_id"]].append(item)
+    return result
 
 
 # ------------------------------------------------------------------------- cache
@@ -154,3 +242,26 @@ def get_cached_extraction(db, file_hash):
         except (TypeError, ValueError):
             conn.rollback()
             return None
+
+
+def cache_extraction_result(db, file_hash, cv_data, model, temperature, confidence,
+                            threshold=config.CACHE_THRESHOLD) -> bool:
+    """As cache.cache_extraction_result: the same checks, the same threshold rule, the upsert
+    keeping created_at and access_count; True when written."""
+    if not isinstance(file_hash, str) or not file_hash:
+        raise errors.InvalidValue("file_hash must be a non-empty string")
+    if not isinstance(model, str) or not model:
+        raise errors.InvalidValue("model must be a non-empty string")
+    temperature = _number(temperature, "temperature")
+    if confidence is None:
+        return False
+    confidence = _number(confidence, "confidence")
+    if not 0.0 <= confidence <= 1.0:
+        raise errors.InvalidValue(f"confidence must be between 0 and 1, not {confidence!r}")
+    if not confidence >= threshold:
+        return False
+    params = {"file_hash": file_hash, "cv_data": _cv_json(cv_data), "model": model,
+              "temperature": temperature, "confidence": confidence, "now": _now()}
+    with writing(db) as conn:
+        conn.execute(CACHE_WRITE, params)
+    return True

@@ -100,6 +100,7 @@ def update_cv_upload_status(db, job_id, status, cv_data=None) -> bool:
             return conn.execute(sql, params).rowcount > 0
 
 
+@per_backend("r2w_db.app.pg_operations")
 def transfer_cv_ownership(db, job_id, new_user_id) -> dict:
     """Give an anonymous upload to a registered user, in one transaction.
 
@@ -137,6 +138,7 @@ def transfer_cv_ownership(db, job_id, new_user_id) -> dict:
 _CV_COLUMNS = schema.COLUMNS["cv_uploads"]
 
 
+@per_backend("r2w_db.app.pg_operations")
 def get_user_with_cvs(db, user_id):
     """The user dict plus "cvs" (its uploads, newest first), in one LEFT JOIN; None if no user."""
     cv_cols = ", ".join(f"c.{col} AS cv__{col}" for col in _CV_COLUMNS)
@@ -153,6 +155,7 @@ def get_user_with_cvs(db, user_id):
     return user
 
 
+@per_backend("r2w_db.app.pg_operations")
 def get_multiple_users_cvs(db, user_ids) -> dict:
     """{user_id: uploads newest first} for every asked id, one IN query per CHUNK ids."""
     if isinstance(user_ids, (str, bytes)):
