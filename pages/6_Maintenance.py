@@ -209,19 +209,22 @@ def _card(name, last):
         if name == "integrity":
             quick = st.checkbox("Quick check (quick_check: faster, skips index contents)",
                                 key=f"maint_quick_{name}")
+        applicable = True   # a task this database's engine has no use for (checkpoint on PostgreSQL)
         try:
             pv = ui.cached(registry.preview, ctx.db, name, days=days, quick=bool(quick),
                            signed_out=False)
             st.markdown(f"**Preview:** {pv.message}.")
             if pv.refusal:
                 st.warning(pv.refusal, icon=":material/block:")
+            applicable = (pv.details or {}).get("applicable", True)
         except errors.R2WError as exc:
             st.warning(f"Preview unavailable: {exc}", icon=":material/warning:")
         st.markdown(_last_run_line(last))
         if name in state["maint_results"]:
             _show_result(state["maint_results"][name])
         st.button(f"Run {task.title.lower()} …", key=f"maint_run_{name}", on_click=_ask,
-                  args=(name,), disabled=not allowed, help=reason,
+                  args=(name,), disabled=not (allowed and applicable),
+                  help=reason or (None if applicable else pv.refusal),
                   type="primary" if task.destructive else "secondary",
                   icon=":material/play_arrow:")
         if reason:

@@ -343,6 +343,9 @@ def test_the_maintenance_page_previews_postgresql(moved, monkeypatch, tmp_path):
         assert registry.preview(url, task, signed_out=False).message in shown, task
     assert "VACUUM (ANALYZE) on each table" in shown and "PRAGMA" not in shown
     assert any("not applicable on PostgreSQL" in str(w.value) for w in at.warning)
+    # a task PostgreSQL has no use for cannot be started; the others can
+    assert at.button(key="maint_run_checkpoint").disabled
+    assert not at.button(key="maint_run_sessions").disabled
     st.cache_data.clear()
 
 
