@@ -132,6 +132,12 @@ def share_by_period(db, window: Window):
         anonymous = conn.execute(
             f"SELECT {period}, count(*) FROM cv_uploads WHERE {P.is_anonymous()} AND {where}"
             " GROUP BY 1", params).fetchall()
+    return share_of(uploads, anonymous, window)
+
+
+def share_of(uploads, anonymous, window: Window):
+    """share_by_period's result from rows (period, uploads) and (period, anonymous uploads), on
+    either backend."""
     total = sum(r[1] for r in uploads)
     anonymous_total = sum(r[1] for r in anonymous)
     frame = period_frame(uploads, window, counts=("uploads",)).merge(

@@ -35,8 +35,15 @@ def hit_rate(db, window: Window):
             f"SELECT {period} AS period, count(*),"
             " coalesce(sum(u.file_hash IS NOT NULL AND u.file_hash <> ''), 0)"
             f" FROM cv_uploads u WHERE {where} GROUP BY 1", params).fetchall()
-        uploads, hashed = (sum(r[i] for r in rows) for i in (1, 2))  # with unreadable dates
+        hashed = sum(r[2] for r in rows)  # with unreadable dates
         hit_rows = hits(conn, window, hashed, (period, ()))
+    return hit_rate_of(rows, hit_rows, window)
+
+
+def hit_rate_of(rows, hit_rows, window: Window):
+    """hit_rate's result from rows (period, uploads, hashed) and (period, hits), on either
+    backend (totals include rows without a readable period)."""
+    uploads, hashed = (sum(r[i] for r in rows) for i in (1, 2))
     hit_count = sum(n for _, n in hit_rows)
     frame = period_frame(rows, window, counts=("uploads", "hashed")).merge(
         period_frame(hit_rows, window, counts=("hits",)), on="period", how="left")

@@ -9,8 +9,8 @@ import pandas as pd
 
 from r2w_db import config
 from r2w_db.engine import timeutil
-from r2w_db.figures.anonymous import AGE_BUCKETS, UNKNOWN_AGE
-from r2w_db.figures.periods import Window, period_frame, rate_column, ratio
+from r2w_db.figures.anonymous import AGE_BUCKETS, UNKNOWN_AGE, share_of
+from r2w_db.figures.periods import Window, period_frame, ratio
 from r2w_db.figures.pg_stats import ANON
 from r2w_db.figures.pg_periods import (FIRST_IN_WINDOW, FIRST_SEEN_ANONYMOUS, UPLOAD_IN_WINDOW,
                                        per_period, period_rows, read, rows, utc, window_params)
@@ -85,11 +85,4 @@ def share_by_period(db, window: Window):
     with read(db) as conn:
         uploads = period_rows(conn, UPLOADS_BY_PERIOD, params)
         anonymous = period_rows(conn, ANONYMOUS_BY_PERIOD, params)
-    total = sum(r[1] for r in uploads)
-    anonymous_total = sum(r[1] for r in anonymous)
-    frame = period_frame(uploads, window, counts=("uploads",)).merge(
-        period_frame(anonymous, window, counts=("anonymous",)), on="period", how="left")
-    frame["anonymous"] = frame["anonymous"].fillna(0).astype("int64")
-    frame["share"] = rate_column(frame, "anonymous", "uploads")
-    return {"uploads": total, "anonymous": anonymous_total, "share": ratio(anonymous_total, total),
-            "by_period": frame}
+    return share_of(uploads, anonymous, window)

@@ -12,8 +12,8 @@ import pandas as pd
 from r2w_db import config
 from r2w_db.app.cache import MAX_ACCESS_COUNT
 from r2w_db.engine import timeutil
-from r2w_db.figures import cache_hits, stats
-from r2w_db.figures.periods import Window, period_frame, rate_column
+from r2w_db.figures import cache_hits
+from r2w_db.figures.periods import Window
 from r2w_db.figures.pg_overview import hits_by_period
 from r2w_db.figures.pg_periods import (UPLOAD_IN_WINDOW, per_period, period_rows, read, utc,
                                        window_params)
@@ -49,16 +49,7 @@ def hit_rate(db, window: Window):
     with read(db) as conn:
         rows = period_rows(conn, UPLOADS_BY_PERIOD, params)
         hit_rows = hits_by_period(conn, window)
-    uploads, hashed = (sum(r[i] for r in rows) for i in (1, 2))
-    hit_count = sum(n for _, n in hit_rows)
-    frame = period_frame(rows, window, counts=("uploads", "hashed")).merge(
-        period_frame(hit_rows, window, counts=("hits",)), on="period", how="left")
-    frame["hits"] = frame["hits"].fillna(0).astype("int64")
-    frame["extracted"] = frame["hashed"] - frame["hits"]
-    frame["unhashed"] = frame["uploads"] - frame["hashed"]
-    frame["hit_rate"] = rate_column(frame, "hits", "hashed")
-    return {"uploads": uploads, "hashed": hashed, "hits": hit_count,
-            "hit_rate": stats.hit_rate_from(hashed, hit_count), "by_period": frame}
+    return cache_hits.hit_rate_of(rows, hit_rows, window)
 
 
 def access_counts(db):

@@ -15,7 +15,7 @@ from r2w_db import config, errors
 from r2w_db.engine import backends
 from r2w_db.engine.connection import as_database
 from r2w_db.figures import anonymous, cache_hits, confidence, overview, rollup_window, stats, uploads
-from r2w_db.figures.periods import Window, period_frame, rate_column, read
+from r2w_db.figures.periods import Window, period_frame, read
 
 def usable(db, window: Window, store=None) -> bool:
     """Whether this window is answered from the roll-ups (never when the monitor database
@@ -83,16 +83,10 @@ def hit_rate(db, window: Window, store=None):
     if not usable(db, window, store):
         return cache_hits.hit_rate(db, window)
     found = _periods(db, window, store)
-    rows = _rows(found, lambda f: [f["cache"]["uploads"], f["cache"]["hashed"], f["cache"]["hits"]],
-                 lambda f: f["cache"]["uploads"])
-    frame = period_frame(rows, window, counts=("uploads", "hashed", "hits"))
-    frame["extracted"] = frame["hashed"] - frame["hits"]
-    frame["unhashed"] = frame["uploads"] - frame["hashed"]
-    frame["hit_rate"] = rate_column(frame, "hits", "hashed")
-    n, hashed, hits = _sum(found, lambda f: [f["cache"][k] for k in ("uploads", "hashed", "hits")]) \
-        or (0, 0, 0)
-    return {"uploads": n, "hashed": hashed, "hits": hits,
-            "hit_rate": stats.hit_rate_from(hashed, hits), "by_period": frame}
+    return cache_hits.hit_rate_of(
+        _rows(found, lambda f: [f["cache"]["uploads"], f["cache"]["hashed"]],
+              lambda f: f["cache"]["uploads"]),
+        _rows(found, lambda f: [f["cache"]["hits"]], lambda f: f["cache"]["hits"]), window)
 
 
 # ------------------------------------------------------------------ Anonymous users page
@@ -102,14 +96,10 @@ def anonymous_share(db, window: Window, store=None):
     if not usable(db, window, store):
         return anonymous.share_by_period(db, window)
     found = _periods(db, window, store)
-    rows = _rows(found, lambda f: [f["uploads"]["total"], f["anonymous"]["uploads"]],
-                 lambda f: f["uploads"]["total"])
-    frame = period_frame(rows, window, counts=("uploads", "anonymous"))
-    frame["share"] = rate_column(frame, "anonymous", "uploads")
-    total, anonymous_total = _sum(found, lambda f: [f["uploads"]["total"],
-                                                    f["anonymous"]["uploads"]]) or (0, 0)
-    return {"uploads": total, "anonymous": anonymous_total,
-            "share": None if not total else anonymous_total / total, "by_period": frame}
+    return anonymous.share_of(
+        _rows(found, lambda f: [f["uploads"]["total"]], lambda f: f["uploads"]["total"]),
+        _rows(found, lambda f: [f["anonymous"]["uploads"]], lambda f: f["anonymous"]["uploads"]),
+        window)
 
 
 def anonymous_ids(db, window: Window, store=None):
