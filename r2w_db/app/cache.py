@@ -86,23 +86,33 @@ def _cv_json(cv_data):
         raise errors.InvalidValue(f"cv_data cannot be stored as JSON: {exc}") from None
 
 
-@per_backend("r2w_db.app.pg_operations")
-def cache_extraction_result(db, file_hash, cv_data, model, temperature, confidence,
-                            threshold=config.CACHE_THRESHOLD) -> bool:
-    """Cache an extraction when confidence >= threshold (the application's rule; upsert on
-    file_hash, keeping created_at and access_count); True when written."""
+def checked_extraction(file_hash, model, temperature, confidence, threshold):
+    """(temperature, confidence) of an extraction to cache, None when it is not cached
+    (no confidence, or below the threshold); InvalidValue for a value the schema refuses."""
     if not isinstance(file_hash, str) or not file_hash:
         raise errors.InvalidValue("file_hash must be a non-empty string")
     if not isinstance(model, str) or not model:
         raise errors.InvalidValue("model must be a non-empty string")
     temperature = _number(temperature, "temperature")
     if confidence is None:
-        return False
+        return None
     confidence = _number(confidence, "confidence")
     if not 0.0 <= confidence <= 1.0:
         raise errors.InvalidValue(f"confidence must be between 0 and 1, not {confidence!r}")
     if not confidence >= threshold:
+        return None
+    return temperature, confidence
+
+
+@per_backend("r2w_db.app.pg_operations")
+def cache_extraction_result(db, file_hash, cv_data, model, temperature, confidence,
+                            threshold=config.CACHE_THRESHOLD) -> bool:
+    """Cache an extraction when confidence >= threshold (the application's rule; upsert on
+    file_hash, keeping created_at and access_count); True when written."""
+    checked = checked_extraction(file_hash, model, temperature, confidence, threshold)
+    if checked is None:
         return False
+    temperature, confidence = checked
     text = _cv_json(cv_data)
     now = timeutil.now_iso()
     with as_database(db).write() as conn:

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from r2w_db import config, errors
-from r2w_db.app.cache import MAX_ACCESS_COUNT, _cv_json, _number
+from r2w_db.app import cache, uploads
+from r2w_db.app.cache import MAX_ACCESS_COUNT, _cv_json
 from r2w_db.app.uploads import _cv_data_text, _is_anonymous, _parse_cv_data, _required
 from r2w_db.engine import timeutil
 from r2w_db.engine.pg import as_pg
@@ -210,11 +211,7 @@ def get_multiple_users_cvs(db, user_ids) -> dict:
     """{user_id: uploads newest first} for every asked id, in one query (an array parameter)."""
     from psycopg.rows import dict_row
 
-    if isinstance(user_ids, (str, bytes)):
-        raise errors.InvalidValue("user_ids must be a collection of ids, not one string")
-    ids = list(dict.fromkeys(user_ids))
-    if not all(isinstance(user_id, str) for user_id in ids):
-        raise errors.InvalidValue("every user_id must be a string")
+    ids = uploads.checked_user_ids(user_ids)
     result = {user_id: [] for user_id in ids}
     if not ids:
         return result
@@ -248,18 +245,10 @@ def cache_extraction_result(db, file_hash, cv_data, model, temperature, confiden
                             threshold=config.CACHE_THRESHOLD) -> bool:
     """As cache.cache_extraction_result: the same checks, the same threshold rule, the upsert
     keeping created_at and access_count; True when written."""
-    if not isinstance(file_hash, str) or not file_hash:
-        raise errors.InvalidValue("file_hash must be a non-empty string")
-    if not isinstance(model, str) or not model:
-        raise errors.InvalidValue("model must be a non-empty string")
-    temperature = _number(temperature, "temperature")
-    if confidence is None:
+    checked = cache.checked_extraction(file_hash, model, temperature, confidence, threshold)
+    if checked is None:
         return False
-    confidence = _number(confidence, "confidence")
-    if not 0.0 <= confidence <= 1.0:
-        raise errors.InvalidValue(f"confidence must be between 0 and 1, not {confidence!r}")
-    if not confidence >= threshold:
-        return False
+    temperature, confidence = checked
     params = {"file_hash": file_hash, "cv_data": _cv_json(cv_data), "model": model,
               "temperature": temperature, "confidence": confidence, "now": _now()}
     with writing(db) as conn:

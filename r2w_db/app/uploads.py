@@ -155,14 +155,20 @@ def get_user_with_cvs(db, user_id):
     return user
 
 
-@per_backend("r2w_db.app.pg_operations")
-def get_multiple_users_cvs(db, user_ids) -> dict:
-    """{user_id: uploads newest first} for every asked id, one IN query per CHUNK ids."""
+def checked_user_ids(user_ids) -> list:
+    """The asked ids, each once, in order (InvalidValue for one string or a non-string id)."""
     if isinstance(user_ids, (str, bytes)):
         raise errors.InvalidValue("user_ids must be a collection of ids, not one string")
     ids = list(dict.fromkeys(user_ids))
     if not all(isinstance(user_id, str) for user_id in ids):
         raise errors.InvalidValue("every user_id must be a string")
+    return ids
+
+
+@per_backend("r2w_db.app.pg_operations")
+def get_multiple_users_cvs(db, user_ids) -> dict:
+    """{user_id: uploads newest first} for every asked id, one IN query per CHUNK ids."""
+    ids = checked_user_ids(user_ids)
     result = {user_id: [] for user_id in ids}
     if not ids:
         return result
