@@ -37,7 +37,8 @@ from machine_info import describe  # noqa: E402
 
 from r2w_db.bench import benchmark, loadtest  # noqa: E402
 from r2w_db.demo.builder import build_demo  # noqa: E402
-from r2w_db.figures import pg_stats, stats  # noqa: E402
+from r2w_db.figures import stats  # noqa: E402
+from r2w_db.backends.postgresql import stats as pg_stats
 from r2w_db.maintenance import move  # noqa: E402
 from tests.pg_cluster import Cluster, install_postgresql  # noqa: E402
 
@@ -106,7 +107,7 @@ def page_times(db, runs, env):
 
 def connect_ms(db, times=20):
     """Median milliseconds of opening a reader and running SELECT 1 (what each load-test call pays)."""
-    from r2w_db.engine.backends import open_database
+    from r2w_db.backends.dispatch import open_database
 
     db, took = open_database(db), []
     for _ in range(times):

@@ -47,8 +47,9 @@ from bench.machine_info import describe  # noqa: E402
 from r2w_db import config
 from r2w_db.bench import benchmark
 from r2w_db.engine import migrations, schema, timeutil
-from r2w_db.engine.backends import open_database
-from r2w_db.engine.connection import Database, open_reader
+from r2w_db.backends.dispatch import open_database
+from r2w_db.backends.sqlite.connection import open_reader
+from r2w_db.backends.sqlite.database import Database
 from r2w_db.figures import stats
 
 WORK = ROOT / "bench" / "work"

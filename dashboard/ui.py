@@ -40,8 +40,8 @@ from dashboard.access import (  # noqa: F401  (pages and tests use them as ui.*)
 from r2w_db import errors, formatting
 from r2w_db.demo.default import ensure_default
 from r2w_db.engine import locations, schema
-from r2w_db.engine.backends import open_database
-from r2w_db.engine.connection import Database
+from r2w_db.backends.dispatch import open_database
+from r2w_db.backends.sqlite.database import Database
 from r2w_db.figures import database_file, periods
 
 CACHE_TTL_S = 30

@@ -29,7 +29,7 @@ from r2w_db.app.uploads import (
                            update_cv_upload_status,
 )
 from r2w_db.app.users import create_user, get_user_by_email, get_user_by_id, update_user_profile
-from r2w_db.engine.connection import Database, as_database
+from r2w_db.backends.sqlite.database import Database, as_database
 from r2w_db.engine.migrations import init, migrate
 from r2w_db.errors import (
                            DatabaseLocked,

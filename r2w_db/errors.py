@@ -116,11 +116,11 @@ class InvalidValue(R2WError, ValueError):
     """A caller passed a value the schema does not allow (status, confidence, ...)."""
 
 
-class NotOnPostgreSQL(R2WError):
-    """An operation with no PostgreSQL counterpart yet was given a PostgreSQL database. The
-    command line names the command: "<command> is not available on PostgreSQL yet"."""
+class NotSupported(R2WError):
+    """An operation the database's engine does not have (or not yet): "<what> is not available
+    on <engine>[: why]". The command line names the command that met it."""
 
-    def __init__(self, what=None, reason=None):
-        super().__init__(f"{what or 'this operation'} is not available on PostgreSQL"
+    def __init__(self, what=None, engine="PostgreSQL", reason=None):
+        super().__init__(f"{what or 'this operation'} is not available on {engine}"
                          + (f": {reason}" if reason else " yet"))
-        self.what, self.reason = what, reason
+        self.what, self.engine, self.reason = what, engine, reason

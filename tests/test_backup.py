@@ -16,7 +16,7 @@ import pytest
 
 from r2w_db import errors
 from r2w_db.engine import migrations, timeutil
-from r2w_db.engine.connection import BUSY_TIMEOUT_MS
+from r2w_db.backends.sqlite.connection import BUSY_TIMEOUT_MS
 from r2w_db.maintenance import backups, verification
 from r2w_db.monitor.store import MonitorStore
 

@@ -13,7 +13,7 @@ from r2w_db.bench.benchmark import Query
 from r2w_db.cli import bench_commands
 from r2w_db.demo.builder import build_demo
 from r2w_db.engine import migrations, schema
-from r2w_db.engine.connection import Database
+from r2w_db.backends.sqlite.database import Database
 from r2w_db.figures import stats
 from r2w_db.monitor.store import MonitorStore
 
@@ -253,7 +253,8 @@ def test_bench_command_errors(tmp_path, monkeypatch):
 def test_every_canonical_timestamp_parses():
     """The partial indexes of odd timestamps (migration 9) hold every unparseable one only if
     no canonical timestamp is unparseable: every field value of the canonical shape, checked."""
-    from r2w_db.engine import predicates as P, schema
+    from r2w_db.engine import schema
+    from r2w_db.backends.sqlite import predicates as P
 
     values = [f"2026-{m:02d}-{d:02d}T12:34:56.123456" for m in range(1, 13) for d in range(1, 32)]
     values += [f"2026-01-15T{h:02d}:{mi:02d}:{s:02d}.{(h * mi * s) % 1000000:06d}"
@@ -275,7 +276,7 @@ ODD = [None, "", "now", "yesterday", "2026-13-01T00:00:00.000000", "2026-00-10T0
 
 
 def test_data_quality_counts_read_the_partial_indexes_and_count_the_same(db_path):
-    from r2w_db.engine import predicates as P
+    from r2w_db.backends.sqlite import predicates as P
 
     conn = sqlite3.connect(db_path)
     conn.executemany("INSERT INTO sessions VALUES (?, 'u', ?)",

@@ -1,7 +1,8 @@
 """`check`: drift, integrity and orphans, without writing."""
 import sqlite3
 
-from r2w_db.engine import journal, migrations
+from r2w_db.engine import migrations
+from r2w_db.backends.sqlite import journal
 from r2w_db.figures import check
 
 

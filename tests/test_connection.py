@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 
 from r2w_db import Database, errors
-from r2w_db.engine import connection, journal, locations
-from r2w_db.engine.connection import transaction
+from r2w_db.engine import locations
+from r2w_db.backends.sqlite import journal
+from r2w_db.backends.sqlite import connection
+from r2w_db.backends.sqlite.connection import transaction
 from r2w_db.figures import stats
 
 

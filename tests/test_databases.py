@@ -96,9 +96,9 @@ def test_dashboard_choices(tmp_path):
 
 
 def test_postgresql_urls_resolve_in_all_four_ways_with_the_password_hidden(tmp_path):
-    from r2w_db.engine import backends
-    from r2w_db.engine.connection import Database
-    from r2w_db.engine.pg import PgDatabase
+    from r2w_db.backends import dispatch as backends
+    from r2w_db.backends.sqlite.database import Database
+    from r2w_db.backends.postgresql.database import PgDatabase
 
     url, shown = "postgresql://app:s3cret@db.internal:5432/r2w", "postgresql://app:***@db.internal:5432/r2w"
     files = secrets(tmp_path, f'[databases.prod]\nurl = "{url}"\nlabel = "Production"\n')
@@ -109,7 +109,7 @@ def test_postgresql_urls_resolve_in_all_four_ways_with_the_password_hidden(tmp_p
              locations.resolve_db("prod", {"R2W_DATABASES": f"prod={url}"}, [])]
     assert [f.source for f in found] == ["--db", "--db", "DATABASE_URL", "secrets", "R2W_DATABASES"]
     for location in found:
-        assert location.backend == "postgresql" and not location.is_default
+        assert location.url and not location.is_default
         assert "s3cret" not in location.display + str(location.path) + repr(location) + location.title
         assert isinstance(backends.open_database(location), PgDatabase)
     assert found[0].url == url and found[0].display == shown == found[0].path
@@ -119,7 +119,7 @@ def test_postgresql_urls_resolve_in_all_four_ways_with_the_password_hidden(tmp_p
     # the dashboard offers a PostgreSQL DATABASE_URL beside the configured files, once
     env = {"R2W_DATABASES": f"lite={tmp_path}/l.db", "DATABASE_URL": url}
     choices = locations.dashboard_choices(None, env, [])
-    assert [(c.name, c.backend) for c in choices] == [("lite", "sqlite"), ("default", "postgresql")]
+    assert [(c.name, bool(c.url)) for c in choices] == [("lite", False), ("default", True)]
     assert choices[-1].url == url and choices[-1].label == shown
     same = locations.dashboard_choices(None, {"R2W_DATABASES": f"pg={url}", "DATABASE_URL": url}, [])
     assert [c.name for c in same] == ["pg"]  # the same database is not offered twice
@@ -300,7 +300,7 @@ def test_health_all_gives_the_worst_exit_code(two, tmp_path):
 
 
 def test_watch_once_covers_every_database_and_a_broken_one_breaks_no_other(two, tmp_path):
-    from r2w_db.engine.connection import Database
+    from r2w_db.backends.sqlite.database import Database
     from r2w_db.monitor.history_store import HistoryStore
 
     folder, env = two
@@ -322,7 +322,7 @@ def test_log_rows_and_cache_keys_are_kept_apart_per_database(two, monkeypatch, t
     import streamlit as st
 
     from dashboard import ui
-    from r2w_db.engine.connection import Database
+    from r2w_db.backends.sqlite.database import Database
     from r2w_db.figures import overview
     from r2w_db.figures.periods import Window
     from r2w_db.maintenance import runner
@@ -342,7 +342,7 @@ def test_log_rows_and_cache_keys_are_kept_apart_per_database(two, monkeypatch, t
 
 
 def test_the_all_databases_strip_shows_a_new_snapshot_at_once(two, monkeypatch, tmp_path):
-    from r2w_db.engine.connection import Database
+    from r2w_db.backends.sqlite.database import Database
     from r2w_db.monitor.history_store import HistoryStore
 
     folder, env = two

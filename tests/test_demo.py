@@ -10,7 +10,7 @@ import pytest
 from r2w_db import config, errors
 from r2w_db.demo import builder
 from r2w_db.engine import migrations, schema, timeutil
-from r2w_db.engine.connection import Database
+from r2w_db.backends.sqlite.database import Database
 
 NOW = datetime(2026, 11, 24, 8, 15, 2, 123456)
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$")

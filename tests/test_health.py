@@ -310,7 +310,7 @@ def test_a_remedy_command_can_be_pasted_into_a_shell(tmp_path):
     """A URL's `&` or a path's space would split the command: the location is shell-quoted."""
     import shlex
 
-    from r2w_db.engine.pg import PgDatabase
+    from r2w_db.backends.postgresql.database import PgDatabase
 
     url = PgDatabase("postgresql://app:secret@/r2w?host=/run/pg&port=5433")
     words = shlex.split(health._cmd(url, "maintain", "sessions"))

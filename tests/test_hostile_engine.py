@@ -11,7 +11,8 @@ import pytest
 
 from r2w_db import errors
 from r2w_db.app import sessions
-from r2w_db.engine import journal, locations, migrations, schema
+from r2w_db.engine import locations, migrations, schema
+from r2w_db.backends.sqlite import journal
 from r2w_db.figures import check, stats
 from r2w_db.maintenance import runner
 

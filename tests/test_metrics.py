@@ -466,7 +466,7 @@ def test_same_figures_with_only_the_documented_indexes(tiny, week):
 
 def test_plans_use_indexes_not_table_scans(tiny, week, monkeypatch):
     """On a migrated database no figure scans a table, except the cache's size (it reads cv_data)."""
-    from r2w_db.engine import connection
+    from r2w_db.backends.sqlite import connection
 
     captured = []
     opened = connection.open_reader

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from r2w_db.demo.builder import build_demo
-from r2w_db.engine import migrations, pg_schema
-from r2w_db.engine.pg import PgDatabase
+from r2w_db.engine import migrations
+from r2w_db.backends.postgresql import schema as pg_schema
+from r2w_db.backends.postgresql.database import PgDatabase
 from r2w_db.maintenance import move
 from r2w_db.maintenance.move_convert import Converter
 from r2w_db.monitor.store import MonitorStore

@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from r2w_db.demo.builder import build_demo
-from r2w_db.engine.pg import PgDatabase
-from r2w_db.maintenance import backups, move, pg_backups, pg_restore, pg_tools, registry, runner
+from r2w_db.backends.postgresql.database import PgDatabase
+from r2w_db.maintenance import backups, move, registry, runner
+from r2w_db.backends.postgresql import tools as pg_tools
+from r2w_db.backends.postgresql import restore as pg_restore
+from r2w_db.backends.postgresql import backups as pg_backups
 from r2w_db.maintenance.backups import RestoreRefused
 from r2w_db.monitor.store import MonitorStore
 
@@ -80,7 +83,7 @@ def test_a_dump_that_does_not_restore_the_snapshot_is_refused(url, pg_cluster, m
     """The verification compares the restored rows with the snapshot's: a dump of other data
     (here: of a smaller database) fails it, and nothing is left in the backup folder."""
     other = pg_cluster.create_database()
-    from r2w_db.engine import pg_schema
+    from r2w_db.backends.postgresql import schema as pg_schema
     pg_schema.init(other)
     real = pg_backups.dump
 

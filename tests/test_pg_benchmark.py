@@ -9,9 +9,11 @@ import sys
 import pytest
 from psycopg import sql
 
-from r2w_db.bench import benchmark, loadtest, pg_benchmark, pg_loadtest
+from r2w_db.bench import benchmark, loadtest
+from r2w_db.backends.postgresql import loadtest as pg_loadtest
+from r2w_db.backends.postgresql import benchmark as pg_benchmark
 from r2w_db.demo.builder import build_demo
-from r2w_db.engine.pg import PgDatabase
+from r2w_db.backends.postgresql.database import PgDatabase
 from r2w_db.maintenance import move
 from r2w_db.monitor.store import MonitorStore
 

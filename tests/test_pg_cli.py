@@ -15,8 +15,8 @@ import pytest
 from psycopg import errors as pg_errors, sql
 
 from r2w_db.demo.builder import build_demo
-from r2w_db.engine import pg_schema
-from r2w_db.engine.pg import PgDatabase
+from r2w_db.backends.postgresql import schema as pg_schema
+from r2w_db.backends.postgresql.database import PgDatabase
 from r2w_db.maintenance import move
 
 from .pg_cluster import free_port

@@ -12,9 +12,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from r2w_db.demo.builder import build_demo
-from r2w_db.engine import migrations, pg_schema, timeutil
-from r2w_db.engine.pg import PgDatabase, PgError
-from r2w_db.figures import health, health_report, pg_server_checks
+from r2w_db.engine import migrations, timeutil
+from r2w_db.backends.postgresql import schema as pg_schema
+from r2w_db.backends.postgresql.connection import PgError
+from r2w_db.backends.postgresql.database import PgDatabase
+from r2w_db.figures import health, health_report
+from r2w_db.backends.postgresql import server_checks as pg_server_checks
 from r2w_db.figures.health import ERROR, OK, WARN, Thresholds
 from r2w_db.maintenance import move
 

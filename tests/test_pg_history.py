@@ -17,9 +17,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from r2w_db.demo.builder import build_demo
-from r2w_db.engine import migrations, pg_schema, timeutil
-from r2w_db.engine.pg import PgDatabase
-from r2w_db.figures import history_page, pg_snapshot, rollup_window, rollups, snapshot
+from r2w_db.engine import migrations, timeutil
+from r2w_db.backends.postgresql import schema as pg_schema
+from r2w_db.backends.postgresql.database import PgDatabase
+from r2w_db.figures import history_page, rollup_window, rollups, snapshot
+from r2w_db.backends.postgresql import snapshot as pg_snapshot
 from r2w_db.figures.periods import Window
 from r2w_db.maintenance import move
 from r2w_db.monitor.history_store import HistoryStore

@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from r2w_db.demo.builder import build_demo
-from r2w_db.engine import migrations, pg_schema, timeutil
-from r2w_db.engine.pg import PgDatabase
-from r2w_db.maintenance import move, pg_tasks, registry, runner, sqlite_tasks
+from r2w_db.engine import migrations, timeutil
+from r2w_db.backends.postgresql import schema as pg_schema
+from r2w_db.backends.postgresql.database import PgDatabase
+from r2w_db.maintenance import move, registry, runner, sqlite_tasks
+from r2w_db.backends.postgresql import tasks as pg_tasks
 from r2w_db.monitor.store import MonitorStore
 
 from .prodlike import build_prodlike
@@ -125,8 +127,8 @@ def test_batches_commit_one_by_one_and_a_stop_keeps_them(moved):
     """Deletes go in several committed transactions: progress after each commit, and a stop
     request between two leaves the committed ones done and the rest untouched."""
     _, url = moved
-    from r2w_db.app import pg_retention
-    from r2w_db.engine import pg_batching
+    from r2w_db.backends.postgresql import retention as pg_retention
+    from r2w_db.backends.postgresql import batching as pg_batching
 
     total = registry.preview(url, "sessions").count
     committed = []

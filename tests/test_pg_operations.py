@@ -8,8 +8,9 @@ import pytest
 from r2w_db import errors
 from r2w_db.app import cache, portfolio, sessions, uploads, users
 from r2w_db.demo.builder import build_demo
-from r2w_db.engine import migrations, pg_schema, timeutil
-from r2w_db.engine.pg import PgDatabase
+from r2w_db.engine import migrations, timeutil
+from r2w_db.backends.postgresql import schema as pg_schema
+from r2w_db.backends.postgresql.database import PgDatabase
 from r2w_db.maintenance import move
 
 ANONYMOUS = "anonymous_a1b2c3d4e5f6"

@@ -25,7 +25,8 @@ import pandas as pd
 import pytest
 
 from r2w_db.demo.builder import build_demo
-from r2w_db.engine import migrations, pg_schema, timeutil
+from r2w_db.engine import migrations, timeutil
+from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.figures import (anonymous, cache_hits, confidence, database_file, earlier_days,
                             overview, uploads)
 from r2w_db.figures.periods import Window
@@ -258,7 +259,7 @@ def fresh_pages(monkeypatch):
     """Each page run starts with empty dashboard caches and reads the change token anew."""
     import streamlit as st
 
-    from r2w_db.figures import pg_database_file
+    from r2w_db.backends.postgresql import database_file as pg_database_file
 
     monkeypatch.delenv("R2W_DATABASES", raising=False)
     monkeypatch.setattr(pg_database_file, "TOKEN_REUSE_S", 0.0)
@@ -344,7 +345,7 @@ def test_the_sidebar_shows_the_url_redacted_and_the_postgresql_size(demo, monkey
 
 def test_a_write_shows_on_the_next_run(pg_url, monkeypatch, fresh_pages):
     """The cache keys hold PostgreSQL's change token: a new upload is on the page at once."""
-    from r2w_db.engine.pg import PgDatabase
+    from r2w_db.backends.postgresql.database import PgDatabase
 
     from .test_pages import metric_values
 
@@ -362,7 +363,7 @@ def test_a_write_shows_on_the_next_run(pg_url, monkeypatch, fresh_pages):
 
 
 def test_the_token_is_read_once_per_moment_and_never_raises(pg_cluster, monkeypatch):
-    from r2w_db.figures import pg_database_file
+    from r2w_db.backends.postgresql import database_file as pg_database_file
 
     url = pg_cluster.create_database()
     pg_schema.init(url)

@@ -4,9 +4,11 @@ import sqlite3
 import pytest
 
 from r2w_db import errors
-from r2w_db.engine import pg_schema, schema
-from r2w_db.engine.pg import PgDatabase, PgError
-from r2w_db.figures import pg_check
+from r2w_db.engine import schema
+from r2w_db.backends.postgresql import schema as pg_schema
+from r2w_db.backends.postgresql.connection import PgError
+from r2w_db.backends.postgresql.database import PgDatabase
+from r2w_db.backends.postgresql import check as pg_check
 
 
 def columns_of(url):

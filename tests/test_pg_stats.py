@@ -9,9 +9,11 @@ import sqlite3
 from datetime import datetime, timedelta
 
 from r2w_db.demo.builder import build_demo
-from r2w_db.engine import migrations, pg_schema, timeutil
-from r2w_db.engine.pg import PgDatabase
-from r2w_db.figures import pg_stats, stats
+from r2w_db.engine import migrations, timeutil
+from r2w_db.backends.postgresql import schema as pg_schema
+from r2w_db.backends.postgresql.database import PgDatabase
+from r2w_db.figures import stats
+from r2w_db.backends.postgresql import stats as pg_stats
 from r2w_db.maintenance import move
 
 from .prodlike import build_prodlike

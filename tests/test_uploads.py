@@ -198,7 +198,7 @@ def test_get_user_with_no_cvs_and_missing_user(db):
 
 def traced_reads(monkeypatch):
     """Record every statement run on reader connections."""
-    from r2w_db.engine import connection
+    from r2w_db.backends.sqlite import connection
     statements = []
     real_open = connection.open_reader
 

@@ -6,9 +6,10 @@ old, so it keeps its id. Read-only: the health checks and the cleanup's preview 
 and maintenance.anonymous_cleanup removes them.
 """
 from r2w_db import config, errors
-from r2w_db.engine import predicates as P, timeutil
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import as_database
+from r2w_db.engine import timeutil
+from r2w_db.backends.sqlite import predicates as P
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.database import as_database
 
 IDS_PER_READ = 2_000
 
@@ -24,7 +25,7 @@ def stale_cutoff(days):
 STALE = "count(*) = sum(julianday(upload_date) < julianday(?))"
 
 
-@per_backend("r2w_db.app.pg_retention")
+@per_backend("r2w_db.backends.postgresql.retention")
 def count_stale(db, days=config.ANONYMOUS_RETENTION_DAYS):
     """(ids, uploads) that a cleanup would remove now; read-only."""
     cutoff = stale_cutoff(days)
@@ -36,7 +37,7 @@ def count_stale(db, days=config.ANONYMOUS_RETENTION_DAYS):
     return row["ids"], row["uploads"]
 
 
-@per_backend("r2w_db.app.pg_retention")
+@per_backend("r2w_db.backends.postgresql.retention")
 def count_stale_at(db, *days_list) -> tuple:
     """count_stale's ids for several retentions at once, in one pass over the anonymous ids."""
     cutoffs = [stale_cutoff(d) for d in days_list]

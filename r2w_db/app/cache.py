@@ -10,9 +10,11 @@ import math
 import numbers
 
 from r2w_db import config, errors
-from r2w_db.engine import batching, predicates, timeutil
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import as_database, transaction
+from r2w_db.engine import batching, timeutil
+from r2w_db.backends.sqlite import predicates
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.connection import transaction
+from r2w_db.backends.sqlite.database import as_database
 
 # No file is re-uploaded two billion times: a larger access_count is damage, not a count. The
 # bound also keeps sum() far from overflow (2^63 / 2^31 = 2^32 rows, more than any cache holds).
@@ -23,7 +25,7 @@ class _NotJson(Exception):
     """Raised inside the read transaction to roll back the access of a corrupt entry."""
 
 
-@per_backend("r2w_db.app.pg_operations")
+@per_backend("r2w_db.backends.postgresql.operations")
 def get_cached_extraction(db, file_hash):
     """The cached cv_data (parsed JSON) or None; counts the access in the same statement.
 
@@ -104,7 +106,7 @@ def checked_extraction(file_hash, model, temperature, confidence, threshold):
     return temperature, confidence
 
 
-@per_backend("r2w_db.app.pg_operations")
+@per_backend("r2w_db.backends.postgresql.operations")
 def cache_extraction_result(db, file_hash, cv_data, model, temperature, confidence,
                             threshold=config.CACHE_THRESHOLD) -> bool:
     """Cache an extraction when confidence >= threshold (the application's rule; upsert on
@@ -138,7 +140,7 @@ def _old_unused(days):
     return f"{where} AND COALESCE(access_count, 1) <= 1", params
 
 
-@per_backend("r2w_db.app.pg_retention")
+@per_backend("r2w_db.backends.postgresql.retention")
 def count_old_cache_entries(db, days=config.CACHE_RETENTION_DAYS) -> int:
     """Preview of cleanup_old_cache_entries: old entries that were never reused."""
     where, params = _old_unused(days)
@@ -147,7 +149,7 @@ def count_old_cache_entries(db, days=config.CACHE_RETENTION_DAYS) -> int:
             f"SELECT count(*) FROM cv_extraction_cache WHERE {where}", params).fetchone()[0]
 
 
-@per_backend("r2w_db.app.pg_retention")
+@per_backend("r2w_db.backends.postgresql.retention")
 def cleanup_old_cache_entries(db, days=config.CACHE_RETENTION_DAYS, progress=None) -> int:
     """Delete entries created more than `days` days ago and never reused, in short batches."""
     where, params = _old_unused(days)

@@ -3,11 +3,12 @@ from datetime import timedelta
 
 from r2w_db import config, errors
 from r2w_db.engine import timeutil
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import as_database, transaction
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.connection import transaction
+from r2w_db.backends.sqlite.database import as_database
 
 
-@per_backend("r2w_db.app.pg_accounts")
+@per_backend("r2w_db.backends.postgresql.accounts")
 def update_user_portfolio(db, user_id, portfolio_id, portfolio_url) -> bool:
     """Set the portfolio (created now, expires in PORTFOLIO_DAYS); True if the user exists."""
     for value, what in ((portfolio_id, "portfolio_id"), (portfolio_url, "portfolio_url")):
@@ -33,7 +34,7 @@ def _expires(created_at, expires_at):
     return moment
 
 
-@per_backend("r2w_db.app.pg_accounts")
+@per_backend("r2w_db.backends.postgresql.accounts")
 def get_user_portfolio(db, user_id):
     """{portfolio_id, portfolio_url, created_at, expires_at, expired}, or None without one.
 
@@ -55,7 +56,7 @@ def get_user_portfolio(db, user_id):
     }
 
 
-@per_backend("r2w_db.app.pg_accounts")
+@per_backend("r2w_db.backends.postgresql.accounts")
 def clear_user_portfolio(db, user_id) -> bool:
     """Forget the active portfolio; True when the user exists."""
     with as_database(db).write() as conn:

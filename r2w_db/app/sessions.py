@@ -3,9 +3,11 @@ import numbers
 import uuid
 
 from r2w_db import config, errors
-from r2w_db.engine import batching, predicates, timeutil
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import as_database, transaction
+from r2w_db.engine import batching, timeutil
+from r2w_db.backends.sqlite import predicates
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.connection import transaction
+from r2w_db.backends.sqlite.database import as_database
 
 
 def _days(days):
@@ -14,7 +16,7 @@ def _days(days):
     return days
 
 
-@per_backend("r2w_db.app.pg_operations")
+@per_backend("r2w_db.backends.postgresql.operations")
 def create_session(db, user_id) -> str:
     """A new uuid4 session for an existing user (InvalidValue when there is no such user)."""
     if not isinstance(user_id, str) or not user_id:
@@ -29,7 +31,7 @@ def create_session(db, user_id) -> str:
     return session_id
 
 
-@per_backend("r2w_db.app.pg_operations")
+@per_backend("r2w_db.backends.postgresql.operations")
 def get_user_id_from_session(db, session_id):
     """The session's user_id while it is active, else None (missing, expired or unreadable time)."""
     cutoff = timeutil.iso(timeutil.ago(days=config.SESSION_DAYS))
@@ -42,7 +44,7 @@ def get_user_id_from_session(db, session_id):
     return row[0] if row is not None else None
 
 
-@per_backend("r2w_db.app.pg_operations")
+@per_backend("r2w_db.backends.postgresql.operations")
 def delete_session(db, session_id) -> bool:
     """Sign out: True when a session was deleted."""
     with as_database(db).write() as conn:
@@ -55,14 +57,14 @@ def _old(days):
     return predicates.older_than("created_at", timeutil.ago(days=_days(days)))
 
 
-@per_backend("r2w_db.app.pg_retention")
+@per_backend("r2w_db.backends.postgresql.retention")
 def count_old_sessions(db, days=config.SESSION_DAYS) -> int:
     """Preview of cleanup_old_sessions: sessions created more than `days` days ago (counted
     on the index, predicates.count_before)."""
     return count_old_sessions_at(db, days)[0]
 
 
-@per_backend("r2w_db.app.pg_retention")
+@per_backend("r2w_db.backends.postgresql.retention")
 def count_old_sessions_at(db, *days_list) -> tuple:
     """count_old_sessions for several ages at once, each counted on the index without parsing
     a canonical timestamp (predicates.count_before)."""
@@ -80,7 +82,7 @@ def count_users_signed_out(db, days=config.SESSION_DAYS) -> int:
     return old_session_counts(db, days)[1]
 
 
-@per_backend("r2w_db.app.pg_retention")
+@per_backend("r2w_db.backends.postgresql.retention")
 def old_session_counts(db, days=config.SESSION_DAYS) -> tuple:
     """(sessions, distinct users) cleanup_old_sessions would delete, in one read of the rows
     (the sessions preview: one scan, not two, holds the read lock half as long)."""
@@ -91,7 +93,7 @@ def old_session_counts(db, days=config.SESSION_DAYS) -> tuple:
             params).fetchone())
 
 
-@per_backend("r2w_db.app.pg_retention")
+@per_backend("r2w_db.backends.postgresql.retention")
 def cleanup_old_sessions(db, days=config.SESSION_DAYS, progress=None) -> int:
     """Delete sessions created more than `days` days ago, in short batches; the number deleted."""
     where, params = _old(days)

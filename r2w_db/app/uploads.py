@@ -9,8 +9,9 @@ import uuid
 
 from r2w_db import config, errors
 from r2w_db.engine import schema, timeutil
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import as_database, transaction
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.connection import transaction
+from r2w_db.backends.sqlite.database import as_database
 
 NEWEST_FIRST = "julianday(upload_date) DESC, upload_date DESC, rowid DESC"
 CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
@@ -42,7 +43,7 @@ def _upload(row) -> dict:
     return item
 
 
-@per_backend("r2w_db.app.pg_operations")
+@per_backend("r2w_db.backends.postgresql.operations")
 def create_cv_upload(db, user_id, job_id, filename, file_type, file_hash=None) -> str:
     """Record an upload in status 'processing'; the new uuid4 upload_id."""
     for value, what in ((user_id, "user_id"), (job_id, "job_id"),
@@ -62,7 +63,7 @@ def create_cv_upload(db, user_id, job_id, filename, file_type, file_hash=None) -
     return upload_id
 
 
-@per_backend("r2w_db.app.pg_operations")
+@per_backend("r2w_db.backends.postgresql.operations")
 def get_user_cv_uploads(db, user_id) -> list:
     """The user's uploads, newest first (by instant), cv_data parsed when it is JSON."""
     with as_database(db).read() as conn:
@@ -84,7 +85,7 @@ def _cv_data_text(cv_data):
         f"cv_data must be a dict, a list or a str, not {type(cv_data).__name__}")
 
 
-@per_backend("r2w_db.app.pg_operations")
+@per_backend("r2w_db.backends.postgresql.operations")
 def update_cv_upload_status(db, job_id, status, cv_data=None) -> bool:
     """Set the status, one of config.STATUSES (and cv_data unless None); True when the job exists."""
     if status not in config.STATUSES:
@@ -100,7 +101,7 @@ def update_cv_upload_status(db, job_id, status, cv_data=None) -> bool:
             return conn.execute(sql, params).rowcount > 0
 
 
-@per_backend("r2w_db.app.pg_operations")
+@per_backend("r2w_db.backends.postgresql.operations")
 def transfer_cv_ownership(db, job_id, new_user_id) -> dict:
     """Give an anonymous upload to a registered user, in one transaction.
 
@@ -138,7 +139,7 @@ def transfer_cv_ownership(db, job_id, new_user_id) -> dict:
 _CV_COLUMNS = schema.COLUMNS["cv_uploads"]
 
 
-@per_backend("r2w_db.app.pg_operations")
+@per_backend("r2w_db.backends.postgresql.operations")
 def get_user_with_cvs(db, user_id):
     """The user dict plus "cvs" (its uploads, newest first), in one LEFT JOIN; None if no user."""
     cv_cols = ", ".join(f"c.{col} AS cv__{col}" for col in _CV_COLUMNS)
@@ -165,7 +166,7 @@ def checked_user_ids(user_ids) -> list:
     return ids
 
 
-@per_backend("r2w_db.app.pg_operations")
+@per_backend("r2w_db.backends.postgresql.operations")
 def get_multiple_users_cvs(db, user_ids) -> dict:
     """{user_id: uploads newest first} for every asked id, one IN query per CHUNK ids."""
     ids = checked_user_ids(user_ids)

@@ -3,8 +3,9 @@ import uuid
 
 from r2w_db import errors
 from r2w_db.engine import timeutil
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import as_database, transaction
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.connection import transaction
+from r2w_db.backends.sqlite.database import as_database
 
 PROFILE_FIELDS = ("name", "phone", "date_of_birth", "location")
 
@@ -14,7 +15,7 @@ def _required(value, what):
         raise errors.InvalidValue(f"{what} must be a non-empty string")
 
 
-@per_backend("r2w_db.app.pg_accounts")
+@per_backend("r2w_db.backends.postgresql.accounts")
 def create_user(db, email, password_hash, name=None, phone=None) -> str:
     """Insert a user and return its new uuid4 user_id; DuplicateEmail if the email is taken."""
     _required(email, "email")
@@ -38,19 +39,19 @@ def _one(db, sql, params):
     return dict(row) if row is not None else None
 
 
-@per_backend("r2w_db.app.pg_accounts")
+@per_backend("r2w_db.backends.postgresql.accounts")
 def get_user_by_email(db, email):
     """The users row as a dict (password_hash included, for sign-in), or None."""
     return _one(db, "SELECT * FROM users WHERE email = ?", (email,))
 
 
-@per_backend("r2w_db.app.pg_accounts")
+@per_backend("r2w_db.backends.postgresql.accounts")
 def get_user_by_id(db, user_id):
     """The users row as a dict, or None."""
     return _one(db, "SELECT * FROM users WHERE user_id = ?", (user_id,))
 
 
-@per_backend("r2w_db.app.pg_accounts")
+@per_backend("r2w_db.backends.postgresql.accounts")
 def update_user_profile(db, user_id, name=None, phone=None, date_of_birth=None,
                         location=None) -> bool:
     """Set the profile fields given (not None); True when the user exists."""

@@ -27,9 +27,10 @@ import time
 from dataclasses import dataclass, field
 
 from r2w_db import config, errors
-from r2w_db.engine import predicates as P, schema, timeutil
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import as_database
+from r2w_db.engine import schema, timeutil
+from r2w_db.backends.sqlite import predicates as P
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.database import as_database
 from r2w_db.figures import stats
 
 DEFAULT_ITERATIONS = 100
@@ -337,7 +338,7 @@ def _bind(query, values):
     return tuple(values[name] for name in query.params)
 
 
-@per_backend("r2w_db.bench.pg_benchmark")
+@per_backend("r2w_db.backends.postgresql.benchmark")
 def run_benchmark(db, iterations=DEFAULT_ITERATIONS, queries=None, seed=0, now=None,
                   progress=None, budget_s=DEFAULT_BUDGET_S, warmup=None):
     """Time each query; a JSON-ready dict with one entry per query under "queries".

@@ -26,8 +26,9 @@ from pathlib import Path
 from r2w_db import errors
 from r2w_db.app import cache, sessions, uploads
 from r2w_db.engine import timeutil
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import as_database, open_reader
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.connection import open_reader
+from r2w_db.backends.sqlite.database import as_database
 
 DEFAULT_THREADS = 4
 DEFAULT_SECONDS = 5.0
@@ -55,7 +56,7 @@ class LoadTestRefused(errors.R2WError):
 
 # ----------------------------------------------------------------- scratch databases
 
-@per_backend("r2w_db.bench.pg_loadtest")
+@per_backend("r2w_db.backends.postgresql.loadtest")
 def scratch_method(db) -> str:
     """How load_test_on_copy copies this database, in words for the page."""
     return ("a temporary copy made with SQLite's online backup (consistent even while the "
@@ -83,7 +84,7 @@ def scratch_copy(db, dest):
         finally:
             target.close()
     except sqlite3.Error as exc:
-        from r2w_db.engine.connection import translate
+        from r2w_db.backends.sqlite.connection import translate
         raise translate(exc, dest) from None
     finally:
         source.close()
@@ -171,7 +172,7 @@ def _percentile(ordered, q):
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-@per_backend("r2w_db.bench.pg_loadtest")
+@per_backend("r2w_db.backends.postgresql.loadtest")
 def run_load_test(path, *, scratch=False, threads=None, seconds=None, seed=0, progress=None):
     """Run the mixed workload on the database at `path` for `seconds` with `threads` threads
     (DEFAULT_SECONDS, DEFAULT_THREADS).
@@ -285,7 +286,7 @@ def run_workload(db, ops, *, threads=None, seconds=None, seed=0, progress=None):
     }
 
 
-@per_backend("r2w_db.bench.pg_loadtest")
+@per_backend("r2w_db.backends.postgresql.loadtest")
 def load_test_on_copy(db, *, directory=None, generated=False, progress=None, **options):
     """The load test on a temporary copy of `db` (or, generated=True, a small demo database),
     deleted afterwards. The result names the source under "source" and says how it ran."""

@@ -3,7 +3,8 @@ import json
 import sys
 
 from r2w_db import errors
-from r2w_db.engine import backends, locations
+from r2w_db.engine import locations
+from r2w_db.backends import dispatch as backends
 
 
 def database(args):

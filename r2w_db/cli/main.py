@@ -10,8 +10,9 @@ import sys
 
 from r2w_db import config, errors
 from r2w_db.cli.common import database, print_json, warn
-from r2w_db.engine import journal, migrations, schema
-from r2w_db.engine.connection import as_database
+from r2w_db.engine import migrations, schema
+from r2w_db.backends.sqlite import journal
+from r2w_db.backends.sqlite.database import as_database
 from r2w_db.figures import check, stats
 
 
@@ -69,7 +70,7 @@ def _step_line(step):
 def cmd_recover(args):
     """Roll back a crashed writer's hot journal (a writer's first read does it), then quick_check."""
     _refuse_when_read_only("recover")
-    db = as_database(database(args))  # a hot journal is SQLite's: NotOnPostgreSQL otherwise
+    db = as_database(database(args))  # a hot journal is SQLite's: NotSupported otherwise
     with db.write() as conn:
         result = [row[0] for row in conn.execute("PRAGMA quick_check(20)")]
     if result != ["ok"]:
@@ -256,9 +257,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
-    except errors.NotOnPostgreSQL as exc:  # named after the command that met it
-        what = exc.what or args.command
-        print(f"error: {errors.NotOnPostgreSQL(what, exc.reason)}", file=sys.stderr)
+    except errors.NotSupported as exc:  # named after the command that met it
+        what = exc.what if exc.what not in (None, "this operation") else args.command
+        print(f"error: {errors.NotSupported(what, exc.engine, exc.reason)}", file=sys.stderr)
         return 1
     except errors.R2WError as exc:
         print(f"error: {exc}", file=sys.stderr)

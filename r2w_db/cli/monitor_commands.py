@@ -11,7 +11,8 @@ import sys
 
 from r2w_db import errors
 from r2w_db.cli.common import database, print_json, warn
-from r2w_db.engine import backends, locations, timeutil
+from r2w_db.engine import locations, timeutil
+from r2w_db.backends import dispatch as backends
 
 # The figures, the watcher and prometheus_client are imported by the commands that use them:
 # building the parser (every command) stays as quick as it was.

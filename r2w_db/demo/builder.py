@@ -27,7 +27,8 @@ import bcrypt
 from r2w_db import config, errors
 from r2w_db.demo import documents as documents
 from r2w_db.engine import migrations, timeutil
-from r2w_db.engine.connection import as_database, transaction
+from r2w_db.backends.sqlite.connection import transaction
+from r2w_db.backends.sqlite.database import as_database
 
 DEMO_APPLICATION_ID = 0x52325744  # "R2WD"
 DEMO_PASSWORD = b"demo-password"

@@ -20,7 +20,8 @@ for about 25 ms costs a waiting writer at most ~33 ms, and a pause of at least
 import json
 import time
 
-from r2w_db.engine.connection import as_database, transaction
+from r2w_db.backends.sqlite.connection import transaction
+from r2w_db.backends.sqlite.database import as_database
 
 TARGET_MS = 12      # write-lock budget of one transaction before its COMMIT (~16 ms with it)
 PAUSE_MS = 20       # pause after each transaction (>= 20 ms: DESIGN.md)

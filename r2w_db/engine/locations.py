@@ -48,10 +48,6 @@ class DbLocation:
     url: str | None = field(default=None, repr=False)  # a postgresql:// URL, password included
 
     @property
-    def backend(self):
-        return "postgresql" if self.url else "sqlite"
-
-    @property
     def display(self):
         return redact(self.url or str(self.path))
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from r2w_db import errors
 from r2w_db.engine import schema
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import as_database, transaction
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.connection import transaction
+from r2w_db.backends.sqlite.database import as_database
 
 # Seconds of write lock per table row while an index is built, measured on the production-sized
 # demo (bench/migrate.py, bench/MIGRATE.md). cv_uploads rows carry a ~3 KB document before the
@@ -106,14 +107,14 @@ def plan(conn, additions=True, path="database"):
     return steps
 
 
-@per_backend("r2w_db.engine.pg_schema")
+@per_backend("r2w_db.backends.postgresql.schema")
 def schema_version(db):
     """Read-only: the schema version the database says it is at (PRAGMA user_version)."""
     with as_database(db).read() as conn:
         return schema.user_version(conn)
 
 
-@per_backend("r2w_db.engine.pg_schema")
+@per_backend("r2w_db.backends.postgresql.schema")
 def pending(db, additions=True):
     """Read-only: the steps a migrate would run on this database."""
     db = as_database(db)
@@ -121,7 +122,7 @@ def pending(db, additions=True):
         return plan(conn, additions, db.path)
 
 
-@per_backend("r2w_db.engine.pg_schema")
+@per_backend("r2w_db.backends.postgresql.schema")
 def migrate(db, dry_run=False, create=False, additions=True, progress=None):
     """Run (or with dry_run only list) the pending steps in short transactions; returns them.
 
@@ -160,7 +161,7 @@ def _set_version(conn):
         conn.execute(f"PRAGMA user_version = {int(version)}")
 
 
-@per_backend("r2w_db.engine.pg_schema")
+@per_backend("r2w_db.backends.postgresql.schema")
 def init(db):
     """Create the database file if needed and bring it to the current schema."""
     return migrate(db, create=True)

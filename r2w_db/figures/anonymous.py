@@ -8,8 +8,9 @@ and none has an unreadable date (the anonymous cleanup's own rule, anonymous_cle
 import pandas as pd
 
 from r2w_db import config
-from r2w_db.engine import predicates as P, timeutil
-from r2w_db.engine.backends import per_backend
+from r2w_db.engine import timeutil
+from r2w_db.backends.sqlite import predicates as P
+from r2w_db.backends.dispatch import per_backend
 from r2w_db.figures import database_file
 from r2w_db.figures.overview import first_seen_anonymous_sql, julian_where
 from r2w_db.figures.periods import Window, period_frame, period_of, rate_column, ratio, read
@@ -27,7 +28,7 @@ OWNERS_SQL = f"""
 STALE = "(newest < julianday(?) AND unreadable = 0)"
 
 
-@per_backend("r2w_db.figures.pg_anonymous")
+@per_backend("r2w_db.backends.postgresql.anonymous")
 def ids_by_period(db, window: Window):
     """DataFrame period, new_ids, owning_ids.
 
@@ -99,7 +100,7 @@ def owner_groups(db, now, retention_days=config.ANONYMOUS_RETENTION_DAYS, window
     return rows
 
 
-@per_backend("r2w_db.figures.pg_anonymous")
+@per_backend("r2w_db.backends.postgresql.anonymous")
 def ages(db, now=None, retention_days=config.ANONYMOUS_RETENTION_DAYS):
     """{"ids", "uploads", "stale_ids", "stale_uploads", "stale_share", "by_age": DataFrame
     bucket, ids, uploads, stale}: every anonymous id that owns uploads, by its newest upload."""
@@ -116,7 +117,7 @@ def ages(db, now=None, retention_days=config.ANONYMOUS_RETENTION_DAYS):
             "retention_days": retention_days, "by_age": by_age.drop(columns="stale_uploads")}
 
 
-@per_backend("r2w_db.figures.pg_anonymous")
+@per_backend("r2w_db.backends.postgresql.anonymous")
 def share_by_period(db, window: Window):
     """{"uploads", "anonymous", "share", "by_period": DataFrame period, uploads, anonymous, share}:
     the anonymous share of the window's uploads.

@@ -8,7 +8,7 @@ import pandas as pd
 
 from r2w_db import config
 from r2w_db.app import cache
-from r2w_db.engine.backends import per_backend
+from r2w_db.backends.dispatch import per_backend
 from r2w_db.figures import stats
 from r2w_db.figures.overview import hits
 from r2w_db.figures.periods import Window, period_frame, period_of, rate_column, read
@@ -21,7 +21,7 @@ INVALID_COUNT = "not a count (invalid)"
 VALID_COUNT = cache.valid_access_count()
 
 
-@per_backend("r2w_db.figures.pg_cache_hits")
+@per_backend("r2w_db.backends.postgresql.cache_hits")
 def hit_rate(db, window: Window):
     """{"uploads", "hashed", "hits", "hit_rate", "by_period"} for the uploads of the window.
 
@@ -62,7 +62,7 @@ def served_long(frame):
     return long.melt(id_vars="period", var_name="source", value_name="uploads")
 
 
-@per_backend("r2w_db.figures.pg_cache_hits")
+@per_backend("r2w_db.backends.postgresql.cache_hits")
 def access_counts(db):
     """DataFrame bucket, entries, accesses: every entry of the cache by its access_count.
 
@@ -87,7 +87,7 @@ def access_counts(db):
 SIZE_SAMPLE = 2000  # above this many entries the documents' size is estimated from the newest ones
 
 
-@per_backend("r2w_db.figures.pg_cache_hits")
+@per_backend("r2w_db.backends.postgresql.cache_hits")
 def contents(db):
     """What the cache holds now: {"entries", "bytes", "bytes_estimated", "accesses",
     "invalid_access_counts", "eligible_for_cleanup", "by_model": DataFrame model, entries,

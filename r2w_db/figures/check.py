@@ -2,9 +2,10 @@
 import sqlite3
 
 from r2w_db import errors
-from r2w_db.engine import predicates as P, schema
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import as_database
+from r2w_db.engine import schema
+from r2w_db.backends.sqlite import predicates as P
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.database import as_database
 from r2w_db.engine.migrations import plan
 
 # (child table, its owner column): anonymous owners never have a users row, so they are not orphans.
@@ -32,7 +33,7 @@ def integrity(conn, quick=False, limit=100):
         return [f"{pragma} stopped: {exc}"]
 
 
-@per_backend("r2w_db.figures.pg_check")
+@per_backend("r2w_db.backends.postgresql.check")
 def run_check(db, quick=False):
     """Everything `check` reports, as a dict. `ok` is False on damage or on a missing part of the
     documented schema; this project's own indexes (migrations 7-9) missing is a warning."""

@@ -7,7 +7,7 @@ below it break the caching policy, exactly 0.75 does not). Invalid: NULL or outs
 import pandas as pd
 
 from r2w_db import config
-from r2w_db.engine.backends import per_backend
+from r2w_db.backends.dispatch import per_backend
 from r2w_db.figures.definitions import (BIN, BINNED, BINNED_PARAMS, BINS, CACHEABLE_BIN,  # noqa: F401
                                         LOW_BIN, VALID)
 from r2w_db.figures.periods import Window, period_frame, period_of, read
@@ -26,7 +26,7 @@ def band(score):
     return BANDS[2]
 
 
-@per_backend("r2w_db.figures.pg_confidence")
+@per_backend("r2w_db.backends.postgresql.confidence")
 def summary(db, window: Window):
     """{"entries", "valid", "invalid", "null", "out_of_range", "low", "below_threshold_not_low",
     "cacheable", "below_threshold", "mean"} for entries created in the window."""
@@ -51,7 +51,7 @@ def summary(db, window: Window):
             "cacheable": row["cacheable"], "mean": row["mean"]}
 
 
-@per_backend("r2w_db.figures.pg_confidence")
+@per_backend("r2w_db.backends.postgresql.confidence")
 def histogram(db, window: Window):
     """DataFrame bin_start, bin_end, entries, band: 20 bins of 0.05 over [0, 1] (1.0 in the last).
 
@@ -67,7 +67,7 @@ def histogram(db, window: Window):
                          "band": [band(s) for s in starts]})
 
 
-@per_backend("r2w_db.figures.pg_confidence")
+@per_backend("r2w_db.backends.postgresql.confidence")
 def by_model(db, window: Window):
     """DataFrame model, entries, mean, low, below_threshold, invalid."""
     where, params = window.where("created_at")
@@ -86,7 +86,7 @@ def by_model(db, window: Window):
     return frame
 
 
-@per_backend("r2w_db.figures.pg_confidence")
+@per_backend("r2w_db.backends.postgresql.confidence")
 def mean_by_period(db, window: Window):
     """DataFrame period, entries (valid scores), mean (NaN for a period without entries)."""
     where, params = window.where("created_at")
@@ -97,7 +97,7 @@ def mean_by_period(db, window: Window):
     return period_frame(rows, window, counts=("entries",), values=("mean",))
 
 
-@per_backend("r2w_db.figures.pg_confidence")
+@per_backend("r2w_db.backends.postgresql.confidence")
 def lowest(db, window: Window, limit=10):
     """DataFrame hash_prefix (12 characters), model, confidence, created_at: the lowest valid
     scores of the window. Never the document."""

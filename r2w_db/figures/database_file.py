@@ -8,12 +8,12 @@ from pathlib import Path
 
 from r2w_db.demo.builder import is_demo
 from r2w_db.engine import schema
-from r2w_db.engine.connection import as_database
-from r2w_db.engine.backends import per_backend
+from r2w_db.backends.sqlite.database import as_database
+from r2w_db.backends.dispatch import per_backend
 from r2w_db.figures import stats
 
 
-@per_backend("r2w_db.figures.pg_database_file")
+@per_backend("r2w_db.backends.postgresql.database_file")
 def storage(db):
     """{"size_bytes", "wal_bytes", "page_size", "page_count", "freelist_count", "free_ratio",
     "free_bytes", "stat_tables", "stat_rows", "rows"} read-only.
@@ -59,14 +59,14 @@ def file_token(path):
     return tuple(parts)
 
 
-@per_backend("r2w_db.figures.pg_database_file")
+@per_backend("r2w_db.backends.postgresql.database_file")
 def change_token(db):
     """A value that changes whenever the database is written (part of the dashboard's cache
     keys); on SQLite the file's and the WAL's mtime and size. Never raises."""
     return file_token(as_database(db).path)
 
 
-@per_backend("r2w_db.figures.pg_database_file")
+@per_backend("r2w_db.backends.postgresql.database_file")
 def describe(db):
     """{"schema_version", "demo", "size_bytes"}: what every page shows about its database, after
     checking it is at the documented schema (else EmptyDatabase, SchemaTooOld ...). Read-only."""

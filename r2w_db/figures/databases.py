@@ -1,7 +1,8 @@
 """Every configured database at a glance: reachable, schema version, size, worst health and the
 last snapshot. One broken database is a row saying why, never an error for the others."""
 from r2w_db import config, errors
-from r2w_db.engine import backends, migrations, timeutil
+from r2w_db.engine import migrations, timeutil
+from r2w_db.backends import dispatch as backends
 from r2w_db.figures import health, health_report
 from r2w_db.figures.database_file import storage
 from r2w_db.monitor.history_store import HistoryStore

@@ -13,7 +13,8 @@ from datetime import timedelta
 
 import pandas as pd
 
-from r2w_db.engine import predicates as P, schema
+from r2w_db.engine import schema
+from r2w_db.backends.sqlite import predicates as P
 from r2w_db.figures import anonymous, cache_hits, windowed
 from r2w_db.figures.periods import Window, chart_span, read
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from r2w_db import config, errors
 from r2w_db.app import anonymous, cache, sessions
-from r2w_db.engine import backends, migrations, schema, timeutil
-from r2w_db.engine.connection import as_database
+from r2w_db.engine import migrations, schema, timeutil
+from r2w_db.backends import dispatch as backends
+from r2w_db.backends.sqlite.database import as_database
 from r2w_db.figures import stats
 from r2w_db.figures.database_file import storage
 from r2w_db.figures.periods import read
@@ -149,7 +150,7 @@ def _cmd(db, *words):
     return f"python -m r2w_db --db {shlex.quote(str(where))} " + " ".join(words)
 
 
-@backends.per_backend("r2w_db.figures.pg_health")
+@backends.per_backend("r2w_db.backends.postgresql.health")
 def run_checks(db, thresholds=None, last_runs=None, now=None, stats_figures=None,
                cleanups=None):
     """Every health check, in a fixed order, as Check objects (read-only).

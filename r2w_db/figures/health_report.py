@@ -8,7 +8,8 @@ location, or its schema cannot be read), or the settings cannot be trusted.
 import re
 
 from r2w_db import errors
-from r2w_db.engine import backends, timeutil
+from r2w_db.engine import timeutil
+from r2w_db.backends import dispatch as backends
 from r2w_db.engine.locations import redact
 from r2w_db.figures import health
 from r2w_db.figures.database_file import storage
@@ -37,7 +38,7 @@ def evaluate(db, thresholds=None, last_runs=None, now=None, problem=None):
     return report(db, checks, thresholds, last_runs, store, now, problem)
 
 
-@backends.per_backend("r2w_db.figures.pg_health")
+@backends.per_backend("r2w_db.backends.postgresql.health")
 def storage_figures(db):
     """The file figures the SQLite-only checks' numbers read (WAL, free pages, statistics)."""
     return storage(db)

@@ -1,9 +1,10 @@
 """The overview's headline figures for a window and the one before it, and the cache-hit count
 that the overview and the Cache hits page share."""
 from r2w_db import config
-from r2w_db.engine import predicates as P, schema, timeutil
-from r2w_db.engine.connection import as_database
-from r2w_db.engine.backends import per_backend
+from r2w_db.engine import schema, timeutil
+from r2w_db.backends.sqlite import predicates as P
+from r2w_db.backends.sqlite.database import as_database
+from r2w_db.backends.dispatch import per_backend
 from r2w_db.figures import stats
 from r2w_db.figures.periods import Window, ratio, read, window_where
 
@@ -186,7 +187,7 @@ def confidence_average(conn, window: Window):
         f" WHERE confidence_score BETWEEN 0 AND 1 AND {where}", params).fetchone()[0]
 
 
-@per_backend("r2w_db.figures.pg_overview")
+@per_backend("r2w_db.backends.postgresql.overview")
 def headline(db, window: Window):
     """The overview's figures: {"current": {...}, "previous": {...} or None, "now": {...}}.
 

@@ -10,8 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from r2w_db.engine import predicates as P, schema, timeutil
-from r2w_db.engine.connection import as_database
+from r2w_db.engine import schema, timeutil
+from r2w_db.backends.sqlite import predicates as P
+from r2w_db.backends.sqlite.database import as_database
 
 # key -> (label, length; None = all history)
 WINDOWS = {

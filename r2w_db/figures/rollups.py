@@ -18,8 +18,9 @@ they closed are marked back-filled: rows deleted before then are missing from th
 from datetime import date, datetime, timedelta
 
 from r2w_db import config
-from r2w_db.engine import predicates as P, timeutil
-from r2w_db.engine.backends import per_backend
+from r2w_db.engine import timeutil
+from r2w_db.backends.sqlite import predicates as P
+from r2w_db.backends.dispatch import per_backend
 from r2w_db.figures import definitions
 from r2w_db.figures.overview import first_seen_anonymous_sql, hits, julian_where
 from r2w_db.figures.periods import Window, period_of, read
@@ -56,7 +57,7 @@ def empty_day():
             "signups": 0, "sessions_created": 0}
 
 
-@per_backend("r2w_db.figures.pg_rollups")
+@per_backend("r2w_db.backends.postgresql.rollups")
 def compute(db, start, end, grain="day"):
     """{period: figures} for every UTC day (grain "day", keys 'YYYY-MM-DD') or hour (grain
     "hour", keys 'YYYY-MM-DD HH:00') that [start, end) touches, each over the part of the period
@@ -162,7 +163,7 @@ def _confidence(conn, window, slot):
             slot(day)["confidence"]["histogram"][bin_] = n
 
 
-@per_backend("r2w_db.figures.pg_rollups")
+@per_backend("r2w_db.backends.postgresql.rollups")
 def first_day(db):
     """The earliest UTC day any of the four tables has a readable timestamp on, or None."""
     with read(db) as conn:

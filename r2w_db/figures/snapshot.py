@@ -13,8 +13,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from r2w_db.engine import timeutil
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import as_database
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.database import as_database
 from r2w_db.figures import health, health_report, stats
 from r2w_db.figures.database_file import storage
 
@@ -24,7 +24,7 @@ STATUS_NUMBER = {health.OK: 0, health.WARN: 1, health.ERROR: 2}
 STATS_GROUPS = ("users", "sessions", "uploads", "cache", "data_quality")
 
 
-@per_backend("r2w_db.figures.pg_snapshot")
+@per_backend("r2w_db.backends.postgresql.snapshot")
 def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=None):
     """{"database", "taken_at", "seconds", "stats", "tables", "table_bytes", "file", "disk",
     "health" (health_report.report), "metrics" (flat {name: number or None})}.

@@ -18,9 +18,11 @@ from pathlib import Path
 
 from r2w_db import config
 from r2w_db.app.cache import invalid_access_count, valid_access_count
-from r2w_db.engine import predicates as P, schema, timeutil
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import as_database, open_reader, translated
+from r2w_db.engine import schema, timeutil
+from r2w_db.backends.sqlite import predicates as P
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.connection import open_reader, translated
+from r2w_db.backends.sqlite.database import as_database
 
 READERS = 2  # connections collect_stats reads on at once
 
@@ -241,7 +243,7 @@ def _quality_task(name):
     return name, lambda conn: _quality_count(conn, table, column)
 
 
-@per_backend("r2w_db.figures.pg_stats")
+@per_backend("r2w_db.backends.postgresql.stats")
 def calculate_cache_hit_rate(db):
     """Share of uploads with a file_hash whose cache entry predates them (0..1), or None."""
     with as_database(db).read() as conn:
@@ -263,7 +265,7 @@ def get_extraction_stats(db):
     return {k: figures[k] for k in keys}
 
 
-@per_backend("r2w_db.figures.pg_stats")
+@per_backend("r2w_db.backends.postgresql.stats")
 def collect_stats(db, now=None):
     """Every figure of `stats`, over the whole history (sessions and stuck jobs as of now)."""
     db = as_database(db)

@@ -7,14 +7,15 @@ uploaded), and other for anything else (NULL included). file_type is the file's 
 import pandas as pd
 
 from r2w_db import config
-from r2w_db.engine import predicates as P, timeutil
-from r2w_db.engine.backends import per_backend
+from r2w_db.engine import timeutil
+from r2w_db.backends.sqlite import predicates as P
+from r2w_db.backends.dispatch import per_backend
 from r2w_db.figures import stats
 from r2w_db.figures.definitions import STATUS_CLASSES, status_class  # noqa: F401
 from r2w_db.figures.periods import Window, period_frame, period_of, rate_column, ratio, read
 
 
-@per_backend("r2w_db.figures.pg_uploads")
+@per_backend("r2w_db.backends.postgresql.uploads")
 def status_counts(db, window: Window):
     """DataFrame status (config.STATUSES, then other), uploads: always one row per status class."""
     where, params = window.where("upload_date")
@@ -26,7 +27,7 @@ def status_counts(db, window: Window):
                          "uploads": [int(got.get(s, 0)) for s in STATUS_CLASSES]})
 
 
-@per_backend("r2w_db.figures.pg_uploads")
+@per_backend("r2w_db.backends.postgresql.uploads")
 def other_statuses(db, window: Window):
     """DataFrame status (the stored value; 'NULL' for none), uploads: statuses the application
     never writes."""
@@ -40,7 +41,7 @@ def other_statuses(db, window: Window):
     return pd.DataFrame([tuple(r) for r in rows], columns=["status", "uploads"])
 
 
-@per_backend("r2w_db.figures.pg_uploads")
+@per_backend("r2w_db.backends.postgresql.uploads")
 def by_period(db, window: Window):
     """DataFrame period, one column per status (config.STATUSES), other, uploads, failure_rate.
 
@@ -72,7 +73,7 @@ def status_long(frame):
         id_vars="period", var_name="status", value_name="uploads")
 
 
-@per_backend("r2w_db.figures.pg_uploads")
+@per_backend("r2w_db.backends.postgresql.uploads")
 def stuck_jobs(db, now=None, limit=500):
     """{"count": n, "jobs": DataFrame job_id, file_type, uploaded_at, age_minutes}, oldest first.
 
@@ -93,7 +94,7 @@ def stuck_jobs(db, now=None, limit=500):
     return {"count": count, "jobs": jobs}
 
 
-@per_backend("r2w_db.figures.pg_uploads")
+@per_backend("r2w_db.backends.postgresql.uploads")
 def awaiting_extraction(db, now=None):
     """{"count", "oldest_at", "oldest_age_minutes", "unreadable"}: uploads in status 'uploaded' now,
     whatever the window (anonymous uploads the application extracts once the person signs up).
@@ -113,7 +114,7 @@ def awaiting_extraction(db, now=None):
             "unreadable": row[3]}
 
 
-@per_backend("r2w_db.figures.pg_uploads")
+@per_backend("r2w_db.backends.postgresql.uploads")
 def file_types(db, window: Window):
     """DataFrame file_type, uploads, failed, failure_rate (failed / (completed + failed))."""
     where, params = window.where("upload_date")

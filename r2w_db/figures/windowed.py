@@ -12,8 +12,8 @@ answered live too: roll-ups have no day for such a row, and the live totals coun
 import pandas as pd
 
 from r2w_db import config, errors
-from r2w_db.engine import backends
-from r2w_db.engine.connection import as_database
+from r2w_db.backends import dispatch as backends
+from r2w_db.backends.sqlite.database import as_database
 from r2w_db.figures import anonymous, cache_hits, confidence, overview, rollup_window, stats, uploads
 from r2w_db.figures.periods import Window, period_frame, read
 

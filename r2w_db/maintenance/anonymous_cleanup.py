@@ -12,9 +12,10 @@ import json
 
 from r2w_db import config
 from r2w_db.app.anonymous import IDS_PER_READ, STALE, stale_cutoff, stale_ids
-from r2w_db.engine import batching, predicates as P
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import as_database
+from r2w_db.engine import batching
+from r2w_db.backends.sqlite import predicates as P
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.database import as_database
 
 IDS_PER_CHUNK = 20
 
@@ -27,7 +28,7 @@ DELETE FROM cv_uploads WHERE user_id IN (
 RETURNING user_id"""
 
 
-@per_backend("r2w_db.app.pg_retention")
+@per_backend("r2w_db.backends.postgresql.retention")
 def cleanup_stale(db, days=config.ANONYMOUS_RETENTION_DAYS, *, progress=None, should_stop=None,
                   target_ms=batching.TARGET_MS, pause_ms=batching.PAUSE_MS):
     """Remove the uploads of every stale anonymous id; returns (ids_removed, uploads_removed).

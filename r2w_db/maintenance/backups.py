@@ -21,9 +21,10 @@ from pathlib import Path
 
 from r2w_db import errors
 from r2w_db.engine import locations, timeutil
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import BUSY_TIMEOUT_MS, as_database, translate
-from r2w_db.maintenance.pg_tools import verify_dump
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.connection import BUSY_TIMEOUT_MS, translate
+from r2w_db.backends.sqlite.database import as_database
+from r2w_db.backends.postgresql.tools import verify_dump
 from r2w_db.maintenance.verification import (
     backup_step,
     is_locked,
@@ -72,7 +73,7 @@ def default_dest(environ=None, db=None) -> Path:
     return base if db is None else base / folder_of(db)
 
 
-@per_backend("r2w_db.maintenance.pg_backups")
+@per_backend("r2w_db.backends.postgresql.backups")
 def folder_of(db) -> str:
     path = as_database(db).path.absolute()
     return f"{stem_of(db)}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
@@ -83,7 +84,7 @@ def resolve_dest(dest=None, db=None) -> Path:
     return Path(dest).expanduser() if dest else default_dest(db=db)
 
 
-@per_backend("r2w_db.maintenance.pg_backups")
+@per_backend("r2w_db.backends.postgresql.backups")
 def stem_of(db) -> str:
     """Backups of data/resume2website.db are named resume2website-YYYYmmddTHHMMSSZ.db."""
     return as_database(db).path.stem or "database"
@@ -193,7 +194,7 @@ def verify_backup(path, monitor=None):
 
 # ---------------------------------------------------------------------- backup
 
-@per_backend("r2w_db.maintenance.pg_backups")
+@per_backend("r2w_db.backends.postgresql.backups")
 def preview(db, dest=None, keep=DEFAULT_KEEP):
     """What a backup would do: sizes, free space, how many old backups rotation removes."""
     db = as_database(db)
@@ -206,7 +207,7 @@ def preview(db, dest=None, keep=DEFAULT_KEEP):
             "would_rotate": max(0, len(existing) + 1 - keep), "keep": keep}
 
 
-@per_backend("r2w_db.maintenance.pg_backups")
+@per_backend("r2w_db.backends.postgresql.backups")
 def create_backup(db, dest=None, *, keep=DEFAULT_KEEP, method="backup", monitor=None,
                   progress=None):
     """Take a verified backup of `db` into `dest`; rotate to the newest `keep`.

@@ -30,9 +30,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from r2w_db import errors
-from r2w_db.engine import journal, pg_schema, schema
-from r2w_db.engine.connection import as_database, open_reader, translated
-from r2w_db.engine.pg import PgDatabase, identifier
+from r2w_db.engine import schema
+from r2w_db.backends.sqlite import journal
+from r2w_db.backends.postgresql import schema as pg_schema
+from r2w_db.backends.sqlite.connection import open_reader, translated
+from r2w_db.backends.sqlite.database import as_database
+from r2w_db.backends.postgresql.connection import identifier
+from r2w_db.backends.postgresql.database import PgDatabase
 from r2w_db.maintenance.move_convert import Checksum, Converter
 from r2w_db.monitor.store import MonitorStore
 

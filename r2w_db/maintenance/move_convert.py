@@ -18,7 +18,8 @@ import hashlib
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
-from r2w_db.engine import pg_schema, timeutil
+from r2w_db.engine import timeutil
+from r2w_db.backends.postgresql import schema as pg_schema
 
 INT4 = (-2**31, 2**31 - 1)
 MODULUS = 2**256

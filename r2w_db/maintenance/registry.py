@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field
 
 from r2w_db import config, errors
 from r2w_db.app import anonymous, cache, sessions
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import as_database
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.database import as_database
 from r2w_db.formatting import human_bytes, plural
 from r2w_db.maintenance import backups, sqlite_tasks
 
@@ -147,7 +147,7 @@ def get_task(name) -> Task:
             f"unknown maintenance task {name!r}: one of {', '.join(TASKS)}") from None
 
 
-@per_backend("r2w_db.maintenance.pg_tasks")
+@per_backend("r2w_db.backends.postgresql.tasks")
 def task_for(db, name) -> Task:
     """The task as it runs on this database's backend (what it does, when to run it): SQLite's
     here, PostgreSQL's in pg_tasks.task_for."""
@@ -206,7 +206,7 @@ def cleanup_preview(db, name, days, signed_out=True) -> Preview:
     raise AssertionError(name)
 
 
-@per_backend("r2w_db.maintenance.pg_tasks")
+@per_backend("r2w_db.backends.postgresql.tasks")
 def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT_KEEP,
             signed_out=True) -> Preview:
     """What a run would do now. Only reads; never writes the database or the log.

@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 from r2w_db import errors
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import BUSY_TIMEOUT_MS, as_database
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.connection import BUSY_TIMEOUT_MS
+from r2w_db.backends.sqlite.database import as_database
 from r2w_db.maintenance import filelock
 from r2w_db.maintenance.backups import (
     PARTIAL,
@@ -51,7 +52,7 @@ HEADER = b"SQLite format 3\x00"
 NOTHING = "nothing was changed"
 
 
-@per_backend("r2w_db.maintenance.pg_restore")
+@per_backend("r2w_db.backends.postgresql.restore")
 def restore_file(db, backup_path, *, dest=None, monitor=None, force=False, progress=None):
     """Replace the database file with a verified backup. The application must be stopped.
 

@@ -5,8 +5,8 @@ import time
 
 from r2w_db import errors
 from r2w_db.app import cache, sessions
-from r2w_db.engine.backends import open_database, per_backend
-from r2w_db.engine.connection import translate
+from r2w_db.backends.dispatch import open_database, per_backend
+from r2w_db.backends.sqlite.connection import translate
 from r2w_db.figures import check
 from r2w_db.formatting import human_bytes, plural
 from r2w_db.maintenance import anonymous_cleanup, backups, sqlite_tasks
@@ -334,7 +334,7 @@ def restore(db, backup_path, *, user=None, dest=None, force=False, progress=None
     return finish("ok", restore_message(db, backup_path, info), info=info)
 
 
-@per_backend("r2w_db.maintenance.pg_restore")
+@per_backend("r2w_db.backends.postgresql.restore")
 def restore_message(db, backup_path, info):
     """One line: what was restored, where the previous file went, any warning."""
     message = f"restored {db.path} from {backup_path}"

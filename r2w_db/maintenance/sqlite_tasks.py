@@ -10,8 +10,8 @@ from pathlib import Path
 
 from r2w_db import errors
 from r2w_db.engine import schema
-from r2w_db.engine.backends import per_backend
-from r2w_db.engine.connection import as_database
+from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends.sqlite.database import as_database
 
 ANALYSIS_LIMIT = 1000       # rows sampled per index: each ANALYZE holds the lock only briefly
 CHECKPOINT_WAIT_MS = 50     # how long a TRUNCATE checkpoint may wait (it blocks new writers meanwhile)
@@ -49,7 +49,7 @@ def analyze_preview(db):
     return {"tables": tables, "has_statistics": has_stats}
 
 
-@per_backend("r2w_db.maintenance.pg_tasks")
+@per_backend("r2w_db.backends.postgresql.tasks")
 def analyze(db, progress=None):
     """ANALYZE each table in its own short transaction (sampled), then PRAGMA optimize."""
     db = as_database(db)
@@ -91,7 +91,7 @@ def _truncate(conn, wait_ms):
         raise
 
 
-@per_backend("r2w_db.maintenance.pg_tasks")
+@per_backend("r2w_db.backends.postgresql.tasks")
 def checkpoint(db, wait_ms=CHECKPOINT_WAIT_MS, progress=None):
     """PASSIVE checkpoint (never waits), then TRUNCATE with a bounded wait.
 
@@ -158,7 +158,7 @@ def vacuum_plan(db):
             "disk": list(needs.values()), "refusal": refusal}
 
 
-@per_backend("r2w_db.maintenance.pg_tasks")
+@per_backend("r2w_db.backends.postgresql.tasks")
 def vacuum(db, progress=None):
     """VACUUM (locks the database for writers while it runs), then a bounded checkpoint.
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from r2w_db import errors
 from r2w_db.engine import schema
-from r2w_db.engine.connection import BUSY_TIMEOUT_MS
+from r2w_db.backends.sqlite.connection import BUSY_TIMEOUT_MS
 
 INTEGRITY_LIMIT = 100
 _BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED as the backup step reports them

@@ -10,7 +10,7 @@ import json
 from datetime import timedelta
 
 from r2w_db.engine import timeutil
-from r2w_db.engine.connection import transaction
+from r2w_db.backends.sqlite.connection import transaction
 from r2w_db.monitor.store import MonitorStore, _has_table, database_key
 
 SCHEMA = """

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from r2w_db import errors
 from r2w_db.engine import timeutil
-from r2w_db.engine.connection import transaction
+from r2w_db.backends.sqlite.connection import transaction
 from r2w_db.monitor import lineage
 from r2w_db.monitor.store import MonitorStore, _has_table, database_key
 

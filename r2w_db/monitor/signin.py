@@ -30,7 +30,7 @@ from datetime import timedelta
 
 from r2w_db.app.passwords import DEFAULT_ROUNDS, hash_password, verify_password
 from r2w_db.engine import timeutil
-from r2w_db.engine.connection import transaction
+from r2w_db.backends.sqlite.connection import transaction
 from r2w_db.engine.locations import NAME as DATABASE_NAME
 from r2w_db.monitor.store import MonitorStore, _has_table
 

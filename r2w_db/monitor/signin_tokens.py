@@ -30,7 +30,7 @@ from datetime import timedelta
 
 from r2w_db import errors
 from r2w_db.engine import timeutil
-from r2w_db.engine.connection import transaction
+from r2w_db.backends.sqlite.connection import transaction
 from r2w_db.monitor.store import MonitorStore, _has_table
 
 COOKIE = "r2w_signin"

@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from r2w_db.engine import locations, timeutil
-from r2w_db.engine.connection import Database, transaction
+from r2w_db.backends.sqlite.connection import transaction
+from r2w_db.backends.sqlite.database import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS maintenance_log (
@@ -234,7 +235,7 @@ def database_key(database):
     """How a database is named in the log: its absolute path; a PostgreSQL database by its URL
     without its password (locations.identity: a URL is not a file name, no secret goes into
     the log, and a URL given with or without its password is one database)."""
-    if getattr(database, "backend", None) == "postgresql" or locations.is_pg_url(database):
+    if getattr(database, "url", None) or locations.is_pg_url(database):
         return locations.identity(str(getattr(database, "url", database)).strip())
     return str(Path(getattr(database, "path", database)).resolve())
 

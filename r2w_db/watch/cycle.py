@@ -10,7 +10,8 @@ import threading
 import time
 
 from r2w_db import errors
-from r2w_db.engine import backends, timeutil
+from r2w_db.engine import timeutil
+from r2w_db.backends import dispatch as backends
 from r2w_db.figures import health, health_report, rollups
 from r2w_db.figures.snapshot import take_snapshot
 from r2w_db.monitor.alert_store import AlertStore

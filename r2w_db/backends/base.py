@@ -1,0 +1,53 @@
+"""What every backend provides: a name, what the engine has (`features`), the SQL fragments that
+differ between engines (`ops`), and its named queries, one module per concern with the same
+module names in every engine package (docs/architecture.md lists them).
+
+Neutral code never names an engine: it asks `db.backend` for a fragment, a feature or a named
+query, the way Django code asks `connection.ops` and `connection.features`.
+"""
+from dataclasses import dataclass, field
+
+from r2w_db import errors
+
+
+@dataclass(frozen=True)
+class Features:
+    """What an engine has or lacks; a task or figure that needs a missing one says so in one line."""
+
+    file: bool              # the database is one file on this machine (a path, a size on disk)
+    wal: bool               # a write-ahead log file beside it, and a checkpoint to fold it in
+    journal_mode: bool      # its journal mode can be switched (--wal)
+    hot_journal: bool       # an interrupted write leaves a journal that only a writer may roll back
+    dbstat: bool            # per-table sizes read from the engine (SQLite: only where compiled in)
+    amcheck: bool           # index integrity checked by amcheck
+    server_stats: bool      # pg_stat_* views: connections, long queries, autovacuum, wraparound
+    # named operations this engine does not have, with why (shown in the one-line refusal)
+    unsupported: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class Backend:
+    """One engine: `name` keys the engine in the monitor and its output, `label` is how people
+    read it; `features` and `ops` as above; `queries` holds the named-query modules by name."""
+
+    name: str
+    label: str
+    features: Features
+    ops: object
+    queries: dict = field(default_factory=dict, repr=False)
+
+    def __getattr__(self, area):
+        """`db.backend.cache_hits` is this engine's named-query module for the cache_hits figures."""
+        queries = self.__dict__.get("queries", {})
+        if area in queries:
+            return queries[area]
+        raise AttributeError(f"the {self.__dict__.get('label', '?')} backend has no {area!r}")
+
+    def require(self, operation, what=None):
+        """Raise errors.NotSupported (one line) when this engine lists `operation` as unsupported."""
+        reason = self.features.unsupported.get(operation)
+        if reason is not None:
+            raise errors.NotSupported(what or operation, self.label, reason or None)
+
+    def supports(self, operation):
+        return operation not in self.features.unsupported

@@ -1,0 +1,95 @@
+"""database_file on PostgreSQL: the same keys as database_file.storage, in PostgreSQL's terms.
+
+- size_bytes: the four tables with their TOAST and indexes (stats' database.size_bytes);
+  page_size: the server's block_size; page_count: size_bytes in blocks.
+- wal_bytes, journal_mode, freelist_count, free_ratio, free_bytes: None. PostgreSQL's WAL
+  belongs to the whole cluster, not to one database, and it keeps no free list: space of
+  deleted rows is reused by VACUUM (dead tuples are a health check of their own).
+- stat_rows / stat_tables: pg_stats rows (planner statistics per column) of the four tables
+  and how many tables have them; both None when none of them was ever analysed
+  (pg_stat_user_tables: no ANALYZE and no autoanalyze), as None means "ANALYZE never ran".
+- rows: whether any of the four tables holds a row.
+
+change_token: the dashboard's cache keys hold it (database_file.change_token's twin). It is the
+four tables' rows inserted, updated and deleted (pg_stat_user_tables): only writes move it
+(pg_stat_database.xact_commit would move with every read the application commits).
+PostgreSQL publishes a writer's counts when its transaction ends (a connection kept open by the
+application: within about 10 s), so a page shows a write within that, or the cache's TTL. The
+token is read at most once per TOKEN_REUSE_S per database and process: a page's dozen figures
+cost one statement, not a dozen connections.
+
+describe: schema version (read off the structure), the demo mark (SQLite's PRAGMA application_id;
+PostgreSQL has none, and a moved demo history is not marked: False) and the size.
+"""
+import threading
+import time
+
+from r2w_db import errors
+from r2w_db.engine import schema
+from r2w_db.backends.postgresql.database import as_pg
+from r2w_db.backends.postgresql import stats as pg_stats
+from r2w_db.backends.postgresql.periods import read
+
+TOKEN_REUSE_S = 2.0
+
+BLOCK_SIZE = "SELECT current_setting('block_size')::int"
+STATISTICS = """
+SELECT count(*), count(DISTINCT tablename) FROM pg_stats
+WHERE schemaname = current_schema() AND tablename = ANY(%(tables)s)"""
+ANALYSED = """
+SELECT count(*) FROM pg_stat_user_tables
+WHERE schemaname = current_schema() AND relname = ANY(%(tables)s)
+  AND coalesce(last_analyze, last_autoanalyze) IS NOT NULL"""
+WRITES = """
+SELECT coalesce(sum(n_tup_ins), 0)::bigint, coalesce(sum(n_tup_upd), 0)::bigint,
+       coalesce(sum(n_tup_del), 0)::bigint, count(*)
+FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = ANY(%(tables)s)"""
+ANY_ROWS = """
+SELECT EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM sessions)
+    OR EXISTS (SELECT 1 FROM cv_uploads) OR EXISTS (SELECT 1 FROM cv_extraction_cache)"""
+
+
+def storage(db):
+    """database_file.storage's dict for a PostgreSQL database, read-only (one snapshot)."""
+    params = {"tables": list(schema.COLUMNS)}
+    with read(db) as conn:
+        size = int(conn.execute(pg_stats.SIZE_SQL, params).fetchone()[0])
+        block = conn.execute(BLOCK_SIZE).fetchone()[0]
+        stat_rows, stat_tables = conn.execute(STATISTICS, params).fetchone()
+        analysed = conn.execute(ANALYSED, params).fetchone()[0]
+        rows = conn.execute(ANY_ROWS).fetchone()[0]
+    return {"size_bytes": size, "wal_bytes": None, "journal_mode": None,
+            "page_size": block, "page_count": size // block, "freelist_count": None,
+            "free_ratio": None, "free_bytes": None,
+            "stat_rows": stat_rows if analysed or stat_rows else None,
+            "stat_tables": stat_tables if analysed or stat_rows else None, "rows": bool(rows)}
+
+
+_tokens, _tokens_lock = {}, threading.Lock()
+
+
+def change_token(db):
+    """(inserted, updated, deleted, tables) of the four tables, or ("unreadable", why): never
+    raises (the figures themselves say what is wrong)."""
+    db = as_pg(db)
+    with _tokens_lock:
+        at, token = _tokens.get(db.url, (None, None))
+    if at is not None and time.monotonic() - at < TOKEN_REUSE_S:
+        return token
+    try:
+        with db.read() as conn:
+            token = tuple(conn.execute(WRITES, {"tables": list(schema.COLUMNS)}).fetchone())
+    except errors.R2WError as exc:
+        token = ("unreadable", str(exc))
+    with _tokens_lock:
+        _tokens[db.url] = (time.monotonic(), token)
+    return token
+
+
+def describe(db):
+    """database_file.describe on PostgreSQL: {"schema_version", "demo", "size_bytes"}."""
+    db = as_pg(db)
+    with db.read() as conn:
+        drift = pg_stats.require_schema(conn, db)
+        size = int(conn.execute(pg_stats.SIZE_SQL, {"tables": list(schema.COLUMNS)}).fetchone()[0])
+    return {"schema_version": drift.version, "demo": False, "size_bytes": size}

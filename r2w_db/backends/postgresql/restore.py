@@ -1,0 +1,223 @@
+"""Restore on PostgreSQL: a pg_dump archive into a NEW database, verified, then swapped in.
+
+restore.py and runner.py dispatch here (restore_file, restore_message) for a PgDatabase:
+1. The archive must be one the backup log knows as a backup of this database (else force),
+   and pg_restore must read it whole: its rows per table are counted on the way.
+2. It is restored (pg_restore --single-transaction --exit-on-error, owners and grants as
+   dumped) into a new database `<name>_restore_<stamp>` created from template0 with the
+   target's owner, encoding and locale; the target's own database-level grants (CONNECT ...)
+   are copied onto it. Its row counts must equal the archive's, and it must hold the
+   documented schema (an older state needs force, then migrate). Any failure drops it; the
+   target is untouched.
+3. Swapped in only when asked (`swap`, the command line's --yes): refused while any other
+   session is connected to the target (stop the application and the dashboard first); the
+   target is renamed aside to `<name>_before_restore_<stamp>` (kept: drop it when sure) and
+   the restored database renamed to the target's name, from connections to neither.
+"""
+import tempfile
+import time
+from pathlib import Path
+
+from r2w_db import errors
+from r2w_db.backends.postgresql import schema as pg_schema
+from r2w_db.backends.postgresql.connection import identifier
+from r2w_db.backends.postgresql.database import PgDatabase, as_pg
+from r2w_db.backends.postgresql import tools as pg_tools
+from r2w_db.maintenance.backups import RestoreRefused
+from r2w_db.maintenance.restore import NOTHING, known_backup
+from r2w_db.monitor.store import MonitorStore
+
+OTHERS_SQL = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+ACL_SQL = """
+SELECT coalesce(r.rolname, 'PUBLIC'), a.privilege_type
+FROM pg_database d, aclexplode(d.datacl) AS a LEFT JOIN pg_roles r ON r.oid = a.grantee
+WHERE d.datname = %s"""
+
+
+PRIVILEGES = ("CONNECT", "CREATE", "TEMPORARY")   # of a database
+
+
+class RestoreFailed(errors.R2WError):
+    """The swap failed half-way; the message says where each database is."""
+
+
+def restore_file(db, backup_path, *, dest=None, monitor=None, force=False, progress=None,
+                 swap=True):
+    """Restore a pg_dump archive into a new database and (with swap) put it in the target's
+    place. Returns {database, restored_from, restored_database, restored_url, swapped,
+    previous_database, rows, warnings, seconds, pre_restore_backup, pre_restore_sound};
+    raises RestoreRefused (one line) when the target was not changed."""
+    db = as_pg(db)
+    source = Path(backup_path).expanduser()
+    monitor = monitor or MonitorStore()
+    report = progress or (lambda fraction, message: None)
+    started = time.perf_counter()
+    warnings = _provenance(monitor, db, source, force)
+    report(0.05, f"reading {source.name} whole (pg_restore)")
+    expected = _archive_counts(source, monitor)
+    facts = pg_tools.database_facts(db)
+    new = pg_tools.derived_name(facts["name"], "restore")
+    report(0.2, f"restoring into the new database {new}")
+    restored = _restore_into(db, source, new, facts)
+    aside = None
+    try:
+        rows = pg_tools.table_counts(restored)
+        warnings += _verify(restored, source, rows, expected, force)
+        _copy_grants(restored, facts["name"], new)
+        if swap:
+            report(0.9, f"swapping {new} in for {facts['name']}")
+            aside = _swap(db, restored, facts["name"], new)
+    except RestoreFailed:   # half swapped: both databases stay, as the message says
+        raise
+    except BaseException:
+        pg_tools.drop_database(db, new)
+        raise
+    report(1.0, f"restored {facts['name']} from {source.name}")
+    return {"database": db.display, "restored_from": str(source),
+            "restored_database": facts["name"] if swap else new,
+            "restored_url": db.display if swap else restored.display, "swapped": bool(swap),
+            "previous_database": aside, "rows": rows, "warnings": warnings,
+            "seconds": time.perf_counter() - started, "pre_restore_backup": None,
+            "pre_restore_sound": None}
+
+
+def restore_message(db, backup_path, info):
+    """One line: what was restored, where the previous database went, any warning."""
+    rows = pg_tools.describe_counts(info["rows"])
+    if info["swapped"]:
+        message = (f"restored {db.display} from {backup_path} (row counts verified: {rows}); the "
+                   f"previous database was renamed to {info['previous_database']}: drop it when "
+                   f"no longer needed (DROP DATABASE {info['previous_database']})")
+    else:
+        message = (f"restored {backup_path} into the new database {info['restored_database']} "
+                   f"(row counts verified: {rows}); {db.display} is untouched")
+    for warning in info.get("warnings") or ():
+        message += f"; warning: {warning}"
+    return message
+
+
+def _provenance(monitor, db, source, force):
+    if not source.is_file():
+        raise RestoreRefused(f"backup not found: {source}; {NOTHING}")
+    why = known_backup(monitor, db, source)
+    if why is None:
+        return []
+    if not force:
+        raise RestoreRefused(f"{why}: check it is the right file, then rerun with --force; {NOTHING}")
+    return [f"restored with --force: {why}"]
+
+
+def _archive_counts(source, monitor):
+    """The archive's rows per table, reading it whole; the result recorded as a verification."""
+    try:
+        counts = pg_tools.dump_row_counts(source)
+        ok, message = True, "pg_restore read the whole archive: " + pg_tools.describe_counts(counts)
+    except pg_tools.ToolMissing:
+        raise
+    except errors.R2WError as exc:
+        counts, ok, message = None, False, str(exc)
+    stat = source.stat()
+    monitor.record_verification(source, size=stat.st_size, mtime_ns=stat.st_mtime_ns, ok=ok,
+                                message=message)
+    if not ok:
+        raise RestoreRefused(f"{source} is not a sound pg_dump archive ({message}); {NOTHING}")
+    return counts
+
+
+def _restore_into(db, source, name, facts):
+    """The new database holding the archive (dropped again when the restore fails)."""
+    try:
+        restored = pg_tools.create_database(db, name, facts, owner=facts["owner"])
+    except errors.R2WError as exc:
+        raise RestoreRefused(f"cannot create the database to restore into ({exc}): the restore "
+                             f"needs the database owner with CREATEDB, or a superuser; "
+                             f"{NOTHING}") from None
+    try:
+        with tempfile.TemporaryDirectory(prefix="r2w-restore-") as folder:
+            entries = pg_tools.restore_list(source, folder)
+            pg_tools.run_tool("pg_restore", ["--exit-on-error", "--single-transaction",
+                                             f"--use-list={entries}", str(source)],
+                              db=db, dbname=name, what=f"restoring {source.name}")
+    except BaseException as exc:
+        pg_tools.drop_database(db, name)
+        if isinstance(exc, errors.R2WError):
+            raise RestoreRefused(f"{exc}; {NOTHING}") from None
+        raise
+    return restored
+
+
+def _verify(restored, source, rows, expected, force):
+    """Refuse a restore whose row counts differ from the archive's or that does not hold the
+    documented schema; the warnings of one accepted with force (an older schema)."""
+    differ = [f"{t}: {rows.get(t)} restored, {expected.get(t)} in the archive" for t in rows
+              if rows.get(t) != expected.get(t)]
+    if differ:
+        raise RestoreRefused(f"{source} did not restore whole ({'; '.join(differ)}); {NOTHING}")
+    with restored.read() as conn:
+        drift = pg_schema.drift(conn)
+    if len(drift.missing_tables) == len(pg_schema.TABLES):
+        raise RestoreRefused(f"{source} holds none of the Resume2Website tables: not a backup of "
+                             f"this database; {NOTHING}")
+    missing = drift.missing_tables + drift.missing_columns
+    if missing and not force:
+        raise RestoreRefused(f"{source} holds an older schema (missing {', '.join(missing[:4])}). "
+                             f"If it is an old backup of this database, rerun with --force "
+                             f"(then migrate); {NOTHING}")
+    return [f"restored with --force: older schema, missing {', '.join(missing[:4])}: run migrate"
+            ] if missing else []
+
+
+def _copy_grants(restored, target, new):
+    """The target's database-level grants (CONNECT, CREATE, TEMP) onto the new database."""
+    from psycopg import sql
+
+    with restored.write(autocommit=True) as conn:
+        grants = conn.execute(ACL_SQL, (target,)).fetchall()
+        if not grants:   # NULL datacl: the defaults, as the new database has them
+            return
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(identifier(new)))
+        for role, privilege in grants:
+            if privilege not in PRIVILEGES:
+                continue
+            grantee = sql.SQL("PUBLIC") if role == "PUBLIC" else identifier(role)
+            conn.execute(sql.SQL("GRANT {} ON DATABASE {} TO {}").format(
+                sql.SQL(privilege), identifier(new), grantee))
+
+
+def _others(conn, name):
+    return conn.execute(OTHERS_SQL, (name,)).fetchone()[0]
+
+
+def _swap(db, restored, target, new):
+    """Rename the target aside and the restored database into its place; the aside name."""
+    from psycopg import sql
+
+    aside = pg_tools.derived_name(target, "before_restore")
+    in_use = (f"other sessions are connected to {target}: stop the application (and the "
+              f"dashboard) first, then restore; {NOTHING}")
+    with restored.write(autocommit=True) as conn:
+        others = _others(conn, target)
+        if others:
+            raise RestoreRefused(f"{others} {in_use}")
+        try:
+            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                identifier(target), identifier(aside)))
+        except errors.R2WError as exc:
+            raise RestoreRefused(f"{target} could not be renamed aside ({exc}): {in_use}") from None
+    previous = PgDatabase(pg_tools.with_dbname(db.url, aside))
+    try:
+        with previous.write(autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                identifier(new), identifier(target)))
+    except errors.R2WError as exc:
+        try:
+            with restored.write(autocommit=True) as conn:
+                conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    identifier(aside), identifier(target)))
+        except errors.R2WError:
+            raise RestoreFailed(f"the swap failed half-way ({exc}): the previous database is "
+                                f"now named {aside} and the restored one {new}: rename them by "
+                                f"hand (ALTER DATABASE ... RENAME TO ...)") from None
+        raise RestoreRefused(f"the restored database could not take the name {target} ({exc}); "
+                             f"{NOTHING}") from None
+    return aside

@@ -1,0 +1,83 @@
+"""An SQLite database file: the object every operation takes, made once where a location is
+resolved (backends.open_database). Its connections come from connection.py."""
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+
+from r2w_db import errors
+from r2w_db.backends.sqlite.connection import open_reader, open_writer, transaction, translated
+from r2w_db.engine.locations import is_pg_url
+
+
+class Database:
+    """A database file. Every operation takes one of these (or a path) first."""
+
+    @property
+    def backend(self):
+        from r2w_db.backends.sqlite import BACKEND   # the package builds it from its modules
+        return BACKEND
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __repr__(self):
+        return f"Database({str(self.path)!r})"
+
+    def __eq__(self, other):
+        return isinstance(other, Database) and other.path == self.path
+
+    def __hash__(self):
+        return hash(self.path)
+
+    @property
+    def display(self):
+        """How the database is shown and logged: its path."""
+        return str(self.path)
+
+    @cached_property
+    def key(self):
+        """Its identity in the monitor database (history, logs, cache entries): the absolute path."""
+        return str(self.path.resolve())
+
+    @contextmanager
+    def read(self):
+        """A short read-only autocommit connection: never creates, migrates or writes."""
+        conn = open_reader(self.path)
+        try:
+            with translated(self.path):
+                yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def write(self, create=False, app_schema=True):
+        """A writer connection with a busy timeout; transactions via `transaction`.
+
+        `app_schema`: the application's database, so a schema newer than this code knows is
+        refused (the monitor's own file passes False)."""
+        conn = open_writer(self.path, create=create, app_schema=app_schema)
+        try:
+            with translated(self.path):
+                yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def transaction(self):
+        """A writer whose block is one BEGIN IMMEDIATE transaction: committed when the block
+        ends, rolled back on any error (a kill included)."""
+        with self.write() as conn, transaction(conn):
+            yield conn
+
+
+def as_database(db) -> Database:
+    """Accept a Database, a path string or a Path. A PostgreSQL database (a PgDatabase or a
+    postgresql:// URL) reaching SQLite code is NotOnPostgreSQL: one line, never SQLite's SQL
+    sent to PostgreSQL or a URL taken for a file name."""
+    if isinstance(db, Database):
+        return db
+    if db is None:
+        raise TypeError("say which database: pass a Database or a path")
+    if is_pg_url(db) or not isinstance(db, (str, Path)):
+        raise errors.NotSupported("this operation", "PostgreSQL")
+    return Database(db)

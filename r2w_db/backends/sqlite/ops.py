@@ -1,0 +1,7 @@
+"""SQLite's SQL fragments: timestamps are text compared as instants (julianday), with a string
+range first so the column's index narrows the scan; anonymous ids by a literal prefix range."""
+from r2w_db.backends.sqlite.predicates import (  # noqa: F401  (the fragments this engine offers)
+    ANON_HIGH, ANON_LOW, at_or_after, between, count_before, day_of, is_anonymous,
+    not_anonymous, older_than, unparseable)
+
+PARAM = "?"   # the parameter style of a positional statement
