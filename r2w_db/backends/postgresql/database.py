@@ -105,8 +105,9 @@ class PgDatabase:
         finally:
             conn.close()
 
-    def transaction(self):
-        """A writer whose block is one transaction (write() is one already)."""
+    def transaction(self, **options):
+        """A writer whose block is one transaction (write() is one already); `options` that only
+        SQLite's writer takes (create, app_schema) mean nothing here."""
         return self.write()
 
 

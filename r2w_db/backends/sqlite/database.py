@@ -63,10 +63,10 @@ class Database:
             conn.close()
 
     @contextmanager
-    def transaction(self):
-        """A writer whose block is one BEGIN IMMEDIATE transaction: committed when the block
-        ends, rolled back on any error (a kill included)."""
-        with self.write() as conn, transaction(conn):
+    def transaction(self, **options):
+        """A writer (`options` as write's) whose block is one BEGIN IMMEDIATE transaction:
+        committed when the block ends, rolled back on any error (a kill included)."""
+        with self.write(**options) as conn, transaction(conn):
             yield conn
 
 
