@@ -1,4 +1,5 @@
-"""The package's layout: layers, one-way imports, no cycles, files that read in one sitting."""
+"""The package's layout: layers, one-way imports, no cycles, files that read in one sitting, and
+the backend seam (docs/architecture.md): engines known apart only under r2w_db/backends/."""
 import ast
 import importlib
 from pathlib import Path
@@ -56,6 +57,30 @@ def imports_of(name, path):
 
 def package_of(name):
     return name.split(".")[0]
+
+
+ENGINE_PACKAGES = ("backends.sqlite", "backends.postgresql")
+ENGINE_NAMES = {"sqlite", "postgresql", "postgres", "pg", "sqlite3"}
+ROOT = PACKAGE.parent
+NEUTRAL_FILES = sorted([p for p in PACKAGE.rglob("*.py") if "backends" not in p.relative_to(PACKAGE).parts]
+                       + list((ROOT / "dashboard").glob("*.py")) + list((ROOT / "pages").glob("*.py"))
+                       + [ROOT / "app.py"])
+
+
+def in_engine_package(name):
+    return any(name == p or name.startswith(p + ".") for p in ENGINE_PACKAGES)
+
+
+def all_imports(path):
+    """Every dotted module a file imports (r2w_db's own without the prefix)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return {n[len("r2w_db."):] if n.startswith("r2w_db.") else n for n in found}
 
 
 def test_the_top_holds_only_the_face_and_shared_modules():
@@ -119,3 +144,45 @@ def test_every_exported_name_still_imports():
     face = importlib.import_module("r2w_db")
     missing = [name for name in EXPORTED if not hasattr(face, name)]
     assert not missing
+
+
+def test_engine_modules_live_only_under_backends():
+    """No pg_*.py or sqlite_*.py module outside its engine's package."""
+    stray = [str(p.relative_to(ROOT)) for p in NEUTRAL_FILES
+             if p.stem.split("_")[0] in ENGINE_NAMES]
+    assert not stray
+
+
+@pytest.mark.parametrize("path", NEUTRAL_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_neutral_code_never_names_an_engine(path):
+    """Outside backends/: no import of an engine's package (its database object comes from
+    backends.open_database), no per_backend dispatch, no branch on an engine's name."""
+    imported = all_imports(path)
+    assert not [n for n in imported if in_engine_package(n) or n.startswith("backends.dispatch")]
+    assert "sqlite3" not in imported or path.parent.name in ("monitor",), "sqlite3 outside backends"
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            assert node.id not in ("per_backend", "sqlite_only", "as_database", "as_pg",
+                                   "is_postgresql", "backend_of", "PgDatabase"), (
+                f"{path.name}:{node.lineno} uses {node.id}")
+        if isinstance(node, ast.Compare):
+            constants = [c.value for c in [node.left, *node.comparators]
+                         if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+            assert not [c for c in constants if c.lower() in ENGINE_NAMES], (
+                f"{path.name}:{node.lineno} compares with an engine's name")
+
+
+def test_no_module_is_imported_by_a_string():
+    for name, path in modules().items():
+        text = path.read_text()
+        assert "import_module(" not in text and "__import__(" not in text, name
+
+
+def test_the_seam_check_sees_real_code(tmp_path):
+    """The seam checks above catch what they are for (a check that sees nothing proves nothing)."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("from r2w_db.backends.sqlite.database import Database\n"
+                   "def f(db):\n    return db.backend.name == 'postgresql'\n")
+    with pytest.raises(AssertionError):
+        test_neutral_code_never_names_an_engine(bad)
