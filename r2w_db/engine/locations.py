@@ -16,7 +16,6 @@ import re
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from r2w_db import config, errors
 from r2w_db.config import PROJECT_ROOT
@@ -60,37 +59,57 @@ class DbLocation:
         return f"{self.label} ({self.name})" if self.label and self.label != self.name else self.name
 
 
+def split_url(text):
+    """(scheme and '://', user or None, password or None, the rest) of a URL, read the way libpq
+    reads one: the user part runs to the first '@' that comes before any '/', so a password may
+    hold '#', '?' or ':'. Fail closed: where a ':' that is not a port comes before the first '/'
+    and an '@' follows later, everything up to the last '@' is taken for user and password (a
+    password holding '/' that libpq would misread must still never be shown)."""
+    match = SCHEME.match(text)
+    head, rest = text[:match.end()], text[match.end():]
+    cut = next((i for i, ch in enumerate(rest) if ch in "@/"), len(rest))
+    if cut < len(rest) and rest[cut] == "@":
+        userinfo, rest = rest[:cut], rest[cut + 1:]
+    elif ":" in rest[:cut] and not rest[:cut].partition(":")[2].isdigit() and "@" in rest[cut:]:
+        at = rest.rindex("@")
+        userinfo, rest = rest[:at], rest[at + 1:]
+    else:
+        return head, None, None, rest
+    user, sep, password = userinfo.partition(":")
+    return head, user, (password if sep else None), rest
+
+
+def _query_password(rest, replacement):
+    """`rest` with the value of every password= parameter of its query replaced (libpq takes
+    ?password= too); `replacement` None drops the parameter."""
+    address, sep, query = rest.partition("?")
+    if not sep:
+        return rest
+    if replacement is None:
+        query = "&".join(p for p in query.split("&") if p and not QUERY_PASSWORD.match(p))
+        return f"{address}?{query}" if query else address
+    return f"{address}?{QUERY_PASSWORD.sub(lambda m: m.group(1) + replacement, query)}"
+
+
 def redact(location) -> str:
-    """A location fit to show or log: the password of a URL replaced by ***."""
+    """A location fit to show or log: the password of a URL, in its user part or its query,
+    replaced by ***."""
     text = str(location)
     if not SCHEME.match(text):
         return text
-    try:
-        parts = urlsplit(text)
-        query = QUERY_PASSWORD.sub(r"\1***", parts.query)   # libpq takes ?password= too
-        if parts.password is None:
-            return urlunsplit(parts._replace(query=query)) if query != parts.query else text
-        user = parts.username or ""
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}", query=query))
-    except ValueError:  # not a URL after all: hide everything between :// and @
-        return QUERY_PASSWORD.sub(r"\1***", re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", text))
+    head, user, password, rest = split_url(text)
+    userinfo = "" if user is None else f"{user}:***@" if password is not None else f"{user}@"
+    return head + userinfo + _query_password(rest, "***")
 
 
 def identity(location) -> str:
-    """A location as the monitor database keys it: redacted, and the same whether the URL
-    carries its password or libpq finds it elsewhere (PGPASSWORD, ~/.pgpass)."""
-    text = redact(location)
+    """A location as the monitor database keys it: without its password, so the same whether
+    the URL carries it or libpq finds it elsewhere (PGPASSWORD, ~/.pgpass)."""
+    text = str(location)
     if not SCHEME.match(text):
         return text
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return text
-    netloc = parts.netloc.replace(":***@", "@")
-    query = "&".join(p for p in parts.query.split("&") if p and not QUERY_PASSWORD.match(p))
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+    head, user, _, rest = split_url(text)
+    return head + ("" if user is None else f"{user}@") + _query_password(rest, None)
 
 
 def _bad(source, value, why):
@@ -115,18 +134,20 @@ def checked_pg_url(value, source="--db") -> str:
     try:
         conninfo.conninfo_to_dict(text)
     except Exception as exc:  # psycopg.ProgrammingError, with libpq's own message
-        why = errors.one_line(exc).replace(text, redact(text))
-        password = _password(text)
-        raise _bad(source, text, "not a valid PostgreSQL URL ("
-                   + (why.replace(password, "***") if password else why) + ")") from None
+        why = without_password(errors.one_line(exc).replace(text, redact(text)), text)
+        raise _bad(source, text, f"not a valid PostgreSQL URL ({why})") from None
     return text
 
 
-def _password(url):
-    try:
-        return urlsplit(url).password
-    except ValueError:
-        return None
+def without_password(message, url):
+    """libpq's message with the URL's password, and any quoted piece of it (a password holding
+    '/' is read as a port), replaced by ***."""
+    password = split_url(url)[2]
+    if not password:
+        return message
+    message = message.replace(password, "***")
+    return re.sub(r'"([^"]+)"', lambda m: '"***"' if m.group(1) in password else m.group(0),
+                  message)
 
 
 def location_of(value, where, source, name=None, label=None, health=None) -> DbLocation:
@@ -195,6 +216,9 @@ def configured_databases(environ=None, files=None) -> dict:
             entry["url"], f"[databases.{name}] url", "secrets", name,
             str(entry["label"]) if entry.get("label") else None, health)
     for pair in str(environ.get(DATABASES_ENV, "")).split():
+        if SCHEME.match(pair):
+            raise errors.BadLocation(f"{DATABASES_ENV}: {redact(pair)!r} is a URL without its "
+                                     f"name: write NAME=URL")
         name, sep, url = pair.partition("=")
         if not sep:
             raise errors.BadLocation(f"{DATABASES_ENV}: {redact(pair)!r} is not NAME=URL")
@@ -208,7 +232,7 @@ def configured_databases(environ=None, files=None) -> dict:
 
 def _name(name, where):
     if not NAME.match(str(name)):
-        raise errors.BadLocation(f"{where}: {str(name)[:40]!r} is not a database name (letters, "
+        raise errors.BadLocation(f"{where}: {redact(str(name))[:40]!r} is not a database name (letters, "
                                  f"digits, '-' and '_', at most 64)")
     return str(name)
 
