@@ -11,12 +11,13 @@ from datetime import timedelta
 
 import pandas as pd
 
+from r2w_db.backends import open_database
 from r2w_db.engine import timeutil
 from r2w_db.figures import forecast as fc
 from r2w_db.monitor.alert_store import AlertStore
 from r2w_db.monitor.history_store import HistoryStore, history_frame
 from r2w_db.monitor import lineage
-from r2w_db.monitor.store import MonitorStore, database_key
+from r2w_db.monitor.store import MonitorStore
 
 SIZE_SERIES = {"file.size_bytes": "database file", "file.wal_bytes": "WAL",
                "file.free_bytes": "free pages", "disk.free_bytes": "free disk"}
@@ -87,7 +88,7 @@ def size_forecast(db, monitor=None, days=fc.FIT_DAYS):
 
 def moved_since(db, monitor=None):
     """When the database's history last crossed a move (a naive UTC datetime), or None."""
-    cuts = [cut for _, cut in lineage.lineage(database_key(db), _store(monitor)) if cut]
+    cuts = [cut for _, cut in lineage.lineage(open_database(db).key, _store(monitor)) if cut]
     return pd.Timestamp(max(cuts)).to_pydatetime() if cuts else None
 
 

@@ -10,8 +10,8 @@ import json
 from datetime import timedelta
 
 from r2w_db.engine import timeutil
-from r2w_db.backends.sqlite.connection import transaction
-from r2w_db.monitor.store import MonitorStore, _has_table, database_key
+from r2w_db.backends import open_database
+from r2w_db.monitor.store import MonitorStore, _has_table
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_state (
@@ -54,6 +54,12 @@ CREATE TABLE IF NOT EXISTS watch_status (
     heartbeat_error TEXT
 ) WITHOUT ROWID;
 """
+
+
+def _schema(conn):
+    conn.executescript(SCHEMA)
+
+
 STALE_SENDING = timedelta(minutes=10)   # a claim older than this died with its process
 LOG_COLUMNS = ("id", "created_at", "destination", "kind", "status", "summary", "outcome",
                "attempts", "last_attempt_at", "sent_at", "error")
@@ -76,38 +82,36 @@ class AlertStore:
         deliveries younger than `retry_hours` to a destination still configured are claimed too.
         destinations: [(destination_id, label)]. Returns [{"id", "destination_id", "payload"}]."""
         now = now or timeutil.utcnow()
-        key, stamp = database_key(database), timeutil.iso(now)
-        with self.monitor._writer() as conn:
-            conn.executescript(SCHEMA)
-            with transaction(conn):
-                state = {r["check_key"]: dict(r) for r in conn.execute(
-                    "SELECT check_key, status, number, changed_at, notified_at FROM alert_state"
-                    " WHERE database = ?", (key,))}
-                new_state, message, kind = decide(state, not state)
-                for check, got in new_state.items():
-                    old = state.get(check, {})
-                    conn.execute(
-                        "INSERT INTO alert_state (database, check_key, status, number, changed_at,"
-                        " notified_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (database, check_key)"
-                        " DO UPDATE SET status = excluded.status, number = excluded.number,"
-                        " changed_at = excluded.changed_at, notified_at = excluded.notified_at",
-                        (key, check, got["status"], got.get("number"),
-                         stamp if old.get("status") != got["status"] else old.get("changed_at", stamp),
-                         stamp if got.get("notified") else old.get("notified_at")))
-                claimed = []
-                if message is not None:
-                    body = json.dumps(message, default=str)
-                    for destination_id, label in destinations:
-                        cur = conn.execute(
-                            "INSERT INTO notifications (database, created_at, destination,"
-                            " destination_id, kind, status, summary, payload, outcome, attempts,"
-                            " last_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'sending', 1, ?)",
-                            (key, stamp, label, destination_id, kind, message.get("status", ""),
-                             message.get("text", "")[:500], body, stamp))
-                        claimed.append({"id": cur.lastrowid, "destination_id": destination_id,
-                                        "payload": message})
-                claimed += self._claim_retries(conn, key, [d for d, _ in destinations], now,
-                                               retry_hours, max_attempts, {c["id"] for c in claimed})
+        key, stamp = open_database(database).key, timeutil.iso(now)
+        with self.monitor.transaction(_schema) as conn:
+            state = {r["check_key"]: dict(r) for r in conn.execute(
+                "SELECT check_key, status, number, changed_at, notified_at FROM alert_state"
+                " WHERE database = ?", (key,))}
+            new_state, message, kind = decide(state, not state)
+            for check, got in new_state.items():
+                old = state.get(check, {})
+                conn.execute(
+                    "INSERT INTO alert_state (database, check_key, status, number, changed_at,"
+                    " notified_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (database, check_key)"
+                    " DO UPDATE SET status = excluded.status, number = excluded.number,"
+                    " changed_at = excluded.changed_at, notified_at = excluded.notified_at",
+                    (key, check, got["status"], got.get("number"),
+                     stamp if old.get("status") != got["status"] else old.get("changed_at", stamp),
+                     stamp if got.get("notified") else old.get("notified_at")))
+            claimed = []
+            if message is not None:
+                body = json.dumps(message, default=str)
+                for destination_id, label in destinations:
+                    cur = conn.execute(
+                        "INSERT INTO notifications (database, created_at, destination,"
+                        " destination_id, kind, status, summary, payload, outcome, attempts,"
+                        " last_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'sending', 1, ?)",
+                        (key, stamp, label, destination_id, kind, message.get("status", ""),
+                         message.get("text", "")[:500], body, stamp))
+                    claimed.append({"id": cur.lastrowid, "destination_id": destination_id,
+                                    "payload": message})
+            claimed += self._claim_retries(conn, key, [d for d, _ in destinations], now,
+                                           retry_hours, max_attempts, {c["id"] for c in claimed})
         return claimed
 
     def _claim_retries(self, conn, key, ids, now, retry_hours, max_attempts, skip):
@@ -137,38 +141,34 @@ class AlertStore:
     def finish(self, notification_id, ok, error=None, now=None):
         """Record a delivery's outcome: 'sent', or 'failed' with the error (retried later)."""
         stamp = timeutil.iso(now or timeutil.utcnow())
-        with self.monitor._writer() as conn:
-            conn.executescript(SCHEMA)
-            with transaction(conn):
-                conn.execute(
-                    "UPDATE notifications SET outcome = ?, sent_at = ?, error = ? WHERE id = ?",
-                    ("sent" if ok else "failed", stamp if ok else None, error, notification_id))
+        with self.monitor.transaction(_schema) as conn:
+            conn.execute(
+                "UPDATE notifications SET outcome = ?, sent_at = ?, error = ? WHERE id = ?",
+                ("sent" if ok else "failed", stamp if ok else None, error, notification_id))
 
     def log_problem(self, database, problem, now=None):
         """A notification that could not even be addressed (the settings cannot be read): one
         'failed' row, counted up instead of repeated while the problem stays the same."""
-        key, stamp = database_key(database), timeutil.iso(now or timeutil.utcnow())
-        with self.monitor._writer() as conn:
-            conn.executescript(SCHEMA)
-            with transaction(conn):
-                last = conn.execute(
-                    "SELECT id, error, outcome FROM notifications WHERE database = ?"
-                    " ORDER BY id DESC LIMIT 1", (key,)).fetchone()
-                if last and last["error"] == problem and last["outcome"] == "failed":
-                    conn.execute("UPDATE notifications SET attempts = attempts + 1,"
-                                 " last_attempt_at = ? WHERE id = ?", (stamp, last["id"]))
-                    return last["id"]
-                return conn.execute(
-                    "INSERT INTO notifications (database, created_at, destination, destination_id,"
-                    " kind, status, summary, payload, outcome, attempts, last_attempt_at, error)"
-                    " VALUES (?, ?, 'settings', '', 'settings', 'UNKNOWN', ?, '{}', 'failed', 1, ?, ?)",
-                    (key, stamp, "no notification could be addressed", stamp, problem)).lastrowid
+        key, stamp = open_database(database).key, timeutil.iso(now or timeutil.utcnow())
+        with self.monitor.transaction(_schema) as conn:
+            last = conn.execute(
+                "SELECT id, error, outcome FROM notifications WHERE database = ?"
+                " ORDER BY id DESC LIMIT 1", (key,)).fetchone()
+            if last and last["error"] == problem and last["outcome"] == "failed":
+                conn.execute("UPDATE notifications SET attempts = attempts + 1,"
+                             " last_attempt_at = ? WHERE id = ?", (stamp, last["id"]))
+                return last["id"]
+            return conn.execute(
+                "INSERT INTO notifications (database, created_at, destination, destination_id,"
+                " kind, status, summary, payload, outcome, attempts, last_attempt_at, error)"
+                " VALUES (?, ?, 'settings', '', 'settings', 'UNKNOWN', ?, '{}', 'failed', 1, ?, ?)",
+                (key, stamp, "no notification could be addressed", stamp, problem)).lastrowid
 
     def notifications(self, database=None, limit=200):
         """The newest notifications first: [{LOG_COLUMNS}] ([] when there are none)."""
         if not self.path.exists():
             return []
-        where, params = ("WHERE database = ?", (database_key(database),)) if database else ("", ())
+        where, params = ("WHERE database = ?", (open_database(database).key,)) if database else ("", ())
         with self.monitor.db.read() as conn:
             if not _has_table(conn, "notifications"):
                 return []
@@ -185,7 +185,7 @@ class AlertStore:
                 return {}
             return {r["check_key"]: dict(r) for r in conn.execute(
                 "SELECT check_key, status, number, changed_at, notified_at FROM alert_state"
-                " WHERE database = ?", (database_key(database),))}
+                " WHERE database = ?", (open_database(database).key,))}
 
     # ------------------------------------------------------------------ the watcher itself
     def record_cycle(self, database, *, ok, error=None, snapshot_at=None, interval=None,
@@ -193,25 +193,23 @@ class AlertStore:
         """The watcher's last cycle (heartbeat: (ok, error) or None when none is configured)."""
         stamp = timeutil.iso(now or timeutil.utcnow())
         hb_ok, hb_error = heartbeat if heartbeat else (None, None)
-        with self.monitor._writer() as conn:
-            conn.executescript(SCHEMA)
-            with transaction(conn):
-                conn.execute(
-                    "INSERT INTO watch_status (database, pid, interval_seconds, last_cycle_at,"
-                    " last_ok, last_error, last_snapshot_at, heartbeat_at, heartbeat_ok,"
-                    " heartbeat_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (database) DO UPDATE SET pid = excluded.pid,"
-                    " interval_seconds = excluded.interval_seconds,"
-                    " last_cycle_at = excluded.last_cycle_at, last_ok = excluded.last_ok,"
-                    " last_error = excluded.last_error,"
-                    " last_snapshot_at = coalesce(excluded.last_snapshot_at, last_snapshot_at),"
-                    " heartbeat_at = coalesce(excluded.heartbeat_at, heartbeat_at),"
-                    " heartbeat_ok = coalesce(excluded.heartbeat_ok, heartbeat_ok),"
-                    " heartbeat_error = CASE WHEN excluded.heartbeat_at IS NULL THEN heartbeat_error"
-                    " ELSE excluded.heartbeat_error END",
-                    (database_key(database), pid, interval, stamp, int(bool(ok)), error,
-                     None if snapshot_at is None else timeutil.iso(snapshot_at),
-                     stamp if heartbeat else None, None if hb_ok is None else int(hb_ok), hb_error))
+        with self.monitor.transaction(_schema) as conn:
+            conn.execute(
+                "INSERT INTO watch_status (database, pid, interval_seconds, last_cycle_at,"
+                " last_ok, last_error, last_snapshot_at, heartbeat_at, heartbeat_ok,"
+                " heartbeat_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (database) DO UPDATE SET pid = excluded.pid,"
+                " interval_seconds = excluded.interval_seconds,"
+                " last_cycle_at = excluded.last_cycle_at, last_ok = excluded.last_ok,"
+                " last_error = excluded.last_error,"
+                " last_snapshot_at = coalesce(excluded.last_snapshot_at, last_snapshot_at),"
+                " heartbeat_at = coalesce(excluded.heartbeat_at, heartbeat_at),"
+                " heartbeat_ok = coalesce(excluded.heartbeat_ok, heartbeat_ok),"
+                " heartbeat_error = CASE WHEN excluded.heartbeat_at IS NULL THEN heartbeat_error"
+                " ELSE excluded.heartbeat_error END",
+                (open_database(database).key, pid, interval, stamp, int(bool(ok)), error,
+                 None if snapshot_at is None else timeutil.iso(snapshot_at),
+                 stamp if heartbeat else None, None if hb_ok is None else int(hb_ok), hb_error))
 
     def watch_status(self, database):
         """{pid, interval_seconds, last_cycle_at, last_ok, last_error, last_snapshot_at,
@@ -222,5 +220,5 @@ class AlertStore:
             if not _has_table(conn, "watch_status"):
                 return None
             row = conn.execute("SELECT * FROM watch_status WHERE database = ?",
-                               (database_key(database),)).fetchone()
+                               (open_database(database).key,)).fetchone()
         return dict(row) if row else None

@@ -22,14 +22,14 @@ from datetime import datetime, timedelta
 
 from r2w_db import errors
 from r2w_db.engine import timeutil
-from r2w_db.backends.sqlite.connection import transaction
+from r2w_db.backends import open_database
 from r2w_db.monitor import lineage
-from r2w_db.monitor.store import MonitorStore, _has_table, database_key
+from r2w_db.monitor.store import MonitorStore, _has_table
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
     id INTEGER PRIMARY KEY,
-    database TEXT NOT NULL,                -- store.database_key: the file's absolute path
+    database TEXT NOT NULL,                -- the database's key (db.key): its absolute path
     taken_at TEXT NOT NULL,                -- naive UTC ISO-8601
     grain TEXT NOT NULL DEFAULT 'raw',     -- raw; hour or day once downsampled
     seconds REAL,                          -- how long taking it took
@@ -53,6 +53,12 @@ CREATE TABLE IF NOT EXISTS hourly_rollups (
     PRIMARY KEY (database, hour)
 ) WITHOUT ROWID;
 """
+
+
+def _schema(conn):
+    conn.executescript(SCHEMA)
+
+
 # grain -> (table, key column, length): hourly roll-ups answer the partial days at a window's
 # edges; they are kept HOURLY_ROLLUP_DAYS (two 90-day windows and a margin), daily ones for ever
 ROLLUP_TABLES = {"day": ("daily_rollups", "day", timedelta(days=1)),
@@ -112,9 +118,6 @@ class HistoryStore:
     def path(self):
         return self.monitor.path
 
-    def _write(self):
-        return self.monitor._writer()
-
     def _readable(self, conn, table):
         return _has_table(conn, table)
 
@@ -122,13 +125,11 @@ class HistoryStore:
     def record_snapshot(self, database, metrics, taken_at=None, seconds=None):
         """Store one snapshot ({name: number or None}); returns its id."""
         taken_at = timeutil.iso(taken_at or timeutil.utcnow())
-        with self._write() as conn:
-            conn.executescript(SCHEMA)
-            with transaction(conn):
-                return conn.execute(
-                    "INSERT INTO snapshots (database, taken_at, grain, seconds, metrics)"
-                    " VALUES (?, ?, 'raw', ?, ?)",
-                    (database_key(database), taken_at, seconds, _pack(metrics))).lastrowid
+        with self.monitor.transaction(_schema) as conn:
+            return conn.execute(
+                "INSERT INTO snapshots (database, taken_at, grain, seconds, metrics)"
+                " VALUES (?, ?, 'raw', ?, ?)",
+                (open_database(database).key, taken_at, seconds, _pack(metrics))).lastrowid
 
     def snapshots(self, database, since=None, until=None, limit=None):
         """[{"id", "taken_at", "grain", "seconds", "metrics"}] oldest first ([] when none).
@@ -172,24 +173,22 @@ class HistoryStore:
         done = {"to_hour": 0, "to_day": 0, "deleted": 0}
         if not self.path.exists():
             return done
-        with self._write() as conn:
-            conn.executescript(SCHEMA)
-            with transaction(conn):
-                for grain, coarser, cut, width, name in (("raw", "hour", raw_cut, 13, "to_hour"),
-                                                         ("hour", "day", hour_cut, 10, "to_day")):
-                    done[name] = conn.execute(
-                        "UPDATE snapshots SET grain = ? WHERE id IN (SELECT id FROM ("
-                        f" SELECT id, max(taken_at) FROM snapshots WHERE {owned} AND grain = ?"
-                        " AND taken_at < ? GROUP BY database, substr(taken_at, 1, ?)))",
-                        (coarser, *keys, grain, cut, width)).rowcount
-                    done["deleted"] += conn.execute(
-                        f"DELETE FROM snapshots WHERE {owned} AND grain = ? AND taken_at < ?",
-                        (*keys, grain, cut)).rowcount
-                if retention.daily_days:
-                    day_cut = timeutil.iso(_floor(now - timedelta(days=retention.daily_days), "day"))
-                    done["deleted"] += conn.execute(
-                        f"DELETE FROM snapshots WHERE {owned} AND grain = 'day' AND taken_at < ?",
-                        (*keys, day_cut)).rowcount
+        with self.monitor.transaction(_schema) as conn:
+            for grain, coarser, cut, width, name in (("raw", "hour", raw_cut, 13, "to_hour"),
+                                                     ("hour", "day", hour_cut, 10, "to_day")):
+                done[name] = conn.execute(
+                    "UPDATE snapshots SET grain = ? WHERE id IN (SELECT id FROM ("
+                    f" SELECT id, max(taken_at) FROM snapshots WHERE {owned} AND grain = ?"
+                    " AND taken_at < ? GROUP BY database, substr(taken_at, 1, ?)))",
+                    (coarser, *keys, grain, cut, width)).rowcount
+                done["deleted"] += conn.execute(
+                    f"DELETE FROM snapshots WHERE {owned} AND grain = ? AND taken_at < ?",
+                    (*keys, grain, cut)).rowcount
+            if retention.daily_days:
+                day_cut = timeutil.iso(_floor(now - timedelta(days=retention.daily_days), "day"))
+                done["deleted"] += conn.execute(
+                    f"DELETE FROM snapshots WHERE {owned} AND grain = 'day' AND taken_at < ?",
+                    (*keys, day_cut)).rowcount
         return done
 
     # ------------------------------------------------------------------ roll-ups
@@ -201,24 +200,22 @@ class HistoryStore:
         actually recorded. Hourly roll-ups older than HOURLY_ROLLUP_DAYS are forgotten."""
         table, column, length = ROLLUP_TABLES[grain]
         recorded_at = recorded_at or timeutil.utcnow()
-        key, written = database_key(database), []
-        with self._write() as conn:
-            conn.executescript(SCHEMA)
-            with transaction(conn):
-                for period, figures in sorted(days.items()):
-                    closed = datetime.fromisoformat(period) + length
-                    backfilled = int(recorded_at - closed > backfill_grace)
-                    cur = conn.execute(
-                        f"INSERT INTO {table} (database, {column}, recorded_at, backfilled, figures)"
-                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        (key, period, timeutil.iso(recorded_at), backfilled,
-                         json.dumps(figures, separators=(",", ":"), sort_keys=True)))
-                    if cur.rowcount:
-                        written.append(period)
-                if grain == "hour":
-                    forget = recorded_at - timedelta(days=HOURLY_ROLLUP_DAYS)
-                    conn.execute("DELETE FROM hourly_rollups WHERE database = ? AND hour < ?",
-                                 (key, forget.strftime("%Y-%m-%d %H:00")))
+        key, written = open_database(database).key, []
+        with self.monitor.transaction(_schema) as conn:
+            for period, figures in sorted(days.items()):
+                closed = datetime.fromisoformat(period) + length
+                backfilled = int(recorded_at - closed > backfill_grace)
+                cur = conn.execute(
+                    f"INSERT INTO {table} (database, {column}, recorded_at, backfilled, figures)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (key, period, timeutil.iso(recorded_at), backfilled,
+                     json.dumps(figures, separators=(",", ":"), sort_keys=True)))
+                if cur.rowcount:
+                    written.append(period)
+            if grain == "hour":
+                forget = recorded_at - timedelta(days=HOURLY_ROLLUP_DAYS)
+                conn.execute("DELETE FROM hourly_rollups WHERE database = ? AND hour < ?",
+                             (key, forget.strftime("%Y-%m-%d %H:00")))
         return written
 
     def rollups(self, database, first_day=None, last_day=None, grain="day"):
@@ -241,7 +238,7 @@ class HistoryStore:
             rows = conn.execute(
                 f"SELECT {column}, recorded_at, backfilled, figures FROM {table}"
                 f" WHERE {' AND '.join(where)} ORDER BY {column}, database = ? DESC",
-                (*params, database_key(database))).fetchall()   # a source's wins (docstring)
+                (*params, open_database(database).key)).fetchall()   # a source's wins (docstring)
         return {r[0]: {"figures": json.loads(r["figures"]), "backfilled": bool(r["backfilled"]),
                        "recorded_at": r["recorded_at"]} for r in rows}
 
@@ -260,7 +257,7 @@ class HistoryStore:
     # ------------------------------------------------------------------ across a move
     def lineage(self, database):
         """[(key, cut-over or None)]: the database and those its history runs on from."""
-        return lineage.lineage(database_key(database), self.monitor)
+        return lineage.lineage(open_database(database).key, self.monitor)
 
     def _lineage_where(self, database, column, grain=None):
         """(sql, params): the rows of the database's history: its own, and its sources' up to

@@ -30,7 +30,6 @@ from datetime import timedelta
 
 from r2w_db.app.passwords import DEFAULT_ROUNDS, hash_password, verify_password
 from r2w_db.engine import timeutil
-from r2w_db.backends.sqlite.connection import transaction
 from r2w_db.engine.locations import NAME as DATABASE_NAME
 from r2w_db.monitor.store import MonitorStore, _has_table
 
@@ -236,7 +235,7 @@ class SigninStore:
         username is locked or at its limit; else count the attempt as a failure (None)."""
         client, username = client_key(client), _key(username)
         names = [ALL_NAMES] + ([username] if username else [])
-        with self.monitor._writer() as conn, transaction(conn):
+        with self.monitor.transaction() as conn:
             _ensure(conn)
             _prune(conn, now, adding=len(names))
             for name in names:
@@ -261,7 +260,7 @@ class SigninStore:
         username, the client). Returns when the lock it set ends, or None."""
         client, username = client_key(client), _key(username)
         until = timeutil.iso(now + timedelta(minutes=LOCK_MINUTES))
-        with self.monitor._writer() as conn, transaction(conn):
+        with self.monitor.transaction() as conn:
             _ensure(conn)
             locked = conn.execute(
                 "UPDATE signin_failures SET locked_until = ? WHERE client = ? AND locked_until"
@@ -273,7 +272,7 @@ class SigninStore:
     def succeeded(self, client, username):
         """The attempt counted by begin() succeeded: take it back; clear the username's count."""
         client, username = client_key(client), _key(username)
-        with self.monitor._writer() as conn, transaction(conn):
+        with self.monitor.transaction() as conn:
             _ensure(conn)
             conn.execute("UPDATE signin_failures SET failures = MAX(failures - 1, 0)"
                          " WHERE client = ? AND username = ''", (client,))

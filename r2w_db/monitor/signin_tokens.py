@@ -30,7 +30,6 @@ from datetime import timedelta
 
 from r2w_db import errors
 from r2w_db.engine import timeutil
-from r2w_db.backends.sqlite.connection import transaction
 from r2w_db.monitor.store import MonitorStore, _has_table
 
 COOKIE = "r2w_signin"
@@ -191,7 +190,7 @@ class TokenStore:
         """A new token for `account` (signed in now): (token, expires_at). Only its hash is
         stored. Prunes ended tokens and keeps the bounds."""
         token = new_token()
-        with self.monitor._writer() as conn, transaction(conn):
+        with self.monitor.transaction() as conn:
             _ensure(conn)
             self._prune(conn, now, account.name)
             conn.execute(
@@ -222,7 +221,7 @@ class TokenStore:
             reason = "the account's password or role changed since"
         else:
             if now - seen >= self.limits.touch_every:
-                with self.monitor._writer() as conn, transaction(conn):
+                with self.monitor.transaction() as conn:
                     conn.execute("UPDATE signin_tokens SET last_seen = ? WHERE token_hash = ?"
                                  " AND last_seen < ?", (timeutil.iso(now), hashed,
                                                         timeutil.iso(now)))
@@ -235,7 +234,7 @@ class TokenStore:
         """End one sign-in at once (its cookie no longer opens anything). Whether it existed."""
         if hashed is None or not self.monitor.path.exists():
             return False
-        with self.monitor._writer() as conn, transaction(conn):
+        with self.monitor.transaction() as conn:
             _ensure(conn)
             return conn.execute("DELETE FROM signin_tokens WHERE token_hash = ?",
                                 (hashed,)).rowcount > 0
@@ -244,7 +243,7 @@ class TokenStore:
         """End every remembered sign-in (everyone signs in again). Returns how many."""
         if not self.monitor.path.exists():
             return 0
-        with self.monitor._writer() as conn, transaction(conn):
+        with self.monitor.transaction() as conn:
             _ensure(conn)
             removed = conn.execute("DELETE FROM signin_tokens").rowcount
         log.warning("every sign-in revoked by %r: %d token(s)", by, removed)

@@ -9,9 +9,8 @@ import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 
+from r2w_db.backends import open_database
 from r2w_db.engine import locations, timeutil
-from r2w_db.backends.sqlite.connection import transaction
-from r2w_db.backends.sqlite.database import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS maintenance_log (
@@ -51,7 +50,7 @@ class MonitorStore:
     """The monitor database: one file, created on the first write."""
 
     def __init__(self, path=None):
-        self.db = Database(Path(path) if path else locations.monitor_db_path())
+        self.db = open_database(Path(path) if path else locations.monitor_db_path())
 
     @property
     def path(self):
@@ -65,6 +64,16 @@ class MonitorStore:
                 conn.execute("PRAGMA journal_mode = WAL")
             yield conn
 
+    @contextmanager
+    def transaction(self, prepare=None):
+        """One BEGIN IMMEDIATE transaction on the monitor's own file. The file is made first (in
+        WAL) and `prepare(conn)` run (CREATE ... IF NOT EXISTS), outside it: a script commits."""
+        with self._writer() as conn:
+            if prepare is not None:
+                prepare(conn)
+        with self.db.transaction(create=True, app_schema=False) as conn:
+            yield conn
+
     def _ensure(self, conn):
         conn.executescript(SCHEMA)
         if "pid" not in [row[1] for row in conn.execute("PRAGMA table_info(maintenance_log)")]:
@@ -76,16 +85,14 @@ class MonitorStore:
     # -------------------------------------------------------------- maintenance log
     def log_start(self, *, user, task, database, parameters=None, previewed=None):
         """Record a run as it starts (outcome 'running'); returns its id."""
-        with self._writer() as conn:
-            self._ensure(conn)
-            with transaction(conn):
-                self._reap(conn)
-                cur = conn.execute(
-                    "INSERT INTO maintenance_log (started_at, user, task, database, parameters, previewed, pid)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (timeutil.now_iso(), user, task, database_key(database),
-                     json.dumps(parameters or {}, sort_keys=True), previewed, os.getpid()))
-                return cur.lastrowid
+        with self.transaction(self._ensure) as conn:
+            self._reap(conn)
+            cur = conn.execute(
+                "INSERT INTO maintenance_log (started_at, user, task, database, parameters, previewed, pid)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (timeutil.now_iso(), user, task, open_database(database).key,
+                 json.dumps(parameters or {}, sort_keys=True), previewed, os.getpid()))
+            return cur.lastrowid
 
     def _reap(self, conn):
         """Runs still marked 'running' whose process is gone (killed, crashed) become 'failed'."""
@@ -112,7 +119,7 @@ class MonitorStore:
         if not self.path.exists():
             return []
         if database is not None:
-            where, params = where + " AND database = ?", (*params, database_key(database))
+            where, params = where + " AND database = ?", (*params, open_database(database).key)
         with self.db.read() as conn:
             if not _has_table(conn, "maintenance_log"):
                 return []
@@ -122,16 +129,14 @@ class MonitorStore:
     # ------------------------------------------------------------ backup verification
     def record_verification(self, path, *, size, mtime_ns, ok, message=None):
         """Remember that the backup file `path` (as it was: size, mtime) was verified."""
-        with self._writer() as conn:
-            self._ensure(conn)
-            with transaction(conn):
-                conn.execute(
-                    "INSERT INTO backup_verifications (path, size, mtime_ns, verified_at, ok, message)"
-                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size,"
-                    " mtime_ns = excluded.mtime_ns, verified_at = excluded.verified_at,"
-                    " ok = excluded.ok, message = excluded.message",
-                    (str(Path(path).resolve()), int(size), int(mtime_ns), timeutil.now_iso(),
-                     int(bool(ok)), message))
+        with self.transaction(self._ensure) as conn:
+            conn.execute(
+                "INSERT INTO backup_verifications (path, size, mtime_ns, verified_at, ok, message)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size,"
+                " mtime_ns = excluded.mtime_ns, verified_at = excluded.verified_at,"
+                " ok = excluded.ok, message = excluded.message",
+                (str(Path(path).resolve()), int(size), int(mtime_ns), timeutil.now_iso(),
+                 int(bool(ok)), message))
 
     def verifications(self):
         """{absolute path: {size, mtime_ns, verified_at, ok, message}} of recorded verifications."""
@@ -145,20 +150,18 @@ class MonitorStore:
 
     def log_finish(self, entry_id, *, outcome, rows=None, bytes_reclaimed=None, seconds=None,
                    error=None, backup=None):
-        with self._writer() as conn:
-            self._ensure(conn)
-            with transaction(conn):
-                conn.execute(
-                    "UPDATE maintenance_log SET finished_at = ?, outcome = ?, rows = ?, bytes_reclaimed = ?,"
-                    " seconds = ?, error = ?, backup = ? WHERE id = ?",
-                    (timeutil.now_iso(), outcome, rows, bytes_reclaimed, seconds, error,
-                     None if backup is None else str(backup), entry_id))
+        with self.transaction(self._ensure) as conn:
+            conn.execute(
+                "UPDATE maintenance_log SET finished_at = ?, outcome = ?, rows = ?, bytes_reclaimed = ?,"
+                " seconds = ?, error = ?, backup = ? WHERE id = ?",
+                (timeutil.now_iso(), outcome, rows, bytes_reclaimed, seconds, error,
+                 None if backup is None else str(backup), entry_id))
 
     def recent_log(self, limit=200, database=None):
         """The newest entries first, as dicts ([] when the monitor database does not exist yet)."""
         if not self.path.exists():
             return []
-        where, params = ("WHERE database = ?", (database_key(database),)) if database else ("", ())
+        where, params = ("WHERE database = ?", (open_database(database).key,)) if database else ("", ())
         with self.db.read() as conn:
             if not _has_table(conn, "maintenance_log"):
                 return []
@@ -170,7 +173,7 @@ class MonitorStore:
         """The newest successful run of a task, or None."""
         if not self.path.exists():
             return None
-        where, params = ("AND database = ?", (database_key(database),)) if database else ("", ())
+        where, params = ("AND database = ?", (open_database(database).key,)) if database else ("", ())
         with self.db.read() as conn:
             if not _has_table(conn, "maintenance_log"):
                 return None
@@ -196,15 +199,13 @@ class MonitorStore:
 
     def save_bench_run(self, run, *, user=None, kind="queries"):
         """Store a benchmark (or load-test) run, a dict with "database"; returns its id."""
-        with self._writer() as conn:
-            conn.executescript(self.BENCH_SCHEMA)
-            with transaction(conn):
-                return conn.execute(
-                    "INSERT INTO bench_runs (started_at, database, kind, user, iterations, seconds,"
-                    " result) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (run.get("started_at") or timeutil.now_iso(), database_key(run["database"]),
-                     kind, user, run.get("iterations"), run.get("seconds"),
-                     json.dumps(run, default=str))).lastrowid
+        with self.transaction(lambda conn: conn.executescript(self.BENCH_SCHEMA)) as conn:
+            return conn.execute(
+                "INSERT INTO bench_runs (started_at, database, kind, user, iterations, seconds,"
+                " result) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run.get("started_at") or timeutil.now_iso(), open_database(run["database"]).key,
+                 kind, user, run.get("iterations"), run.get("seconds"),
+                 json.dumps(run, default=str))).lastrowid
 
     def bench_runs(self, database=None, kind="queries", limit=50, before_id=None):
         """Stored runs, newest first, each the stored dict plus "id" and "user" ([] if none)."""
@@ -213,7 +214,7 @@ class MonitorStore:
         where, params = ["kind = ?"], [kind]
         if database is not None:
             where.append("database = ?")
-            params.append(database_key(database))
+            params.append(open_database(database).key)
         if before_id is not None:
             where.append("id < ?")
             params.append(int(before_id))
@@ -232,12 +233,9 @@ class MonitorStore:
 
 
 def database_key(database):
-    """How a database is named in the log: its absolute path; a PostgreSQL database by its URL
-    without its password (locations.identity: a URL is not a file name, no secret goes into
-    the log, and a URL given with or without its password is one database)."""
-    if getattr(database, "url", None) or locations.is_pg_url(database):
-        return locations.identity(str(getattr(database, "url", database)).strip())
-    return str(Path(getattr(database, "path", database)).resolve())
+    """How a database is named in the monitor: its `key` (docs/architecture.md), for a caller
+    that holds a location rather than a database object."""
+    return open_database(database).key
 
 
 def _has_table(conn, name):
