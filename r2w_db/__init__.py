@@ -30,6 +30,8 @@ from r2w_db.app.uploads import (
 )
 from r2w_db.app.users import create_user, get_user_by_email, get_user_by_id, update_user_profile
 from r2w_db.backends.sqlite.database import Database, as_database
+from r2w_db.backends import open_database
+from r2w_db.engine import migrations as _migrations
 from r2w_db.engine.migrations import init, migrate
 from r2w_db.errors import (
                            DatabaseLocked,
@@ -47,3 +49,5 @@ from r2w_db.errors import (
 )
 from r2w_db.figures.check import run_check
 from r2w_db.figures.stats import calculate_cache_hit_rate, collect_stats, get_extraction_stats
+
+_migrations.use_opener(open_database)  # a path or URL given to init/migrate

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from r2w_db.backends.sqlite import schema as sqlite_schema
 from r2w_db.engine import migrations, schema
 from r2w_db.errors import R2WError, SchemaTooNew
 
@@ -32,9 +33,9 @@ def test_migrate_keeps_every_row_and_is_idempotent(tmp_path, migrated_by_app):
         assert [tuple(r)[:width] for r in after[table]] == [tuple(r) for r in rows]
         assert all(v is None for r in after[table] for v in tuple(r)[width:])
     conn = sqlite3.connect(path)
-    assert schema.missing_documented(conn) == []
-    assert schema.drift(conn).ok
-    assert schema.user_version(conn) == schema.CURRENT_VERSION
+    assert sqlite_schema.missing_documented(conn) == []
+    assert sqlite_schema.drift(conn).ok
+    assert sqlite_schema.user_version(conn) == schema.CURRENT_VERSION
     conn.close()
     assert migrations.migrate(path) == []
     assert dump(path) == after
@@ -56,17 +57,17 @@ def test_failed_step_rolls_back_everything(tmp_path, monkeypatch):
     path = tmp_path / "old.db"
     build_prodlike(path, migrated_by_app=False)
     before = dump(path)
-    real_plan = migrations.plan
+    real_plan = sqlite_schema.plan
 
     def broken_plan(conn, *args):
-        return real_plan(conn, *args) + [migrations.Step(99, "boom", "CREATE TABLE users (x)")]
+        return real_plan(conn, *args) + [sqlite_schema.Step(99, "boom", "CREATE TABLE users (x)")]
 
-    monkeypatch.setattr(migrations, "plan", broken_plan)
+    monkeypatch.setattr(sqlite_schema, "plan", broken_plan)
     with pytest.raises(R2WError, match="users already exists"):
         migrations.migrate(path)
     conn = sqlite3.connect(path)
-    assert "name" not in schema.table_columns(conn, "users")
-    assert schema.user_version(conn) == 0
+    assert "name" not in sqlite_schema.table_columns(conn)["users"]
+    assert sqlite_schema.user_version(conn) == 0
     conn.close()
     assert dump(path) == before
 
@@ -102,28 +103,28 @@ def test_each_index_is_its_own_transaction(tmp_path, monkeypatch):
     steps = migrations.pending(path)
     index_steps = [s for s in steps if s.kind == "index"]
     boom_at = index_steps[2]
-    real_plan = migrations.plan
+    real_plan = sqlite_schema.plan
 
     def plan_with_a_bad_index(conn, *args):
         planned = real_plan(conn, *args)
-        return [migrations.Step(s.version, s.description, "CREATE INDEX broken ON nowhere(x)",
+        return [sqlite_schema.Step(s.version, s.description, "CREATE INDEX broken ON nowhere(x)",
                                 "index") if s.description == boom_at.description else s
                 for s in planned]
 
-    monkeypatch.setattr(migrations, "plan", plan_with_a_bad_index)
+    monkeypatch.setattr(sqlite_schema, "plan", plan_with_a_bad_index)
     with pytest.raises(R2WError, match="nowhere"):
         migrations.migrate(path)
     conn = sqlite3.connect(path)
-    assert schema.missing_documented(conn) == []             # the columns were committed
-    built = schema.existing_indexes(conn)
+    assert sqlite_schema.missing_documented(conn) == []             # the columns were committed
+    built = sqlite_schema.existing_indexes(conn)
     assert all(s.description.split()[2] in built for s in index_steps[:2])
     assert boom_at.description.split()[2] not in built
-    assert schema.user_version(conn) == migrations.reached_version(conn) < schema.CURRENT_VERSION
+    assert sqlite_schema.user_version(conn) == sqlite_schema.reached_version(conn) < schema.CURRENT_VERSION
     conn.close()
-    monkeypatch.setattr(migrations, "plan", real_plan)
+    monkeypatch.setattr(sqlite_schema, "plan", real_plan)
     migrations.migrate(path)                                  # the next run finishes the job
     conn = sqlite3.connect(path)
-    assert schema.drift(conn).ok and schema.user_version(conn) == schema.CURRENT_VERSION
+    assert sqlite_schema.drift(conn).ok and sqlite_schema.user_version(conn) == schema.CURRENT_VERSION
     conn.close()
 
 
@@ -133,10 +134,10 @@ def test_additions_can_be_deferred_to_a_quiet_hour(tmp_path):
     steps = migrations.migrate(path, additions=False)
     assert steps and not any(s.is_addition for s in steps)
     conn = sqlite3.connect(path)
-    assert schema.missing_documented(conn) == []
-    assert all(name in schema.existing_indexes(conn) for name in schema.DOCUMENTED_INDEXES)
-    assert not set(schema.existing_indexes(conn)) & (set(schema.INDEXES) - set(schema.DOCUMENTED_INDEXES))
-    assert schema.user_version(conn) == 6
+    assert sqlite_schema.missing_documented(conn) == []
+    assert all(name in sqlite_schema.existing_indexes(conn) for name in schema.DOCUMENTED_INDEXES)
+    assert not set(sqlite_schema.existing_indexes(conn)) & (set(schema.INDEXES) - set(schema.DOCUMENTED_INDEXES))
+    assert sqlite_schema.user_version(conn) == 6
     conn.close()
     assert migrations.migrate(path, additions=False) == []   # idempotent when deferring
     later = migrations.migrate(path)
@@ -151,7 +152,7 @@ def test_index_steps_say_how_long_they_block_writers(prod_db):
     for step in steps:
         rows = conn.execute(f"SELECT count(*) FROM {step.table}").fetchone()[0]
         assert step.rows == rows > 0
-        assert step.estimate_s == pytest.approx(rows * migrations.SECONDS_PER_ROW[step.table])
+        assert step.estimate_s == pytest.approx(rows * sqlite_schema.SECONDS_PER_ROW[step.table])
     conn.close()
     assert [s.is_addition for s in steps] == sorted(s.is_addition for s in steps)  # documented first
 

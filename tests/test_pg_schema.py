@@ -8,7 +8,7 @@ from r2w_db.engine import schema
 from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.backends.postgresql.connection import PgError
 from r2w_db.backends.postgresql.database import PgDatabase
-from r2w_db.backends.postgresql import check as pg_check
+from r2w_db.figures import check as pg_check
 
 
 def columns_of(url):

@@ -45,7 +45,7 @@ def test_parity_on_the_demo_history(tmp_path, pg_url):
     build_demo(tmp_path / "demo.db", scale="small", seed=11, now=NOW)
     move.move(tmp_path / "demo.db", pg_url)
     lite = stats.collect_stats(tmp_path / "demo.db", now=NOW)
-    pg = pg_stats.collect_stats(pg_url, now=NOW)
+    pg = stats.collect_stats(pg_url, now=NOW)
     assert_same_stats(lite, pg)
     assert lite["uploads"]["total"] > 1000 and lite["cache"]["cache_hits"] > 0
     assert lite["sessions"]["active"] > 0 and lite["uploads"]["stuck"] > 0
@@ -53,7 +53,7 @@ def test_parity_on_the_demo_history(tmp_path, pg_url):
     for days in (1, 30):
         moment = NOW - timedelta(days=days)
         assert_same_stats(stats.collect_stats(tmp_path / "demo.db", now=moment),
-                          pg_stats.collect_stats(pg_url, now=moment))
+                          stats.collect_stats(pg_url, now=moment))
 
 
 def test_parity_on_the_production_like_fixture(tmp_path, pg_cluster):
@@ -65,7 +65,7 @@ def test_parity_on_the_production_like_fixture(tmp_path, pg_cluster):
     report = move.move(path, url, unconvertible="skip-row")
     assert [(p["table"], p["key"], p["column"]) for p in report["unconvertible"]] == [
         ("sessions", "s6", "created_at")]
-    pg = pg_stats.collect_stats(url, now=now)
+    pg = stats.collect_stats(url, now=now)
     for group, figures in expected.items():
         assert {k: pg[group][k] for k in figures} == figures, group
     # the same data on SQLite: the original without the row the move left behind
@@ -89,7 +89,7 @@ def test_the_anonymous_prefix_is_literal_and_case_sensitive(pg_url):
                          " VALUES (%s, %s, 'h', now())", (user_id, user_id + "@x"))
         conn.execute("INSERT INTO cv_uploads (upload_id, user_id, job_id, filename, file_type,"
                      " upload_date) VALUES ('a', 'anonymous_9', 'j', 'f', '.pdf', now())")
-    figures = pg_stats.collect_stats(pg_url)
+    figures = stats.collect_stats(pg_url)
     assert figures["users"] == {"registered": 4, "anonymous": 2}
 
 
@@ -105,7 +105,7 @@ def test_sessions_and_stuck_jobs_at_their_boundaries(pg_url):
                      " ('p2', 'u', 'j2', 'f', '.pdf', %s, 'processing'),"
                      " ('p3', 'u', 'j3', 'f', '.pdf', %s, 'queued')",
                      (at(minutes=61), at(minutes=59), at(days=3)))
-    figures = pg_stats.collect_stats(pg_url, now=now)
+    figures = stats.collect_stats(pg_url, now=now)
     assert figures["sessions"] == {"active": 2, "expired": 1}
     assert figures["uploads"]["stuck"] == 1 and figures["uploads"]["other"] == 1
     assert figures["cache"]["cache_hit_rate"] is None  # no upload with a hash: no data, not 0
@@ -115,16 +115,16 @@ def test_storage_figures_and_read_only_role(pg_cluster):
     url = pg_cluster.create_database()
     pg_schema.init(url)
     name = url.split("/")[3].split("?")[0]
-    before = pg_stats.collect_stats(url)["database"]
+    before = stats.collect_stats(url)["database"]
     assert before["wal_bytes"] is None and "postgresql://" in before["path"]
     with PgDatabase(url).write() as conn:
         conn.execute("INSERT INTO cv_extraction_cache SELECT md5(i::text), repeat('x', 3000), 'm',"
                      " 0, now(), 0.9, 1, now() FROM generate_series(1, 2000) AS i")
-    after = pg_stats.collect_stats(url)
+    after = stats.collect_stats(url)
     assert after["database"]["size_bytes"] > before["size_bytes"] + 2000 * 100
     # a monitoring role with SELECT only reads every figure
     pg_cluster.execute("CREATE ROLE watcher LOGIN")
     pg_cluster.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO watcher", dbname=name)
-    watched = pg_stats.collect_stats(pg_cluster.url(name, user="watcher"))
+    watched = stats.collect_stats(pg_cluster.url(name, user="watcher"))
     assert watched["cache"] == after["cache"] and watched["cache"]["cached_extractions"] == 2000
     assert timeutil.parse(watched["as_of"]) is not None

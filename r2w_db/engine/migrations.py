@@ -1,167 +1,48 @@
 """Bring a database from any state of the documented history to the current schema.
 
-The plan is read off the actual schema (old production files carry no user_version), so every
-step is needed and a second run finds none. The steps run in short transactions, so the
-application (Python's default 5 s busy timeout) is never locked out for long:
-1. the documented tables and columns (fast ALTERs) in one transaction;
-2. each index in a transaction of its own, documented ones first, then this project's
-   additions (which can be deferred to a quiet hour: `additions=False`).
-`user_version` moves in the same transaction as the step that completes a version, so it
-always says how far the file really is. Each index step carries an estimate of how long it
-will hold the write lock, from the table's row count.
+Written once for every engine: each engine plans and runs the steps in its own way
+(backends/<engine>/schema.py: SQLite's short BEGIN IMMEDIATE transactions, PostgreSQL's
+CREATE INDEX CONCURRENTLY). These functions take a database object; a path or URL is opened by
+the package face's `open_database` (registered with `use_opener`, as this layer sits below the
+backends).
 """
-import time
-from dataclasses import dataclass
-
-from r2w_db import errors
-from r2w_db.engine import schema
-from r2w_db.backends.dispatch import per_backend
-from r2w_db.backends.sqlite.connection import transaction
-from r2w_db.backends.sqlite.database import as_database
-
-# Seconds of write lock per table row while an index is built, measured on the production-sized
-# demo (bench/migrate.py, bench/MIGRATE.md). cv_uploads rows carry a ~3 KB document before the
-# indexed columns, so each row costs more there.
-SECONDS_PER_ROW = {"users": 2.0e-6, "sessions": 1.5e-6, "cv_uploads": 6.0e-6,
-                   "cv_extraction_cache": 6.0e-6}
-DEFAULT_SECONDS_PER_ROW = 6.0e-6
-# A pause after a step as long as the step held the lock, at most this: the application's
-# writes queued behind it get in (SQLite's busy handler sleeps in growing steps, up to 100 ms,
-# and misses a shorter gap); a step over an empty table costs no pause.
-PAUSE_BETWEEN_STEPS_S = 0.25
+_opener = None
 
 
-@dataclass(frozen=True)
-class Step:
-    version: int
-    description: str
-    sql: str
-    kind: str = "column"      # "table", "column", "index" or "version"
-    documented: bool = True   # False: one of this project's additions
-    table: str = ""
-    rows: int | None = None   # rows of the table an index is built over
-    estimate_s: float = 0.0   # how long the step holds the write lock, estimated
-
-    @property
-    def is_addition(self):
-        return not self.documented
-
-    @property
-    def concurrent(self):
-        """False: every SQLite step holds the write lock (pg_schema.PgStep may not)."""
-        return False
+def use_opener(open_database):
+    """Register how a location (a path or URL) becomes a database object."""
+    global _opener
+    _opener = open_database
 
 
-def _rows(conn, table):
-    """Rows of a table, cheaply: the largest rowid (an upper bound; exact without deletes)."""
-    return conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
+def _database(db):
+    return db if hasattr(db, "backend") else _opener(db)
 
 
-def _index_step(conn, migration, step, created):
-    rows = 0 if step.table in created else _rows(conn, step.table)
-    rate = SECONDS_PER_ROW.get(step.table, DEFAULT_SECONDS_PER_ROW)
-    return Step(migration.version, step.describe(), step.sql(), "index", migration.documented,
-                step.table, rows, rows * rate)
-
-
-def reached_version(conn):
-    """The highest version whose every step is present (0 before the first)."""
-    tables, indexes = schema.existing_tables(conn), schema.existing_indexes(conn)
-    reached = 0
-    for migration in schema.MIGRATIONS:
-        for step in migration.steps:
-            if isinstance(step, schema.AddColumn):
-                if step.table not in tables or step.column not in schema.table_columns(conn, step.table):
-                    return reached
-            elif step.name not in indexes:
-                return reached
-        reached = migration.version
-    return reached
-
-
-def plan(conn, additions=True, path="database"):
-    """The steps migrate would run, in the order it runs them ([] when up to date)."""
-    found = schema.user_version(conn)
-    if found > schema.CURRENT_VERSION:
-        raise errors.SchemaTooNew(path, found, schema.CURRENT_VERSION)
-    tables = schema.existing_tables(conn)
-    created = {t for t in schema.TABLES if t not in tables}
-    structure = [Step(0, f"create table {t}", schema.TABLES[t], "table", table=t) for t in schema.TABLES
-                 if t in created]
-    indexes, existing = [], schema.existing_indexes(conn)
-    for migration in schema.MIGRATIONS:
-        for step in migration.steps:
-            if isinstance(step, schema.AddColumn):
-                if step.table not in created and step.column not in schema.table_columns(conn, step.table):
-                    structure.append(Step(migration.version, step.describe(), step.sql(),
-                                          "column", table=step.table))
-            elif step.name not in existing and (additions or migration.documented):
-                indexes.append(_index_step(conn, migration, step, created))
-    indexes.sort(key=lambda s: s.is_addition)  # the documented indexes first
-    steps = structure + indexes
-    target = schema.CURRENT_VERSION if additions else max(
-        m.version for m in schema.MIGRATIONS if m.documented)
-    if found < target or (found != schema.CURRENT_VERSION and additions):
-        steps.append(Step(target, f"set user_version {found} -> {target}",
-                          f"PRAGMA user_version = {int(target)}", "version"))
-    return steps
-
-
-@per_backend("r2w_db.backends.postgresql.schema")
 def schema_version(db):
-    """Read-only: the schema version the database says it is at (PRAGMA user_version)."""
-    with as_database(db).read() as conn:
-        return schema.user_version(conn)
+    """Read-only: the schema version the database is at."""
+    db = _database(db)
+    return db.backend.schema.schema_version(db)
 
 
-@per_backend("r2w_db.backends.postgresql.schema")
 def pending(db, additions=True):
     """Read-only: the steps a migrate would run on this database."""
-    db = as_database(db)
-    with db.read() as conn:
-        return plan(conn, additions, db.path)
+    db = _database(db)
+    return db.backend.schema.pending(db, additions)
 
 
-@per_backend("r2w_db.backends.postgresql.schema")
 def migrate(db, dry_run=False, create=False, additions=True, progress=None):
     """Run (or with dry_run only list) the pending steps in short transactions; returns them.
 
     `progress(step, seconds)` is called after each step with how long it held the lock.
     """
-    db = as_database(db)
-    if dry_run:
-        return pending(db, additions)
-    with db.write(create=create) as conn:
-        started = time.perf_counter()
-        with transaction(conn):
-            steps = plan(conn, additions, db.path)
-            structure = [s for s in steps if s.kind in ("table", "column")]
-            for step in structure:
-                conn.execute(step.sql)
-            _set_version(conn)
-        held = time.perf_counter() - started
-        if progress and structure:
-            progress(structure[-1], held)
-        for step in (s for s in steps if s.kind == "index"):
-            time.sleep(min(held, PAUSE_BETWEEN_STEPS_S))
-            started = time.perf_counter()
-            with transaction(conn):
-                conn.execute(step.sql)
-                _set_version(conn)
-            held = time.perf_counter() - started
-            if progress:
-                progress(step, held)
-    return steps
+    db = _database(db)
+    return db.backend.schema.migrate(db, dry_run=dry_run, create=create, additions=additions,
+                                     progress=progress)
 
 
-def _set_version(conn):
-    """user_version = how far the schema really is, in the transaction that got it there."""
-    version = reached_version(conn)
-    if schema.user_version(conn) != version:
-        conn.execute(f"PRAGMA user_version = {int(version)}")
-
-
-@per_backend("r2w_db.backends.postgresql.schema")
 def init(db):
-    """Create the database file if needed and bring it to the current schema."""
-    return migrate(db, create=True)
+    """Create the database (an SQLite file; PostgreSQL's is its owner's) if needed and bring it
+    to the current schema."""
+    db = _database(db)
+    return db.backend.schema.init(db)

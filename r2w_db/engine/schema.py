@@ -1,6 +1,7 @@
 """The documented schema, this project's additions, and how a database differs from them.
 
-SQLite-specific DDL and introspection live here (and in connection.py) only.
+The facts only (tables, columns, versions, indexes as data) and what follows from them; each
+engine reads its structure and runs the migrations in backends/<engine>/schema.py.
 """
 from dataclasses import dataclass, field
 
@@ -176,49 +177,53 @@ DOCUMENTED_INDEXES = [s.name for m in MIGRATIONS if m.documented
                       for s in m.steps if isinstance(s, CreateIndex)]
 
 
-# ---------------------------------------------------------------- introspection
-
-def table_columns(conn, table):
-    """Column names of `table` in order ([] when the table does not exist)."""
-    return [row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))]
-
-
-def existing_tables(conn):
-    return {row[0] for row in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")}
+# The timestamp columns whose unreadable values `stats` counts (data_quality).
+QUALITY_COLUMNS = {"users.created_at": ("users", "created_at"),
+                   "sessions.created_at": ("sessions", "created_at"),
+                   "cv_uploads.upload_date": ("cv_uploads", "upload_date"),
+                   "cv_extraction_cache.created_at": ("cv_extraction_cache", "created_at")}
 
 
-def existing_indexes(conn):
-    """Named indexes (SQLite's automatic ones left out) as {name: table}."""
-    return {row[0]: row[1] for row in conn.execute(
-        "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
-
-
-def user_version(conn):
-    return conn.execute("PRAGMA user_version").fetchone()[0]
-
-
-def missing_documented(conn):
-    """Tables and columns of the documented schema that the database lacks."""
-    tables = existing_tables(conn)
+def missing_from(columns):
+    """Tables and columns of the documented schema absent from {table: [column]} (the tables
+    present), table by table."""
     missing = []
     for table, cols in COLUMNS.items():
-        if table not in tables:
+        if table not in columns:
             missing.append(table)
             continue
-        have = set(table_columns(conn, table))
+        have = set(columns[table])
         missing += [f"{table}.{c}" for c in cols if c not in have]
     return missing
 
 
-def require_schema(conn, path):
-    """Raise EmptyDatabase or SchemaTooOld unless every documented table and column is present."""
-    missing = missing_documented(conn)
+def refuse_incomplete(missing, where):
+    """Raise EmptyDatabase (no documented table) or SchemaTooOld (some part missing)."""
     if not missing:
         return
     if all(t in missing for t in COLUMNS):
-        raise errors.EmptyDatabase(path)
-    raise errors.SchemaTooOld(path, missing)
+        raise errors.EmptyDatabase(where)
+    raise errors.SchemaTooOld(where, missing)
+
+
+def require_schema(conn, db):
+    """EmptyDatabase or SchemaTooOld unless every documented table and column is present
+    (the engine's check: db.backend.schema.require_schema)."""
+    return db.backend.schema.require_schema(conn, db)
+
+
+def reached_version(has_column, has_index):
+    """The highest version whose every step is present (0 before the first), given
+    has_column(table, column) and has_index(name)."""
+    reached = 0
+    for migration in MIGRATIONS:
+        for step in migration.steps:
+            present = (has_column(step.table, step.column) if isinstance(step, AddColumn)
+                       else has_index(step.name))
+            if not present:
+                return reached
+        reached = migration.version
+    return reached
 
 
 @dataclass
@@ -244,23 +249,20 @@ class Drift:
             "extra_indexes", "extra_tables", "version")} | {"ok": self.ok}
 
 
-def drift(conn):
-    tables = existing_tables(conn)
-    missing_tables = [t for t in COLUMNS if t not in tables]
+def drift_of(tables, columns, indexes, built, version, expected=None):
+    """Drift from what an engine read: the tables present, {table: [column]} of the documented
+    ones present, every index name, the indexes built (usable), the version; `expected`: the
+    indexes this engine should have (all of INDEXES by default)."""
+    expected = INDEXES if expected is None else expected
     missing_columns, extra_columns = [], []
     for table, cols in COLUMNS.items():
-        if table in missing_tables:
-            continue
-        have = table_columns(conn, table)
-        missing_columns += [f"{table}.{c}" for c in cols if c not in have]
-        extra_columns += [f"{table}.{c}" for c in have if c not in cols]
-    indexes = existing_indexes(conn)
+        if table in columns:
+            missing_columns += [f"{table}.{c}" for c in cols if c not in columns[table]]
+            extra_columns += [f"{table}.{c}" for c in columns[table] if c not in cols]
     return Drift(
-        missing_tables=missing_tables,
-        missing_columns=missing_columns,
-        extra_columns=extra_columns,
-        missing_indexes=[n for n in INDEXES if n not in indexes],
-        extra_indexes=sorted(n for n in indexes if n not in INDEXES),
+        missing_tables=[t for t in COLUMNS if t not in tables],
+        missing_columns=missing_columns, extra_columns=extra_columns,
+        missing_indexes=[n for n in expected if n not in built],
+        extra_indexes=sorted(n for n in indexes if n not in expected),
         extra_tables=sorted(t for t in tables if t not in COLUMNS),
-        version=user_version(conn),
-    )
+        version=version)

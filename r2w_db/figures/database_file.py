@@ -7,10 +7,8 @@ pg_database_file, with the same keys.
 from pathlib import Path
 
 from r2w_db.demo.builder import is_demo
-from r2w_db.engine import schema
 from r2w_db.backends.sqlite.database import as_database
 from r2w_db.backends.dispatch import per_backend
-from r2w_db.figures import stats
 
 
 @per_backend("r2w_db.backends.postgresql.database_file")
@@ -38,7 +36,8 @@ def storage(db):
             "SELECT name FROM sqlite_master WHERE type = 'table'"
             " AND name IN ('users', 'sessions', 'cv_uploads', 'cv_extraction_cache')")]
         rows = any(conn.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0] for t in tables)
-    return {**stats.file_sizes(db.path), "journal_mode": journal_mode,
+    sizes = db.backend.stats.sizes(db)
+    return {"size_bytes": sizes["size_bytes"], "wal_bytes": sizes["wal_bytes"], "journal_mode": journal_mode,
             "page_size": page_size, "page_count": page_count,
             "freelist_count": freelist,
             "free_ratio": freelist / page_count if page_count else None,
@@ -72,7 +71,7 @@ def describe(db):
     checking it is at the documented schema (else EmptyDatabase, SchemaTooOld ...). Read-only."""
     db = as_database(db)
     with db.read() as conn:
-        schema.require_schema(conn, db.path)
-        version = schema.user_version(conn)
+        db.backend.schema.require_schema(conn, db)
+        version = db.backend.schema.user_version(conn)
     return {"schema_version": version, "demo": is_demo(db),
-            "size_bytes": stats.file_sizes(db.path)["size_bytes"]}
+            "size_bytes": db.backend.stats.sizes(db)["size_bytes"]}

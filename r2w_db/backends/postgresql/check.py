@@ -1,4 +1,4 @@
-"""`check` on PostgreSQL: schema drift, amcheck, orphans. The report has check.run_check's shape.
+"""`check` on PostgreSQL: schema drift, amcheck, orphans (figures/check.py shapes the report).
 
 Integrity uses the `amcheck` extension: `bt_index_check` on every B-tree index of the four
 tables (with `heapallindexed` in full mode, and `verify_heapam` on each table there). When the
@@ -51,7 +51,7 @@ def _amcheck_available(db):
     return True, None
 
 
-def integrity(db, quick=False):
+def _integrity(db, quick=False):
     """{"mode", "ok", "messages", "available"}: ok None when amcheck is not available."""
     import psycopg
 
@@ -93,8 +93,9 @@ def integrity(db, quick=False):
             "messages": messages or ["ok"], "indexes_checked": len(indexes)}
 
 
-def run_check(db, quick=False):
-    """Everything `check` reports on PostgreSQL, as a dict (see check.run_check)."""
+def examine(db, quick=False):
+    """{database, labels, drift, schema_notes, wrong_types, steps, integrity, orphans}:
+    what figures/check.py shapes into the report."""
     db = as_pg(db)
     with db.read() as conn:
         drift = pg_schema.drift(conn)
@@ -103,23 +104,7 @@ def run_check(db, quick=False):
         steps = [s.description for s in pg_schema.plan(conn)]
         types = pg_schema.wrong_types(pg_schema.table_columns(conn))
         orphan_counts = {} if drift.missing_tables else orphans(conn)
-    checked = integrity(db, quick)
-    documented = set(schema.DOCUMENTED_INDEXES)
-    missing_documented = [n for n in drift.missing_indexes if n in documented]
-    missing_additions = [n for n in drift.missing_indexes if n not in documented]
-    missing = drift.missing_tables or drift.missing_columns or missing_documented or types
-    return {
-        "database": db.display,
-        "backend": "postgresql",
-        "schema": drift.as_dict() | {"missing_documented_indexes": missing_documented,
-                                     "missing_additions": missing_additions,
-                                     "wrong_types": types,
-                                     "skipped_on_postgresql": sorted(pg_schema.SKIPPED)},
-        "pending_migrations": steps,
-        "integrity": checked,
-        "orphans": orphan_counts,
-        "ok": checked["ok"] is not False and not missing,
-        "warnings": bool(drift.extra_columns or drift.extra_indexes or drift.extra_tables
-                         or missing_additions or any(orphan_counts.values())
-                         or checked["ok"] is None),
-    }
+    return {"database": db.display, "labels": {"backend": "postgresql"}, "drift": drift,
+            "schema_notes": {"wrong_types": types, "skipped_on_postgresql": sorted(pg_schema.SKIPPED)},
+            "wrong_types": types, "steps": steps, "orphans": orphan_counts,
+            "integrity": _integrity(db, quick)}

@@ -24,6 +24,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from r2w_db import errors
 from r2w_db.engine import schema
 from r2w_db.backends.postgresql.database import as_pg
 
@@ -187,16 +188,9 @@ def wrong_types(columns):
 def reached_version(conn):
     """The highest migration whose every step is present (skipped indexes count as present)."""
     columns, indexes = table_columns(conn), existing_indexes(conn)
-    reached = 0
-    for migration in schema.MIGRATIONS:
-        for step in migration.steps:
-            if isinstance(step, schema.AddColumn):
-                if step.column not in columns.get(step.table, {}):
-                    return reached
-            elif step.name not in SKIPPED and not indexes.get(step.name, (None, False))[1]:
-                return reached
-        reached = migration.version
-    return reached
+    return schema.reached_version(
+        lambda table, column: column in columns.get(table, {}),
+        lambda name: name in SKIPPED or indexes.get(name, (None, False))[1])
 
 
 def drift(conn):
@@ -204,18 +198,24 @@ def drift(conn):
     count as missing)."""
     columns, indexes = table_columns(conn), existing_indexes(conn)
     tables = existing_tables(conn)
-    missing_columns, extra_columns = [], []
-    for table, cols in schema.COLUMNS.items():
-        if table in tables:
-            missing_columns += [f"{table}.{c}" for c in cols if c not in columns.get(table, {})]
-            extra_columns += [f"{table}.{c}" for c in columns.get(table, {}) if c not in cols]
-    return schema.Drift(
-        missing_tables=[t for t in schema.COLUMNS if t not in tables],
-        missing_columns=missing_columns, extra_columns=extra_columns,
-        missing_indexes=[n for n in INDEXES if not indexes.get(n, (None, False))[1]],
-        extra_indexes=sorted(n for n in indexes if n not in INDEXES),
-        extra_tables=sorted(t for t in tables if t not in schema.COLUMNS),
-        version=reached_version(conn))
+    return schema.drift_of(tables, {t: columns.get(t, {}) for t in schema.COLUMNS if t in tables},
+                           indexes, {n for n, (_, valid) in indexes.items() if valid},
+                           reached_version(conn), INDEXES)
+
+
+def missing_documented(conn):
+    """Tables and columns of the documented schema that the database lacks."""
+    drift_now = drift(conn)
+    return drift_now.missing_tables + drift_now.missing_columns
+
+
+def require_schema(conn, db):
+    """EmptyDatabase or SchemaTooOld unless every documented table and column is present."""
+    drift_now = drift(conn)
+    if len(drift_now.missing_tables) == len(schema.TABLES):
+        raise errors.EmptyDatabase(db.display)
+    schema.refuse_incomplete(drift_now.missing_tables + drift_now.missing_columns, db.display)
+    return drift_now
 
 
 # ---------------------------------------------------------------- migrate
@@ -234,9 +234,10 @@ class PgStep:
         return self.kind in ("index", "drop-invalid")
 
 
-def plan(conn, additions=True):
+def plan(conn, additions=True, where="database"):
     """The steps `migrate` would run, in order ([] when up to date); `additions=False` leaves
-    this project's own indexes out (migrations.plan's switch: only the documented schema)."""
+    this project's own indexes out (only the documented schema). `where`: unused (there is no
+    user_version that could be newer than this code)."""
     tables, columns = existing_tables(conn), table_columns(conn)
     indexes = existing_indexes(conn)
     steps = [PgStep(0, f"create table {t}", create_table_sql(t), "table", table=t)
@@ -270,13 +271,14 @@ def schema_version(db):
 
 
 def pending(db, additions=True):
+    """Read-only: the steps a migrate would run on this database."""
     with as_pg(db).read() as conn:
         return plan(conn, additions)
 
 
-def migrate(db, dry_run=False, progress=None, additions=True):
+def migrate(db, dry_run=False, create=False, additions=True, progress=None):
     """Run (or with dry_run only list) the pending steps; returns them. `progress(step, s)`
-    after each step with its duration."""
+    after each step with its duration. `create`: unused (the owner creates the database)."""
     db = as_pg(db)
     steps = pending(db, additions)
     if dry_run or not steps:

@@ -1,13 +1,12 @@
-"""`stats` on PostgreSQL: the same nested JSON as stats.collect_stats, from PostgreSQL's own SQL.
+"""`stats` on PostgreSQL: the counts of the headline figures, from PostgreSQL's own SQL.
 
-The definitions are stats.py's (DESIGN.md "Definitions"), and the dicts are built by the very
-functions stats.py builds them with (_upload_dict, _cache_dict), so both backends give the
-same keys; tests/test_pg_stats.py proves the same values on the demo history and on the
-production-like fixture.
+The definitions are SQLite's (backends/sqlite/stats.py); figures/stats.py shapes both
+engines' counts into the same dicts, and tests/test_pg_stats.py proves the same values on the
+demo history and on the production-like fixture.
 - Anonymous: `starts_with(user_id, 'anonymous_')`, a literal, case-sensitive prefix (LIKE
   would read `_` as a wildcard).
 - Timestamps are `timestamptz`, so comparisons are between instants with no parsing.
-- Every figure comes from ONE read-only REPEATABLE READ transaction: one snapshot.
+- `counts` reads every figure in ONE read-only REPEATABLE READ transaction: one snapshot.
 - Valid cells as on SQLite: a confidence in [0, 1]; an access_count from 0 to
   MAX_ACCESS_COUNT (the column is `integer`, so only a negative count can be invalid here;
   the move reports every SQLite value an integer column cannot hold).
@@ -18,16 +17,13 @@ production-like fixture.
   comparable across databases of one cluster (pg_database_size would add ~7 MB of catalog);
   database.wal_bytes is null: PostgreSQL's WAL belongs to the whole cluster, not to one
   database, so there is no per-database figure to give (the SQLite WAL checks do not apply).
-- schema.user_version is the version read off the structure (pg_schema.reached_version).
+- schema.user_version is the version read off the structure (schema.reached_version).
 """
 from datetime import timezone
 
-from r2w_db import config, errors
-from r2w_db.app.cache import MAX_ACCESS_COUNT
+from r2w_db import config
 from r2w_db.engine import schema, timeutil
-from r2w_db.backends.postgresql import schema as pg_schema
-from r2w_db.backends.postgresql.database import as_pg
-from r2w_db.figures.stats import QUALITY_COLUMNS, _cache_dict, _upload_dict, hit_rate_from
+from r2w_db.backends.postgresql.schema import require_schema  # noqa: F401  (periods, health)
 
 ANON = "anonymous_"
 
@@ -74,23 +70,12 @@ def _quality_sql(table, column):
         t=sql.Identifier(table), c=sql.Identifier(column))
 
 
-def require_schema(conn, db):
-    """EmptyDatabase or SchemaTooOld unless every documented table and column is present."""
-    drift = pg_schema.drift(conn)
-    if len(drift.missing_tables) == len(schema.TABLES):
-        raise errors.EmptyDatabase(db.display)
-    missing = drift.missing_tables + drift.missing_columns
-    if missing:
-        raise errors.SchemaTooOld(db.display, missing)
-    return drift
-
-
 def _params(now):
     return {"anon": ANON,
             "cutoff": _utc(timeutil.ago(now, days=config.SESSION_DAYS)),
             "stuck": _utc(timeutil.ago(now, minutes=config.STUCK_MINUTES)),
             "low": config.LOW_CONFIDENCE, "threshold": config.CACHE_THRESHOLD,
-            "max_count": MAX_ACCESS_COUNT, "tables": list(schema.COLUMNS)}
+            "max_count": config.MAX_ACCESS_COUNT, "tables": list(schema.COLUMNS)}
 
 
 def _one(conn, query, params):
@@ -102,43 +87,94 @@ def _cache_row(conn, params):
     return dict(zip([d.name for d in cur.description], cur.fetchone()))
 
 
-def cache_figures(conn, now=None):
-    """stats' "cache" group on an open reader."""
-    params = _params(now or timeutil.utcnow())
-    return _cache_dict(_cache_row(conn, params), _one(conn, WITH_HASH_SQL, params),
-                       _one(conn, HITS_SQL, params))
+def _quality_count(conn, table, column):
+    return _one(conn, _quality_sql(table, column), None)
 
 
-def calculate_cache_hit_rate(db):
-    """Share of uploads with a file_hash whose cache entry predates them (0..1), or None."""
-    db = as_pg(db)
+def hit_counts(conn):
+    """(uploads with a hash, hits) over the whole history."""
+    return with_hash(conn), hits(conn)
+
+
+def with_hash(conn):
+    return _one(conn, WITH_HASH_SQL, None)
+
+
+def hits(conn):
+    return _one(conn, HITS_SQL, None)
+
+
+def cache_row(conn):
+    """{n, avg_conf, accesses, low, invalid, below_threshold, invalid_access} over the cache."""
+    return _cache_row(conn, _params(timeutil.utcnow()))
+
+
+def registered(conn):
+    return _one(conn, REGISTERED_SQL, {"anon": ANON})
+
+
+def anonymous(conn):
+    return _one(conn, ANONYMOUS_SQL, {"anon": ANON})
+
+
+def active(conn, now):
+    """Sessions created within SESSION_DAYS of `now`."""
+    return conn.execute(SESSIONS_SQL, _params(now)).fetchone()[0]
+
+
+def expired(conn, now):
+    return conn.execute(SESSIONS_SQL, _params(now)).fetchone()[1]
+
+
+def status_counts(conn):
+    """[(status, uploads)] as stored (any status)."""
+    return [tuple(row) for row in conn.execute(STATUS_SQL)]
+
+
+def stuck(conn, now):
+    """Uploads 'processing' for longer than STUCK_MINUTES before `now`."""
+    return _one(conn, STUCK_SQL, _params(now))
+
+
+def quality_count(conn, table, column):
+    """Timestamps of one column that are not an instant (NULL or infinite)."""
+    return _quality_count(conn, table, column)
+
+
+def data_quality(conn):
+    return {name: _quality_count(conn, table, column)
+            for name, (table, column) in schema.QUALITY_COLUMNS.items()}
+
+
+def _size(conn):
+    return int(_one(conn, SIZE_SQL, {"tables": list(schema.COLUMNS)}))
+
+
+def sizes(db):
+    """{"path", "size_bytes", "wal_bytes"}: the four tables' bytes; no per-database WAL."""
+    with db.read() as conn:
+        return {"path": db.display, "size_bytes": _size(conn), "wal_bytes": None}
+
+
+def cache_counts(db):
+    """{"cache": cache_row, "with_hash", "hits"} of a database at the documented schema."""
     with db.read() as conn:
         require_schema(conn, db)
-        return hit_rate_from(_one(conn, WITH_HASH_SQL, {}), _one(conn, HITS_SQL, {}))
+        return {"cache": cache_row(conn), "with_hash": with_hash(conn), "hits": hits(conn)}
 
 
-def collect_stats(db, now=None):
-    """Every figure of `stats` on PostgreSQL, over the whole history (sessions and stuck jobs as
-    of now), as the same nested dict as stats.collect_stats."""
-    db = as_pg(db)
-    now = now or timeutil.utcnow()
+def counts(db, now):
+    """Every count of `stats` (sessions and stuck jobs as of `now`) from one snapshot, keyed as
+    on SQLite."""
     params = _params(now)
     with db.read() as conn:
         drift = require_schema(conn, db)
-        active, expired = conn.execute(SESSIONS_SQL, params).fetchone()
-        statuses = [tuple(row) for row in conn.execute(STATUS_SQL)]
-        result = {
-            "users": {"registered": _one(conn, REGISTERED_SQL, params),
-                      "anonymous": _one(conn, ANONYMOUS_SQL, params)},
-            "sessions": {"active": active, "expired": expired},
-            "uploads": _upload_dict(statuses, _one(conn, STUCK_SQL, params)),
-            "cache": _cache_dict(_cache_row(conn, params), _one(conn, WITH_HASH_SQL, params),
-                                 _one(conn, HITS_SQL, params)),
-            "data_quality": {name: _one(conn, _quality_sql(table, column), None)
-                             for name, (table, column) in QUALITY_COLUMNS.items()},
-            "schema": {"user_version": drift.version, "current_version": schema.CURRENT_VERSION},
-        }
-        size = _one(conn, SIZE_SQL, params)
-    result["database"] = {"path": db.display, "size_bytes": int(size), "wal_bytes": None}
-    result["as_of"] = timeutil.iso(now)
-    return result
+        active_, expired_ = conn.execute(SESSIONS_SQL, params).fetchone()
+        got = {"registered": _one(conn, REGISTERED_SQL, params),
+               "anonymous": _one(conn, ANONYMOUS_SQL, params),
+               "active": active_, "expired": expired_, "status": status_counts(conn),
+               "stuck": _one(conn, STUCK_SQL, params), "cache": _cache_row(conn, params),
+               "with_hash": _one(conn, WITH_HASH_SQL, params), "hits": _one(conn, HITS_SQL, params),
+               "data_quality": data_quality(conn), "version": drift.version}
+        size = _size(conn)
+    return got | {"database": {"path": db.display, "size_bytes": size, "wal_bytes": None}}

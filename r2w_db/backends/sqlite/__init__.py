@@ -2,10 +2,17 @@
 BEGIN IMMEDIATE transactions with a busy timeout. `BACKEND` is what `db.backend` gives."""
 from r2w_db.backends.base import Backend, Features
 from r2w_db.backends.sqlite import ops
+from r2w_db.backends.sqlite import check, schema, stats
 
 BACKEND = Backend(
     name="sqlite", label="SQLite", ops=ops,
     features=Features(file=True, wal=True, journal_mode=True, hot_journal=True, dbstat=True,
-                      amcheck=False, server_stats=False),
-    queries={},
+                      amcheck=False, server_stats=False,
+                      unsupported={
+                          "schema.column_type": "SQLite's columns take any type",
+                          "schema.wrong_types": "SQLite's columns take any type",
+                          "schema.drop_index_sql": "an SQLite index is built in one transaction, "
+                                                    "never left half built",
+                      }),
+    queries={"check": check, "schema": schema, "stats": stats},
 )

@@ -14,6 +14,7 @@ from pathlib import Path
 from r2w_db import errors
 from r2w_db.engine import schema
 from r2w_db.engine.locations import require_regular_file
+from r2w_db.backends.sqlite.schema import user_version
 
 BUSY_TIMEOUT_MS = 5000        # writers wait at most this long for the application
 READ_BUSY_TIMEOUT_MS = 3000   # readers give up sooner: the page says "locked, try again"
@@ -80,7 +81,7 @@ def open_writer(path, create=False, app_schema=True) -> sqlite3.Connection:
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        found = schema.user_version(conn)
+        found = user_version(conn)
     except sqlite3.Error as exc:
         conn.close()
         raise translate(exc, path) from None
