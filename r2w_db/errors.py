@@ -124,3 +124,23 @@ class NotSupported(R2WError):
         super().__init__(f"{what or 'this operation'} is not available on {engine}"
                          + (f": {reason}" if reason else " yet"))
         self.what, self.engine, self.reason = what, engine, reason
+
+
+class NotEnoughDisk(R2WError):
+    """A maintenance step refused before it started: it would not fit on the disk."""
+
+
+class BackupFailed(R2WError):
+    """A backup could not be written or verified; nothing half-written is left."""
+
+
+class BackupLocked(BackupFailed, DatabaseLocked):
+    """The database stayed locked by another process past the busy timeout: no backup."""
+
+    def __init__(self, path):
+        DatabaseLocked.__init__(self, path)
+        self.args = (f"{self.args[0]}; no backup was written, the database is untouched",)
+
+
+class RestoreRefused(R2WError):
+    """A restore was not started (bad backup, database in use, ...); nothing was changed."""

@@ -17,7 +17,8 @@ import pytest
 from r2w_db import errors
 from r2w_db.engine import migrations, timeutil
 from r2w_db.backends.sqlite.connection import BUSY_TIMEOUT_MS
-from r2w_db.maintenance import backups, verification
+from r2w_db.backends.sqlite import verification
+from r2w_db.maintenance import backups
 from r2w_db.monitor.store import MonitorStore
 
 from .lockhelpers import held
@@ -290,7 +291,7 @@ def test_integrity_failures_are_one_line_with_a_count(tmp_path, pages):
     copy = tmp_path / "copy.db"
     shutil.copy(db, copy)
     scribble(copy, pages)
-    ok, message = backups.verify_file(copy)
+    ok, message = verification.verify_file(copy)
     assert not ok and "\n" not in message
     assert re.search(r"integrity_check failed: (1 problem: |(at least )?\d+ problems, first: )",
                      message), message
@@ -319,5 +320,5 @@ def test_a_killed_backup_leaves_no_backup(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     for b in backups.list_backups(dest):   # whatever got its final name is complete and sound
-        assert backups.verify_file(b.path)[0]
+        assert verification.verify_file(b.path)[0]
     # the temporary copy is only a dot-file, never listed, and swept once it is old

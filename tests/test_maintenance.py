@@ -17,7 +17,8 @@ import pytest
 from r2w_db import errors
 from r2w_db.app import anonymous, sessions
 from r2w_db.engine import migrations, timeutil
-from r2w_db.maintenance import registry, runner, sqlite_tasks
+from r2w_db.backends.sqlite import tasks as sqlite_tasks
+from r2w_db.maintenance import registry, runner
 from r2w_db.monitor.store import MonitorStore
 
 from .lockhelpers import held

@@ -14,7 +14,7 @@ from r2w_db.engine import migrations
 from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.backends.postgresql.database import PgDatabase
 from r2w_db.maintenance import move
-from r2w_db.maintenance.move_convert import Converter
+from r2w_db.backends.postgresql.move_convert import Converter
 from r2w_db.monitor.store import MonitorStore
 
 REPO = Path(__file__).resolve().parent.parent

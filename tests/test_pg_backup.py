@@ -14,7 +14,7 @@ from r2w_db.demo.builder import build_demo
 from r2w_db.backends.postgresql.database import PgDatabase
 from r2w_db.maintenance import backups, move, registry, runner
 from r2w_db.backends.postgresql import tools as pg_tools
-from r2w_db.backends.postgresql import restore as pg_restore
+from r2w_db.maintenance import restore as pg_restore   # restore_file(..., swap=False) on PostgreSQL
 from r2w_db.backends.postgresql import backups as pg_backups
 from r2w_db.maintenance.backups import RestoreRefused
 from r2w_db.monitor.store import MonitorStore

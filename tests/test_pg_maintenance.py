@@ -17,8 +17,8 @@ from r2w_db.demo.builder import build_demo
 from r2w_db.engine import migrations, timeutil
 from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.backends.postgresql.database import PgDatabase
-from r2w_db.maintenance import move, registry, runner, sqlite_tasks
-from r2w_db.backends.postgresql import tasks as pg_tasks
+from r2w_db import errors
+from r2w_db.maintenance import move, registry, runner
 from r2w_db.monitor.store import MonitorStore
 
 from .prodlike import build_prodlike
@@ -273,8 +273,8 @@ def test_there_is_no_checkpoint_on_postgresql(moved):
     with pytest.raises(registry.Refused, match="not applicable on PostgreSQL"):
         runner.run(url, "checkpoint", user="t")
     assert log("checkpoint")[0]["outcome"] == "refused"
-    with pytest.raises(pg_tasks.NotApplicable):
-        sqlite_tasks.checkpoint(url)
+    with pytest.raises(errors.NotSupported, match="not applicable on PostgreSQL"):
+        PgDatabase(url).backend.require("tasks.checkpoint", "checkpoint")
     assert registry.preview(path, "checkpoint").refusal is None   # SQLite still has it
 
 

@@ -7,7 +7,6 @@ printed on stdout even when the run failed or was refused.
 import argparse
 import functools
 import getpass
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -20,7 +19,8 @@ from r2w_db.monitor.store import MonitorStore
 
 def _one_line_errors(command):
     """Every failure of a command leaves it as one line (`error: ...` from main) and a
-    non-zero exit, never a traceback or a multi-line SQLite report."""
+    non-zero exit, never a traceback or a multi-line database report (a driver error no module
+    translated is main's "database error: ..." line)."""
     @functools.wraps(command)
     def run(args):
         try:
@@ -30,8 +30,6 @@ def _one_line_errors(command):
             if "\n" in text:
                 raise errors.R2WError(errors.one_line(text)) from None
             raise
-        except sqlite3.Error as exc:
-            raise errors.R2WError(f"database error: {errors.one_line(exc)}") from None
         except (OSError, ValueError) as exc:
             text = str(exc)
             if "\n" in text:
@@ -89,7 +87,7 @@ def _confirm(args, task, db):
         return
     if not sys.stdin.isatty():
         raise errors.R2WError(
-            f"maintain {task.name} changes {db.path}: pass --yes to run it without a prompt "
+            f"maintain {task.name} changes {db.display}: pass --yes to run it without a prompt "
             f"(or --dry-run to preview it)")
     pv = registry.preview(db, task.name, days=args.days, quick=args.quick, dest=args.dest,
                              keep=args.keep)
@@ -178,7 +176,7 @@ def cmd_restore(args):
         raise errors.R2WError(f"backup not found: {args.backup} (see `python -m r2w_db backups`)")
     if not args.yes:
         raise errors.R2WError(
-            f"restore replaces {db.path} with {source}: stop the application first, then rerun "
+            f"restore replaces {db.display} with {source}: stop the application first, then rerun "
             f"with --yes")
     _print_result(args, _run_reported(args, lambda progress: runner.restore(
         db, source, user=_user(), dest=args.dest, force=args.force, progress=progress)))

@@ -10,7 +10,7 @@ import sys
 from r2w_db import config, errors
 from r2w_db.cli.common import database
 from r2w_db.engine import locations
-from r2w_db.backends.postgresql.connection import is_pg_url
+from r2w_db.engine.locations import is_pg_url
 from r2w_db.maintenance import move
 
 SHOWN_PROBLEMS = 50  # in the text report; --json lists every one

@@ -1,62 +1,33 @@
-"""Verified online backups: take, list, verify, rotate, restore.
+"""Verified online backups: take, list, verify, rotate (restore: restore.py).
 
-DESIGN.md: SQLite's backup API in ONE step (a stepped backup restarts on every
-write of the live application and never finishes) or VACUUM INTO gives a
-consistent copy while the application writes; copying the file does not. A
-copy is written under a temporary name in the destination folder, checked with
-PRAGMA integrity_check, and only then renamed into place (os.replace), so a
-failure (disk full shows up as SQLITE_IOERR, permissions, a kill) never leaves
-a half-written file that looks like a backup. A lock held by another process ends the
-backup within the busy timeout with the "locked" message (verification.py), never a hang.
+Written once for every engine: the folder of each database, the names, the temporary copy that
+is verified and only then renamed into place (os.replace), so a failure (disk full, permissions,
+a kill) never leaves a half-written file that looks like a backup; the listing and the rotation.
+What the copy is and how it is verified is the engine's (`db.backend.backups`): SQLite's online
+backup in one step checked by integrity_check, PostgreSQL's pg_dump -Fc checked by a restore.
 """
 import hashlib
 import os
 import re
-import shutil
-import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from r2w_db import errors
-from r2w_db.engine import locations, timeutil
-from r2w_db.backends.dispatch import per_backend
-from r2w_db.backends.sqlite.connection import BUSY_TIMEOUT_MS, translate
-from r2w_db.backends.sqlite.database import as_database
-from r2w_db.backends.postgresql.tools import verify_dump
-from r2w_db.maintenance.verification import (
-    backup_step,
-    is_locked,
-    ro_uri,
-    snapshot,
-    verify_file,
-)
+from r2w_db.backends import open_database
+from r2w_db.engine import files, locations, timeutil
+from r2w_db.engine.files import PARTIAL, SIDE_FILES, disk_free  # noqa: F401  (used by callers)
 
 BACKUP_DIR_ENV = "R2W_BACKUP_DIR"
 DEFAULT_KEEP = 7
-METHODS = ("backup", "vacuum-into")
+METHODS = ("backup", "vacuum-into")   # SQLite's (the command line's --method)
 STAMP = "%Y%m%dT%H%M%SZ"
 NAME = re.compile(r"^(?P<stem>.+?)-(?P<kind>pre-restore-)?(?P<stamp>\d{8}T\d{6}Z)"
                   r"(?:-(?P<seq>\d+))?\.(?:db|dump)$")  # .dump: pg_dump -Fc (PostgreSQL)
-PARTIAL = ".partial-"
-SIDE_FILES = ("-journal", "-wal", "-shm")
-
-
-class BackupFailed(errors.R2WError):
-    """A backup could not be written or verified; nothing half-written is left."""
-
-
-class BackupLocked(BackupFailed, errors.DatabaseLocked):
-    """The database stayed locked by another process past the busy timeout: no backup."""
-
-    def __init__(self, path):
-        errors.DatabaseLocked.__init__(self, path)
-        self.args = (f"{self.args[0]}; no backup was written, the database is untouched",)
-
-
-class RestoreRefused(errors.R2WError):
-    """A restore was not started (bad backup, database in use, ...); nothing was changed."""
+BackupFailed = errors.BackupFailed
+BackupLocked = errors.BackupLocked
+RestoreRefused = errors.RestoreRefused
 
 
 # ----------------------------------------------------------------------- names
@@ -73,10 +44,11 @@ def default_dest(environ=None, db=None) -> Path:
     return base if db is None else base / folder_of(db)
 
 
-@per_backend("r2w_db.backends.postgresql.backups")
 def folder_of(db) -> str:
-    path = as_database(db).path.absolute()
-    return f"{stem_of(db)}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+    """`<stem>-<8 hex of the database's identity on its engine>`: one folder per database."""
+    db = open_database(db)
+    identity = db.backend.backups.identity(db)
+    return f"{stem_of(db)}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
 
 
 def resolve_dest(dest=None, db=None) -> Path:
@@ -84,10 +56,10 @@ def resolve_dest(dest=None, db=None) -> Path:
     return Path(dest).expanduser() if dest else default_dest(db=db)
 
 
-@per_backend("r2w_db.backends.postgresql.backups")
 def stem_of(db) -> str:
     """Backups of data/resume2website.db are named resume2website-YYYYmmddTHHMMSSZ.db."""
-    return as_database(db).path.stem or "database"
+    db = open_database(db)
+    return db.backend.backups.stem(db)
 
 
 def backup_name(stem, moment=None, kind="", seq=0, suffix=".db") -> str:
@@ -107,61 +79,10 @@ def _free_name(dest, stem, kind="", suffix=".db"):
 
 # -------------------------------------------------------------------- helpers
 
-def _remove(path):
-    """Remove a file and its SQLite side files; True if anything was there."""
-    found = False
-    for candidate in (Path(path), *(Path(str(path) + s) for s in SIDE_FILES)):
-        try:
-            candidate.unlink()
-            found = True
-        except FileNotFoundError:
-            pass
-    return found
-
-
-def _fsync_file(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _file_sizes(path):
-    path = Path(path)
-    if path.exists() and not path.is_file():
-        raise BackupFailed(f"{path} is not a regular file: name the database file itself")
-    if not path.is_file():
-        raise errors.DatabaseMissing(path)
-    wal = Path(str(path) + "-wal")
-    return path.stat().st_size, (wal.stat().st_size if wal.exists() else 0)
-
-
-def _is_full(exc):
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    return name.startswith(("SQLITE_FULL", "SQLITE_IOERR")) or isinstance(exc, OSError) and \
-        exc.errno in (28, 27)  # ENOSPC, EFBIG
-
-
-def disk_free(folder) -> int:
-    """Free bytes on the filesystem holding `folder` (or its nearest existing parent)."""
-    folder = Path(folder)
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return shutil.disk_usage(folder).free
+_remove = files.remove          # the names restore.py and older callers use
+_fsync_file = files.fsync_file
+_fsync_dir = files.fsync_dir
+_pid_alive = files.pid_alive
 
 
 def check_dest(dest) -> Path:
@@ -180,11 +101,20 @@ def check_dest(dest) -> Path:
 
 # ---------------------------------------------------------------- verification
 
-def verify_backup(path, monitor=None):
+def backend_for_file(path, db=None):
+    """The backend whose backups look like `path` (by its suffix): `db`'s when given."""
+    if db is not None:
+        return open_database(db).backend
+    engines = [open_database(Path(path)).backend, open_database("postgresql://").backend]
+    return next((b for b in engines if b.backups.SUFFIX == Path(path).suffix), engines[0])
+
+
+def verify_backup(path, monitor=None, db=None):
     """Verify a backup file and record the result in the monitor database; (ok, message).
-    A PostgreSQL dump (.dump) is read whole by pg_restore, its rows counted."""
+    The engine that wrote it reads it whole (an SQLite copy: integrity_check; a pg_dump
+    archive: pg_restore, its rows counted)."""
     path = Path(path)
-    ok, message = verify_dump(path) if path.suffix == ".dump" else verify_file(path)
+    ok, message = backend_for_file(path, db).backups.verify(path)
     if monitor is not None and path.exists():
         stat = path.stat()
         monitor.record_verification(path, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
@@ -194,119 +124,74 @@ def verify_backup(path, monitor=None):
 
 # ---------------------------------------------------------------------- backup
 
-@per_backend("r2w_db.backends.postgresql.backups")
 def preview(db, dest=None, keep=DEFAULT_KEEP):
-    """What a backup would do: sizes, free space, how many old backups rotation removes."""
-    db = as_database(db)
+    """What a backup would do: sizes, free space, how many old backups rotation removes, and why
+    it would be refused (`refusal`, None when it would run)."""
+    db = open_database(db)
     dest = resolve_dest(dest, db)
-    size, wal = _file_sizes(db.path)
+    sizes = dict(db.backend.backups.sizes(db))
+    size, wal = sizes.pop("database_bytes"), sizes.pop("wal_bytes")
     existing = [b for b in list_backups(dest, stem=stem_of(db)) if b.kind == "backup"]
     free = disk_free(dest)
+    refusal = sizes.pop("refusal", None)
+    if refusal is None and free < size + wal:
+        refusal = (f"not enough free disk in {dest} for a backup: needs up to "
+                   f"{size + wal:,} bytes, {free:,} free")
     return {"database_bytes": size, "wal_bytes": wal, "dest": str(dest), "free_bytes": free,
             "needed_bytes": size + wal, "existing": len(existing),
-            "would_rotate": max(0, len(existing) + 1 - keep), "keep": keep}
+            "would_rotate": max(0, len(existing) + 1 - keep), "keep": keep,
+            "refusal": refusal, **sizes}
 
 
-@per_backend("r2w_db.backends.postgresql.backups")
 def create_backup(db, dest=None, *, keep=DEFAULT_KEEP, method="backup", monitor=None,
                   progress=None):
     """Take a verified backup of `db` into `dest`; rotate to the newest `keep`.
 
-    Returns {path, size, seconds, method, verified, rotated}. Raises BackupFailed
-    (one line; the partial copy removed, the database untouched) on any failure.
+    Returns {path, size, seconds, method, verified, rotated} (and what the engine adds, e.g.
+    rows). Raises BackupFailed (one line; the partial copy removed, the database untouched)
+    on any failure.
     """
-    db = as_database(db)
-    if method not in METHODS:
-        raise errors.InvalidValue(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    db = open_database(db)
+    engine = db.backend.backups
+    engine.check_method(method)
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         raise errors.InvalidValue(f"keep must be a whole number >= 1, not {keep!r}")
-    if not db.path.exists():
-        raise errors.DatabaseMissing(db.path)
+    needed = engine.needed_bytes(db)
     dest = check_dest(resolve_dest(dest, db)).absolute()
-    size, wal = _file_sizes(db.path)
     free = disk_free(dest)
-    if free < size + wal:
+    if free < needed:
         raise BackupFailed(
-            f"not enough free disk in {dest} for a backup of {db.path}: needs up to "
-            f"{size + wal:,} bytes, {free:,} free")
+            f"not enough free disk in {dest} for a backup of {db.display}: needs up to "
+            f"{needed:,} bytes, {free:,} free")
     _sweep_partials(dest)
-    final = _free_name(dest, stem_of(db))
+    final = _free_name(dest, stem_of(db), suffix=engine.SUFFIX)
     temporary = dest / f".{final.name}{PARTIAL}{os.getpid()}"
     started = time.perf_counter()
     report = progress or (lambda fraction, message: None)
     try:
-        report(0.0, f"copying {db.path.name} ({method})")
-        _copy(db, temporary, method)
-        report(0.7, "verifying the copy (integrity_check)")
-        ok, message = verify_file(temporary)
-        if not ok:
-            raise BackupFailed(f"the copy of {db.path} failed verification ({message}): "
-                               f"it was removed, the database is untouched")
-        _fsync_file(temporary)
+        copied = engine.copy(db, temporary, method, report)
+        files.fsync_file(temporary)
         os.replace(temporary, final)
-        _fsync_dir(dest)
+        files.fsync_dir(dest)
     except BaseException as exc:
-        removed = _remove(temporary)
-        if isinstance(exc, errors.DatabaseLocked):
-            raise BackupLocked(db.path) from None
+        removed = files.remove(temporary)
         if isinstance(exc, BackupFailed):
             raise
-        if isinstance(exc, (sqlite3.Error, OSError)):
-            raise _failure(exc, db, final, removed) from None
+        failure = engine.failure(exc, db, final, removed)
+        if failure is not None:
+            raise failure from None
         raise
     seconds = time.perf_counter() - started
     stat = final.stat()
     if monitor is not None:
         monitor.record_verification(final, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
-                                    ok=True, message=message)
+                                    ok=True, message=copied.pop("message"))
     report(0.9, "rotating old backups")
     rotated = rotate(dest, keep, stem_of(db))
     report(1.0, f"backup written: {final.name}")
+    copied.pop("message", None)
     return {"path": str(final), "size": stat.st_size, "seconds": seconds, "method": method,
-            "verified": True, "rotated": [str(p) for p in rotated]}
-
-
-def _copy(db, temporary, method):
-    """Copy the live database into `temporary` in one step, giving up within the busy timeout
-    on a lock held by another process; sqlite3/OS errors propagate raw."""
-    if method == "vacuum-into":
-        src = sqlite3.connect(ro_uri(db.path), uri=True, isolation_level=None,
-                              timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-        try:
-            src.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # VACUUM INTO honours it
-            src.execute("VACUUM INTO ?", (str(temporary),))
-        finally:
-            src.close()
-        dst = sqlite3.connect(str(temporary), isolation_level=None)
-    else:
-        dst = sqlite3.connect(str(temporary), isolation_level=None)
-        try:
-            with snapshot(db.path) as src:
-                backup_step(src, dst, db.path)
-        except BaseException:
-            dst.close()
-            raise
-    try:
-        # a self-contained single file: no -wal beside it, fit to download or restore
-        dst.execute("PRAGMA journal_mode = DELETE").fetchall()
-    finally:
-        dst.close()
-
-
-def _failure(exc, db, final, removed):
-    if is_locked(exc):
-        return BackupLocked(db.path)
-    if _is_full(exc):
-        what = "disk full (or file size limit reached)"
-    elif isinstance(exc, PermissionError) or "readonly" in str(exc) or "unable to open" in str(exc):
-        what = "permission denied"
-    elif isinstance(exc, sqlite3.Error):
-        what = str(translate(exc, db.path))
-    else:
-        what = exc.strerror or str(exc)
-    partial = "the partial copy was removed" if removed else "no partial copy was left"
-    return BackupFailed(f"backup of {db.path} to {final} failed: {what}; {partial}, "
-                        f"the database is untouched")
+            "verified": True, **copied, "rotated": [str(p) for p in rotated]}
 
 
 def _sweep_partials(dest, older_than_s=3600):
@@ -320,18 +205,8 @@ def _sweep_partials(dest, older_than_s=3600):
             old = now - path.stat().st_mtime > older_than_s
         except (ValueError, OSError):
             continue
-        if old and not _pid_alive(pid):
-            _remove(path)
-
-
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
+        if old and not files.pid_alive(pid):
+            files.remove(path)
 
 
 # ------------------------------------------------------------- list and rotate
@@ -364,7 +239,7 @@ def _parse(path):
 def list_backups(dest=None, *, verify=False, monitor=None, stem=None, db=None):
     """The backups in `dest`, newest first: size, age and verification status.
 
-    verify=True runs integrity_check on each (and records it when a monitor is given);
+    verify=True reads each whole (and records it when a monitor is given);
     otherwise the status comes from the recorded verifications (None: never verified,
     or the file changed since).
     """
@@ -384,7 +259,7 @@ def list_backups(dest=None, *, verify=False, monitor=None, stem=None, db=None):
             continue
         stat = path.stat()
         if verify:
-            ok, message = verify_backup(path, monitor)
+            ok, message = verify_backup(path, monitor, db)
             verified, verified_at = ok, timeutil.now_iso()
         else:
             entry = recorded.get(str(path.resolve()))
@@ -415,6 +290,6 @@ def rotate(dest, keep, stem):
     regular = [b for b in list_backups(dest, stem=stem) if b.kind == "backup"]
     removed = []
     for old in regular[keep:]:
-        _remove(old.path)
+        files.remove(old.path)
         removed.append(Path(old.path))
     return removed

@@ -1,4 +1,7 @@
-"""The maintenance tasks: what each does, its checks, and its preview (writes nothing).
+"""The maintenance tasks: each declared once (name, title, parameters, role), its checks, and
+its preview (writes nothing). What a task does on an engine, and how it is described there, is
+that engine's (`db.backend.tasks`, `db.backend.backups`); a task an engine has no use for is
+declared unsupported in its features (`tasks.<name>`), with the reason its preview shows.
 
 Running a task and its log live in runner.py.
 
@@ -12,14 +15,13 @@ live application is never blocked for long; a run killed at any moment leaves
 every row (every anonymous id) either untouched or fully handled.
 """
 import numbers
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from r2w_db import config, errors
 from r2w_db.app import anonymous, cache, sessions
-from r2w_db.backends.dispatch import per_backend
-from r2w_db.backends.sqlite.database import as_database
+from r2w_db.backends import open_database
 from r2w_db.formatting import human_bytes, plural
-from r2w_db.maintenance import backups, sqlite_tasks
+from r2w_db.maintenance import backups
 
 OUTCOMES = ("ok", "failed", "refused", "cancelled")
 
@@ -28,8 +30,8 @@ OUTCOMES = ("ok", "failed", "refused", "cancelled")
 class Task:
     name: str            # the name in the log and on the command line
     title: str
-    what: str            # what it does
-    when: str            # when to run it
+    what: str = field(compare=False)   # what it does (an engine's task: as task_for describes it)
+    when: str = field(compare=False)   # when to run it
     destructive: bool    # deletes or rewrites data: admin only, "back up first" offered
     default_days: object = None   # None: the task takes no --days
     days_label: str = ""
@@ -53,36 +55,15 @@ TASKS = {task.name: task for task in (
          "removed, and an id that uploaded again or was transferred to an account stays.",
          "Weekly, or when the anonymous buildup grows.",
          True, config.ANONYMOUS_RETENTION_DAYS, "Every upload older than (days)"),
-    Task("analyze", "Refresh query statistics",
-         "Runs a sampled ANALYZE on each table (a short lock each) and PRAGMA optimize, so "
-         "the query planner keeps choosing the right indexes.",
-         "Monthly (with VACUUM), and after a large cleanup.",
-         False),
-    Task("checkpoint", "WAL checkpoint",
-         "Copies the write-ahead log into the database file and truncates it. It first copies "
-         "without waiting (PASSIVE), then truncates with a wait of at most "
-         f"{sqlite_tasks.CHECKPOINT_WAIT_MS} ms, so it never blocks the application for long.",
-         "When the WAL is large (the Overview shows its size), e.g. after a big cleanup.",
-         False),
-    Task("vacuum", "VACUUM (compact the file)",
-         "Rewrites the database file without its free pages, returning them to the disk. "
-         "It LOCKS THE DATABASE for writers while it runs (seconds per GB): the application's "
-         "writes wait, and may time out, until it ends. It first checks the free disk.",
-         "Monthly (with ANALYZE), at a quiet hour, after large deletions.",
-         True),
-    Task("integrity", "Integrity check",
-         "Checks every page and index (PRAGMA integrity_check, or the faster quick_check), "
-         "compares the schema with the documented one and counts orphan rows. Reads only.",
-         "Weekly, and before relying on a backup or after a crash or disk problem.",
-         False),
-    Task("backup", "Backup",
-         "Copies the live database in one step with SQLite's online backup, verifies the copy "
-         "with integrity_check and renames it into place; keeps the newest copies.",
-         "Daily, and before any destructive task (\"back up first\").",
-         False),
+    # what these do, and when to run them, the engine says (task_for)
+    Task("analyze", "Refresh query statistics", "", "", False),
+    Task("checkpoint", "WAL checkpoint", "", "", False),
+    Task("vacuum", "VACUUM (compact the file)", "", "", True),
+    Task("integrity", "Integrity check", "", "", False),
+    Task("backup", "Backup", "", "", False),
 )}
 
-CLEANUPS = ("sessions", "cache", "anonymous")   # previews shared by both backends
+CLEANUPS = ("sessions", "cache", "anonymous")   # the application's data: the same on every engine
 DESTRUCTIVE = tuple(name for name, task in TASKS.items() if task.destructive)
 # what still runs when the monitor is read-only: these only read the database (a backup writes
 # only into the backup folder)
@@ -147,11 +128,15 @@ def get_task(name) -> Task:
             f"unknown maintenance task {name!r}: one of {', '.join(TASKS)}") from None
 
 
-@per_backend("r2w_db.backends.postgresql.tasks")
 def task_for(db, name) -> Task:
-    """The task as it runs on this database's backend (what it does, when to run it): SQLite's
-    here, PostgreSQL's in pg_tasks.task_for."""
-    return get_task(name)
+    """The task as it runs on this database's engine (what it does, when to run it)."""
+    db = open_database(db)
+    task = get_task(name)
+    described = db.backend.tasks.description(task.name)
+    if described is None:
+        return task
+    what, when = described
+    return replace(task, what=what, when=when)
 
 
 def read_only_refusal(task, environ=None, secrets=None):
@@ -177,8 +162,8 @@ def check_days(task, days):
 # ----------------------------------------------------------------------- preview
 
 def cleanup_preview(db, name, days, signed_out=True) -> Preview:
-    """The preview of a retention cleanup (sessions, cache, anonymous) on either backend: the
-    counting functions dispatch (app/pg_retention.py on PostgreSQL). `signed_out=False`: the
+    """The preview of a retention cleanup (sessions, cache, anonymous) on any engine (the counts
+    are app/'s). `signed_out=False`: the
     sessions preview leaves out the distinct users it signs out (that count reads every old
     session row: a second on 400k sessions), as the Maintenance page's cards do; the run's
     confirmation counts them."""
@@ -206,52 +191,36 @@ def cleanup_preview(db, name, days, signed_out=True) -> Preview:
     raise AssertionError(name)
 
 
-@per_backend("r2w_db.backends.postgresql.tasks")
 def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT_KEEP,
             signed_out=True) -> Preview:
     """What a run would do now. Only reads; never writes the database or the log.
-    `signed_out`: see cleanup_preview. On PostgreSQL: pg_tasks.preview."""
-    db = as_database(db)
+    `signed_out`: see cleanup_preview."""
+    db = open_database(db)
     task = get_task(task)
     days = check_days(task, days)
     name = task.name
+    unsupported = db.backend.features.unsupported.get(f"tasks.{name}")
+    if unsupported is not None:   # a task this engine has no use for: shown, never run
+        return Preview(name, None, None, f"{task.title}: {unsupported}", refusal=unsupported,
+                       details={"applicable": False})
     if name in CLEANUPS:
         return cleanup_preview(db, name, days, signed_out)
-    if name == "analyze":
-        info = sqlite_tasks.analyze_preview(db)
-        return Preview(name, None, None,
-                       f"statistics of {plural(len(info['tables']), 'table')} would be refreshed"
-                       + ("" if info["has_statistics"] else " (none gathered yet)"), details=info)
-    if name == "checkpoint":
-        info = sqlite_tasks.checkpoint_preview(db)
-        return Preview(name, None, info["wal_bytes"],
-                       f"the WAL holds {human_bytes(info['wal_bytes'])}: it would be copied into "
-                       f"the database and truncated", details=info)
-    if name == "vacuum":
-        plan = sqlite_tasks.vacuum_plan(db)
-        message = (f"{human_bytes(plan['free_bytes'])} of {human_bytes(plan['bytes'])} are free "
-                   f"pages and would be returned to the disk; the database is locked for writers "
-                   f"while it runs")
-        return Preview(name, None, plan["free_bytes"], message, refusal=plan["refusal"],
-                       details=plan)
-    if name == "integrity":
-        size, wal = sqlite_tasks.file_sizes(db.path)
-        with db.read() as conn:  # fails clearly on a missing or foreign file
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        mode = "quick_check" if quick else "integrity_check"
-        return Preview(name, None, None,
-                       f"{mode} would read the whole database ({human_bytes(size + wal)}) and count "
-                       f"orphan rows; nothing is written", details={"quick": quick, "bytes": size + wal})
     if name == "backup":
-        info = backups.preview(db, dest, keep)
-        refusal = None
-        if info["free_bytes"] < info["needed_bytes"]:
-            refusal = (f"not enough free disk in {info['dest']} for a backup: needs up to "
-                       f"{info['needed_bytes']:,} bytes, {info['free_bytes']:,} free")
-        return Preview(name, None, info["needed_bytes"],
-                       f"{human_bytes(info['needed_bytes'])} would be copied to {info['dest']} and "
-                       f"verified; the newest {keep} backups are kept"
-                       + (f" ({plural(info['would_rotate'], 'old backup')} removed)"
-                          if info["would_rotate"] else ""),
-                       refusal=refusal, details=info)
-    raise AssertionError(name)
+        return backup_preview(db, dest, keep)
+    if name == "integrity":
+        info = db.backend.tasks.integrity_preview(db, quick)
+    else:   # analyze, checkpoint, vacuum: the engine's `<name>_preview`
+        info = getattr(db.backend.tasks, f"{name}_preview")(db)
+    return Preview(name, None, info.get("bytes"), info["message"], refusal=info.get("refusal"),
+                   details=info["details"])
+
+
+def backup_preview(db, dest, keep) -> Preview:
+    info = backups.preview(db, dest, keep)
+    what = db.backend.backups.PREVIEW.format(size=human_bytes(info["needed_bytes"]),
+                                             dest=info["dest"])
+    return Preview("backup", None, info["needed_bytes"],
+                   f"{what}; the newest {keep} backups are kept"
+                   + (f" ({plural(info['would_rotate'], 'old backup')} removed)"
+                      if info["would_rotate"] else ""),
+                   refusal=info["refusal"], details=info)

@@ -5,11 +5,10 @@ import time
 
 from r2w_db import errors
 from r2w_db.app import cache, sessions
-from r2w_db.backends.dispatch import open_database, per_backend
-from r2w_db.backends.sqlite.connection import translate
+from r2w_db.backends import open_database
 from r2w_db.figures import check
 from r2w_db.formatting import human_bytes, plural
-from r2w_db.maintenance import anonymous_cleanup, backups, sqlite_tasks
+from r2w_db.maintenance import anonymous_cleanup, backups
 from r2w_db.maintenance.registry import (
     TASKS,
     Failed,
@@ -21,7 +20,7 @@ from r2w_db.maintenance.registry import (
     preview,
     read_only_refusal,
 )
-from r2w_db.maintenance.restore import restore_file
+from r2w_db.maintenance.restore import restore_file, restore_message
 from r2w_db.monitor.store import MonitorStore
 
 # --------------------------------------------------------------------------- run
@@ -94,7 +93,7 @@ def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_fi
             raise
         return _failed_before_start(monitor, user, spec, db, parameters, exc, started)
     if dry_run:
-        return Result(spec.name, str(db.path), True, parameters, pv.count, pv.count, pv.bytes,
+        return Result(spec.name, db.display, True, parameters, pv.count, pv.count, pv.bytes,
                       time.perf_counter() - started, "dry-run", pv.message,
                       error=pv.refusal, details=pv.details)
     refusal = read_only_refusal(spec.name)
@@ -108,7 +107,7 @@ def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_fi
 
     def finish(outcome, message, error=None):
         seconds = time.perf_counter() - started
-        result = Result(spec.name, str(db.path), False, parameters, pv.count, state.rows,
+        result = Result(spec.name, db.display, False, parameters, pv.count, state.rows,
                         state.bytes, seconds, outcome, message, error=error, backup=state.backup,
                         log_id=log_id, details=state.details)
         try:
@@ -121,7 +120,7 @@ def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_fi
 
     others = [e for e in monitor.running(spec.name, database=db) if e["id"] != log_id]
     if others:
-        message = (f"{spec.name} is already running on {db.path} (started {others[0]['started_at']} "
+        message = (f"{spec.name} is already running on {db.display} (started {others[0]['started_at']} "
                    f"by {others[0]['user']}): wait for it to finish")
         raise Refused(message, finish("refused", message, message))
     if pv.refusal:
@@ -151,24 +150,23 @@ def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_fi
 
 
 def _failed_before_start(monitor, user, spec, db, parameters, exc, started):
-    """The database could not even be previewed (missing, locked, not SQLite): logged, raised."""
+    """The database could not even be previewed (missing, locked, not a database): logged, raised."""
     monitor = monitor or MonitorStore()
     message = str(exc) if isinstance(exc, errors.R2WError) else _one_line(exc, db)
     log_id = monitor.log_start(user=_who(user), task=spec.name, database=db, parameters=parameters)
     seconds = time.perf_counter() - started
     monitor.log_finish(log_id, outcome="failed", seconds=seconds, error=message)
-    result = Result(spec.name, str(db.path), False, parameters, None, None, None, seconds,
+    result = Result(spec.name, db.display, False, parameters, None, None, None, seconds,
                     "failed", message, error=message, log_id=log_id)
     raise Failed(message, result)
 
 
 def _one_line(exc, db):
-    import sqlite3
-
-    if isinstance(exc, sqlite3.Error):
-        return str(translate(exc, db.path))
+    line = db.backend.tasks.error_line(db, exc)   # the engine's driver error, as people read it
+    if line is not None:
+        return line
     if isinstance(exc, OSError):
-        return f"{exc.strerror or exc} ({exc.filename or db.path})"
+        return f"{exc.strerror or exc} ({exc.filename or db.display})"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -196,18 +194,16 @@ def _backup_first(monitor, who, db, dest, keep):
 def _execute(name, db, days, quick, state, dest, keep, method, monitor, should_stop):
     """Run one task; update state (rows, bytes, backup, details); return the result message."""
     report = state.progress
-    if name == "sessions":
+    if name in ("sessions", "cache"):
+        cleanup, what, words = {
+            "sessions": (sessions.cleanup_old_sessions, "sessions", ("session",)),
+            "cache": (cache.cleanup_old_cache_entries, "cache entries",
+                      ("unused cache entry", "unused cache entries"))}[name]
         state.rows = 0
-        n = _with_stop(sessions.cleanup_old_sessions, db, days,
-                       progress=lambda k: state.deleted(k, "sessions"), should_stop=should_stop)
+        n = _with_stop(cleanup, db, days, progress=lambda k: state.deleted(k, what),
+                       should_stop=should_stop)
         state.rows = n
-        return f"deleted {plural(n, 'session')} older than {days} days"
-    if name == "cache":
-        state.rows = 0
-        n = _with_stop(cache.cleanup_old_cache_entries, db, days,
-                       progress=lambda k: state.deleted(k, "cache entries"), should_stop=should_stop)
-        state.rows = n
-        return f"deleted {plural(n, 'unused cache entry', 'unused cache entries')} older than {days} days"
+        return f"deleted {plural(n, *words)} older than {days} days"
     if name == "anonymous":
         state.rows = 0
         state.details["ids"] = 0
@@ -224,22 +220,22 @@ def _execute(name, db, days, quick, state, dest, keep, method, monitor, should_s
         state.rows, state.details["ids"] = uploads, ids
         return f"removed {plural(ids, 'anonymous id')} ({plural(uploads, 'upload')}) older than {days} days"
     if name == "analyze":
-        info = sqlite_tasks.analyze(db, progress=report)
+        info = db.backend.tasks.analyze(db, progress=report)
         state.details.update(info)
         return f"statistics refreshed for {plural(len(info['tables']), 'table')}"
     if name == "checkpoint":
-        info = sqlite_tasks.checkpoint(db, progress=report)
+        info = db.backend.tasks.checkpoint(db, progress=report)
         state.details.update(info)
         state.bytes = max(0, info["wal_before"] - info["wal_after"])
         return info["message"]
     if name == "vacuum":
         try:
-            info = sqlite_tasks.vacuum(db, progress=report)
-        except sqlite_tasks.NotEnoughDisk as exc:
+            info = db.backend.tasks.vacuum(db, progress=report)
+        except errors.NotEnoughDisk as exc:
             raise Refused(str(exc)) from None
         state.details.update(info)
         state.bytes = info["bytes_reclaimed"]
-        if info.get("message"):   # PostgreSQL says what its VACUUM did
+        if info.get("message"):   # the engine says what its VACUUM did
             return info["message"]
         return f"VACUUM reclaimed {human_bytes(state.bytes)} in {info['vacuum_seconds']:.1f} s"
     if name == "integrity":
@@ -247,7 +243,7 @@ def _execute(name, db, days, quick, state, dest, keep, method, monitor, should_s
         info = check.run_check(db, quick=quick)
         state.details.update(info)
         integrity = info["integrity"]
-        if integrity["ok"] is None:   # not available here (PostgreSQL without amcheck): not run
+        if integrity["ok"] is None:   # not available here (no amcheck): not run
             raise Refused("integrity check not run: " + "; ".join(integrity["messages"]))
         orphans = {k: v for k, v in info["orphans"].items() if v}
         state.details["integrity_ok"] = integrity["ok"]
@@ -315,13 +311,13 @@ def restore(db, backup_path, *, user=None, dest=None, force=False, progress=None
         seconds = time.perf_counter() - started
         monitor.log_finish(log_id, outcome=outcome, seconds=seconds, error=error,
                            backup=info.get("pre_restore_backup"))
-        return Result("restore", str(db.path), False, parameters, None, None, None, seconds,
+        return Result("restore", db.display, False, parameters, None, None, None, seconds,
                       outcome, message, error=error, backup=info.get("pre_restore_backup"),
                       log_id=log_id, details=info)
     try:
         info = restore_file(db, backup_path, dest=dest, monitor=monitor, force=force,
                             progress=progress)
-    except backups.RestoreRefused as exc:
+    except errors.RestoreRefused as exc:
         raise Refused(str(exc), finish("refused", str(exc), str(exc))) from None
     except errors.R2WError as exc:
         raise Failed(str(exc), finish("failed", str(exc), str(exc))) from None
@@ -332,20 +328,6 @@ def restore(db, backup_path, *, user=None, dest=None, force=False, progress=None
         finish("cancelled", "cancelled", "cancelled")
         raise
     return finish("ok", restore_message(db, backup_path, info), info=info)
-
-
-@per_backend("r2w_db.backends.postgresql.restore")
-def restore_message(db, backup_path, info):
-    """One line: what was restored, where the previous file went, any warning."""
-    message = f"restored {db.path} from {backup_path}"
-    if info["pre_restore_backup"] and info["pre_restore_sound"]:
-        message += f"; the previous file was saved as {info['pre_restore_backup']}"
-    elif info["pre_restore_backup"]:
-        message += (f"; the previous file was damaged and was kept aside as it was (with its "
-                    f"-wal/-journal) in {info['pre_restore_backup']}")
-    for warning in info.get("warnings") or ():
-        message += f"; warning: {warning}"
-    return message
 
 
 # ------------------------------------------------------------------------ log view

@@ -3,6 +3,7 @@ statement and lock timeouts. `BACKEND` is what `db.backend` gives."""
 from r2w_db.backends.base import Backend, Features
 from r2w_db.backends.postgresql import ops
 from r2w_db.backends.postgresql import check, schema, stats
+from r2w_db.backends.postgresql import backups, move, restore, tasks
 
 JOURNAL = "it is SQLite's; PostgreSQL always writes ahead (its WAL)"
 
@@ -11,8 +12,15 @@ BACKEND = Backend(
     features=Features(file=False, wal=False, journal_mode=False, hot_journal=False, dbstat=False,
                       amcheck=True, server_stats=True,
                       unsupported={"journal_mode": JOURNAL,
+                                   "tasks.checkpoint": tasks.NO_CHECKPOINT,
+                                   "tasks.checkpoint_preview": tasks.NO_CHECKPOINT,
+                                   **dict.fromkeys(("move.source_snapshot", "move.source_rows",
+                                                    "move.check_source"),
+                                                   "the move reads an SQLite file"),
                                    "schema.user_version": "there is no user_version: the version "
                                                           "is read off the structure",
                                    "stats.file_sizes": "a PostgreSQL database is not a file"}),
-    queries={"check": check, "schema": schema, "stats": stats},
+    queries={"tasks": tasks, "backups": backups, "restore": restore,
+             "move": move,
+             "check": check, "schema": schema, "stats": stats},
 )

@@ -1,8 +1,8 @@
-"""Restore on PostgreSQL: a pg_dump archive into a NEW database, verified, then swapped in.
+"""PostgreSQL's restore: a pg_dump archive into a NEW database, verified, then swapped in.
 
-restore.py and runner.py dispatch here (restore_file, restore_message) for a PgDatabase:
-1. The archive must be one the backup log knows as a backup of this database (else force),
-   and pg_restore must read it whole: its rows per table are counted on the way.
+maintenance/restore.py checks the backup log first (the archive must be one it knows as a
+backup of this database, else force) and calls `restore` and `message` here:
+1. pg_restore must read the archive whole: its rows per table are counted on the way.
 2. It is restored (pg_restore --single-transaction --exit-on-error, owners and grants as
    dumped) into a new database `<name>_restore_<stamp>` created from template0 with the
    target's owner, encoding and locale; the target's own database-level grants (CONNECT ...)
@@ -16,17 +16,14 @@ restore.py and runner.py dispatch here (restore_file, restore_message) for a PgD
 """
 import tempfile
 import time
-from pathlib import Path
 
 from r2w_db import errors
 from r2w_db.backends.postgresql import schema as pg_schema
-from r2w_db.backends.postgresql.connection import identifier
-from r2w_db.backends.postgresql.database import PgDatabase, as_pg
 from r2w_db.backends.postgresql import tools as pg_tools
-from r2w_db.maintenance.backups import RestoreRefused
-from r2w_db.maintenance.restore import NOTHING, known_backup
-from r2w_db.monitor.store import MonitorStore
+from r2w_db.backends.postgresql.connection import identifier
+from r2w_db.backends.postgresql.database import PgDatabase
 
+NOTHING = "nothing was changed"
 OTHERS_SQL = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
 ACL_SQL = """
 SELECT coalesce(r.rolname, 'PUBLIC'), a.privilege_type
@@ -41,32 +38,35 @@ class RestoreFailed(errors.R2WError):
     """The swap failed half-way; the message says where each database is."""
 
 
-def restore_file(db, backup_path, *, dest=None, monitor=None, force=False, progress=None,
-                 swap=True):
+def check_source(db, source):
+    """RestoreRefused when `source` is no file to restore."""
+    if not source.is_file():
+        raise errors.RestoreRefused(f"backup not found: {source}; {NOTHING}")
+
+
+def restore(db, source, *, folder, aside, monitor, force, warnings, progress, swap):
     """Restore a pg_dump archive into a new database and (with swap) put it in the target's
-    place. Returns {database, restored_from, restored_database, restored_url, swapped,
+    place (`folder` and `aside` are SQLite's: the previous database is renamed, not copied).
+    Returns {database, restored_from, restored_database, restored_url, swapped,
     previous_database, rows, warnings, seconds, pre_restore_backup, pre_restore_sound};
     raises RestoreRefused (one line) when the target was not changed."""
-    db = as_pg(db)
-    source = Path(backup_path).expanduser()
-    monitor = monitor or MonitorStore()
-    report = progress or (lambda fraction, message: None)
+    report = progress
     started = time.perf_counter()
-    warnings = _provenance(monitor, db, source, force)
+    warnings = list(warnings)
     report(0.05, f"reading {source.name} whole (pg_restore)")
     expected = _archive_counts(source, monitor)
     facts = pg_tools.database_facts(db)
     new = pg_tools.derived_name(facts["name"], "restore")
     report(0.2, f"restoring into the new database {new}")
     restored = _restore_into(db, source, new, facts)
-    aside = None
+    previous = None
     try:
         rows = pg_tools.table_counts(restored)
         warnings += _verify(restored, source, rows, expected, force)
         _copy_grants(restored, facts["name"], new)
         if swap:
             report(0.9, f"swapping {new} in for {facts['name']}")
-            aside = _swap(db, restored, facts["name"], new)
+            previous = _swap(db, restored, facts["name"], new)
     except RestoreFailed:   # half swapped: both databases stay, as the message says
         raise
     except BaseException:
@@ -76,12 +76,12 @@ def restore_file(db, backup_path, *, dest=None, monitor=None, force=False, progr
     return {"database": db.display, "restored_from": str(source),
             "restored_database": facts["name"] if swap else new,
             "restored_url": db.display if swap else restored.display, "swapped": bool(swap),
-            "previous_database": aside, "rows": rows, "warnings": warnings,
+            "previous_database": previous, "rows": rows, "warnings": warnings,
             "seconds": time.perf_counter() - started, "pre_restore_backup": None,
             "pre_restore_sound": None}
 
 
-def restore_message(db, backup_path, info):
+def message(db, backup_path, info):
     """One line: what was restored, where the previous database went, any warning."""
     rows = pg_tools.describe_counts(info["rows"])
     if info["swapped"]:
@@ -94,17 +94,6 @@ def restore_message(db, backup_path, info):
     for warning in info.get("warnings") or ():
         message += f"; warning: {warning}"
     return message
-
-
-def _provenance(monitor, db, source, force):
-    if not source.is_file():
-        raise RestoreRefused(f"backup not found: {source}; {NOTHING}")
-    why = known_backup(monitor, db, source)
-    if why is None:
-        return []
-    if not force:
-        raise RestoreRefused(f"{why}: check it is the right file, then rerun with --force; {NOTHING}")
-    return [f"restored with --force: {why}"]
 
 
 def _archive_counts(source, monitor):
@@ -120,7 +109,7 @@ def _archive_counts(source, monitor):
     monitor.record_verification(source, size=stat.st_size, mtime_ns=stat.st_mtime_ns, ok=ok,
                                 message=message)
     if not ok:
-        raise RestoreRefused(f"{source} is not a sound pg_dump archive ({message}); {NOTHING}")
+        raise errors.RestoreRefused(f"{source} is not a sound pg_dump archive ({message}); {NOTHING}")
     return counts
 
 
@@ -129,7 +118,7 @@ def _restore_into(db, source, name, facts):
     try:
         restored = pg_tools.create_database(db, name, facts, owner=facts["owner"])
     except errors.R2WError as exc:
-        raise RestoreRefused(f"cannot create the database to restore into ({exc}): the restore "
+        raise errors.RestoreRefused(f"cannot create the database to restore into ({exc}): the restore "
                              f"needs the database owner with CREATEDB, or a superuser; "
                              f"{NOTHING}") from None
     try:
@@ -141,7 +130,7 @@ def _restore_into(db, source, name, facts):
     except BaseException as exc:
         pg_tools.drop_database(db, name)
         if isinstance(exc, errors.R2WError):
-            raise RestoreRefused(f"{exc}; {NOTHING}") from None
+            raise errors.RestoreRefused(f"{exc}; {NOTHING}") from None
         raise
     return restored
 
@@ -152,15 +141,15 @@ def _verify(restored, source, rows, expected, force):
     differ = [f"{t}: {rows.get(t)} restored, {expected.get(t)} in the archive" for t in rows
               if rows.get(t) != expected.get(t)]
     if differ:
-        raise RestoreRefused(f"{source} did not restore whole ({'; '.join(differ)}); {NOTHING}")
+        raise errors.RestoreRefused(f"{source} did not restore whole ({'; '.join(differ)}); {NOTHING}")
     with restored.read() as conn:
         drift = pg_schema.drift(conn)
     if len(drift.missing_tables) == len(pg_schema.TABLES):
-        raise RestoreRefused(f"{source} holds none of the Resume2Website tables: not a backup of "
+        raise errors.RestoreRefused(f"{source} holds none of the Resume2Website tables: not a backup of "
                              f"this database; {NOTHING}")
     missing = drift.missing_tables + drift.missing_columns
     if missing and not force:
-        raise RestoreRefused(f"{source} holds an older schema (missing {', '.join(missing[:4])}). "
+        raise errors.RestoreRefused(f"{source} holds an older schema (missing {', '.join(missing[:4])}). "
                              f"If it is an old backup of this database, rerun with --force "
                              f"(then migrate); {NOTHING}")
     return [f"restored with --force: older schema, missing {', '.join(missing[:4])}: run migrate"
@@ -198,12 +187,12 @@ def _swap(db, restored, target, new):
     with restored.write(autocommit=True) as conn:
         others = _others(conn, target)
         if others:
-            raise RestoreRefused(f"{others} {in_use}")
+            raise errors.RestoreRefused(f"{others} {in_use}")
         try:
             conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
                 identifier(target), identifier(aside)))
         except errors.R2WError as exc:
-            raise RestoreRefused(f"{target} could not be renamed aside ({exc}): {in_use}") from None
+            raise errors.RestoreRefused(f"{target} could not be renamed aside ({exc}): {in_use}") from None
     previous = PgDatabase(pg_tools.with_dbname(db.url, aside))
     try:
         with previous.write(autocommit=True) as conn:
@@ -218,6 +207,6 @@ def _swap(db, restored, target, new):
             raise RestoreFailed(f"the swap failed half-way ({exc}): the previous database is "
                                 f"now named {aside} and the restored one {new}: rename them by "
                                 f"hand (ALTER DATABASE ... RENAME TO ...)") from None
-        raise RestoreRefused(f"the restored database could not take the name {target} ({exc}); "
+        raise errors.RestoreRefused(f"the restored database could not take the name {target} ({exc}); "
                              f"{NOTHING}") from None
     return aside

@@ -1,35 +1,28 @@
-"""The maintenance tasks on PostgreSQL: previews, ANALYZE, VACUUM (ANALYZE); no checkpoint.
+"""PostgreSQL's maintenance: what each task does here, its previews, ANALYZE and VACUUM (ANALYZE).
 
-registry.preview and sqlite_tasks' analyze / checkpoint / vacuum dispatch here for a
-PgDatabase; runner.run logs, reports progress and refuses exactly as on SQLite.
-- sessions, cache, anonymous: registry.cleanup_preview, whose counts dispatch to
-  app/pg_retention.py (short committed batches there).
+maintenance/registry.py declares the tasks and builds their previews from these; runner.py logs,
+reports progress and refuses exactly as on SQLite.
 - analyze: ANALYZE of each table (a sample; it takes a lock that blocks only schema changes
   and other VACUUM/ANALYZE runs).
 - vacuum: VACUUM (ANALYZE) of each table, outside any transaction: dead row versions become
   reusable and the statistics are refreshed; the application reads and writes throughout.
   VACUUM FULL, which would lock the tables, is never run.
-- checkpoint: not applicable: the server checkpoints its WAL itself; the preview says so and
-  a run is refused, never executed.
-- integrity: amcheck (figures/pg_check.py, through check.run_check); the preview refuses when
-  the extension cannot be had, so a run never passes for a check that did not happen.
-- backup: pg_backups.py (pg_dump -Fc, verified by a restore).
+- checkpoint: not applicable (declared unsupported in this backend's features, with the reason):
+  the server checkpoints its WAL itself; the preview says so and a run is refused.
+- integrity: amcheck (backends/postgresql/check.py, through figures' check.run_check); the
+  preview refuses when the extension cannot be had, so a run never passes for a check that did
+  not happen.
 Both VACUUM and ANALYZE need the table owner on PostgreSQL 15 (or the database owner, or a
 superuser); otherwise PostgreSQL would skip the table with a mere warning, so the preview
 refuses instead.
 """
 import time
 from contextlib import contextmanager
-from dataclasses import replace
 
 from r2w_db import errors
 from r2w_db.engine import schema
 from r2w_db.backends.postgresql.connection import identifier
-from r2w_db.backends.postgresql.database import as_pg
 from r2w_db.formatting import human_bytes, plural
-from r2w_db.backends.postgresql import backups as pg_backups
-from r2w_db.maintenance.backups import DEFAULT_KEEP
-from r2w_db.maintenance.registry import CLEANUPS, Preview, check_days, cleanup_preview, get_task
 
 NO_CHECKPOINT = ("not applicable on PostgreSQL: the server checkpoints its write-ahead log "
                  "itself (checkpoint_timeout, max_wal_size), and no WAL file belongs to one "
@@ -54,16 +47,12 @@ SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'amcheck'),
           AND am.amname = 'btree' AND i.indisvalid)"""
 
 
-class NotApplicable(errors.R2WError):
-    """A task that has no meaning on PostgreSQL (the WAL checkpoint)."""
-
-
-def table_facts(db):
+def _table_facts(db):
     """[{table, bytes, live, dead, analyzed, owned}] of the four tables present."""
-    with as_pg(db).read() as conn:
+    with db.read() as conn:
         rows = conn.execute(TABLES_SQL, (list(schema.COLUMNS),)).fetchall()
     if not rows:
-        raise errors.EmptyDatabase(as_pg(db).display)
+        raise errors.EmptyDatabase(db.display)
     keys = ("table", "bytes", "live", "dead", "analyzed", "owned")
     return [dict(zip(keys, row)) for row in rows]
 
@@ -78,7 +67,7 @@ def _ownership_refusal(facts, what):
 
 # ------------------------------------------------------------------ descriptions
 
-ON_POSTGRESQL = {
+DESCRIPTIONS = {
     "analyze": ("Runs ANALYZE on each table (a sample; it blocks only schema changes), so the "
                 "query planner keeps choosing the right indexes. Needs the table owner.",
                 "After a large cleanup; autovacuum also analyzes, this makes it happen now."),
@@ -101,76 +90,54 @@ ON_POSTGRESQL = {
 }
 
 
-def task_for(db, name):
-    """registry.task_for on PostgreSQL: the same task, described as it runs here."""
-    task = get_task(name)
-    if task.name not in ON_POSTGRESQL:
-        return task
-    what, when = ON_POSTGRESQL[task.name]
-    return replace(task, what=what, when=when)
+def description(name):
+    """(what it does, when to run it) of a task as it runs on PostgreSQL; None: the registry's."""
+    return DESCRIPTIONS.get(name)
+
+
+def error_line(db, exc):
+    """None: the runner names a PostgreSQL error that reaches it by its class."""
+    return None
 
 
 # ----------------------------------------------------------------------- preview
 
-def preview(db, task, *, days=None, quick=False, dest=None, keep=DEFAULT_KEEP,
-            signed_out=True) -> Preview:
-    """registry.preview on PostgreSQL: what a run would do now; only reads."""
-    db = as_pg(db)
-    spec = get_task(task)
-    days = check_days(spec, days)
-    name = spec.name
-    if name in CLEANUPS:
-        return cleanup_preview(db, name, days, signed_out)
-    if name == "checkpoint":
-        return Preview(name, None, None, f"WAL checkpoint: {NO_CHECKPOINT}", refusal=NO_CHECKPOINT,
-                       details={"applicable": False})
-    if name == "backup":
-        return _backup_preview(db, dest, keep)
-    if name == "integrity":
-        return _integrity_preview(db, quick)
-    facts = table_facts(db)
-    details = {"tables": [f["table"] for f in facts], "table_facts": facts}
-    if name == "analyze":
-        unanalyzed = not all(f["analyzed"] for f in facts)
-        return Preview(name, None, None,
-                       f"ANALYZE would refresh the statistics of {plural(len(facts), 'table')}"
+def _facts_details(db):
+    facts = _table_facts(db)
+    return facts, {"tables": [f["table"] for f in facts], "table_facts": facts}
+
+
+def analyze_preview(db):
+    facts, details = _facts_details(db)
+    unanalyzed = not all(f["analyzed"] for f in facts)
+    return {"message": f"ANALYZE would refresh the statistics of {plural(len(facts), 'table')}"
                        + (" (some never gathered yet)" if unanalyzed else ""),
-                       refusal=_ownership_refusal(facts, "ANALYZE"),
-                       details=details | {"has_statistics": not unanalyzed})
-    if name == "vacuum":
-        dead = sum(f["dead"] for f in facts)
-        size = sum(f["bytes"] for f in facts)
-        return Preview(name, None, None,
-                       f"VACUUM (ANALYZE) of {plural(len(facts), 'table')} "
-                       f"({human_bytes(size)}) would make ~{dead:,} dead row versions reusable "
-                       f"and refresh the statistics; the application keeps reading and writing "
-                       f"(VACUUM FULL, which locks the tables, is never run)",
-                       refusal=_ownership_refusal(facts, "VACUUM"),
-                       details=details | {"dead_rows": dead, "bytes": size})
-    raise AssertionError(name)
+            "refusal": _ownership_refusal(facts, "ANALYZE"),
+            "details": details | {"has_statistics": not unanalyzed}}
 
 
-def _backup_preview(db, dest, keep):
-    info = pg_backups.preview(db, dest, keep)
-    return Preview("backup", None, info["needed_bytes"],
-                   f"up to {human_bytes(info['needed_bytes'])} would be dumped (pg_dump -Fc) to "
-                   f"{info['dest']} and verified by restoring it into a scratch database; the "
-                   f"newest {keep} backups are kept"
-                   + (f" ({plural(info['would_rotate'], 'old backup')} removed)"
-                      if info["would_rotate"] else ""),
-                   refusal=info["refusal"], details=info)
+def vacuum_preview(db):
+    facts, details = _facts_details(db)
+    dead = sum(f["dead"] for f in facts)
+    size = sum(f["bytes"] for f in facts)
+    return {"message": f"VACUUM (ANALYZE) of {plural(len(facts), 'table')} ({human_bytes(size)}) "
+                       f"would make ~{dead:,} dead row versions reusable and refresh the "
+                       f"statistics; the application keeps reading and writing (VACUUM FULL, "
+                       f"which locks the tables, is never run)",
+            "refusal": _ownership_refusal(facts, "VACUUM"),
+            "details": details | {"dead_rows": dead, "bytes": size}}
 
 
-def amcheck_state(db):
+def _amcheck_state(db):
     """{installed, available, superuser, indexes}: whether `check` can use amcheck here."""
-    with as_pg(db).read() as conn:
+    with db.read() as conn:
         row = conn.execute(AMCHECK_SQL, (list(schema.COLUMNS),)).fetchone()
     return dict(zip(("installed", "available", "superuser", "indexes"), row))
 
 
-def _integrity_preview(db, quick):
-    state = amcheck_state(db)
-    facts = table_facts(db)
+def integrity_preview(db, quick):
+    state = _amcheck_state(db)
+    facts = _table_facts(db)
     refusal = None
     if not state["available"]:
         refusal = ("amcheck is not installed on the server (it ships with PostgreSQL: Debian's "
@@ -181,12 +148,11 @@ def _integrity_preview(db, quick):
     heap = "" if quick else " and every heap page (verify_heapam)"
     first = "" if state["installed"] else "CREATE EXTENSION amcheck first, then "
     size = sum(f["bytes"] for f in facts)
-    return Preview("integrity", None, None,
-                   f"{first}amcheck would check "
-                   f"{plural(state['indexes'], 'B-tree index', 'B-tree indexes')}"
-                   f"{heap} of the tables ({human_bytes(size)}), compare the schema and count "
-                   f"orphan rows; the data is not written",
-                   refusal=refusal, details=state | {"quick": quick, "bytes": size})
+    return {"message": f"{first}amcheck would check "
+                       f"{plural(state['indexes'], 'B-tree index', 'B-tree indexes')}"
+                       f"{heap} of the tables ({human_bytes(size)}), compare the schema and "
+                       f"count orphan rows; the data is not written",
+            "refusal": refusal, "details": state | {"quick": quick, "bytes": size}}
 
 
 # -------------------------------------------------------------------------- runs
@@ -195,7 +161,7 @@ def _integrity_preview(db, quick):
 def _maintenance_connection(db):
     """An autocommit writer for VACUUM / ANALYZE: no statement time limit (neither blocks the
     application), the 5 s lock timeout kept (never queued behind a schema change for long)."""
-    with as_pg(db).write(autocommit=True) as conn:
+    with db.write(autocommit=True) as conn:
         conn.execute("SET statement_timeout = 0")
         yield conn
 
@@ -203,7 +169,7 @@ def _maintenance_connection(db):
 def analyze(db, progress=None):
     """ANALYZE each of the four tables; {"tables": [...]}."""
     report = progress or (lambda fraction, message: None)
-    facts = table_facts(db)
+    facts = _table_facts(db)
     refusal = _ownership_refusal(facts, "ANALYZE")
     if refusal:
         raise errors.R2WError(refusal)
@@ -221,7 +187,7 @@ def vacuum(db, progress=None):
     """VACUUM (ANALYZE) of each table. Returns {bytes_reclaimed, before, after, vacuum_seconds,
     dead_rows_before, tables} (bytes: what the tables shrank by, returned to the disk)."""
     report = progress or (lambda fraction, message: None)
-    before = table_facts(db)
+    before = _table_facts(db)
     refusal = _ownership_refusal(before, "VACUUM")
     if refusal:
         raise errors.R2WError(refusal)
@@ -231,7 +197,7 @@ def vacuum(db, progress=None):
             report(0.05 + 0.9 * i / len(before), f"VACUUM (ANALYZE) {fact['table']}")
             conn.execute(_statement("VACUUM (ANALYZE) {}", fact["table"]))
     seconds = time.perf_counter() - started
-    after = table_facts(db)
+    after = _table_facts(db)
     size_before, size_after = sum(f["bytes"] for f in before), sum(f["bytes"] for f in after)
     reclaimed = max(0, size_before - size_after)
     dead = sum(f["dead"] for f in before)
@@ -242,11 +208,6 @@ def vacuum(db, progress=None):
     return {"message": message, "bytes_reclaimed": reclaimed, "before": before, "after": after,
             "vacuum_seconds": seconds, "dead_rows_before": dead,
             "tables": [f["table"] for f in before]}
-
-
-def checkpoint(db, wait_ms=None, progress=None):
-    """There is no WAL checkpoint task on PostgreSQL."""
-    raise NotApplicable(f"checkpoint: {NO_CHECKPOINT}")
 
 
 def _statement(template, table):

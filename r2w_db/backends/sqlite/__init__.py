@@ -3,16 +3,23 @@ BEGIN IMMEDIATE transactions with a busy timeout. `BACKEND` is what `db.backend`
 from r2w_db.backends.base import Backend, Features
 from r2w_db.backends.sqlite import ops
 from r2w_db.backends.sqlite import check, schema, stats
+from r2w_db.backends.sqlite import backups, move, restore, tasks
 
 BACKEND = Backend(
     name="sqlite", label="SQLite", ops=ops,
     features=Features(file=True, wal=True, journal_mode=True, hot_journal=True, dbstat=True,
                       amcheck=False, server_stats=False,
                       unsupported={
+                          "backups.dump": "an SQLite backup is a copy of the file (backups.copy)",
+                          **dict.fromkeys(("move.target_state", "move.converter", "move.table_rows",
+                                           "move.load_transaction", "move.build_indexes"),
+                                          "the move goes from an SQLite file into PostgreSQL"),
                           "schema.column_type": "SQLite's columns take any type",
                           "schema.wrong_types": "SQLite's columns take any type",
                           "schema.drop_index_sql": "an SQLite index is built in one transaction, "
                                                     "never left half built",
                       }),
-    queries={"check": check, "schema": schema, "stats": stats},
+    queries={"tasks": tasks, "backups": backups, "restore": restore,
+             "move": move,
+             "check": check, "schema": schema, "stats": stats},
 )

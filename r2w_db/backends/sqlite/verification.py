@@ -1,6 +1,6 @@
 """Reading a database for a copy within the busy timeout, and verifying a copy.
 
-DESIGN.md: SQLite's backup step retries forever on BUSY, and Python's Connection.backup
+SQLite's backup step retries forever on BUSY, and Python's Connection.backup
 sleeps and retries with it. A copy here first takes a read transaction on the source with
 the busy timeout (so a lock held by another process ends in DatabaseLocked after
 BUSY_TIMEOUT_MS), then copies in one step with a guard that gives up at the same deadline.
@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from r2w_db import errors
+from r2w_db.backends.sqlite import schema as sqlite_schema
 from r2w_db.engine import schema
 from r2w_db.backends.sqlite.connection import BUSY_TIMEOUT_MS
 
@@ -61,7 +62,7 @@ def verify_file(path):
         return False, f"cannot open: {errors.one_line(exc)}"
     try:
         rows = [row[0] for row in conn.execute(f"PRAGMA integrity_check({INTEGRITY_LIMIT})")]
-        tables = schema.existing_tables(conn)
+        tables = sqlite_schema.existing_tables(conn)
     except sqlite3.Error as exc:
         if is_locked(exc):
             return False, "locked by another process past the busy timeout: try again shortly"
@@ -121,9 +122,9 @@ def restore_problems(path):
     try:
         conn = _open_ro(path)
         try:
-            version = schema.user_version(conn)
-            missing = schema.missing_documented(conn)
-            indexes = schema.existing_indexes(conn)
+            version = sqlite_schema.user_version(conn)
+            missing = sqlite_schema.missing_documented(conn)
+            indexes = sqlite_schema.existing_indexes(conn)
             rows = [row[0] for row in conn.execute(f"PRAGMA integrity_check({INTEGRITY_LIMIT})")]
         finally:
             conn.close()

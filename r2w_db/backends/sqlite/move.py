@@ -1,0 +1,66 @@
+"""The move's source side on SQLite: one snapshot of the file and its rows (maintenance/move.py).
+
+One snapshot of the source, while the application keeps running. In WAL mode: a single read
+transaction (`BEGIN` + reads) on a read-only connection; it does not block the application's
+writers (it holds back checkpoints while it lasts). In a rollback-journal mode such a transaction
+would hold a SHARED lock that stops every writer for the whole move, so the snapshot is an online
+backup (SQLite's backup API in one step, the lock held well under a second on 100 MB) into a
+temporary file, read the same way.
+"""
+import sqlite3
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from r2w_db import errors
+from r2w_db.backends.sqlite import schema as sqlite_schema
+from r2w_db.backends.sqlite.connection import open_reader, translated
+
+FETCH_ROWS = 2000
+
+
+@contextmanager
+def source_snapshot(db):
+    """(connection in an open read transaction, how the snapshot was taken)."""
+    with db.read() as conn:
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0].lower()
+    with tempfile.TemporaryDirectory(prefix="r2w-move-") as folder:
+        path, how = db.path, "one read transaction (WAL)"
+        if mode != "wal":
+            path, how = Path(folder) / "snapshot.db", f"online backup ({mode} journal)"
+            source = open_reader(db.path)
+            try:
+                target = sqlite3.connect(path)
+                with translated(db.path):
+                    source.backup(target, pages=-1)
+                target.close()
+            finally:
+                source.close()
+        conn = open_reader(path)
+        try:
+            with translated(db.path):
+                conn.execute("BEGIN")
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts
+                yield conn, how
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.close()
+
+
+def source_rows(conn, table, columns):
+    """The rows of `table` in the snapshot, `columns` in that order, fetched in batches."""
+    names = ", ".join(f'"{c}"' for c in columns)  # schema names only
+    cur = conn.execute(f'SELECT {names} FROM "{table}"')
+    while batch := cur.fetchmany(FETCH_ROWS):
+        yield from batch
+
+
+def check_source(conn, db):
+    """The tables the move leaves behind (not in the schema); refuses columns it would drop."""
+    sqlite_schema.require_schema(conn, db.path)
+    drift = sqlite_schema.drift(conn)
+    if drift.extra_columns:
+        raise errors.R2WError(f"{db.path} has columns the schema does not know "
+                              f"({', '.join(drift.extra_columns)}): the move would drop them")
+    return drift.extra_tables
