@@ -349,15 +349,16 @@ def bare_time(path, sql, params, number=2000, repeat=7):
 def measure_benchmark(path, iterations):
     run = benchmark.run_benchmark(path, iterations=iterations, seed=0)
     # the values the run used (it records secrets only redacted): the same seed, the same rows
-    with Database(path).read() as conn:
-        values = benchmark.sample_parameters(conn, seed=0)
-    queries = {q.name: q for q in benchmark.default_queries()}
+    db = Database(path)
+    with db.read() as conn:
+        values = benchmark.parameters(db, conn, seed=0)
+    queries = {q.name: q for q in benchmark.default_queries(db)}
     rows = []
     for q in run["queries"]:
         entry = {k: q[k] for k in ("name", "median_ms", "p95_ms", "full_scan", "covering_scan",
                                    "plan", "iterations", "kind")}
         if q["kind"] == "point":
-            params = benchmark._bind(queries[q["name"]], values)
+            params = benchmark.bind(queries[q["name"]], values)
             entry["bare_ms"] = bare_time(path, q["sql"], params) * 1000
             entry["ratio"] = q["median_ms"] / entry["bare_ms"]
         rows.append(entry)

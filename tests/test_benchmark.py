@@ -13,6 +13,8 @@ from r2w_db.bench.benchmark import Query
 from r2w_db.cli import bench_commands
 from r2w_db.demo.builder import build_demo
 from r2w_db.engine import migrations, schema
+from r2w_db.backends.sqlite import query_plans
+from r2w_db.backends.sqlite import stats as sqlite_stats
 from r2w_db.backends.sqlite.database import Database
 from r2w_db.figures import stats
 from r2w_db.monitor.store import MonitorStore
@@ -121,7 +123,7 @@ def test_no_secret_is_recorded(prod_db):
 ])
 def test_classify_plan_lines(line, kind):
     aliases = {"users": "users", "cv_uploads": "cv_uploads", "sessions": "sessions", "u": "cv_uploads"}
-    assert benchmark.classify(line, aliases)[0] == kind
+    assert query_plans.classify(line, aliases)[0] == kind
 
 
 def test_empty_database_times_misses(db_path):
@@ -196,8 +198,8 @@ def test_fast_hit_count_equals_the_reference(prod_db, demo_db):
     for db in (path, demo_db):
         conn = sqlite3.connect(db)
         conn.row_factory = sqlite3.Row
-        reference = conn.execute(stats.HIT_SQL).fetchone()
-        assert stats._hit_counts(conn) == (reference["with_hash"], reference["hits"])
+        reference = conn.execute(sqlite_stats.HIT_SQL).fetchone()
+        assert sqlite_stats.hit_counts(conn) == (reference["with_hash"], reference["hits"])
         conn.close()
     assert stats.calculate_cache_hit_rate(path) == pytest.approx(expected["cache"]["cache_hit_rate"])
 
@@ -290,7 +292,7 @@ def test_data_quality_counts_read_the_partial_indexes_and_count_the_same(db_path
              for t, c in (("sessions", "created_at"), ("cv_uploads", "upload_date"))}
     conn.close()
     with Database(db_path).read() as reader:
-        figures = stats.data_quality(reader)
+        figures = sqlite_stats.data_quality(reader)
         plan = [r[3] for r in reader.execute(
             "EXPLAIN QUERY PLAN SELECT count(*) FROM sessions WHERE "
             f"{P.unparseable('created_at')} AND {schema.time_is_odd('created_at')}")]
@@ -310,7 +312,7 @@ def test_out_of_range_access_counts_never_break_the_benchmark(db_path, count):
     conn.close()
     run = benchmark.run_benchmark(db_path, iterations=1, warmup=0)
     [figures] = [q for q in run["queries"] if q["name"] == "cache_figures"]
-    assert figures["sql"] == stats.CACHE_SQL and figures["rows"] == 1
+    assert figures["sql"] == sqlite_stats.CACHE_SQL and figures["rows"] == 1
     with Database(db_path).read() as reader:
-        row = stats._cache_row(reader)
+        row = sqlite_stats.cache_row(reader)
     assert (row["accesses"], row["invalid_access"]) == (4, 2)

@@ -9,6 +9,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from r2w_db.backends.sqlite import benchmark as sqlite_benchmark
 from r2w_db.bench import benchmark
 from r2w_db.demo.builder import build_demo
 from r2w_db.monitor.store import MonitorStore
@@ -127,7 +128,7 @@ def test_no_secret_on_the_page(tmp_path, monkeypatch):
     migrations.migrate(path)
     monkeypatch.setenv("DATABASE_URL", str(path))
     monkeypatch.setenv("R2W_MONITOR_DB", str(tmp_path / "monitor.db"))
-    monkeypatch.setattr(benchmark, "sample_parameters", _always_the_secret_rows(SECRETS))
+    monkeypatch.setattr(sqlite_benchmark, "sample_parameters", _always_the_secret_rows(SECRETS))
     st.cache_data.clear()
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.run()
@@ -143,7 +144,7 @@ def test_no_secret_on_the_page(tmp_path, monkeypatch):
 
 
 def _always_the_secret_rows(secrets):
-    real = benchmark.sample_parameters
+    real = sqlite_benchmark.sample_parameters
 
     def sample(conn, seed=None, now=None):
         values = real(conn, seed=seed, now=now)

@@ -12,6 +12,7 @@ from psycopg import sql
 from r2w_db.bench import benchmark, loadtest
 from r2w_db.backends.postgresql import loadtest as pg_loadtest
 from r2w_db.backends.postgresql import benchmark as pg_benchmark
+from r2w_db.backends.postgresql import query_plans as pg_plans
 from r2w_db.demo.builder import build_demo
 from r2w_db.backends.postgresql.database import PgDatabase
 from r2w_db.maintenance import move
@@ -76,10 +77,10 @@ def test_no_sampled_secret_reaches_the_run(demo):
 
 def test_a_dropped_index_turns_a_lookup_into_a_flagged_seq_scan(demo):
     _, url = demo
-    only = [q for q in pg_benchmark.default_queries() if q.name == "upload_dedup_by_hash"]
+    only = [q for q in benchmark.default_queries(url) if q.name == "upload_dedup_by_hash"]
 
     def dedup(**options):
-        return pg_benchmark.run_benchmark(url, iterations=2, queries=only, **options)["queries"][0]
+        return benchmark.run_benchmark(url, iterations=2, queries=only, **options)["queries"][0]
 
     indexed = dedup(large_rows=1000)  # cv_uploads holds 1,500 rows: "large" here
     assert not indexed["full_scan"] and "Seq Scan" not in " ".join(indexed["plan"])
@@ -114,14 +115,14 @@ def test_plan_lines_hide_every_literal():
     node = {"Node Type": "Index Scan", "Index Name": "users_email_key", "Relation Name": "users",
             "Alias": "u", "Index Cond": "(email = 'o''brien@example.org'::text)",
             "Filter": "(created_at >= '2026-11-17 08:15:02+00'::timestamp with time zone)"}
-    assert pg_benchmark.plan_line(node) == ("Index Scan using users_email_key on users u"
+    assert pg_plans.plan_line(node) == ("Index Scan using users_email_key on users u"
                                             " (Index Cond: (email = ?)) (Filter: (created_at >= ?))")
     rows = {"users": 20_000, "sessions": 50}
-    assert pg_benchmark.classify({"Node Type": "Seq Scan", "Relation Name": "users"}, rows) == (
+    assert pg_plans.classify({"Node Type": "Seq Scan", "Relation Name": "users"}, rows) == (
         "full_scan", "users")
-    assert pg_benchmark.classify({"Node Type": "Seq Scan", "Relation Name": "sessions"}, rows)[0] == \
+    assert pg_plans.classify({"Node Type": "Seq Scan", "Relation Name": "sessions"}, rows)[0] == \
         "small_scan"
-    assert pg_benchmark.classify({"Node Type": "Index Only Scan", "Relation Name": "users"},
+    assert pg_plans.classify({"Node Type": "Index Only Scan", "Relation Name": "users"},
                                  rows)[0] == "covering_scan"
 
 
@@ -130,7 +131,7 @@ def test_the_load_test_writes_only_to_a_scratch_database_and_drops_it(demo, pg_c
     path, url = demo
     before = checksums(url)
     seen = {}
-    real = pg_loadtest.run_load_test
+    real = loadtest.run_load_test
 
     def spy(db, **options):
         seen["copied"] = checksums(db.url)
@@ -138,8 +139,9 @@ def test_the_load_test_writes_only_to_a_scratch_database_and_drops_it(demo, pg_c
         seen["after"] = {t: f[0] for t, f in checksums(db.url).items()}
         return result
 
-    monkeypatch.setattr(pg_loadtest, "run_load_test", spy)
-    result = loadtest.load_test_on_copy(url, threads=2, seconds=1.0)
+    with monkeypatch.context() as patched:  # the PostgreSQL run only
+        patched.setattr(loadtest, "run_load_test", spy)
+        result = loadtest.load_test_on_copy(url, threads=2, seconds=1.0)
     assert seen["copied"] == before  # every row, in one snapshot
     writes = {k["kind"]: k["count"] for k in result["by_kind"]}
     assert seen["after"]["sessions"] == before["sessions"][0] + writes["create_session"]

@@ -7,28 +7,26 @@ application calls (one short connection per call, as the application opens them)
 - writes: create_session, create_cv_upload followed by update_cv_upload_status, and
   get_cached_extraction (which counts the access: an UPDATE).
 
-Because it WRITES, it only runs on a scratch database: `run_load_test(path,
-scratch=True)` refuses without `scratch=True`. `load_test_on_copy(db)` makes a
-temporary copy with SQLite's online backup API (one step: a consistent copy even
-while the application writes; the source is opened read-only and left unchanged),
-runs on it, and deletes it. On PostgreSQL, run_load_test, load_test_on_copy and scratch_method
-dispatch to pg_loadtest (a scratch database on the same server; the same workload, run_workload).
+Because it WRITES, it only runs on a scratch database: `run_load_test(db, scratch=True)`
+refuses without `scratch=True`. `load_test_on_copy(db)` runs it on a scratch database that
+the engine makes and removes (`db.backend.loadtest.scratch_database`: on SQLite a temporary
+copy made with the online backup API, consistent even while the application writes; on
+PostgreSQL a scratch database on the same server, dropped also on error and Ctrl-C) holding a
+copy of `db` or a small generated demo. The source is only read. The thread pool, the timing
+and the report are the same on every engine.
 """
 import random
-import shutil
-import sqlite3
 import tempfile
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from r2w_db import errors
 from r2w_db.app import cache, sessions, uploads
+from r2w_db.backends import open_database
 from r2w_db.engine import timeutil
-from r2w_db.backends.dispatch import per_backend
-from r2w_db.backends.sqlite.connection import open_reader
-from r2w_db.backends.sqlite.database import as_database
 
 DEFAULT_THREADS = 4
 DEFAULT_SECONDS = 5.0
@@ -43,8 +41,13 @@ OPERATIONS = {
     "upload_and_status": (10, "write"),
     "cache_access": (10, "write"),
 }
-
-CACHE_LOOKUP_SQL = "SELECT cv_data FROM cv_extraction_cache WHERE file_hash = ?"
+# kind of key -> (table, column, registered users only)
+POOLS = {
+    "users": ("users", "user_id", True),
+    "sessions": ("sessions", "session_id", False),
+    "owners": ("cv_uploads", "user_id", False),
+    "hashes": ("cv_extraction_cache", "file_hash", False),
+}
 
 
 class LoadTestRefused(errors.R2WError):
@@ -56,86 +59,66 @@ class LoadTestRefused(errors.R2WError):
 
 # ----------------------------------------------------------------- scratch databases
 
-@per_backend("r2w_db.backends.postgresql.loadtest")
 def scratch_method(db) -> str:
     """How load_test_on_copy copies this database, in words for the page."""
-    return ("a temporary copy made with SQLite's online backup (consistent even while the "
-            "application writes; deleted afterwards)")
+    return open_database(db).backend.loadtest.SCRATCH_METHOD
 
 
 def scratch_copy(db, dest):
-    """Copy `db` to `dest` in one step of the online backup API; returns dest as a Path.
-
-    The source is opened read-only; a copy taken while the application writes is
-    consistent. Refuses (DiskFull) when the destination's disk lacks room.
-    """
-    db = as_database(db)
-    dest = Path(dest)
-    size = db.path.stat().st_size
-    wal = Path(str(db.path) + "-wal")
-    size += wal.stat().st_size if wal.exists() else 0
-    if shutil.disk_usage(dest.parent).free < size * 1.1 + 64 * 2 ** 20:
-        raise errors.DiskFull(dest)
-    source = open_reader(db.path)
-    try:
-        target = sqlite3.connect(str(dest))
-        try:
-            source.backup(target, pages=-1)
-        finally:
-            target.close()
-    except sqlite3.Error as exc:
-        from r2w_db.backends.sqlite.connection import translate
-        raise translate(exc, dest) from None
-    finally:
-        source.close()
+    """Copy `db` into the database at `dest` (an SQLite file made here, or an empty scratch
+    database), consistent even while the application writes; returns dest. The source is only
+    read; the engine refuses (DiskFull) where the destination lacks room."""
+    db = open_database(db)
+    db.backend.loadtest.copy_into(db, open_database(dest))
     return dest
 
 
-def small_scratch_db(dest, seed=0):
-    """A small generated demo database at `dest` (for a load test that needs no copy)."""
+def _generate_into(scratch, directory=None, seed=0):
+    """A small generated demo in the empty scratch database: built in place where the database
+    is a file, else built in a temporary file and moved in (not recorded in the monitor's log)."""
     from r2w_db.demo.builder import build_demo
 
-    build_demo(dest, scale="small", seed=seed)
-    return Path(dest)
+    if scratch.backend.features.file:
+        build_demo(scratch, scale="small", seed=seed)
+        return
+    from r2w_db.maintenance import move
+
+    with tempfile.TemporaryDirectory(prefix="r2w-loadtest-", dir=directory) as folder:
+        demo = Path(folder) / "demo.db"
+        build_demo(demo, scale="small", seed=seed)
+        move.move(demo, scratch, record=False)
+
+
+@contextmanager
+def _scratch(db, generated, directory, progress):
+    """The scratch database of a load test (a copy of `db`, or generated), removed afterwards."""
+    engine = db.backend.loadtest
+    with engine.scratch_database(db, directory, empty=generated, progress=progress) as scratch:
+        if generated:
+            if progress:
+                progress(0.0, "generating a small demo database")
+            _generate_into(scratch, directory)
+        yield scratch
 
 
 # ----------------------------------------------------------------- the test
 
-def _pool(conn, rng, table, column, where="1", size=POOL):
-    """Up to `size` existing values of table.column, sampled by rowid (no full scan)."""
-    low, high = conn.execute(f"SELECT min(rowid), max(rowid) FROM {table}").fetchone()
-    if low is None:
-        return []
-    ids = sorted({rng.randint(low, high) for _ in range(size * 2)})
-    found = []
-    for start in range(0, len(ids), 400):
-        chunk = ids[start:start + 400]
-        found += [row[0] for row in conn.execute(
-            f"SELECT {column} FROM {table} WHERE rowid IN ({', '.join('?' * len(chunk))})"
-            f" AND {where} AND {column} IS NOT NULL", chunk)]
-    return found[:size]
-
-
 def _pools(db, rng):
+    """Up to POOL existing keys per kind (POOLS), sampled without a full scan."""
+    pool = db.backend.loadtest.pool
     with db.read() as conn:
-        return {
-            "users": _pool(conn, rng, "users", "user_id",
-                           "NOT (user_id >= 'anonymous_' AND user_id < 'anonymous`')"),
-            "sessions": _pool(conn, rng, "sessions", "session_id"),
-            "owners": _pool(conn, rng, "cv_uploads", "user_id"),
-            "hashes": _pool(conn, rng, "cv_extraction_cache", "file_hash"),
-        }
+        return {kind: pool(conn, rng, table, column, registered, POOL)
+                for kind, (table, column, registered) in POOLS.items()}
 
 
 def _cache_lookup(db, file_hash):
+    """The plain read of a cache entry by its file_hash."""
     with db.read() as conn:
-        return conn.execute(CACHE_LOOKUP_SQL, (file_hash,)).fetchone()
+        return db.backend.loadtest.cache_lookup(conn, file_hash)
 
 
-def _operations(db, pools, cache_lookup=None):
-    """{name: f(rng)} for the operations that the database's rows allow; `cache_lookup(db,
-    file_hash)` is the plain read of a cache entry (_cache_lookup, SQLite's)."""
-    cache_lookup = cache_lookup or _cache_lookup
+def _operations(db, pools):
+    """{name: f(rng)} for the operations that the database's rows allow."""
 
     def pick(rng, name):
         values = pools[name]
@@ -153,7 +136,7 @@ def _operations(db, pools, cache_lookup=None):
     ops = {
         "session_validation": lambda rng: sessions.get_user_id_from_session(db, pick(rng, "sessions")),
         "cv_listing": lambda rng: uploads.get_user_cv_uploads(db, pick(rng, "owners")),
-        "cache_lookup": lambda rng: cache_lookup(db, pick(rng, "hashes")),
+        "cache_lookup": lambda rng: _cache_lookup(db, pick(rng, "hashes")),
         "create_session": lambda rng: sessions.create_session(db, pick(rng, "users")),
         "upload_and_status": upload,
         "cache_access": lambda rng: cache.get_cached_extraction(db, pick(rng, "hashes")),
@@ -172,7 +155,6 @@ def _percentile(ordered, q):
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-@per_backend("r2w_db.backends.postgresql.loadtest")
 def run_load_test(path, *, scratch=False, threads=None, seconds=None, seed=0, progress=None):
     """Run the mixed workload on the database at `path` for `seconds` with `threads` threads
     (DEFAULT_SECONDS, DEFAULT_THREADS).
@@ -181,11 +163,9 @@ def run_load_test(path, *, scratch=False, threads=None, seconds=None, seed=0, pr
     ops, ops_per_s, lock_errors, errors and "by_kind" (count, p50/p95/p99/mean/max in ms).
     `progress(fraction, message)` is called about ten times a second from this thread.
     """
-    db = as_database(path)
+    db = open_database(path)
     if not scratch:
-        raise LoadTestRefused(db.path)
-    if not db.path.exists():
-        raise errors.DatabaseMissing(db.path)
+        raise LoadTestRefused(db.display)
     ops = _operations(db, _pools(db, random.Random(seed)))
     return run_workload(db, ops, threads=threads, seconds=seconds, seed=seed, progress=progress)
 
@@ -270,7 +250,7 @@ def run_workload(db, ops, *, threads=None, seconds=None, seed=0, progress=None):
     if progress:
         progress(1.0, "done")
     return {
-        "database": str(db.path),
+        "database": db.display,
         "started_at": started_at,
         "threads": threads,
         "seconds": seconds,
@@ -286,26 +266,15 @@ def run_workload(db, ops, *, threads=None, seconds=None, seed=0, progress=None):
     }
 
 
-@per_backend("r2w_db.backends.postgresql.loadtest")
 def load_test_on_copy(db, *, directory=None, generated=False, progress=None, **options):
-    """The load test on a temporary copy of `db` (or, generated=True, a small demo database),
-    deleted afterwards. The result names the source under "source" and says how it ran."""
-    db = as_database(db)
-    with tempfile.TemporaryDirectory(prefix="r2w-loadtest-", dir=directory) as tmp:
-        target = Path(tmp) / "scratch.db"
-        began = time.perf_counter()
-        if generated:
-            if progress:
-                progress(0.0, "generating a small demo database")
-            small_scratch_db(target)
-            how = "a small generated demo database"
-        else:
-            if progress:
-                progress(0.0, f"copying {db.path.name} (online backup)")
-            scratch_copy(db, target)
-            how = "a temporary copy (online backup) of the database"
+    """The load test on a scratch copy of `db` (or, generated=True, a small demo database),
+    removed afterwards. The result names the source under "source" and says how it ran."""
+    db = open_database(db)
+    began = time.perf_counter()
+    with _scratch(db, generated, directory, progress) as scratch:
         prepared = time.perf_counter() - began
-        result = run_load_test(target, scratch=True, progress=progress, **options)
-    result.update(database=str(db.path), source=str(db.path), ran_on=how,
+        result = run_load_test(scratch, scratch=True, progress=progress, **options)
+    how = db.backend.loadtest.RAN_ON["generated" if generated else "copy"]
+    result.update(database=db.display, source=db.display, ran_on=how,
                   prepare_s=round(prepared, 3), generated=bool(generated))
     return result

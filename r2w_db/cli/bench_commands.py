@@ -1,9 +1,10 @@
 """`python -m r2w_db bench [--json] [--iterations N] [--load-test] [--no-store]`.
 
-Times the key queries on a read-only connection (r2w_db.benchmark), compares the
+Times the key queries on a read-only connection (r2w_db.bench.benchmark), compares the
 run with the previous one stored for the same database, stores it in the monitor
 database, and with --load-test also runs the load test on a temporary copy (on PostgreSQL: a
-scratch database on the same server, dropped afterwards). Both dispatch inside r2w_db.bench.
+scratch database on the same server, dropped afterwards). What differs per engine comes from
+the database's backend, inside r2w_db.bench.
 Registered by cli.build_parser through `add_parser(sub, common)`.
 """
 import getpass

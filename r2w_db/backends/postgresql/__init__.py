@@ -2,6 +2,7 @@
 statement and lock timeouts. `BACKEND` is what `db.backend` gives."""
 from r2w_db.backends.base import Backend, Features
 from r2w_db.backends.postgresql import ops
+from r2w_db.backends.postgresql import benchmark, loadtest
 from r2w_db.backends.postgresql import check, schema, stats
 from r2w_db.backends.postgresql import backups, move, restore, tasks
 
@@ -22,5 +23,6 @@ BACKEND = Backend(
                                    "stats.file_sizes": "a PostgreSQL database is not a file"}),
     queries={"tasks": tasks, "backups": backups, "restore": restore,
              "move": move,
-             "check": check, "schema": schema, "stats": stats},
+             "check": check, "schema": schema, "stats": stats,
+             "benchmark": benchmark, "loadtest": loadtest},
 )

@@ -1,12 +1,9 @@
-"""The load test on PostgreSQL: the same workload and report as loadtest.py, on a scratch database.
+"""The load test on PostgreSQL: its scratch database and its statements (bench.loadtest runs
+the same workload and report as on SQLite).
 
-loadtest.run_load_test, load_test_on_copy and scratch_method dispatch here for a PgDatabase.
-The workload is loadtest.run_workload over the same operations (the application's r2w_db
-functions, which dispatch to app.pg_operations); only the scratch database differs:
-
-- It is a NEW database on the same server, `<name>_loadtest_<UTC stamp>_<pid>`, created from
-  template0 with the source's encoding and locale (maintenance.pg_tools), never the
-  application's database. Creating it needs CREATEDB (or a superuser).
+- The scratch is a NEW database on the same server, `<name>_loadtest_<UTC stamp>_<pid>`, created
+  from template0 with the source's encoding and locale (tools.py), never the application's
+  database. Creating it needs CREATEDB (or a superuser).
 - A copy: the four tables are created as the documented schema has them, every row is copied
   with COPY (binary, streamed from the source to the scratch database) inside ONE read-only
   REPEATABLE READ transaction of the source (one snapshot; the application goes on writing),
@@ -14,28 +11,26 @@ functions, which dispatch to app.pg_operations); only the scratch database diffe
   an index the source lacks is lacking here too) and the tables analysed. Nothing is written
   to the source. `CREATE DATABASE ... TEMPLATE source` is not used: it refuses while anyone is
   connected to the source, and keeps new connections out while it copies.
-- Generated: a small demo database built with the demo builder and moved in (COPY; the move is
-  not recorded in the monitor's log).
+- Generated: an empty scratch database, which bench.loadtest fills with a small demo.
 - The scratch database is dropped (DROP DATABASE ... WITH (FORCE)) when the test ends, fails,
   or is interrupted (Ctrl-C); only a killed process can leave one behind, named as above.
 """
-import random
-import tempfile
-import time
 from contextlib import contextmanager
-from pathlib import Path
 
 from r2w_db import errors
-from r2w_db.bench import loadtest
-from r2w_db.backends.postgresql.benchmark import sample_column
 from r2w_db.engine import schema
 from r2w_db.backends.postgresql import schema as pg_schema
-from r2w_db.backends.postgresql.connection import identifier
-from r2w_db.backends.postgresql.database import as_pg
 from r2w_db.backends.postgresql import stats as pg_stats
 from r2w_db.backends.postgresql import tools as pg_tools
+from r2w_db.backends.postgresql.connection import identifier
+from r2w_db.backends.postgresql.sampling import sample_column
 
 KIND = "loadtest"
+SCRATCH_METHOD = ("a scratch database on the same server (CREATE DATABASE, then COPY of every row "
+                  "in one snapshot of this one; dropped afterwards)")
+RAN_ON = {"copy": "a scratch database on the same server: a copy (COPY, one snapshot) of the "
+                  "database",
+          "generated": "a small generated demo database (a scratch database on the same server)"}
 CACHE_LOOKUP_SQL = "SELECT cv_data FROM cv_extraction_cache WHERE file_hash = %s"
 SOURCE_INDEXES = """
 SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
@@ -48,13 +43,6 @@ ORDER BY ic.relname"""
 class ScratchRefused(errors.R2WError):
     """The role may not create the scratch database the load test needs."""
 
-
-def scratch_method(db) -> str:
-    return ("a scratch database on the same server (CREATE DATABASE, then COPY of every row in "
-            "one snapshot of this one; dropped afterwards)")
-
-
-# ----------------------------------------------------------------- scratch databases
 
 def _copy_table(src, dst, table):
     from psycopg import sql
@@ -76,7 +64,7 @@ def copy_into(db, scratch, progress=None):
     with db.read() as src, scratch.write() as dst:
         src.execute("SET LOCAL statement_timeout = 0")  # a large table copies for minutes
         dst.execute("SET LOCAL statement_timeout = 0")
-        pg_stats.require_schema(src, db)
+        pg_schema.require_schema(src, db)
         for table in schema.COLUMNS:
             dst.execute(pg_schema.create_table_sql(table))
         for i, table in enumerate(schema.COLUMNS):
@@ -92,22 +80,13 @@ def copy_into(db, scratch, progress=None):
         conn.execute("ANALYZE")
 
 
-def generate_into(scratch, directory=None, seed=0):
-    """A small generated demo database moved into the empty database `scratch` (not logged)."""
-    from r2w_db.demo.builder import build_demo
-    from r2w_db.maintenance import move
-
-    with tempfile.TemporaryDirectory(prefix="r2w-loadtest-", dir=directory) as folder:
-        demo = Path(folder) / "demo.db"
-        build_demo(demo, scale="small", seed=seed)
-        move.move(demo, scratch.url, record=False)
-
-
 @contextmanager
-def scratch_database(db, generated=False, directory=None, progress=None):
-    """A new database on `db`'s server filled with a copy of `db` (or a generated demo); yields
-    it, and drops it when the block ends, whatever happens."""
-    db = as_pg(db)
+def scratch_database(db, directory=None, empty=False, progress=None):
+    """A new database on `db`'s server filled with a copy of `db` (`empty`: left empty, for a
+    generated database; `directory` is for file engines); yields it, and drops it when the block
+    ends, whatever happens."""
+    if progress and not empty:
+        progress(0.0, "copying the database into a scratch database (COPY, one snapshot)")
     facts = pg_tools.database_facts(db)
     if not facts["may_create"]:
         raise ScratchRefused(
@@ -116,61 +95,20 @@ def scratch_database(db, generated=False, directory=None, progress=None):
     name = pg_tools.derived_name(facts["name"], KIND)
     scratch = pg_tools.create_database(db, name, facts)
     try:
-        if generated:
-            generate_into(scratch, directory)
-        else:
+        if not empty:
             copy_into(db, scratch, progress)
         yield scratch
     finally:
         pg_tools.drop_database(db, name)
 
 
-# ----------------------------------------------------------------- the test
-
-def _cache_lookup(db, file_hash):
-    with as_pg(db).read() as conn:
-        return conn.execute(CACHE_LOOKUP_SQL, (file_hash,)).fetchone()
-
-
-def _pools(db, rng):
-    """Up to loadtest.POOL existing keys per kind, sampled without a full scan."""
-    def pool(conn, table, column, where="true"):
-        return sample_column(conn, rng, table, column, where, size=loadtest.POOL,
-                             params={"anon": pg_stats.ANON})
-
-    with as_pg(db).read() as conn:
-        return {
-            "users": pool(conn, "users", "user_id", "NOT starts_with(user_id, %(anon)s)"),
-            "sessions": pool(conn, "sessions", "session_id"),
-            "owners": pool(conn, "cv_uploads", "user_id"),
-            "hashes": pool(conn, "cv_extraction_cache", "file_hash"),
-        }
+def pool(conn, rng, table, column, registered, size):
+    """Up to `size` existing values of table.column (`registered`: of registered users only),
+    sampled without a full scan."""
+    where = "NOT starts_with(user_id, %(anon)s)" if registered else "true"
+    return sample_column(conn, rng, table, column, where, size=size, params={"anon": pg_stats.ANON})
 
 
-def run_load_test(path, *, scratch=False, threads=None, seconds=None, seed=0, progress=None):
-    """loadtest.run_load_test on a PostgreSQL database: refuses (LoadTestRefused) unless
-    `scratch=True`, because it writes."""
-    db = as_pg(path)
-    if not scratch:
-        raise loadtest.LoadTestRefused(db.display)
-    ops = loadtest._operations(db, _pools(db, random.Random(seed)), cache_lookup=_cache_lookup)
-    return loadtest.run_workload(db, ops, threads=threads, seconds=seconds, seed=seed,
-                                 progress=progress)
-
-
-def load_test_on_copy(db, *, directory=None, generated=False, progress=None, **options):
-    """The load test on a scratch database holding a copy of `db` (or, generated=True, a small
-    demo), dropped afterwards; loadtest.load_test_on_copy's result."""
-    db = as_pg(db)
-    if progress:
-        progress(0.0, "generating a small demo database" if generated
-                 else "copying the database into a scratch database (COPY, one snapshot)")
-    began = time.perf_counter()
-    with scratch_database(db, generated, directory, progress) as scratch:
-        prepared = time.perf_counter() - began
-        result = run_load_test(scratch, scratch=True, progress=progress, **options)
-    how = ("a small generated demo database (a scratch database on the same server)" if generated
-           else "a scratch database on the same server: a copy (COPY, one snapshot) of the database")
-    result.update(database=db.display, source=db.display, ran_on=how,
-                  prepare_s=round(prepared, 3), generated=bool(generated))
-    return result
+def cache_lookup(conn, file_hash):
+    """The cache entry's cv_data row, or None."""
+    return conn.execute(CACHE_LOOKUP_SQL, (file_hash,)).fetchone()

@@ -2,6 +2,7 @@
 BEGIN IMMEDIATE transactions with a busy timeout. `BACKEND` is what `db.backend` gives."""
 from r2w_db.backends.base import Backend, Features
 from r2w_db.backends.sqlite import ops
+from r2w_db.backends.sqlite import benchmark, loadtest
 from r2w_db.backends.sqlite import check, schema, stats
 from r2w_db.backends.sqlite import backups, move, restore, tasks
 
@@ -21,5 +22,6 @@ BACKEND = Backend(
                       }),
     queries={"tasks": tasks, "backups": backups, "restore": restore,
              "move": move,
-             "check": check, "schema": schema, "stats": stats},
+             "check": check, "schema": schema, "stats": stats,
+             "benchmark": benchmark, "loadtest": loadtest},
 )
