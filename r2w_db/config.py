@@ -16,6 +16,10 @@ CACHE_THRESHOLD = 0.75      # extractions at or above this are cached (the appli
 PORTFOLIO_DAYS = 30
 STATUSES = ("processing", "completed", "failed", "uploaded")  # what the application writes
 ANONYMOUS_PREFIX = "anonymous_"
+# No file is re-uploaded two billion times: a larger access_count is damage, not a count. The
+# bound also keeps sum() far from overflow (2^63 / 2^31 = 2^32 rows, more than any cache holds).
+MAX_ACCESS_COUNT = 2**31 - 1
+CONFIDENCE_BINS = 20        # the confidence histogram: 20 bins of 0.05 over [0, 1]
 
 
 # ------------------------------------------------------------------ the read-only switch

@@ -28,6 +28,7 @@ from r2w_db.figures import (
     uploads,
 )
 from r2w_db.figures.periods import Window
+from r2w_db.backends.sqlite import ops as sqlite_ops, overview as sqlite_overview
 
 NOW = datetime(2026, 11, 24, 12, 0, 0)
 
@@ -499,10 +500,10 @@ def test_plans_use_indexes_not_table_scans(tiny, week, monkeypatch):
 def test_hit_lookup_stays_in_the_covering_index(tiny):
     conn = sqlite3.connect(tiny)
     plan = " ".join(r[3] for r in conn.execute(
-        f"EXPLAIN QUERY PLAN SELECT sum({overview.hit_sql(conn)}) FROM cv_uploads u"))
+        f"EXPLAIN QUERY PLAN SELECT sum({sqlite_ops.hit_sql(conn)}) FROM cv_uploads u"))
     assert "COVERING INDEX idx_extraction_cache_hash_created" in plan
     conn.execute("DROP INDEX idx_extraction_cache_hash_created")
-    assert "INDEXED BY" not in overview.hit_sql(conn)
+    assert "INDEXED BY" not in sqlite_ops.hit_sql(conn)
     conn.close()
     assert stats.calculate_cache_hit_rate(tiny) is not None
 
@@ -514,7 +515,7 @@ def test_both_ways_of_counting_hits_agree(prod_db, monkeypatch, window_key):
     window = Window.of(window_key, now=now)
     got = {}
     for share in (0.0, float("inf")):   # always walk the cache / always look each upload up
-        monkeypatch.setattr(overview, "WALK_SHARE", share)
+        monkeypatch.setattr(sqlite_overview, "WALK_SHARE", share)
         got[share] = (overview.headline(path, window)["current"],
                       cache_hits.hit_rate(path, window)["by_period"])
     assert got[0.0][0] == got[float("inf")][0]

@@ -3,17 +3,16 @@
 Anonymous: a user_id with the literal, case-sensitive prefix `anonymous_`. The
 application writes no users row for them: they live in cv_uploads. Stale: every
 upload of the id is provably older than the retention (30 days): its newest upload is,
-and none has an unreadable date (the anonymous cleanup's own rule, anonymous_cleanup.STALE).
+and none has an unreadable date (the anonymous cleanup's own rule). The rows are the engine's
+(db.backend.anonymous).
 """
 import pandas as pd
 
 from r2w_db import config
 from r2w_db.engine import timeutil
-from r2w_db.backends.sqlite import predicates as P
-from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends import open_database
 from r2w_db.figures import database_file
-from r2w_db.figures.overview import first_seen_anonymous_sql, julian_where
-from r2w_db.figures.periods import Window, period_frame, period_of, rate_column, ratio, read
+from r2w_db.figures.periods import Window, period_frame, rate_column, ratio, read
 from r2w_db.monitor.store import database_key
 
 # (label, upper bound of the age in days; None = no bound), by the id's newest upload
@@ -21,14 +20,7 @@ AGE_BUCKETS = (("< 1 day", 1), ("1–7 days", 7), ("7–30 days", 30), ("30–90
                ("> 90 days", None))
 UNKNOWN_AGE = "unknown (unparseable date)"
 
-OWNERS_SQL = f"""
-    SELECT user_id, count(*) AS uploads, min(julianday(upload_date)) AS first,
-           max(julianday(upload_date)) AS newest, count(*) - count(julianday(upload_date)) AS unreadable
-    FROM cv_uploads WHERE {P.is_anonymous()} GROUP BY user_id"""
-STALE = "(newest < julianday(?) AND unreadable = 0)"
 
-
-@per_backend("r2w_db.backends.postgresql.anonymous")
 def ids_by_period(db, window: Window):
     """DataFrame period, new_ids, owning_ids.
 
@@ -36,12 +28,9 @@ def ids_by_period(db, window: Window):
     owning_ids: running total, at the end of the period, of the anonymous ids that
     still own uploads today (by the first of those uploads).
     """
-    jwhere, jparams = julian_where("first", window)
-    first_sql, first_params = first_seen_anonymous_sql(window.start)
+    db = open_database(db)
     with read(db) as conn:
-        new = conn.execute(
-            f"SELECT {period_of('first', window.grain)} AS period, count(*)"
-            f" FROM ({first_sql}) WHERE {jwhere} GROUP BY 1", (*first_params, *jparams)).fetchall()
+        new = db.backend.anonymous.new_ids_by_period(conn, window)
     return with_owning_ids(db, window, period_frame(new, window, counts=("new_ids",)))
 
 
@@ -71,36 +60,20 @@ def owner_groups(db, now, retention_days=config.ANONYMOUS_RETENTION_DAYS, window
     uploads, in one pass: period of the id's first upload ('before' / 'after' the window, None
     when unreadable or without a window), bucket (AGE_BUCKETS) of its newest. The last pass is
     kept for the next call with the same database state, moment and (or no) window."""
+    db = open_database(db)
     key = (database_key(db), database_file.change_token(db), now, retention_days)
     kept = _LAST_PASS.get(key)
     if kept is not None and (window is None or kept[0] == window):
         return kept[1]
-    period, period_params = "NULL", []
-    if window is not None:
-        parts = ["WHEN first IS NULL THEN NULL"]
-        if window.start is not None:
-            parts.append("WHEN first < julianday(?) THEN 'before'")
-            period_params.append(timeutil.iso(window.start))
-        if window.end is not None:
-            parts.append("WHEN first >= julianday(?) THEN 'after'")
-            period_params.append(timeutil.iso(window.end))
-        period = f"CASE {' '.join(parts)} ELSE {period_of('first', window.grain)} END"
-    cases = " ".join(f"WHEN julianday(?) - newest < {days} THEN '{label}'"
-                     for label, days in AGE_BUCKETS if days is not None)
+    cutoff = timeutil.ago(now, days=retention_days)
     with read(db) as conn:
-        rows = [tuple(r) for r in conn.execute(
-            f"SELECT {period}, CASE WHEN newest IS NULL THEN '{UNKNOWN_AGE}' {cases}"
-            f" ELSE '{AGE_BUCKETS[-1][0]}' END, count(*), sum(uploads),"
-            f" coalesce(sum({STALE}), 0), coalesce(sum(CASE WHEN {STALE} THEN uploads END), 0)"
-            f" FROM ({OWNERS_SQL}) GROUP BY 1, 2",
-            (*period_params, *[timeutil.iso(now)] * (len(AGE_BUCKETS) - 1),
-             *[timeutil.iso(timeutil.ago(now, days=retention_days))] * 2))]
+        rows = db.backend.anonymous.owner_groups(conn, window, now, cutoff, AGE_BUCKETS,
+                                                 UNKNOWN_AGE)
     _LAST_PASS.clear()
     _LAST_PASS[key] = (window, rows)
     return rows
 
 
-@per_backend("r2w_db.backends.postgresql.anonymous")
 def ages(db, now=None, retention_days=config.ANONYMOUS_RETENTION_DAYS):
     """{"ids", "uploads", "stale_ids", "stale_uploads", "stale_share", "by_age": DataFrame
     bucket, ids, uploads, stale}: every anonymous id that owns uploads, by its newest upload."""
@@ -117,28 +90,18 @@ def ages(db, now=None, retention_days=config.ANONYMOUS_RETENTION_DAYS):
             "retention_days": retention_days, "by_age": by_age.drop(columns="stale_uploads")}
 
 
-@per_backend("r2w_db.backends.postgresql.anonymous")
 def share_by_period(db, window: Window):
     """{"uploads", "anonymous", "share", "by_period": DataFrame period, uploads, anonymous, share}:
-    the anonymous share of the window's uploads.
-
-    All uploads are counted on the (upload_date, ...) index and anonymous ones on the
-    (user_id, upload_date) index, so neither query reads a table row.
-    """
-    where, params = window.where("upload_date")
-    period = period_of("upload_date", window.grain)
+    the anonymous share of the window's uploads."""
+    db = open_database(db)
     with read(db) as conn:
-        uploads = conn.execute(f"SELECT {period}, count(*) FROM cv_uploads WHERE {where} GROUP BY 1",
-                               params).fetchall()
-        anonymous = conn.execute(
-            f"SELECT {period}, count(*) FROM cv_uploads WHERE {P.is_anonymous()} AND {where}"
-            " GROUP BY 1", params).fetchall()
+        uploads, anonymous = db.backend.anonymous.share_by_period(conn, window)
     return share_of(uploads, anonymous, window)
 
 
 def share_of(uploads, anonymous, window: Window):
-    """share_by_period's result from rows (period, uploads) and (period, anonymous uploads), on
-    either backend."""
+    """share_by_period's result from rows (period, uploads) and (period, anonymous uploads), from
+    the database or from the roll-ups."""
     total = sum(r[1] for r in uploads)
     anonymous_total = sum(r[1] for r in anonymous)
     frame = period_frame(uploads, window, counts=("uploads",)).merge(

@@ -1,42 +1,34 @@
 """Cache hits page figures: hit rate over a window, and what the extraction cache holds now.
 
-Cache hit (DESIGN.md): an upload with a file_hash for which the cache holds an
-entry created strictly before the upload. Hit rate = hits / uploads with a
-file_hash; None ("no data") when there are none, never 0 %.
+Cache hit (docs/architecture.md's figures): an upload with a file_hash for which the cache holds
+an entry created strictly before the upload. Hit rate = hits / uploads with a file_hash; None
+("no data") when there are none, never 0 %. The rows are the engine's (db.backend.cache_hits).
 """
 import pandas as pd
 
-from r2w_db import config
 from r2w_db.app import cache
-from r2w_db.backends.dispatch import per_backend
+from r2w_db.backends import open_database
 from r2w_db.figures import stats
-from r2w_db.figures.overview import hits
-from r2w_db.figures.periods import Window, period_frame, period_of, rate_column, read
+from r2w_db.figures.periods import Window, period_frame, rate_column, read
 
 # (label, lowest access_count in the bucket); NULL and 0 count as 1, as the cleanup does
 ACCESS_BUCKETS = (("1 (never reused)", 1), ("2", 2), ("3–5", 3), ("6–10", 6), ("11–50", 11),
                   ("51+", 51))
 # an access_count that is not a count (negative, fractional, huge, text): listed only when present
 INVALID_COUNT = "not a count (invalid)"
-VALID_COUNT = cache.valid_access_count()
 
 
-@per_backend("r2w_db.backends.postgresql.cache_hits")
 def hit_rate(db, window: Window):
     """{"uploads", "hashed", "hits", "hit_rate", "by_period"} for the uploads of the window.
 
     by_period: period, uploads, hashed, hits, extracted (hashed, no earlier
     entry), unhashed (no file_hash: never looked up), hit_rate (NaN: no data).
     """
-    where, params = window.where("u.upload_date")
-    period = period_of("u.upload_date", window.grain)
+    db = open_database(db)
     with read(db) as conn:
-        rows = conn.execute(
-            f"SELECT {period} AS period, count(*),"
-            " coalesce(sum(u.file_hash IS NOT NULL AND u.file_hash <> ''), 0)"
-            f" FROM cv_uploads u WHERE {where} GROUP BY 1", params).fetchall()
+        rows = db.backend.cache_hits.uploads_by_period(conn, window)
         hashed = sum(r[2] for r in rows)  # with unreadable dates
-        hit_rows = hits(conn, window, hashed, (period, ()))
+        hit_rows = db.backend.overview.hits_by_period(conn, window, hashed)
     return hit_rate_of(rows, hit_rows, window)
 
 
@@ -62,21 +54,15 @@ def served_long(frame):
     return long.melt(id_vars="period", var_name="source", value_name="uploads")
 
 
-@per_backend("r2w_db.backends.postgresql.cache_hits")
 def access_counts(db):
     """DataFrame bucket, entries, accesses: every entry of the cache by its access_count.
 
     An access_count that is not a count (app.cache.valid_access_count) goes to the INVALID_COUNT
     bucket (listed only when present), with no accesses: it is never summed.
     """
-    cases = " ".join(f"WHEN access_count >= {low} THEN '{label}'"
-                     for label, low in reversed(ACCESS_BUCKETS[1:]))
+    db = open_database(db)
     with read(db) as conn:
-        got = {r[0]: (r[1], r[2]) for r in conn.execute(
-            f"SELECT CASE WHEN {cache.invalid_access_count()} THEN '{INVALID_COUNT}' {cases}"
-            f" ELSE '{ACCESS_BUCKETS[0][0]}' END AS bucket, count(*),"
-            f" coalesce(sum(CASE WHEN {VALID_COUNT} THEN access_count END), 0)"
-            " FROM cv_extraction_cache GROUP BY 1")}
+        got = db.backend.cache_hits.access_counts(conn, ACCESS_BUCKETS, INVALID_COUNT)
     labels = [label for label, _ in ACCESS_BUCKETS]
     labels += [INVALID_COUNT] if INVALID_COUNT in got else []
     return pd.DataFrame({"bucket": labels,
@@ -87,7 +73,6 @@ def access_counts(db):
 SIZE_SAMPLE = 2000  # above this many entries the documents' size is estimated from the newest ones
 
 
-@per_backend("r2w_db.backends.postgresql.cache_hits")
 def contents(db):
     """What the cache holds now: {"entries", "bytes", "bytes_estimated", "accesses",
     "invalid_access_counts", "eligible_for_cleanup", "by_model": DataFrame model, entries,
@@ -97,20 +82,10 @@ def contents(db):
     entries, else the newest SIZE_SAMPLE entries' mean times the count (reading every document
     of a production cache takes seconds). Eligible for cleanup: older than 30 days and never
     reused (the cleanup's own rule)."""
+    db = open_database(db)
     with read(db) as conn:
-        rows = conn.execute(
-            "SELECT extraction_model, count(*),"
-            f" coalesce(sum(CASE WHEN {VALID_COUNT} THEN access_count END), 0),"
-            " avg(CASE WHEN confidence_score BETWEEN 0 AND 1 THEN confidence_score END),"
-            " coalesce(sum(confidence_score BETWEEN 0 AND 1 AND confidence_score < ?), 0),"
-            f" coalesce(sum({cache.invalid_access_count()}), 0)"
-            " FROM cv_extraction_cache GROUP BY extraction_model ORDER BY 2 DESC, 1",
-            (config.CACHE_THRESHOLD,)).fetchall()
-        sampled, sample_bytes = conn.execute(
-            "SELECT count(*), coalesce(sum(length(CAST(cv_data AS BLOB))), 0) FROM"
-            " (SELECT cv_data FROM cv_extraction_cache ORDER BY rowid DESC LIMIT ?)",
-            (SIZE_SAMPLE,)).fetchone()
-    by_model = pd.DataFrame([tuple(r) for r in rows], columns=[
+        rows, sampled, sample_bytes = db.backend.cache_hits.contents(conn, SIZE_SAMPLE)
+    by_model = pd.DataFrame(rows, columns=[
         "model", "entries", "accesses", "average_confidence", "below_threshold", "invalid"])
     by_model["average_confidence"] = by_model["average_confidence"].astype("float64")
     invalid = int(by_model.pop("invalid").sum())

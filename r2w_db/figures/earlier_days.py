@@ -13,8 +13,7 @@ from datetime import timedelta
 
 import pandas as pd
 
-from r2w_db.engine import schema
-from r2w_db.backends.sqlite import predicates as P
+from r2w_db.backends import open_database
 from r2w_db.figures import anonymous, cache_hits, windowed
 from r2w_db.figures.periods import Window, chart_span, read
 
@@ -81,19 +80,10 @@ def _marked(frame, window, first_live):
 
 
 def _oldest_day(db, anonymous_only):
-    """The UTC day of the oldest upload the live database holds (Timestamp), or None. Canonical
-    timestamps sort as their instants, so their oldest is the first one on the upload_date
-    index; the odd ones (normally none) come from migration 9's partial index."""
-    odd = schema.time_is_odd("upload_date")
-    # `+user_id`: walk the upload_date index, not every anonymous id on the user_id one
-    anonymous = f" AND {P.is_anonymous('+user_id')}" if anonymous_only else ""
+    """The UTC day of the oldest upload the live database holds (Timestamp), or None."""
+    db = open_database(db)
     with read(db) as conn:
-        first = conn.execute(
-            "SELECT date(min(j)) FROM ("
-            "SELECT julianday(min(upload_date)) AS j FROM cv_uploads"
-            f" WHERE upload_date >= '0' AND upload_date < ':' AND NOT {odd}{anonymous}"
-            f" UNION ALL SELECT min(julianday(upload_date)) FROM cv_uploads WHERE {odd}{anonymous})"
-        ).fetchone()[0]
+        first = db.backend.uploads.oldest_day(conn, anonymous_only)
     return None if first is None else pd.Timestamp(first)
 
 

@@ -1,18 +1,17 @@
-"""The dashboard's time window and its periods: Window, the SQL for a window and a period,
-period frames, ratios, and the read-only connection every figure uses.
+"""The dashboard's time window and its periods: Window, period frames, ratios, and the
+read-only connection every figure uses.
 
 Every figure is an SQL aggregate (GROUP BY) over one short read-only connection; pandas only
-receives the aggregated rows. Timestamps are compared as instants (predicates.py), days are UTC
-calendar days. The per-page figures live in cache_hits, confidence, uploads and anonymous; the
+receives the aggregated rows. Timestamps are compared as instants, days are UTC calendar days;
+the SQL of a window and of a period is the engine's (db.backend.ops). The per-page figures live in cache_hits, confidence, uploads and anonymous; the
 overview's in overview; database-file figures (sizes, free pages, statistics) in database_file.
 """
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from r2w_db.engine import schema, timeutil
-from r2w_db.backends.sqlite import predicates as P
-from r2w_db.backends.sqlite.database import as_database
+from r2w_db.engine import timeutil
+from r2w_db.backends import open_database
 
 # key -> (label, length; None = all history)
 WINDOWS = {
@@ -70,10 +69,6 @@ class Window:
         """An explicit window (tests, custom ranges); no previous window."""
         return cls("custom", "Custom", start, end, now or end or timeutil.utcnow(), grain)
 
-    def where(self, column):
-        """(sql, params) selecting rows whose `column` lies in the window."""
-        return window_where(column, self.start, self.end)
-
     @property
     def first_period(self):
         return None if self.start is None else floor_period(self.start, self.grain)
@@ -87,23 +82,6 @@ def length_words(length: timedelta):
     if length <= timedelta(days=1):
         return f"{int(length.total_seconds() // 3600)} hours"
     return f"{length.days} days"
-
-
-def window_where(column, start, end):
-    if start is None and end is None:
-        return "1", ()
-    if end is None:
-        return P.at_or_after(column, start)
-    if start is None:
-        return P.older_than(column, end)
-    return P.between(column, start, end)
-
-
-def period_of(column, grain="day"):
-    """SQL: the UTC day ('YYYY-MM-DD') or hour ('YYYY-MM-DD HH:00') of a timestamp."""
-    if grain == "day":
-        return P.day_of(column)
-    return f"strftime('{PERIOD_FORMAT['hour']}', julianday({column}))"
 
 
 def floor_period(moment: datetime, grain):
@@ -162,7 +140,7 @@ def rate_column(frame, numerator, denominator):
 @contextmanager
 def read(db):
     """A read-only connection to a database at the documented schema (else a clear error)."""
-    db = as_database(db)
+    db = open_database(db)
     with db.read() as conn:
-        schema.require_schema(conn, db.path)
+        db.backend.schema.require_schema(conn, db)
         yield conn

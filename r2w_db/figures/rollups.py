@@ -22,8 +22,11 @@ from r2w_db.engine import timeutil
 from r2w_db.backends.sqlite import predicates as P
 from r2w_db.backends.dispatch import per_backend
 from r2w_db.figures import definitions
-from r2w_db.figures.overview import first_seen_anonymous_sql, hits, julian_where
-from r2w_db.figures.periods import Window, period_of, read
+from r2w_db.backends.sqlite.ops import (BINNED, BINNED_PARAMS, VALID_CONFIDENCE,
+                                        first_seen_anonymous_sql, in_window, julian_where,
+                                        period_of, status_class)
+from r2w_db.backends.sqlite.overview import hits_by_period
+from r2w_db.figures.periods import Window, read
 
 CHUNK_DAYS = 31       # days computed per pass (each pass is a handful of short reads)
 TIME_COLUMNS = (("cv_uploads", "upload_date"), ("cv_extraction_cache", "created_at"),
@@ -84,12 +87,12 @@ def compute(db, start, end, grain="day"):
         if slot(key) is not None and value:
             periods[key][section][name] = value
 
-    where, params = window.where("u.upload_date")
+    where, params = in_window("u.upload_date", window)
     period = period_of("u.upload_date", grain)
     with read(db) as conn:
         _uploads(conn, window, period, where, params, slot)
         hashed = sum(p["cache"]["hashed"] for p in periods.values())
-        for key, n in hits(conn, window, hashed, (period, ())):
+        for key, n in hits_by_period(conn, window, hashed):
             put(key, "cache", "hits", n)
         # anonymous.ids_by_period's new ids, without its running total of owners: the same SQL
         short = start is not None and (end is None or end - start <= SHORT_RANGE)
@@ -101,7 +104,7 @@ def compute(db, start, end, grain="day"):
         _confidence(conn, window, slot)
         for name, table, extra in (("signups", "users", f" AND {P.not_anonymous()}"),
                                    ("sessions_created", "sessions", "")):
-            where, params = window.where("created_at")
+            where, params = in_window("created_at", window)
             for key, n in conn.execute(
                     f"SELECT {period_of('created_at', grain)}, count(*) FROM {table}"
                     f" WHERE {where}{extra} GROUP BY 1", params):
@@ -115,7 +118,7 @@ def _uploads(conn, window, period, where, params, slot):
     the window's uploads (on the (upload_date, status, file_type, file_hash) index)."""
     types = {}
     for key, status, file_type, n, hashed, anonymous_uploads in conn.execute(
-            f"SELECT {period}, {definitions.status_class('u.status')}, u.file_type, count(*),"
+            f"SELECT {period}, {status_class('u.status')}, u.file_type, count(*),"
             " coalesce(sum(u.file_hash IS NOT NULL AND u.file_hash <> ''), 0),"
             f" coalesce(sum({P.is_anonymous('u.user_id')}), 0)"
             f" FROM cv_uploads u WHERE {where} GROUP BY 1, 2, 3", params):
@@ -137,8 +140,8 @@ def _uploads(conn, window, period, where, params, slot):
 
 
 def _confidence(conn, window, slot):
-    where, params = window.where("created_at")
-    valid = definitions.VALID
+    where, params = in_window("created_at", window)
+    valid = VALID_CONFIDENCE
     for row in conn.execute(
             f"SELECT {period_of('created_at', window.grain)}, count(*), coalesce(sum({valid}), 0),"
             " coalesce(sum(confidence_score IS NULL), 0),"
@@ -156,9 +159,9 @@ def _confidence(conn, window, slot):
                  "cacheable", "score_sum"), tuple(row)[1:])))
     bins = definitions.BINS
     for day, bin_, n in conn.execute(
-            f"SELECT {period_of('created_at', window.grain)}, {definitions.BINNED}, count(*)"
+            f"SELECT {period_of('created_at', window.grain)}, {BINNED}, count(*)"
             f" FROM cv_extraction_cache WHERE {valid} AND {where} GROUP BY 1, 2",
-            (*definitions.BINNED_PARAMS, *params)):
+            (*BINNED_PARAMS, *params)):
         if slot(day) is not None and 0 <= bin_ < bins:
             slot(day)["confidence"]["histogram"][bin_] = n
 

@@ -5,22 +5,24 @@ overview.headline). When the monitor database holds roll-ups of this database in
 window, closed days and hours come from them and only the open hour and the minutes at the
 window's edges are read live (rollup_window.days_of): a long window costs periods, not rows,
 and keeps what cleanups deleted. A closed period's figures are those recorded when it closed
-(an upload that finishes later keeps the status it had then). Otherwise, and on PostgreSQL,
-the live function answers. An all-time window holding timestamps SQLite cannot read is
+(an upload that finishes later keeps the status it had then). Otherwise, and on an engine whose
+backend declares the roll-up path unsupported, the live function answers. An all-time window holding timestamps SQLite cannot read is
 answered live too: roll-ups have no day for such a row, and the live totals count it.
 """
 import pandas as pd
 
 from r2w_db import config, errors
-from r2w_db.backends import dispatch as backends
-from r2w_db.backends.sqlite.database import as_database
+from r2w_db.backends import open_database
 from r2w_db.figures import anonymous, cache_hits, confidence, overview, rollup_window, stats, uploads
 from r2w_db.figures.periods import Window, period_frame, read
+
+ROLLUP_WINDOWS = "windowed.rollups"   # the operation an engine may declare unsupported
 
 def usable(db, window: Window, store=None) -> bool:
     """Whether this window is answered from the roll-ups (never when the monitor database
     cannot be read: the pages then read live, and the History page says what is wrong)."""
-    if backends.is_postgresql(db):
+    db = open_database(db)
+    if not db.backend.supports(ROLLUP_WINDOWS):
         return False
     try:
         if not rollup_window.covered(db, window, store):
@@ -30,7 +32,7 @@ def usable(db, window: Window, store=None) -> bool:
     if window.start is not None:
         return True
     with read(db) as conn:
-        return not any(stats.data_quality(conn).values())
+        return not any(db.backend.stats.data_quality(conn).values())
 
 
 def _periods(db, window, store):
@@ -146,6 +148,7 @@ def headline(db, window: Window, store=None):
     as of now stay live: they are about now)."""
     if not usable(db, window, store):
         return overview.headline(db, window)
+    db = open_database(db)
     figures = {}
     for name, side in overview.sides(window):
         t = rollup_window.totals_of(_periods(db, side, store), side)
@@ -158,8 +161,7 @@ def headline(db, window: Window, store=None):
             "average_confidence": t["confidence"]["mean"]}
     with read(db) as conn:
         for name, side in overview.sides(window):
-            figures[name]["stuck"] = overview.stuck_in(conn, side)
-        point = {"active_sessions": stats._active(conn, window.now),
-                 "stuck_total": stats._stuck(conn, window.now)}
-    point.update(stats.file_sizes(as_database(db).path))
+            figures[name]["stuck"] = db.backend.overview.stuck_in(conn, side)
+        point = overview.now_figures(conn, db, window.now)
+    point.update(overview.file_sizes(db))
     return {"current": figures["current"], "previous": figures.get("previous"), "now": point}

@@ -2,6 +2,7 @@
 statement and lock timeouts. `BACKEND` is what `db.backend` gives."""
 from r2w_db.backends.base import Backend, Features
 from r2w_db.backends.postgresql import ops
+from r2w_db.backends.postgresql import anonymous, cache_hits, confidence, overview, uploads
 from r2w_db.backends.postgresql import benchmark, loadtest
 from r2w_db.backends.postgresql import check, schema, stats
 from r2w_db.backends.postgresql import backups, move, restore, tasks
@@ -20,9 +21,13 @@ BACKEND = Backend(
                                                    "the move reads an SQLite file"),
                                    "schema.user_version": "there is no user_version: the version "
                                                           "is read off the structure",
-                                   "stats.file_sizes": "a PostgreSQL database is not a file"}),
+                                   "stats.file_sizes": "a PostgreSQL database is not a file",
+                                   "windowed.rollups": "the pages read PostgreSQL live (the "
+                                                       "roll-ups answer windows on SQLite)"}),
     queries={"tasks": tasks, "backups": backups, "restore": restore,
              "move": move,
              "check": check, "schema": schema, "stats": stats,
-             "benchmark": benchmark, "loadtest": loadtest},
+             "benchmark": benchmark, "loadtest": loadtest,
+             "overview": overview, "cache_hits": cache_hits, "confidence": confidence,
+             "uploads": uploads, "anonymous": anonymous},
 )

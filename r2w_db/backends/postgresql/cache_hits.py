@@ -1,22 +1,14 @@
-"""cache_hits on PostgreSQL: the hit rate over a window, and what the extraction cache holds
-now. Same results as cache_hits.py, built from its constants (buckets, sample size).
+"""The Cache hits page's named queries on PostgreSQL: a window's uploads per period, the cache's
+entries by access_count, and what it holds per model. The hits are overview.hits_by_period's.
 
-Valid access_count: 0 to MAX_ACCESS_COUNT (the column is `integer`, so only a negative count is
-invalid here). The documents' size: octet_length of cv_data (UTF-8 bytes, as SQLite's
-length(CAST(cv_data AS BLOB))), exact up to cache_hits.SIZE_SAMPLE entries; above it, estimated
-from the newest SIZE_SAMPLE entries by created_at (SQLite samples by rowid, which PostgreSQL
-does not have, so the two estimates may differ; the exact sums never do).
+Valid access_count: 0 to config.MAX_ACCESS_COUNT (the column is `integer`, so only a negative
+count is invalid here). The documents' size: octet_length of cv_data (UTF-8 bytes, as SQLite's
+length(CAST(cv_data AS BLOB))), of the newest entries by created_at (SQLite samples by rowid,
+which PostgreSQL does not have, so the two estimates may differ; the exact sums never do).
 """
-import pandas as pd
-
 from r2w_db import config
-from r2w_db.app.cache import MAX_ACCESS_COUNT
-from r2w_db.engine import timeutil
-from r2w_db.figures import cache_hits
-from r2w_db.figures.periods import Window
-from r2w_db.backends.postgresql.overview import hits_by_period
-from r2w_db.backends.postgresql.periods import (UPLOAD_IN_WINDOW, per_period, period_rows, read, utc,
-                                       window_params)
+from r2w_db.backends.postgresql.window_sql import (UPLOAD_IN_WINDOW, per_period, period_rows,
+                                                   window_params)
 
 VALID = "access_count BETWEEN 0 AND %(max_count)s"
 UPLOADS_BY_PERIOD = per_period("upload_date", UPLOAD_IN_WINDOW, values=(
@@ -38,51 +30,27 @@ FROM cv_extraction_cache GROUP BY extraction_model ORDER BY 2 DESC, extraction_m
 SAMPLE_BYTES = """
 SELECT count(*), coalesce(sum(octet_length(cv_data)), 0)::bigint FROM (
     SELECT cv_data FROM cv_extraction_cache ORDER BY created_at DESC LIMIT %(sample)s) AS newest"""
-# the cache cleanup's rule (app.cache.count_old_cache_entries): old and never reused
-ELIGIBLE = ("SELECT count(*) FROM cv_extraction_cache"
-            " WHERE created_at < %(cutoff)s AND coalesce(access_count, 1) <= 1")
 
 
-def hit_rate(db, window: Window):
-    """cache_hits.hit_rate: {"uploads", "hashed", "hits", "hit_rate", "by_period"}."""
-    params = window_params(window)
-    with read(db) as conn:
-        rows = period_rows(conn, UPLOADS_BY_PERIOD, params)
-        hit_rows = hits_by_period(conn, window)
-    return cache_hits.hit_rate_of(rows, hit_rows, window)
+def uploads_by_period(conn, window):
+    """[(period, uploads, hashed)] of the window's uploads."""
+    return period_rows(conn, UPLOADS_BY_PERIOD, window_params(window))
 
 
-def access_counts(db):
-    """cache_hits.access_counts: DataFrame bucket, entries, accesses."""
-    labels = [label for label, _ in cache_hits.ACCESS_BUCKETS]
-    bounds = [low for _, low in cache_hits.ACCESS_BUCKETS[1:]]
-    with read(db) as conn:
-        got = {(cache_hits.INVALID_COUNT if bucket < 0 else labels[bucket]): (n, accesses)
-               for bucket, n, accesses in conn.execute(
-                   ACCESS_COUNTS, {"bounds": bounds, "max_count": MAX_ACCESS_COUNT})}
-    labels += [cache_hits.INVALID_COUNT] if cache_hits.INVALID_COUNT in got else []
-    return pd.DataFrame({"bucket": labels,
-                         "entries": [int(got.get(b, (0, 0))[0]) for b in labels],
-                         "accesses": [int(got.get(b, (0, 0))[1]) for b in labels]})
+def access_counts(conn, buckets, invalid_label):
+    """{bucket label: (entries, accesses)} of every entry by its access_count; `buckets` are
+    (label, lowest count), NULL and 0 in the first; not a count: `invalid_label`, no accesses."""
+    labels = [label for label, _ in buckets]
+    bounds = [low for _, low in buckets[1:]]
+    return {(invalid_label if bucket < 0 else labels[bucket]): (n, accesses)
+            for bucket, n, accesses in conn.execute(
+                ACCESS_COUNTS, {"bounds": bounds, "max_count": config.MAX_ACCESS_COUNT})}
 
 
-def contents(db):
-    """cache_hits.contents: {"entries", "bytes", "bytes_estimated", "accesses",
-    "invalid_access_counts", "eligible_for_cleanup", "by_model"}, from one snapshot."""
-    cutoff = utc(timeutil.ago(days=config.CACHE_RETENTION_DAYS))
-    with read(db) as conn:
-        rows = [tuple(r) for r in conn.execute(BY_MODEL, {
-            "max_count": MAX_ACCESS_COUNT, "threshold": config.CACHE_THRESHOLD})]
-        sampled, sample_bytes = conn.execute(SAMPLE_BYTES,
-                                             {"sample": cache_hits.SIZE_SAMPLE}).fetchone()
-        eligible = conn.execute(ELIGIBLE, {"cutoff": cutoff}).fetchone()[0]
-    by_model = pd.DataFrame(rows, columns=[
-        "model", "entries", "accesses", "average_confidence", "below_threshold", "invalid"])
-    by_model["average_confidence"] = by_model["average_confidence"].astype("float64")
-    invalid = int(by_model.pop("invalid").sum())
-    entries = int(by_model["entries"].sum())
-    estimated = entries > sampled
-    size = round(sample_bytes / sampled * entries) if estimated else int(sample_bytes)
-    return {"entries": entries, "bytes": size, "bytes_estimated": estimated,
-            "accesses": int(by_model["accesses"].sum()), "invalid_access_counts": invalid,
-            "eligible_for_cleanup": eligible, "by_model": by_model}
+def contents(conn, sample):
+    """([(model, entries, accesses, average_confidence, below_threshold, invalid)], sampled,
+    sample_bytes): the entries per model, and the UTF-8 bytes of the newest `sample` documents."""
+    rows = [tuple(r) for r in conn.execute(BY_MODEL, {
+        "max_count": config.MAX_ACCESS_COUNT, "threshold": config.CACHE_THRESHOLD})]
+    sampled, sample_bytes = conn.execute(SAMPLE_BYTES, {"sample": sample}).fetchone()
+    return rows, sampled, sample_bytes

@@ -1,27 +1,27 @@
-"""confidence on PostgreSQL: cache entries created in the window, by confidence_score. Same
-results as confidence.py, from its rules (bins, bands, thresholds).
+"""The Confidence page's named queries on PostgreSQL: cache entries created in a window, by
+confidence_score.
 
 Valid: a score in [0, 1] (NULL, and NaN, which PostgreSQL sorts above every number, are not).
-A score's bin is SQLite's: the score times 20 rounded to 6 places, truncated, then kept inside
-its own band (confidence.histogram); the rounding runs on numeric, PostgreSQL's round(x, n).
+A score's bin is SQLite's: the score times the bins rounded to 6 places, truncated, then kept
+inside its own band; the rounding runs on numeric, PostgreSQL's round(x, n).
 """
-import pandas as pd
-
 from r2w_db import config
-from r2w_db.figures.confidence import BIN, BINS, CACHEABLE_BIN, LOW_BIN, band
-from r2w_db.figures.periods import Window, period_frame
-from r2w_db.backends.postgresql.periods import (CREATED_IN_WINDOW, ISO_FORMAT, per_period, period_rows,
-                                       read, rows, window_params)
+from r2w_db.backends.postgresql.window_sql import (CREATED_IN_WINDOW, ISO_FORMAT, per_period,
+                                                   period_rows, rows, window_params)
 
+BINS = config.CONFIDENCE_BINS
+LOW_BIN, CACHEABLE_BIN = round(config.LOW_CONFIDENCE * BINS), round(config.CACHE_THRESHOLD * BINS)
 VALID = "confidence_score BETWEEN 0 AND 1"
-SUMMARY = f"""
-SELECT count(*) AS entries, count(*) FILTER (WHERE {VALID}) AS valid,
+# the entries by band (the summary's, and the roll-ups' per period)
+COUNTS = f"""count(*) AS entries, count(*) FILTER (WHERE {VALID}) AS valid,
        count(*) FILTER (WHERE confidence_score IS NULL) AS null_,
        count(*) FILTER (WHERE confidence_score < 0 OR confidence_score > 1) AS out_of_range,
        count(*) FILTER (WHERE {VALID} AND confidence_score < %(low)s) AS low,
        count(*) FILTER (WHERE {VALID} AND confidence_score >= %(low)s
                           AND confidence_score < %(threshold)s) AS mid,
-       count(*) FILTER (WHERE {VALID} AND confidence_score >= %(threshold)s) AS cacheable,
+       count(*) FILTER (WHERE {VALID} AND confidence_score >= %(threshold)s) AS cacheable"""
+SUMMARY = f"""
+SELECT {COUNTS},
        avg(confidence_score) FILTER (WHERE {VALID}) AS mean
 FROM cv_extraction_cache WHERE """ + CREATED_IN_WINDOW
 HISTOGRAM = f"""
@@ -54,50 +54,28 @@ def _params(window, **extra):
                          bins=BINS, low_bin=LOW_BIN, cacheable_bin=CACHEABLE_BIN, **extra)
 
 
-def summary(db, window: Window):
-    """confidence.summary: entries, valid, invalid, null, out_of_range, low,
-    below_threshold_not_low, below_threshold, cacheable, mean."""
-    with read(db) as conn:
-        cur = conn.execute(SUMMARY, _params(window))
-        row = dict(zip([d.name for d in cur.description], cur.fetchone()))
-    return {"entries": row["entries"], "valid": row["valid"],
-            "invalid": row["null_"] + row["out_of_range"], "null": row["null_"],
-            "out_of_range": row["out_of_range"], "low": row["low"],
-            "below_threshold_not_low": row["mid"], "below_threshold": row["low"] + row["mid"],
-            "cacheable": row["cacheable"], "mean": row["mean"]}
+def summary(conn, window):
+    """{entries, valid, null_, out_of_range, low, mid, cacheable, mean} of the window's entries."""
+    cur = conn.execute(SUMMARY, _params(window))
+    return dict(zip([d.name for d in cur.description], cur.fetchone()))
 
 
-def histogram(db, window: Window):
-    """confidence.histogram: DataFrame bin_start, bin_end, entries, band (20 bins of 0.05)."""
-    with read(db) as conn:
-        got = dict(rows(conn, HISTOGRAM, _params(window)))
-    starts = [round(i * BIN, 2) for i in range(BINS)]
-    return pd.DataFrame({"bin_start": starts, "bin_end": [round(s + BIN, 2) for s in starts],
-                         "entries": [int(got.get(i, 0)) for i in range(BINS)],
-                         "band": [band(s) for s in starts]})
+def histogram(conn, window):
+    """{bin: entries} of the window's valid scores (bins 0..BINS-1, each inside its band)."""
+    return dict(rows(conn, HISTOGRAM, _params(window)))
 
 
-def by_model(db, window: Window):
-    """confidence.by_model: DataFrame model, entries, mean, low, below_threshold, invalid."""
-    with read(db) as conn:
-        got = rows(conn, BY_MODEL, _params(window))
-    frame = pd.DataFrame(got, columns=["model", "entries", "mean", "low", "below_threshold",
-                                       "invalid"])
-    frame["mean"] = frame["mean"].astype("float64")
-    return frame
+def by_model(conn, window):
+    """[(model, entries, mean, low, below_threshold, invalid)] of the window's entries."""
+    return rows(conn, BY_MODEL, _params(window))
 
 
-def mean_by_period(db, window: Window):
-    """confidence.mean_by_period: DataFrame period, entries (valid scores), mean."""
-    with read(db) as conn:
-        got = period_rows(conn, MEAN_BY_PERIOD, _params(window))
-    return period_frame(got, window, counts=("entries",), values=("mean",))
+def mean_by_period(conn, window):
+    """[(period, valid entries, mean score)] of the window."""
+    return period_rows(conn, MEAN_BY_PERIOD, _params(window))
 
 
-def lowest(db, window: Window, limit=10):
-    """confidence.lowest: DataFrame hash_prefix, model, confidence, created_at (the stored
-    form, timeutil.iso's), the lowest valid scores of the window; never the document."""
-    with read(db) as conn:
-        got = rows(conn, LOWEST, _params(window, limit=int(limit), iso=ISO_FORMAT))
-    return pd.DataFrame(got, columns=["hash_prefix", "model", "confidence", "created_at"])
-
+def lowest(conn, window, limit):
+    """[(hash_prefix, model, confidence, created_at)]: the window's lowest valid scores; the
+    time in the stored form (timeutil.iso's)."""
+    return rows(conn, LOWEST, _params(window, limit=int(limit), iso=ISO_FORMAT))

@@ -1,22 +1,17 @@
-"""uploads on PostgreSQL: statuses, failures, stuck jobs, uploads waiting for extraction, file
-types. Same results as uploads.py.
+"""The Uploads page's named queries on PostgreSQL: statuses, failures, stuck jobs, uploads
+waiting for extraction, file types, and the oldest upload's day.
 
-Statuses are counted per stored value (GROUP BY status) and classed in Python with
-config.STATUSES, as stats does. Timestamps shown are in the stored form (timeutil.iso's);
-awaiting_extraction's oldest_at keeps SQLite's strftime('%Y-%m-%dT%H:%M:%f') form. Ages in
-minutes are taken between instants rounded to the millisecond, as SQLite's julianday() rounds
-them, so both backends give the same ages (to SQLite's floating-point resolution).
+Statuses are counted per stored value (GROUP BY status) and classed with config.STATUSES, as
+stats does. Timestamps shown are in the stored form (timeutil.iso's); awaiting_extraction's
+oldest_at keeps SQLite's strftime('%Y-%m-%dT%H:%M:%f') form. Ages in minutes are taken between
+instants rounded to the millisecond, as SQLite's julianday() rounds them, so both backends give
+the same ages (to SQLite's floating-point resolution).
 """
-import pandas as pd
-
 from r2w_db import config
 from r2w_db.engine import timeutil
-from r2w_db.figures import uploads
-from r2w_db.backends.postgresql import stats as pg_stats
-from r2w_db.figures.periods import Window, rate_column
-from r2w_db.backends.postgresql.periods import (ISO_FORMAT, UPLOAD_IN_WINDOW, per_period, period_rows, read,
-                                       rows, utc, window_params)
-from r2w_db.figures.uploads import STATUS_CLASSES
+from r2w_db.backends.postgresql.window_sql import (  # noqa: F401  (status_class: re-exported)
+    ANON, ISO_FORMAT, UPLOAD_IN_WINDOW, per_period, period_rows, rows, status_class, utc,
+    window_params)
 
 STATUS_COUNTS = "SELECT status, count(*) FROM cv_uploads WHERE " + UPLOAD_IN_WINDOW + " GROUP BY 1"
 OTHER_STATUSES = """
@@ -45,71 +40,51 @@ SELECT file_type, count(*) AS uploads, count(*) FILTER (WHERE status = 'failed')
        count(*) FILTER (WHERE status IN ('completed', 'failed')) AS finished
 FROM cv_uploads WHERE """ + UPLOAD_IN_WINDOW + """
 GROUP BY file_type ORDER BY 2 DESC, file_type COLLATE "C" """
+OLDEST_DAY = ("SELECT to_char(min(upload_date) AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM cv_uploads"
+              " WHERE %(anonymous_only)s IS NOT TRUE OR starts_with(user_id, %(anon)s)")
 
 
-def status_class(status):
-    """The status, or 'other' for anything the application never writes (None included)."""
-    return status if status in config.STATUSES else "other"
+def status_counts(conn, window):
+    """[(status, uploads)] of the window's uploads, per stored status (classed by the caller)."""
+    return rows(conn, STATUS_COUNTS, window_params(window))
 
 
-def status_counts(db, window: Window):
-    """uploads.status_counts: DataFrame status (config.STATUSES, then other), uploads."""
-    got = dict.fromkeys(STATUS_CLASSES, 0)
-    with read(db) as conn:
-        for status, n in conn.execute(STATUS_COUNTS, window_params(window)):
-            got[status_class(status)] += n
-    return pd.DataFrame({"status": list(STATUS_CLASSES),
-                         "uploads": [int(got[s]) for s in STATUS_CLASSES]})
+def other_statuses(conn, window):
+    """[(stored status or 'NULL', uploads)] of the statuses the application never writes."""
+    return rows(conn, OTHER_STATUSES, window_params(window, statuses=list(config.STATUSES)))
 
 
-def other_statuses(db, window: Window):
-    """uploads.other_statuses: DataFrame status (the stored value, 'NULL' for none), uploads."""
-    with read(db) as conn:
-        got = rows(conn, OTHER_STATUSES,
-                   window_params(window, statuses=list(config.STATUSES)))
-    return pd.DataFrame(got, columns=["status", "uploads"])
-
-
-def by_period(db, window: Window):
-    """uploads.by_period: DataFrame period, one column per config.STATUSES, other, uploads,
-    failure_rate (failed / (completed + failed), NaN where no job finished)."""
-    with read(db) as conn:
-        got = period_rows(conn, BY_PERIOD, window_params(window))
+def by_period(conn, window):
+    """[(period, a count per config.STATUSES, uploads)] of the window."""
     periods = {}
-    for period, status, n in got:
+    for period, status, n in period_rows(conn, BY_PERIOD, window_params(window)):
         counts = periods.setdefault(period, dict.fromkeys((*config.STATUSES, "uploads"), 0))
         if status in config.STATUSES:
             counts[status] += n
         counts["uploads"] += n
-    flat = [(period, *counts.values()) for period, counts in periods.items()]
-    return uploads.by_period_frame(flat, window)
+    return [(period, *counts.values()) for period, counts in periods.items()]
 
 
-def stuck_jobs(db, now=None, limit=500):
-    """uploads.stuck_jobs: {"count", "jobs": DataFrame job_id, file_type, uploaded_at,
-    age_minutes}, oldest first."""
-    now = now or timeutil.utcnow()
-    params = {**pg_stats._params(now), "now": utc(now), "iso": ISO_FORMAT, "limit": int(limit)}
-    with read(db) as conn:
-        count = conn.execute(pg_stats.STUCK_SQL, params).fetchone()[0]   # exactly as `stats`
-        got = rows(conn, STUCK_JOBS, params)
-    jobs = pd.DataFrame(got, columns=["job_id", "file_type", "uploaded_at", "age_minutes"])
-    return {"count": count, "jobs": jobs}
+def stuck_jobs(conn, now, limit):
+    """[(job_id, file_type, uploaded_at, age_minutes)] of the stuck jobs, oldest first."""
+    params = {"stuck": utc(timeutil.ago(now, minutes=config.STUCK_MINUTES)), "now": utc(now),
+              "iso": ISO_FORMAT, "limit": int(limit)}
+    return rows(conn, STUCK_JOBS, params)
 
 
-def awaiting_extraction(db, now=None):
-    """uploads.awaiting_extraction: {"count", "oldest_at", "oldest_age_minutes", "unreadable"}
+def awaiting_extraction(conn, now):
+    """(count, oldest_at, oldest_age_minutes, unreadable) of the uploads in status 'uploaded'
     (a timestamptz always reads: unreadable is 0)."""
-    now = now or timeutil.utcnow()
-    with read(db) as conn:
-        n, oldest, age = conn.execute(AWAITING, {"now": utc(now)}).fetchone()
-    return {"count": n, "oldest_at": oldest, "oldest_age_minutes": age, "unreadable": 0}
+    n, oldest, age = conn.execute(AWAITING, {"now": utc(now)}).fetchone()
+    return n, oldest, age, 0
 
 
-def file_types(db, window: Window):
-    """uploads.file_types: DataFrame file_type, uploads, failed, failure_rate."""
-    with read(db) as conn:
-        got = rows(conn, FILE_TYPES, window_params(window))
-    frame = pd.DataFrame(got, columns=["file_type", "uploads", "failed", "finished"])
-    frame["failure_rate"] = rate_column(frame, "failed", "finished")
-    return frame.drop(columns="finished")
+def file_types(conn, window):
+    """[(file_type, uploads, failed, finished)] of the window, most uploads first."""
+    return rows(conn, FILE_TYPES, window_params(window))
+
+
+def oldest_day(conn, anonymous_only):
+    """The UTC day ('YYYY-MM-DD') of the oldest upload (only anonymous ones), or None."""
+    return conn.execute(OLDEST_DAY, {"anonymous_only": bool(anonymous_only),
+                                     "anon": ANON}).fetchone()[0]

@@ -2,6 +2,7 @@
 BEGIN IMMEDIATE transactions with a busy timeout. `BACKEND` is what `db.backend` gives."""
 from r2w_db.backends.base import Backend, Features
 from r2w_db.backends.sqlite import ops
+from r2w_db.backends.sqlite import anonymous, cache_hits, confidence, overview, uploads
 from r2w_db.backends.sqlite import benchmark, loadtest
 from r2w_db.backends.sqlite import check, schema, stats
 from r2w_db.backends.sqlite import backups, move, restore, tasks
@@ -23,5 +24,7 @@ BACKEND = Backend(
     queries={"tasks": tasks, "backups": backups, "restore": restore,
              "move": move,
              "check": check, "schema": schema, "stats": stats,
-             "benchmark": benchmark, "loadtest": loadtest},
+             "benchmark": benchmark, "loadtest": loadtest,
+             "overview": overview, "cache_hits": cache_hits, "confidence": confidence,
+             "uploads": uploads, "anonymous": anonymous},
 )

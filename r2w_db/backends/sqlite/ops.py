@@ -4,4 +4,8 @@ from r2w_db.backends.sqlite.predicates import (  # noqa: F401  (the fragments th
     ANON_HIGH, ANON_LOW, at_or_after, between, count_before, day_of, is_anonymous,
     not_anonymous, older_than, unparseable)
 
+from r2w_db.backends.sqlite.window_sql import (  # noqa: F401  (windows, periods, classes)
+    BINNED, BINNED_PARAMS, VALID_CONFIDENCE, first_seen_anonymous_sql, hit_sql, in_window,
+    julian_where, period_of, status_class, window_where)
+
 PARAM = "?"   # the parameter style of a positional statement

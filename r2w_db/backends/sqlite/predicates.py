@@ -4,6 +4,7 @@ Timestamps are compared as instants (julianday) so that a space separator or a
 Z/+00:00 suffix sorts correctly; a string range around the cutoff comes first
 so an index on the column can narrow the scan.
 """
+from r2w_db import config
 from r2w_db.engine import schema, timeutil
 
 ANON_LOW, ANON_HIGH = "anonymous_", "anonymous`"  # '`' follows '_': a literal, case-sensitive prefix
@@ -59,3 +60,14 @@ def count_before(table, column, moment):
             f" - (SELECT count(*) FROM {table} WHERE {odd} AND {column} < ?)"
             f" + (SELECT count(*) FROM {table} WHERE {odd}"
             f" AND julianday({column}) < julianday(?)))"), (exact, exact, exact)
+
+
+def valid_access_count(column="access_count"):
+    """The access_count is a count (an integer from 0 to config.MAX_ACCESS_COUNT). NULL is not
+    a count, nor invalid: the schema's default is 1, and sums leave it out."""
+    return f"(typeof({column}) = 'integer' AND {column} BETWEEN 0 AND {config.MAX_ACCESS_COUNT})"
+
+
+def invalid_access_count(column="access_count"):
+    """The access_count holds something that is not a count (NULL excluded)."""
+    return f"({column} IS NOT NULL AND NOT {valid_access_count(column)})"

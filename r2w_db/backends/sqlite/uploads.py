@@ -1,0 +1,79 @@
+"""The Uploads page's named queries on SQLite: statuses, failures, stuck jobs, uploads waiting
+for extraction, file types, and the oldest upload's day."""
+from r2w_db import config
+from r2w_db.engine import schema, timeutil
+from r2w_db.backends.sqlite.predicates import is_anonymous, older_than, unparseable
+from r2w_db.backends.sqlite.window_sql import in_window, period_of, status_class
+
+
+def status_counts(conn, window):
+    """[(status, uploads)] of the window's uploads, per status class (config.STATUSES, other)."""
+    where, params = in_window("upload_date", window)
+    return [tuple(r) for r in conn.execute(
+        f"SELECT {status_class()} AS status, count(*) FROM cv_uploads WHERE {where}"
+        " GROUP BY 1", params)]
+
+
+def other_statuses(conn, window):
+    """[(stored status or 'NULL', uploads)] of the statuses the application never writes."""
+    where, params = in_window("upload_date", window)
+    documented = ", ".join(f"'{s}'" for s in config.STATUSES)
+    return [tuple(r) for r in conn.execute(
+        f"SELECT coalesce(status, 'NULL') AS status, count(*) AS uploads FROM cv_uploads"
+        f" WHERE (status IS NULL OR status NOT IN ({documented})) AND {where}"
+        " GROUP BY status ORDER BY uploads DESC, status", params)]
+
+
+def by_period(conn, window):
+    """[(period, a count per config.STATUSES, uploads)] of the window."""
+    where, params = in_window("upload_date", window)
+    sums = ", ".join(f"coalesce(sum(status = '{s}'), 0)" for s in config.STATUSES)
+    return conn.execute(
+        f"SELECT {period_of('upload_date', window.grain)} AS period, {sums}, count(*)"
+        f" FROM cv_uploads WHERE {where} GROUP BY 1", params).fetchall()
+
+
+def stuck_jobs(conn, now, limit):
+    """[(job_id, file_type, uploaded_at, age_minutes)] of the stuck jobs, oldest first."""
+    where, params = older_than("upload_date", timeutil.ago(now, minutes=config.STUCK_MINUTES))
+    return [tuple(r) for r in conn.execute(
+        "SELECT job_id, file_type, upload_date AS uploaded_at,"
+        " (julianday(?) - julianday(upload_date)) * 1440.0 AS age_minutes"
+        f" FROM cv_uploads WHERE status = 'processing' AND {where}"
+        " ORDER BY julianday(upload_date) LIMIT ?",
+        (timeutil.iso(now), *params, int(limit)))]
+
+
+def awaiting_extraction(conn, now):
+    """(count, oldest_at, oldest_age_minutes, unreadable) of the uploads in status 'uploaded'."""
+    bad = unparseable("upload_date")
+    return tuple(conn.execute(
+        "SELECT n, strftime('%Y-%m-%dT%H:%M:%f', first), (julianday(?) - first) * 1440.0, bad"
+        f" FROM (SELECT count(*) AS n, coalesce(sum({bad}), 0) AS bad,"
+        f" min(CASE WHEN NOT {bad} THEN julianday(upload_date) END) AS first"
+        " FROM cv_uploads WHERE status = 'uploaded')", (timeutil.iso(now),)).fetchone())
+
+
+def file_types(conn, window):
+    """[(file_type, uploads, failed, finished)] of the window, most uploads first."""
+    where, params = in_window("upload_date", window)
+    return [tuple(r) for r in conn.execute(
+        "SELECT file_type, count(*) AS uploads, coalesce(sum(status = 'failed'), 0) AS failed,"
+        " coalesce(sum(status IN ('completed', 'failed')), 0) AS finished"
+        f" FROM cv_uploads WHERE {where} GROUP BY file_type ORDER BY uploads DESC, file_type",
+        params)]
+
+
+def oldest_day(conn, anonymous_only):
+    """The UTC day ('YYYY-MM-DD') of the oldest upload (only anonymous ones), or None. Canonical
+    timestamps sort as their instants, so their oldest is the first one on the upload_date
+    index; the odd ones (normally none) come from migration 9's partial index."""
+    odd = schema.time_is_odd("upload_date")
+    # `+user_id`: walk the upload_date index, not every anonymous id on the user_id one
+    anonymous = f" AND {is_anonymous('+user_id')}" if anonymous_only else ""
+    return conn.execute(
+        "SELECT date(min(j)) FROM ("
+        "SELECT julianday(min(upload_date)) AS j FROM cv_uploads"
+        f" WHERE upload_date >= '0' AND upload_date < ':' AND NOT {odd}{anonymous}"
+        f" UNION ALL SELECT min(julianday(upload_date)) FROM cv_uploads WHERE {odd}{anonymous})"
+    ).fetchone()[0]

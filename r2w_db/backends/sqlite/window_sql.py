@@ -1,0 +1,112 @@
+"""SQLite's SQL for a time window and its periods, and the pages' shared expressions: a window
+as (sql, params) on a column, UTC days and hours, the anonymous ids' first sightings, a cache
+hit, the status classes and the confidence bins. Re-exported by ops.py.
+
+A window is duck-typed (start, end, grain: periods.Window's): start <= t < end as instants,
+None on a side is unbounded.
+"""
+from r2w_db import config
+from r2w_db.engine import timeutil
+from r2w_db.backends.sqlite.schema import existing_indexes
+from r2w_db.backends.sqlite.predicates import at_or_after, between, day_of, is_anonymous, older_than
+
+HOUR_FORMAT = "%Y-%m-%d %H:00"   # periods.PERIOD_FORMAT["hour"]
+
+
+def window_where(column, start, end):
+    """(sql, params) selecting rows whose `column` lies in [start, end) (None: unbounded)."""
+    if start is None and end is None:
+        return "1", ()
+    if end is None:
+        return at_or_after(column, start)
+    if start is None:
+        return older_than(column, end)
+    return between(column, start, end)
+
+
+def in_window(column, window):
+    """(sql, params) selecting rows whose `column` lies in the window."""
+    return window_where(column, window.start, window.end)
+
+
+def period_of(column, grain="day"):
+    """SQL: the UTC day ('YYYY-MM-DD') or hour ('YYYY-MM-DD HH:00') of a timestamp."""
+    if grain == "day":
+        return day_of(column)
+    return f"strftime('{HOUR_FORMAT}', julianday({column}))"
+
+
+def julian_where(expr, window):
+    """(sql, params): a julianday-valued expression lies in the window."""
+    parts, params = [], []
+    if window.start is not None:
+        parts.append(f"{expr} >= julianday(?)")
+        params.append(timeutil.iso(window.start))
+    if window.end is not None:
+        parts.append(f"{expr} < julianday(?)")
+        params.append(timeutil.iso(window.end))
+    return (" AND ".join(parts) or "1"), tuple(params)
+
+
+def first_seen_anonymous_sql(since=None, until=None, short=False):
+    """(sql, params) of (user_id, first): each anonymous id and the instant (julianday) it was
+    first seen, over its uploads and, should one exist, its users row. With `since` (and
+    `until`) only ids that have an upload or a users row in [since, until), as any id first
+    seen then has: each of them is looked up on the (user_id, upload_date) index, so a short
+    range costs its own ids, not every anonymous upload. `short`: the range is a few hours,
+    so its ids are found on the upload_date index (SQLite would walk every anonymous id on
+    the user_id one)."""
+    users = f"SELECT user_id, julianday(created_at) FROM users WHERE {is_anonymous()}"
+    if since is None and until is None:
+        return f"""
+        SELECT user_id, min(first) AS first FROM (
+            SELECT user_id, min(julianday(upload_date)) AS first FROM cv_uploads
+            WHERE {is_anonymous()} GROUP BY user_id
+            UNION ALL {users})
+        GROUP BY user_id""", ()
+    uploaded, uploaded_params = window_where("upload_date", since, until)
+    created, created_params = window_where("created_at", since, until)
+    return f"""
+        SELECT user_id, min(first) AS first FROM (
+            SELECT ids.user_id, (SELECT min(julianday(o.upload_date)) FROM cv_uploads o
+                                 WHERE o.user_id = ids.user_id) AS first
+            FROM (SELECT user_id FROM cv_uploads
+                  WHERE {is_anonymous("+user_id" if short else "user_id")} AND {uploaded}
+                  UNION SELECT user_id FROM users WHERE {is_anonymous()} AND {created}) ids
+            UNION ALL {users})
+        GROUP BY user_id""", (*uploaded_params, *created_params)
+
+
+HIT = """(u.file_hash <> '' AND EXISTS (
+    SELECT 1 FROM cv_extraction_cache c {indexed_by} WHERE c.file_hash = u.file_hash
+       AND julianday(c.created_at) < julianday(u.upload_date)))"""
+HIT_INDEX = "idx_extraction_cache_hash_created"      # migration 8
+
+
+def hit_sql(conn, indexes=None):
+    """The per-upload cache-hit expression (alias u). SQLite prefers the cache's unique primary
+    key for the lookup, which then reads the cache row (created_at sits after the
+    multi-kilobyte cv_data); where migration 8's (file_hash, created_at) index exists, it is
+    named so that the lookup never leaves the index. Without it the figure is the same, only
+    slower."""
+    indexes = existing_indexes(conn) if indexes is None else indexes
+    return HIT.format(indexed_by=f"INDEXED BY {HIT_INDEX}" if HIT_INDEX in indexes else "")
+
+
+def status_class(column="status"):
+    """SQL: the status, or 'other' for anything the application never writes (NULL included)."""
+    documented = ", ".join(f"'{s}'" for s in config.STATUSES)
+    return f"(CASE WHEN {column} IN ({documented}) THEN {column} ELSE 'other' END)"
+
+
+VALID_CONFIDENCE = "confidence_score BETWEEN 0 AND 1"
+BINS = config.CONFIDENCE_BINS
+# the first bin of the two upper bands: a score is binned inside its own band, even a score
+# a hair below a rule that rounding to 6 places would put in the next bin
+LOW_BIN, CACHEABLE_BIN = round(config.LOW_CONFIDENCE * BINS), round(config.CACHE_THRESHOLD * BINS)
+_RAW = f"CAST(round(confidence_score * {BINS}, 6) AS INTEGER)"
+# SQL: a valid score's bin (0..BINS-1), inside its own band; parameters BINNED_PARAMS
+BINNED = (f"CASE WHEN confidence_score < ? THEN min({_RAW}, {LOW_BIN - 1})"
+          f" WHEN confidence_score < ? THEN max(min({_RAW}, {CACHEABLE_BIN - 1}), {LOW_BIN})"
+          f" ELSE max(min({_RAW}, {BINS - 1}), {CACHEABLE_BIN}) END")
+BINNED_PARAMS = (config.LOW_CONFIDENCE, config.CACHE_THRESHOLD)
