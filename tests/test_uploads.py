@@ -198,7 +198,7 @@ def test_get_user_with_no_cvs_and_missing_user(db):
 
 def traced_reads(monkeypatch):
     """Record every statement run on reader connections."""
-    from r2w_db.backends.sqlite import connection
+    from r2w_db.backends.sqlite import connection   # where Database.read finds open_reader
     statements = []
     real_open = connection.open_reader
 

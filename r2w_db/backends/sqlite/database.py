@@ -5,7 +5,8 @@ from functools import cached_property
 from pathlib import Path
 
 from r2w_db import errors
-from r2w_db.backends.sqlite.connection import open_reader, open_writer, transaction, translated
+from r2w_db.backends.sqlite import connection
+from r2w_db.backends.sqlite.connection import transaction, translated
 from r2w_db.engine.locations import is_pg_url
 
 
@@ -42,7 +43,7 @@ class Database:
     @contextmanager
     def read(self):
         """A short read-only autocommit connection: never creates, migrates or writes."""
-        conn = open_reader(self.path)
+        conn = connection.open_reader(self.path)
         try:
             with translated(self.path):
                 yield conn
@@ -55,7 +56,7 @@ class Database:
 
         `app_schema`: the application's database, so a schema newer than this code knows is
         refused (the monitor's own file passes False)."""
-        conn = open_writer(self.path, create=create, app_schema=app_schema)
+        conn = connection.open_writer(self.path, create=create, app_schema=app_schema)
         try:
             with translated(self.path):
                 yield conn
