@@ -4,14 +4,14 @@ import sys
 
 from r2w_db import errors
 from r2w_db.engine import locations
-from r2w_db.backends import dispatch as backends
+from r2w_db.backends import open_database
 
 
 def database(args):
     """The database --db names (a configured name, a path or a postgresql:// URL), else
-    DATABASE_URL, else the one configured database, else the embedded default: a Database, or
-    a PgDatabase for PostgreSQL (the r2w_db functions dispatch on it)."""
-    return backends.open_database(locations.resolve_db(getattr(args, "db", None)))
+    DATABASE_URL, else the one configured database, else the embedded default: its engine's
+    database object (backends.open_database)."""
+    return open_database(locations.resolve_db(getattr(args, "db", None)))
 
 
 def print_json(data):

@@ -12,7 +12,7 @@ import sys
 from r2w_db import errors
 from r2w_db.cli.common import database, print_json, warn
 from r2w_db.engine import locations, timeutil
-from r2w_db.backends import dispatch as backends
+from r2w_db.backends import open_database
 
 # The figures, the watcher and prometheus_client are imported by the commands that use them:
 # building the parser (every command) stays as quick as it was.
@@ -61,7 +61,7 @@ def cmd_history(args):
         frame = daily(db, Window.between(since.replace(hour=0, minute=0, second=0, microsecond=0),
                                          None, now=timeutil.utcnow()))
         if args.json:
-            print_json({"database": str(db.path), "since": timeutil.iso(since),
+            print_json({"database": db.display, "since": timeutil.iso(since),
                          "days": json.loads(frame.to_json(orient="records", date_format="iso"))})
         else:
             print(frame.to_string(index=False))
@@ -76,13 +76,13 @@ def cmd_history(args):
             raise errors.InvalidValue(f"no recorded metric matches {', '.join(unknown)} "
                                       f"(e.g. {', '.join(DEFAULT_METRICS[:3])}; * matches any part)")
     if args.json:
-        print_json({"database": str(db.path), "since": timeutil.iso(since), "metrics": names,
+        print_json({"database": db.display, "since": timeutil.iso(since), "metrics": names,
                      "points": [{"taken_at": p["taken_at"], "grain": p["grain"],
                                  "values": {n: p["metrics"].get(n) for n in names}} for p in points]})
         return
     if not points:
-        print(f"no snapshot of {db.path} since {timeutil.iso(since)[:16]} UTC: "
-              f"run `python -m r2w_db --db {shlex.quote(str(db.path))} snapshot` (or `watch`)")
+        print(f"no snapshot of {db.display} since {timeutil.iso(since)[:16]} UTC: "
+              f"run `python -m r2w_db --db {shlex.quote(db.display)} snapshot` (or `watch`)")
         return
     print("taken_at (UTC)       grain " + " ".join(f"{n:>22}" for n in names))
     for p in points:
@@ -140,7 +140,7 @@ def _targets(args):
         choices = [location]
     else:
         choices = locations.dashboard_choices(None)
-    return [(c.name or c.display, backends.open_database(c),
+    return [(c.name or c.display, open_database(c),
              lambda s, c=c: settings_mod.for_database(s, c)) for c in choices]
 
 

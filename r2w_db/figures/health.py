@@ -13,10 +13,8 @@ from dataclasses import dataclass
 
 from r2w_db import config, errors
 from r2w_db.app import anonymous, cache, sessions
-from r2w_db.engine import migrations, schema, timeutil
-from r2w_db.backends import dispatch as backends
-from r2w_db.backends.sqlite.database import as_database
-from r2w_db.figures import stats
+from r2w_db.engine import schema, timeutil
+from r2w_db.backends import open_database
 from r2w_db.figures.database_file import storage
 from r2w_db.figures.periods import read
 from r2w_db.formatting import human_age, human_bytes
@@ -56,7 +54,7 @@ class Thresholds:
     free_warn_ratio: float = 0.20        # free pages / all pages
     free_error_ratio: float = 0.50
     free_min_mb: float = 16              # a smaller file is not worth a VACUUM whatever its ratio
-    # PostgreSQL's own checks (figures/pg_server_checks.py); shares are 0..1
+    # PostgreSQL's own checks (backends/postgresql/server_checks.py); shares are 0..1
     pg_connections_warn_share: float = 0.7   # connections in use / max_connections
     pg_connections_error_share: float = 0.9
     pg_long_query_warn_seconds: float = 60   # a query active for longer
@@ -114,6 +112,14 @@ class Check:
     page_label: str = ""
 
 
+@dataclass(frozen=True)
+class ServerCheck(Check):
+    """A check of the server (db.backend.server_checks) that carries its own perfdata:
+    measured = (number, unit, warn, crit)."""
+
+    measured: tuple = (None, "", None, None)
+
+
 def _level(value, warn, error):
     if value is None:
         return OK
@@ -146,11 +152,9 @@ def last_maintenance(db, store=None):
 
 
 def _cmd(db, *words):
-    where = db.display if backends.is_postgresql(db) else as_database(db).path
-    return f"python -m r2w_db --db {shlex.quote(str(where))} " + " ".join(words)
+    return f"python -m r2w_db --db {shlex.quote(open_database(db).display)} " + " ".join(words)
 
 
-@backends.per_backend("r2w_db.backends.postgresql.health")
 def run_checks(db, thresholds=None, last_runs=None, now=None, stats_figures=None,
                cleanups=None):
     """Every health check, in a fixed order, as Check objects (read-only).
@@ -159,27 +163,41 @@ def run_checks(db, thresholds=None, last_runs=None, now=None, stats_figures=None
     maintenance previews' own, as of the current time. `stats_figures`: a `stats` result of
     the same `now`, whose counts are used instead of counting again; `cleanups`:
     cleanup_figures' result, counted meanwhile (the snapshot does both at once).
+    The application's checks come first; then the file's own (WAL size, free pages, planner
+    statistics) where the engine keeps the database in one file, and the server's own
+    (db.backend.server_checks) where it has pg_stat_* views.
     """
-    db = as_database(db)
+    db = open_database(db)
     t = thresholds or Thresholds()
     last_runs = last_runs or {}
     now = now or timeutil.utcnow()
     with read(db) as conn:
-        figures = figures_from_stats(stats_figures) if stats_figures else _figures(conn, now)
-        drift = schema.drift(conn)
-        steps = migrations.plan(conn)
+        figures = figures_from_stats(stats_figures) if stats_figures else _figures(db, conn, now)
+        drift = db.backend.schema.drift(conn)
+        steps = db.backend.schema.plan(conn)
+        server = server_checks(db, conn, t) if db.backend.features.server_stats else []
     figures.update(cleanups or cleanup_figures(db, t))
-    store = storage(db)
-    return application_checks(db, figures, drift, steps, t, last_runs, now) + [
-        _wal(db, store, t),
-        _free_pages(db, store, t),
-        _analyze(db, store, last_runs, now),
-    ]
+    checks = application_checks(db, figures, drift, steps, t, last_runs, now)
+    if db.backend.features.file:
+        store = storage(db)
+        checks += [_wal(db, store, t), _free_pages(db, store, t),
+                   _analyze(db, store, last_runs, now)]
+    return checks + server
+
+
+def server_checks(db, conn, t):
+    """The server's own checks (db.backend.server_checks), read on the health reader `conn`."""
+    vacuum = {"command": _cmd(db, "maintain", "vacuum"), "page": MAINTENANCE_PAGE,
+              "page_label": "Maintenance"}
+    return [ServerCheck(c["key"], c["title"], c["status"], c["value"], c["detail"], c["remedy"],
+                        measured=c["measured"], **(vacuum if c["vacuum"] else {}))
+            for c in db.backend.server_checks.run(conn, t)]
 
 
 def application_checks(db, figures, drift, steps, t, last_runs, now):
     """The checks of the application's data and schema, on either backend (the figures and
-    the schema drift counted by the backend's own SQL)."""
+    the schema drift counted by the backend's own SQL, the words its own where they differ)."""
+    words = db.backend.health.wording()
     return [
         _stuck(db, figures, t),
         _cleanup(db, "sessions", "Expired sessions waiting for cleanup", figures["sessions"],
@@ -193,16 +211,16 @@ def application_checks(db, figures, drift, steps, t, last_runs, now):
                  f"anonymous ids whose every upload is older than the "
                  f"{config.ANONYMOUS_RETENTION_DAYS}-day retention", t.anonymous_grace_days, t,
                  "anonymous"),
-        _unparseable(db, figures, t),
+        _unparseable(db, figures, t, words["unparseable"]),
         _foreign_values(db, figures),
-        _schema(db, drift, steps),
+        _schema(db, drift, steps, words["migrate_remedy"]),
         _logged(db, "integrity", "Last integrity check", last_runs, now,
                 t.integrity_warn_days * 86400, t.integrity_error_days * 86400, never=WARN,
-                remedy="Run an integrity check (PRAGMA integrity_check); it reads the whole file.",
+                remedy=words["integrity_remedy"],
                 command=_cmd(db, "maintain", "integrity")),
         _logged(db, "backup", "Last backup", last_runs, now,
                 t.backup_warn_hours * 3600, t.backup_error_hours * 3600, never=ERROR,
-                remedy="Take a verified online backup.", command=_cmd(db, "backup")),
+                remedy=words["backup_remedy"], command=_cmd(db, "backup")),
     ]
 
 
@@ -245,14 +263,15 @@ def figures_from_stats(got):
     }
 
 
-def _figures(conn, now):
-    cache_row = stats._cache_row(conn)   # the figures of `stats`
-    other = sum(n for status, n in stats._status_counts(conn) if status not in config.STATUSES)
+def _figures(db, conn, now):
+    cache_row = db.backend.stats.cache_row(conn)   # the figures of `stats`
+    other = sum(n for status, n in db.backend.stats.status_counts(conn)
+                if status not in config.STATUSES)
     return {
-        "stuck": stats._stuck(conn, now),
+        "stuck": db.backend.stats.stuck(conn, now),
         "confidence": {"entries": cache_row["n"], "below": cache_row["below_threshold"],
                        "invalid": cache_row["invalid"]},
-        "unparseable": stats.data_quality(conn),
+        "unparseable": db.backend.stats.data_quality(conn),
         "foreign": {"uploads with a status the application never writes": other,
                     "cache entries whose access_count is not a count": cache_row["invalid_access"]},
     }
@@ -303,11 +322,11 @@ def _below_threshold(figures, t):
         page=CONFIDENCE_PAGE, page_label="Confidence")
 
 
-def _unparseable(db, figures, t):
+def _unparseable(db, figures, t, meaning):
     per_column = {k: v for k, v in figures["unparseable"].items() if v}
     n = sum(per_column.values())
     status = WARN if n >= t.unparseable_warn else OK
-    detail = "timestamps SQLite cannot read: left out of every windowed figure"
+    detail = f"{meaning}: left out of every windowed figure"
     if per_column:
         detail += " (" + ", ".join(f"{k}: {v:,}" for k, v in per_column.items()) + ")"
     return Check(
@@ -331,7 +350,7 @@ def _foreign_values(db, figures):
         command=_cmd(db, "stats"), page=UPLOADS_PAGE, page_label="Uploads")
 
 
-def _schema(db, drift, steps):
+def _schema(db, drift, steps, migrate_remedy):
     problems, worst_status = [], OK
     if drift.missing_tables or drift.missing_columns:
         problems.append("missing " + ", ".join(drift.missing_tables + drift.missing_columns))
@@ -357,8 +376,7 @@ def _schema(db, drift, steps):
         f"every documented table, column and index, and this project's indexes (v{schema.CURRENT_VERSION})")
     remedy = ""
     if steps:
-        remedy = ("Migrate (one transaction, keeps every row; building indexes holds the write "
-                  "lock: pick a quiet moment). Every figure is correct without the indexes, only slower.")
+        remedy = f"{migrate_remedy} Every figure is correct without the indexes, only slower."
     elif extras:
         remedy = "Someone changed the schema by hand: check what uses the extra objects before removing them."
     return Check("schema", "Schema and indexes", worst_status, value, detail, remedy,

@@ -9,7 +9,7 @@ import re
 
 from r2w_db import errors
 from r2w_db.engine import timeutil
-from r2w_db.backends import dispatch as backends
+from r2w_db.backends import open_database
 from r2w_db.engine.locations import redact
 from r2w_db.figures import health
 from r2w_db.figures.database_file import storage
@@ -29,7 +29,7 @@ def evaluate(db, thresholds=None, last_runs=None, now=None, problem=None):
     now = now or timeutil.utcnow()
     thresholds = thresholds or health.Thresholds()
     try:
-        db = backends.open_database(db)
+        db = open_database(db)
         last_runs = health.last_maintenance(db) if last_runs is None else last_runs
         checks = health.run_checks(db, thresholds, last_runs, now)
         store = storage_figures(db)
@@ -38,10 +38,11 @@ def evaluate(db, thresholds=None, last_runs=None, now=None, problem=None):
     return report(db, checks, thresholds, last_runs, store, now, problem)
 
 
-@backends.per_backend("r2w_db.backends.postgresql.health")
 def storage_figures(db):
-    """The file figures the SQLite-only checks' numbers read (WAL, free pages, statistics)."""
-    return storage(db)
+    """The file figures the file's own checks' numbers read (WAL, free pages, statistics); {}
+    where the engine keeps no database file (none of its checks reads them)."""
+    db = open_database(db)
+    return storage(db) if db.backend.features.file else {}
 
 
 def report(db, checks, thresholds, last_runs, store, now, problem=None):
@@ -53,7 +54,7 @@ def report(db, checks, thresholds, last_runs, store, now, problem=None):
     code = UNKNOWN_CODE if problem else CODE[worst]
     counts = {colour: sum(1 for c in checks if COLOUR[c.status] == colour)
               for colour in ("red", "amber", "green")}
-    return {"database": str(backends.open_database(db).path), "status": LABEL[code], "exit_code": code,
+    return {"database": open_database(db).display, "status": LABEL[code], "exit_code": code,
             "worst": worst, "counts": counts, "checks": rows, "as_of": timeutil.iso(now),
             "error": problem}
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from r2w_db.engine import timeutil
 from r2w_db.backends import open_database
-from r2w_db.monitor.store import MonitorStore, _has_table
+from r2w_db.monitor.store import MonitorPart, _has_table
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_state (
@@ -65,15 +65,8 @@ LOG_COLUMNS = ("id", "created_at", "destination", "kind", "status", "summary", "
                "attempts", "last_attempt_at", "sent_at", "error")
 
 
-class AlertStore:
+class AlertStore(MonitorPart):
     """Alert state and the notification log (the monitor database is created on first write)."""
-
-    def __init__(self, monitor=None):
-        self.monitor = monitor if isinstance(monitor, MonitorStore) else MonitorStore(monitor)
-
-    @property
-    def path(self):
-        return self.monitor.path
 
     def claim(self, database, decide, destinations, now=None, retry_hours=24, max_attempts=50):
         """In one transaction: `decide(state, first)` (state {check: {status, number, notified_at}},

@@ -24,7 +24,7 @@ from r2w_db import errors
 from r2w_db.engine import timeutil
 from r2w_db.backends import open_database
 from r2w_db.monitor import lineage
-from r2w_db.monitor.store import MonitorStore, _has_table
+from r2w_db.monitor.store import MonitorPart, _has_table
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -108,15 +108,8 @@ class Retention:
         return retention
 
 
-class HistoryStore:
+class HistoryStore(MonitorPart):
     """Snapshots and roll-ups in the monitor database (created on the first write)."""
-
-    def __init__(self, monitor=None):
-        self.monitor = monitor if isinstance(monitor, MonitorStore) else MonitorStore(monitor)
-
-    @property
-    def path(self):
-        return self.monitor.path
 
     def _readable(self, conn, table):
         return _has_table(conn, table)

@@ -222,12 +222,7 @@ class SigninStore:
         return _until(self._row(client, ALL_NAMES), now or timeutil.utcnow())
 
     def rows(self):
-        if not self.monitor.path.exists():
-            return 0
-        with self.monitor.db.read() as conn:
-            if not _has_table(conn, "signin_failures"):
-                return 0
-            return conn.execute("SELECT COUNT(*) FROM signin_failures").fetchone()[0]
+        return self.monitor.count_rows("signin_failures")
 
     # -------------------------------------------------------------- writing
     def begin(self, client, username, now):

@@ -169,12 +169,7 @@ class TokenStore:
 
     def rows(self):
         """Rows in the table, ended ones included (for tests of the bounds)."""
-        if not self.monitor.path.exists():
-            return 0
-        with self.monitor.db.read() as conn:
-            if not _has_table(conn, "signin_tokens"):
-                return 0
-            return conn.execute("SELECT COUNT(*) FROM signin_tokens").fetchone()[0]
+        return self.monitor.count_rows("signin_tokens")
 
     def _cutoffs(self, now):
         return timeutil.iso(now - self.limits.session), timeutil.iso(now - self.limits.idle)

@@ -74,6 +74,15 @@ class MonitorStore:
         with self.db.transaction(create=True, app_schema=False) as conn:
             yield conn
 
+    def count_rows(self, table):
+        """Rows of one of its tables (0 before the file or the table exists)."""
+        if not self.path.exists():
+            return 0
+        with self.db.read() as conn:
+            if not _has_table(conn, table):
+                return 0
+            return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
     def _ensure(self, conn):
         conn.executescript(SCHEMA)
         if "pid" not in [row[1] for row in conn.execute("PRAGMA table_info(maintenance_log)")]:
@@ -230,6 +239,17 @@ class MonitorStore:
         """The newest stored run for this database (older than run `before_id`), or None."""
         runs = self.bench_runs(database, kind=kind, limit=1, before_id=before_id)
         return runs[0] if runs else None
+
+
+class MonitorPart:
+    """A part of the monitor database (alerts, history) on a MonitorStore (or its path)."""
+
+    def __init__(self, monitor=None):
+        self.monitor = monitor if isinstance(monitor, MonitorStore) else MonitorStore(monitor)
+
+    @property
+    def path(self):
+        return self.monitor.path
 
 
 def database_key(database):

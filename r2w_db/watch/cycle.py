@@ -11,7 +11,7 @@ import time
 
 from r2w_db import errors
 from r2w_db.engine import timeutil
-from r2w_db.backends import dispatch as backends
+from r2w_db.backends import open_database
 from r2w_db.figures import health, health_report, rollups
 from r2w_db.figures.snapshot import take_snapshot
 from r2w_db.monitor.alert_store import AlertStore
@@ -22,7 +22,7 @@ from r2w_db.watch import notify as notify_mod, prometheus, settings as settings_
 def record_snapshot(db, settings, history=None, now=None):
     """Take a snapshot, store it, apply the retention and record pending roll-ups.
     Returns (snapshot, {"id", "pruned", "rollups"}); raises what reading the database raises."""
-    db = backends.open_database(db)
+    db = open_database(db)
     history = history if isinstance(history, HistoryStore) else HistoryStore(history)
     now = now or timeutil.utcnow()
     last_runs = health.last_maintenance(db, history.monitor)
@@ -39,7 +39,7 @@ def run_cycle(db, settings=None, monitor=None, now=None, notify=True, prometheus
               interval=None, send_heartbeat=True):
     """One cycle; returns {"ok", "errors", "health", "metrics", "snapshot_id", "rollups",
     "notify", "heartbeat"}. Never raises for a database or a destination that fails."""
-    db = backends.open_database(db)
+    db = open_database(db)
     settings = settings or settings_mod.load()
     now = now or timeutil.utcnow()
     history, alerts = HistoryStore(monitor), AlertStore(monitor)

@@ -17,16 +17,17 @@
 
 Every check runs in a savepoint of the health reader's transaction: a figure the role may not
 read (permission denied) is an amber "cannot read: grant pg_monitor", never an error.
-"""
-from dataclasses import dataclass
 
+Engine-only work: each check returns a plain dict (key, title, status, value, detail, remedy,
+measured = (number, unit, warn, crit), vacuum: whether VACUUM acts on it); figures/health.py
+makes them health checks. `t` is health.Thresholds (its `pg_*` fields), passed in.
+"""
 from r2w_db import errors
 from r2w_db.engine import schema
 from r2w_db.backends.postgresql import schema as pg_schema
-from r2w_db.figures import health
 from r2w_db.formatting import human_age, human_bytes
 
-OK, WARN, ERROR = health.OK, health.WARN, health.ERROR
+OK, WARN, ERROR = "ok", "warn", "error"   # health's statuses
 XID_LIMIT = 2 ** 31
 GRANT = "grant pg_monitor"
 TITLES = {"connections": "Connections", "long_queries": "Long-running queries",
@@ -36,24 +37,17 @@ TITLES = {"connections": "Connections", "long_queries": "Long-running queries",
           "wraparound": "Transaction-ID wraparound"}  # key: the check function's name
 
 
-@dataclass(frozen=True)
-class ServerCheck(health.Check):
-    """A Check that carries its own perfdata: measured = (number, unit, warn, crit)."""
-
-    measured: tuple = (None, "", None, None)
+def run(conn, t):
+    """PostgreSQL's own checks, in a fixed order, on the health reader `conn`: plain dicts."""
+    return [_guarded(conn, build, t) for build in CHECKS]
 
 
-def run(conn, db, t):
-    """PostgreSQL's own checks, in a fixed order, on the health reader `conn`."""
-    return [_guarded(conn, build, db, t) for build in CHECKS]
-
-
-def _guarded(conn, build, db, t):
+def _guarded(conn, build, t):
     import psycopg
 
     try:
         with conn.transaction():  # a savepoint: a refused statement leaves the reader usable
-            return build(conn, db, t)
+            return build(conn, t)
     except psycopg.errors.InsufficientPrivilege as exc:
         key = build.__name__
         return _check(key, WARN, "cannot read",
@@ -62,10 +56,10 @@ def _guarded(conn, build, db, t):
                       "the checks as the tables' owner.", (None, "", None, None))
 
 
-def _check(key, status, value, detail, remedy, measured, **links):
-    """A ServerCheck titled from TITLES; the remedy only when it is not green."""
-    return ServerCheck(key, TITLES[key], status, value, detail, "" if status == OK else remedy,
-                       measured=measured, **links)
+def _check(key, status, value, detail, remedy, measured, vacuum=False):
+    """A check titled from TITLES; the remedy only when it is not green."""
+    return {"key": key, "title": TITLES[key], "status": status, "value": value, "detail": detail,
+            "remedy": "" if status == OK else remedy, "measured": measured, "vacuum": vacuum}
 
 
 def _level(value, warn, error):
@@ -94,7 +88,7 @@ SELECT current_setting('max_connections')::int AS max_connections,
        current_setting('superuser_reserved_connections')::int AS reserved"""
 
 
-def connections(conn, db, t):
+def connections(conn, t):
     sessions = _rows(conn, ACTIVITY_SQL)
     limits = _rows(conn, SETTINGS_SQL)[0]
     used, limit = len(sessions) + 1, limits["max_connections"]  # + this reader
@@ -134,7 +128,7 @@ def _sessions_check(conn, t, key, states, seconds_of, warn_s, error_s, meaning, 
                   (None if hidden and not found else len(found), "", 1, None))
 
 
-def long_queries(conn, db, t):
+def long_queries(conn, t):
     return _sessions_check(
         conn, t, "long_queries", ("active",), "query_seconds",
         t.pg_long_query_warn_seconds, t.pg_long_query_error_seconds, "queries running",
@@ -143,7 +137,7 @@ def long_queries(conn, db, t):
         "(pg_terminate_backend when that is not enough), then look at its plan (`bench`).")
 
 
-def idle_in_transaction(conn, db, t):
+def idle_in_transaction(conn, t):
     return _sessions_check(
         conn, t, "idle_in_transaction", ("idle in transaction", "idle in transaction (aborted)"),
         "state_seconds",
@@ -180,13 +174,7 @@ def _tables(conn):
     return _rows(conn, TABLES_SQL, {"tables": list(schema.COLUMNS)})
 
 
-def _vacuum(db):
-    """The links of a check that VACUUM acts on."""
-    return {"command": health._cmd(db, "maintain", "vacuum"), "page": health.MAINTENANCE_PAGE,
-            "page_label": "Maintenance"}
-
-
-def dead_tuples(conn, db, t):
+def dead_tuples(conn, t):
     judged = [dict(r, share=r["dead"] / (r["live"] + r["dead"])) for r in _tables(conn)
               if r["dead"] >= max(t.pg_dead_min_rows, 1)]
     judged.sort(key=lambda r: -r["share"])
@@ -202,10 +190,10 @@ def dead_tuples(conn, db, t):
         detail, "VACUUM the table (it marks the space reusable without blocking "
         "the application); if it keeps coming back, find what stops autovacuum (a long "
         "transaction) or make it run more often on that table (autovacuum_vacuum_scale_factor).",
-        (round(share, 6), "", t.pg_dead_warn_share, t.pg_dead_error_share), **_vacuum(db))
+        (round(share, 6), "", t.pg_dead_warn_share, t.pg_dead_error_share), vacuum=True)
 
 
-def autovacuum(conn, db, t):
+def autovacuum(conn, t):
     due = [r for r in _tables(conn) if r["dead"] >= max(t.pg_dead_min_rows, 1)
            and r["dead"] > r["trigger"]]
     warn_s, error_s = t.pg_vacuum_warn_hours * 3600, t.pg_vacuum_error_hours * 3600
@@ -229,7 +217,7 @@ def autovacuum(conn, db, t):
         + (f"it is disabled on {', '.join(off)} (ALTER TABLE ... RESET (autovacuum_enabled)); "
            if off else "")
         + "a long transaction or an idle-in-transaction session holds it back, or it is "
-        "throttled (autovacuum_vacuum_cost_limit).", (len(lagging), "", 1, None), **_vacuum(db))
+        "throttled (autovacuum_vacuum_cost_limit).", (len(lagging), "", 1, None), vacuum=True)
 
 
 # ------------------------------------------------------------------ indexes
@@ -270,7 +258,7 @@ def _split(found):
     return [f for f in found if not _owned(f["name"])], [f for f in found if _owned(f["name"])]
 
 
-def unused_indexes(conn, db, t):
+def unused_indexes(conn, t):
     found = _rows(conn, UNUSED_SQL, {"min_bytes": int(t.pg_unused_index_min_mb * 2**20)})
     extra, owned = _split(found)
     reset = conn.execute(RESET_SQL).fetchone()
@@ -301,7 +289,7 @@ def _redundant(pair):
     return (theirs and not mine) or (mine == theirs and pair["name"] > pair["covering"])
 
 
-def duplicate_indexes(conn, db, t):
+def duplicate_indexes(conn, t):
     found = {}
     for pair in filter(_redundant, _rows(conn, COVERING_SQL)):
         found.setdefault(pair["name"], {"name": pair["name"], "covering": []})[
@@ -333,7 +321,7 @@ SELECT datname, age(datfrozenxid)::bigint AS age,
 FROM pg_database ORDER BY age(datfrozenxid) DESC LIMIT 1"""
 
 
-def cache_hit_ratio(conn, db, t):
+def cache_hit_ratio(conn, t):
     row = _rows(conn, CACHE_SQL)[0]
     blocks = row["hit"] + row["read"]
     crit = t.pg_cache_hit_error_ratio or None
@@ -355,7 +343,7 @@ def cache_hit_ratio(conn, db, t):
         "(pg_stat_statements, `bench`).", (round(ratio, 6), "", t.pg_cache_hit_warn_ratio, crit))
 
 
-def wraparound(conn, db, t):
+def wraparound(conn, t):
     row = _rows(conn, WRAPAROUND_SQL)[0]
     age, freeze = row["age"], row["freeze_max_age"]
     warn, error = t.pg_wraparound_warn_share * freeze, t.pg_wraparound_error_share * XID_LIMIT
@@ -368,7 +356,7 @@ def wraparound(conn, db, t):
         "Autovacuum is not freezing old rows: end what holds it back (a "
         "long or idle-in-transaction session, a forgotten prepared transaction or replication "
         "slot), then run VACUUM (FREEZE) on the oldest tables of that database.",
-        (age, "", warn, error), **_vacuum(db))
+        (age, "", warn, error), vacuum=True)
 
 
 CHECKS = (connections, long_queries, idle_in_transaction, dead_tuples, autovacuum,

@@ -1,9 +1,7 @@
-"""One snapshot of a PostgreSQL database, read-only: snapshot.take_snapshot for a PgDatabase (the
-backend seam dispatches here), with the same keys and, wherever the meaning is the same, the
-same metric names, so `history` and the History page read one series across a move.
+"""A snapshot's sizes on PostgreSQL (snapshot.take_snapshot takes the rest), with SQLite's keys
+and, wherever the meaning is the same, its metric names, so `history` and the History page read
+one series across a move.
 
-- stats: every `stats` figure (pg_stats); health: every check's status and number
-  (health.run_checks dispatches to pg_health), as on SQLite.
 - tables: every ordinary table of the current schema. bytes = pg_table_size (heap, TOAST, free
   space and visibility maps), index_bytes = pg_indexes_size: exact, from the catalog, so
   `table_bytes` is "pg_table_size" and table_bytes_exact 1. rows = an exact count(*) for a table
@@ -18,18 +16,12 @@ same metric names, so `history` and the History page read one series across a mo
 - disk: the free and total bytes of the server's data directory when they can be known (the
   server is on this machine, reached over its Unix socket, and the role may read
   data_directory: a superuser or pg_read_all_settings); else null.
-The three parts run at once on their own read-only connections, as on SQLite.
 """
 import os
 import shutil
-import time
-from concurrent.futures import ThreadPoolExecutor
 
-from r2w_db.engine import timeutil
 from r2w_db.backends.postgresql.connection import identifier
 from r2w_db.backends.postgresql.database import as_pg
-from r2w_db.figures import health, health_report, stats
-from r2w_db.figures.snapshot import metrics_of
 
 EXACT_ROWS_MAX = 1_000_000
 TABLES = """
@@ -43,31 +35,13 @@ DATABASE = "SELECT pg_database_size(current_database()), current_setting('block_
 DATA_DIRECTORY = "SELECT setting FROM pg_settings WHERE name = 'data_directory'"
 
 
-def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=None):
-    """snapshot.take_snapshot's dict for a PostgreSQL database, plus "table_rows" ({table:
-    "count" or "reltuples"}). `exact_sizes`: True counts every table's rows exactly, False
-    takes reltuples where the planner has one, None decides by EXACT_ROWS_MAX."""
-    db = as_pg(db)
-    now = now or timeutil.utcnow()
-    thresholds = thresholds or health.Thresholds()
-    started = time.perf_counter()
-    last_runs = health.last_maintenance(db) if last_runs is None else last_runs
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="r2w-snapshot") as pool:
-        got_stats = pool.submit(stats.collect_stats, db, now)
-        got_checks = pool.submit(health.run_checks, db, thresholds, last_runs, now)
-        got_tables = pool.submit(storage, db, exact_sizes)
-        figures, checks, (tables, counted, file, disk) = (
-            got_stats.result(), got_checks.result(), got_tables.result())
-    report = health_report.report(db, checks, thresholds, last_runs,
-                                  health_report.storage_figures(db), now)
-    snap = {"database": db.display, "taken_at": timeutil.iso(now), "stats": figures,
-            "tables": tables, "table_bytes": "pg_table_size", "table_rows": counted,
-            "file": file, "disk": disk, "health": report}
-    snap["seconds"] = round(time.perf_counter() - started, 4)
-    snap["metrics"] = metrics_of(snap)
-    snap["metrics"]["table_bytes_exact"] = 1
-    snap["metrics"]["table_rows_exact"] = int(all(m == "count" for m in counted.values()))
-    return snap
+def sizes(db, exact=None):
+    """{"tables", "table_bytes": "pg_table_size", "table_rows": {table: "count" or "reltuples"},
+    "file", "disk"}. `exact`: True counts every table's rows exactly, False takes reltuples
+    where the planner has one, None decides by EXACT_ROWS_MAX."""
+    tables, counted, file, disk = storage(db, exact)
+    return {"tables": tables, "table_bytes": "pg_table_size", "table_rows": counted,
+            "file": file, "disk": disk}
 
 
 def storage(db, exact=None):

@@ -1,0 +1,105 @@
+"""Roll-ups on SQLite: the figures of each period of a window, with the pages' own statements
+(figures/rollups.py shapes them into its periods). Plain SQL on one read, no pandas: the watcher
+rolls up an hour at a time."""
+from datetime import timedelta
+
+from r2w_db import config
+from r2w_db.backends.sqlite import predicates as P
+from r2w_db.backends.sqlite.ops import (BINNED, BINNED_PARAMS, VALID_CONFIDENCE,
+                                        first_seen_anonymous_sql, in_window, julian_where,
+                                        period_of, status_class)
+from r2w_db.backends.sqlite.overview import hits_by_period
+
+SHORT_RANGE = timedelta(days=2)   # a live edge of a window (see window_sql.first_seen_anonymous_sql)
+
+
+def fill(conn, window, periods):
+    """Count the window's rows into `periods` (rollups.Periods: slot(key) gives a period's
+    figures, None outside; put(key, section, name, value) sets one figure)."""
+    slot, put, grain = periods.slot, periods.put, window.grain
+    where, params = in_window("u.upload_date", window)
+    period = period_of("u.upload_date", grain)
+    _uploads(conn, window, period, where, params, slot)
+    hashed = sum(p["cache"]["hashed"] for p in periods.found.values())
+    for key, n in hits_by_period(conn, window, hashed):
+        put(key, "cache", "hits", n)
+    # anonymous.ids_by_period's new ids, without its running total of owners: the same SQL
+    start, end = periods.start, periods.end
+    short = start is not None and (end is None or end - start <= SHORT_RANGE)
+    first_sql, first_params = first_seen_anonymous_sql(window.start, window.end, short)
+    jwhere, jparams = julian_where("first", window)
+    for key, n in conn.execute(f"SELECT {period_of('first', grain)}, count(*) FROM ({first_sql})"
+                               f" WHERE {jwhere} GROUP BY 1", (*first_params, *jparams)):
+        put(key, "anonymous", "new_ids", n)
+    _confidence(conn, window, slot)
+    for name, table, extra in (("signups", "users", f" AND {P.not_anonymous()}"),
+                               ("sessions_created", "sessions", "")):
+        where, params = in_window("created_at", window)
+        for key, n in conn.execute(
+                f"SELECT {period_of('created_at', grain)}, count(*) FROM {table}"
+                f" WHERE {where}{extra} GROUP BY 1", params):
+            if slot(key) is not None:
+                slot(key)[name] = n
+
+
+def first_day(conn, time_columns):
+    """The earliest UTC day ('YYYY-MM-DD') any of [(table, column)] has a readable timestamp
+    on, or None."""
+    found = [conn.execute(f"SELECT min(julianday({column})) FROM {table}").fetchone()[0]
+             for table, column in time_columns]
+    found = [j for j in found if j is not None]
+    if not found:
+        return None
+    return conn.execute("SELECT date(?)", (min(found),)).fetchone()[0]
+
+
+def _uploads(conn, window, period, where, params, slot):
+    """Uploads by status, file types, hashed and anonymous uploads per period: one pass over
+    the window's uploads (on the (upload_date, status, file_type, file_hash) index)."""
+    types = {}
+    for key, status, file_type, n, hashed, anonymous_uploads in conn.execute(
+            f"SELECT {period}, {status_class('u.status')}, u.file_type, count(*),"
+            " coalesce(sum(u.file_hash IS NOT NULL AND u.file_hash <> ''), 0),"
+            f" coalesce(sum({P.is_anonymous('u.user_id')}), 0)"
+            f" FROM cv_uploads u WHERE {where} GROUP BY 1, 2, 3", params):
+        figures = slot(key)
+        if figures is None:
+            continue
+        figures["uploads"][status] += n
+        figures["uploads"]["total"] += n
+        figures["cache"]["uploads"] += n
+        figures["cache"]["hashed"] += hashed
+        figures["anonymous"]["uploads"] += anonymous_uploads
+        got = types.setdefault(key, {}).setdefault(file_type, [0, 0, 0])
+        got[0] += n
+        got[1] += n if status == "failed" else 0
+        got[2] += n if status in ("completed", "failed") else 0
+    for key, found in types.items():
+        slot(key)["file_types"] = sorted(([t, *v] for t, v in found.items()),
+                                         key=lambda r: (-r[1], str(r[0])))
+
+
+def _confidence(conn, window, slot):
+    where, params = in_window("created_at", window)
+    valid = VALID_CONFIDENCE
+    for row in conn.execute(
+            f"SELECT {period_of('created_at', window.grain)}, count(*), coalesce(sum({valid}), 0),"
+            " coalesce(sum(confidence_score IS NULL), 0),"
+            " coalesce(sum(confidence_score < 0 OR confidence_score > 1), 0),"
+            f" coalesce(sum({valid} AND confidence_score < ?), 0),"
+            f" coalesce(sum({valid} AND confidence_score >= ? AND confidence_score < ?), 0),"
+            f" coalesce(sum({valid} AND confidence_score >= ?), 0),"
+            f" coalesce(sum(CASE WHEN {valid} THEN confidence_score END), 0.0)"
+            f" FROM cv_extraction_cache WHERE {where} GROUP BY 1",
+            (config.LOW_CONFIDENCE, config.LOW_CONFIDENCE, config.CACHE_THRESHOLD,
+             config.CACHE_THRESHOLD, *params)):
+        if slot(row[0]) is not None:
+            slot(row[0])["confidence"].update(dict(zip(
+                ("entries", "valid", "null", "out_of_range", "low", "below_threshold_not_low",
+                 "cacheable", "score_sum"), tuple(row)[1:])))
+    for day, bin_, n in conn.execute(
+            f"SELECT {period_of('created_at', window.grain)}, {BINNED}, count(*)"
+            f" FROM cv_extraction_cache WHERE {valid} AND {where} GROUP BY 1, 2",
+            (*BINNED_PARAMS, *params)):
+        if slot(day) is not None and 0 <= bin_ < len(slot(day)["confidence"]["histogram"]):
+            slot(day)["confidence"]["histogram"][bin_] = n
