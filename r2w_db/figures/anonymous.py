@@ -13,7 +13,6 @@ from r2w_db.engine import timeutil
 from r2w_db.backends import open_database
 from r2w_db.figures import database_file
 from r2w_db.figures.periods import Window, period_frame, rate_column, ratio, read
-from r2w_db.monitor.store import database_key
 
 # (label, upper bound of the age in days; None = no bound), by the id's newest upload
 AGE_BUCKETS = (("< 1 day", 1), ("1–7 days", 7), ("7–30 days", 30), ("30–90 days", 90),
@@ -61,7 +60,7 @@ def owner_groups(db, now, retention_days=config.ANONYMOUS_RETENTION_DAYS, window
     when unreadable or without a window), bucket (AGE_BUCKETS) of its newest. The last pass is
     kept for the next call with the same database state, moment and (or no) window."""
     db = open_database(db)
-    key = (database_key(db), database_file.change_token(db), now, retention_days)
+    key = (db.key, database_file.change_token(db), now, retention_days)
     kept = _LAST_PASS.get(key)
     if kept is not None and (window is None or kept[0] == window):
         return kept[1]

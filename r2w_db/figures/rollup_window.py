@@ -10,10 +10,10 @@ from datetime import datetime
 import pandas as pd
 
 from r2w_db import config
+from r2w_db.backends import open_database
 from r2w_db.engine import timeutil
 from r2w_db.figures import confidence, database_file, rollups, uploads
 from r2w_db.figures.periods import Window, ratio
-from r2w_db.monitor.store import database_key
 
 DAILY_COLUMNS = ("day", "source", "backfilled", *uploads.STATUS_CLASSES, "uploads", "failure_rate",
                  "hashed", "hits", "hit_rate", "new_anonymous_ids", "anonymous_uploads", "signups",
@@ -34,7 +34,7 @@ def days_of(db, window: Window, store=None):
     from r2w_db.monitor.history_store import HistoryStore
 
     store = store if isinstance(store, HistoryStore) else HistoryStore(store)
-    key = (database_key(db), window, str(store.path), database_file.file_token(store.path),
+    key = (open_database(db).key, window, str(store.path), database_file.file_token(store.path),
            database_file.change_token(db))
     if key not in _RECENT:
         if len(_RECENT) >= RECENT_ANSWERS:

@@ -11,7 +11,7 @@ from pathlib import Path
 from r2w_db import errors
 from r2w_db.backends import open_database
 from r2w_db.maintenance.backups import _free_name, check_dest, resolve_dest, stem_of
-from r2w_db.monitor.store import MonitorStore, database_key
+from r2w_db.monitor.store import MonitorStore
 
 NOTHING = "nothing was changed"
 
@@ -59,7 +59,7 @@ def known_backup(monitor, db, source):
             rows = conn.execute(
                 "SELECT backup FROM maintenance_log WHERE database = ? AND backup IS NOT NULL"
                 " AND substr(backup, -?) = ?",
-                (database_key(db), len(source.name), source.name)).fetchall()
+                (db.key, len(source.name), source.name)).fetchall()
         recorded = monitor.verifications().get(str(resolved))
     except errors.R2WError:   # a monitor file without the log yet
         return unknown

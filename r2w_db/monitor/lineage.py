@@ -34,7 +34,7 @@ def moves(monitor):
             target = json.loads(parameters or "{}").get("to")
         except (ValueError, AttributeError):
             continue   # a log row this code did not write
-        target = locations.identity(target) if target else target   # as database_key names it
+        target = locations.identity(target) if target else target   # as db.key names it
         if target and target != source:
             sources = found.setdefault(target, {})
             sources[source] = max(sources.get(source, finished_at), finished_at)

@@ -252,12 +252,6 @@ class MonitorPart:
         return self.monitor.path
 
 
-def database_key(database):
-    """How a database is named in the monitor: its `key` (docs/architecture.md), for a caller
-    that holds a location rather than a database object."""
-    return open_database(database).key
-
-
 def _has_table(conn, name):
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                         (name,)).fetchone() is not None
