@@ -116,7 +116,7 @@ def tables(db, since=None, monitor=None):
                                       "bytes": frame.get(f"tables.{t}.bytes")}) for t in names],
                        ignore_index=True).dropna(subset=["rows"])
     return {"latest": latest, "exact": None if pd.isna(exact) else bool(exact),
-            # only PostgreSQL's snapshots record table_rows_exact (figures/pg_snapshot.py)
+            # only PostgreSQL's snapshots record table_rows_exact (backends/postgresql/snapshot.py)
             "catalog": not pd.isna(last.get("table_rows_exact", float("nan"))),
             "taken_at": last["taken_at"], "series": series.reset_index(drop=True)}
 

@@ -31,7 +31,7 @@ CONFIDENCE = per_period("created_at", CREATED_IN_WINDOW, table="cv_extraction_ca
     coalesce(sum(confidence_score) FILTER (WHERE {VALID}), 0.0) AS score_sum""")
 CONFIDENCE_NAMES = ("entries", "valid", "null", "out_of_range", "low", "below_threshold_not_low",
                     "cacheable", "score_sum")
-# pg_confidence.HISTOGRAM's bins (a score inside its own band), per period
+# confidence.HISTOGRAM's bins (a score inside its own band), per period
 HISTOGRAM_BY_PERIOD = f"""
 SELECT to_char(date_trunc(%(grain)s, created_at AT TIME ZONE 'UTC'), %(fmt)s),
        CASE WHEN score < %(low)s THEN least(raw, %(low_bin)s - 1)
