@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine_info import describe  # noqa: E402
-from r2w_db.engine import batching, migrations, timeutil
+from r2w_db.backends.sqlite import batching  # SQLite's batch budget
+from r2w_db.engine import migrations, timeutil
 
 WORK = ROOT / "bench" / "work" / "maintenance"
 REPORT = ROOT / "bench" / "MAINTENANCE.md"

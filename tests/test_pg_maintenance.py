@@ -127,17 +127,16 @@ def test_batches_commit_one_by_one_and_a_stop_keeps_them(moved):
     """Deletes go in several committed transactions: progress after each commit, and a stop
     request between two leaves the committed ones done and the rest untouched."""
     _, url = moved
-    from r2w_db.backends.postgresql import retention as pg_retention
-    from r2w_db.backends.postgresql import batching as pg_batching
+    from r2w_db.engine import batching
 
     total = registry.preview(url, "sessions").count
     committed = []
+    db = PgDatabase(url)
 
     def delete(**kwargs):
-        return pg_batching.delete_in_batches(
-            url, "sessions", pg_retention._where(pg_retention.OLD_SESSION),
-            (pg_retention.cutoff(7),), progress=committed.append, target_ms=0.001, pause_ms=0,
-            **kwargs)
+        return batching.delete_in_batches(
+            db, "sessions", *db.backend.retention.old_sessions(timeutil.ago(days=7)),
+            progress=committed.append, target_ms=0.001, pause_ms=0, **kwargs)
     first = delete(should_stop=lambda: len(committed) == 2)   # stopped after two commits
     assert committed == [500, first] and first == 510
     assert registry.preview(url, "sessions").count == total - first

@@ -1,78 +1,67 @@
-"""Sign-in sessions: create, resolve (active for config.SESSION_DAYS), delete, clean up."""
+"""Sign-in sessions: create, resolve (active for config.SESSION_DAYS), delete, clean up (the
+statements: db.backend.accounts and db.backend.retention)."""
 import numbers
 import uuid
 
 from r2w_db import config, errors
+from r2w_db.backends import open_database
 from r2w_db.engine import batching, timeutil
-from r2w_db.backends.sqlite import predicates
-from r2w_db.backends.dispatch import per_backend
-from r2w_db.backends.sqlite.connection import transaction
-from r2w_db.backends.sqlite.database import as_database
 
 
-def _days(days):
+def checked_days(days):
+    """`days` when it is a number >= 0, else InvalidValue."""
     if isinstance(days, bool) or not isinstance(days, numbers.Real) or not days >= 0:
         raise errors.InvalidValue(f"days must be a number >= 0, not {days!r}")
     return days
 
 
-@per_backend("r2w_db.backends.postgresql.operations")
 def create_session(db, user_id) -> str:
     """A new uuid4 session for an existing user (InvalidValue when there is no such user)."""
     if not isinstance(user_id, str) or not user_id:
         raise errors.InvalidValue("user_id must be a non-empty string")
+    db = open_database(db)
     session_id = str(uuid.uuid4())
-    with as_database(db).write() as conn:
-        with transaction(conn):
-            if not conn.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone():
-                raise errors.InvalidValue(f"no user with id {user_id!r}: cannot open a session")
-            conn.execute("INSERT INTO sessions (session_id, user_id, created_at) VALUES (?, ?, ?)",
-                         (session_id, user_id, timeutil.now_iso()))
+    with db.backend.accounts.write_transaction(db) as conn:
+        if not db.backend.accounts.user_exists(conn, user_id):
+            raise errors.InvalidValue(f"no user with id {user_id!r}: cannot open a session")
+        db.backend.accounts.insert_session(conn, session_id, user_id, timeutil.utcnow())
     return session_id
 
 
-@per_backend("r2w_db.backends.postgresql.operations")
 def get_user_id_from_session(db, session_id):
     """The session's user_id while it is active, else None (missing, expired or unreadable time)."""
-    cutoff = timeutil.iso(timeutil.ago(days=config.SESSION_DAYS))
-    with as_database(db).read() as conn:
-        row = conn.execute(
-            "SELECT user_id FROM sessions WHERE session_id = ?"
-            " AND julianday(created_at) >= julianday(?)",
-            (session_id, cutoff),
-        ).fetchone()
-    return row[0] if row is not None else None
+    db = open_database(db)
+    cutoff = timeutil.ago(days=config.SESSION_DAYS)
+    with db.read() as conn:
+        return db.backend.accounts.active_session_user(conn, session_id, cutoff)
 
 
-@per_backend("r2w_db.backends.postgresql.operations")
 def delete_session(db, session_id) -> bool:
     """Sign out: True when a session was deleted."""
-    with as_database(db).write() as conn:
-        with transaction(conn):
-            return conn.execute("DELETE FROM sessions WHERE session_id = ?",
-                                (session_id,)).rowcount > 0
+    db = open_database(db)
+    with db.backend.accounts.write_transaction(db) as conn:
+        return db.backend.accounts.delete_session(conn, session_id)
 
 
 def _old(days):
-    return predicates.older_than("created_at", timeutil.ago(days=_days(days)))
+    return timeutil.ago(days=checked_days(days))
 
 
-@per_backend("r2w_db.backends.postgresql.retention")
 def count_old_sessions(db, days=config.SESSION_DAYS) -> int:
-    """Preview of cleanup_old_sessions: sessions created more than `days` days ago (counted
-    on the index, predicates.count_before)."""
-    return count_old_sessions_at(db, days)[0]
+    """Preview of cleanup_old_sessions: sessions created more than `days` days ago (on SQLite
+    counted on the index, predicates.count_before)."""
+    moment = _old(days)
+    db = open_database(db)
+    with db.read() as conn:
+        return db.backend.retention.count_old_sessions(conn, moment)
 
 
-@per_backend("r2w_db.backends.postgresql.retention")
 def count_old_sessions_at(db, *days_list) -> tuple:
-    """count_old_sessions for several ages at once, each counted on the index without parsing
-    a canonical timestamp (predicates.count_before)."""
-    parts = [predicates.count_before("sessions", "created_at", timeutil.ago(days=_days(d)))
-             for d in days_list]
-    with as_database(db).read() as conn:
-        return tuple(conn.execute("SELECT " + ", ".join(sql for sql, _ in parts),
-                                  tuple(p for _, params in parts for p in params)).fetchone())
+    """count_old_sessions for several ages at once, in one read."""
+    moments = [_old(d) for d in days_list]
+    db = open_database(db)
+    with db.read() as conn:
+        return db.backend.retention.count_old_sessions_at(conn, moments)
 
 
 def count_users_signed_out(db, days=config.SESSION_DAYS) -> int:
@@ -82,19 +71,18 @@ def count_users_signed_out(db, days=config.SESSION_DAYS) -> int:
     return old_session_counts(db, days)[1]
 
 
-@per_backend("r2w_db.backends.postgresql.retention")
 def old_session_counts(db, days=config.SESSION_DAYS) -> tuple:
     """(sessions, distinct users) cleanup_old_sessions would delete, in one read of the rows
     (the sessions preview: one scan, not two, holds the read lock half as long)."""
-    where, params = _old(days)
-    with as_database(db).read() as conn:
-        return tuple(conn.execute(
-            f"SELECT count(*), count(DISTINCT user_id) FROM sessions WHERE {where}",
-            params).fetchone())
+    moment = _old(days)
+    db = open_database(db)
+    with db.read() as conn:
+        return db.backend.retention.old_session_counts(conn, moment)
 
 
-@per_backend("r2w_db.backends.postgresql.retention")
 def cleanup_old_sessions(db, days=config.SESSION_DAYS, progress=None) -> int:
     """Delete sessions created more than `days` days ago, in short batches; the number deleted."""
-    where, params = _old(days)
+    moment = _old(days)
+    db = open_database(db)
+    where, params = db.backend.retention.old_sessions(moment)
     return batching.delete_in_batches(db, "sessions", where, params, progress=progress)

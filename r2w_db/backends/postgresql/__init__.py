@@ -2,18 +2,22 @@
 statement and lock timeouts. `BACKEND` is what `db.backend` gives."""
 from r2w_db.backends.base import Backend, Features
 from r2w_db.backends.postgresql import ops
+from r2w_db.backends.postgresql import accounts, batching, extractions, retention
 from r2w_db.backends.postgresql import anonymous, cache_hits, confidence, overview, uploads
 from r2w_db.backends.postgresql import benchmark, loadtest
 from r2w_db.backends.postgresql import check, schema, stats
 from r2w_db.backends.postgresql import backups, move, restore, tasks
 
 JOURNAL = "it is SQLite's; PostgreSQL always writes ahead (its WAL)"
+BY_DELETE = "PostgreSQL locks rows: each batch is one DELETE that finds its rows (delete_some)"
 
 BACKEND = Backend(
     name="postgresql", label="PostgreSQL", ops=ops,
     features=Features(file=False, wal=False, journal_mode=False, hot_journal=False, dbstat=False,
                       amcheck=True, server_stats=True,
                       unsupported={"journal_mode": JOURNAL,
+                                   "batching.find_rows": BY_DELETE,
+                                   "batching.delete_rows": BY_DELETE,
                                    "tasks.checkpoint": tasks.NO_CHECKPOINT,
                                    "tasks.checkpoint_preview": tasks.NO_CHECKPOINT,
                                    **dict.fromkeys(("move.source_snapshot", "move.source_rows",
@@ -24,7 +28,8 @@ BACKEND = Backend(
                                    "stats.file_sizes": "a PostgreSQL database is not a file",
                                    "windowed.rollups": "the pages read PostgreSQL live (the "
                                                        "roll-ups answer windows on SQLite)"}),
-    queries={"tasks": tasks, "backups": backups, "restore": restore,
+    queries={"accounts": accounts, "batching": batching, "extractions": extractions,
+             "retention": retention, "tasks": tasks, "backups": backups, "restore": restore,
              "move": move,
              "check": check, "schema": schema, "stats": stats,
              "benchmark": benchmark, "loadtest": loadtest,

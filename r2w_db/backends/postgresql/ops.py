@@ -1,5 +1,6 @@
 """PostgreSQL's SQL fragments: timestamps are timestamptz, compared as instants; anonymous ids by
 starts_with; a conditional count is count(*) FILTER (WHERE ...)."""
+from datetime import timezone
 
 from r2w_db.backends.postgresql.window_sql import (  # noqa: F401  (windows, periods)
     ANON, CREATED_IN_WINDOW, FIRST_IN_WINDOW, FIRST_SEEN_ANONYMOUS, ISO_FORMAT, PG_PERIOD_FORMAT,
@@ -7,3 +8,8 @@ from r2w_db.backends.postgresql.window_sql import (  # noqa: F401  (windows, per
     window_params)
 
 PARAM = "%s"   # the parameter style of a positional statement (psycopg)
+
+
+def instant(moment):
+    """A naive UTC datetime as a statement's parameter: an aware UTC instant (timestamptz)."""
+    return moment.replace(tzinfo=timezone.utc)

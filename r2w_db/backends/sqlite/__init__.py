@@ -2,6 +2,7 @@
 BEGIN IMMEDIATE transactions with a busy timeout. `BACKEND` is what `db.backend` gives."""
 from r2w_db.backends.base import Backend, Features
 from r2w_db.backends.sqlite import ops
+from r2w_db.backends.sqlite import accounts, batching, extractions, retention
 from r2w_db.backends.sqlite import anonymous, cache_hits, confidence, overview, uploads
 from r2w_db.backends.sqlite import benchmark, loadtest
 from r2w_db.backends.sqlite import check, schema, stats
@@ -12,6 +13,9 @@ BACKEND = Backend(
     features=Features(file=True, wal=True, journal_mode=True, hot_journal=True, dbstat=True,
                       amcheck=False, server_stats=False,
                       unsupported={
+                          "batching.delete_some": "the rows are found first by a plain read "
+                                                  "(find_rows), so the write lock never waits "
+                                                  "on a scan",
                           "backups.dump": "an SQLite backup is a copy of the file (backups.copy)",
                           **dict.fromkeys(("move.target_state", "move.converter", "move.table_rows",
                                            "move.load_transaction", "move.build_indexes"),
@@ -21,7 +25,8 @@ BACKEND = Backend(
                           "schema.drop_index_sql": "an SQLite index is built in one transaction, "
                                                     "never left half built",
                       }),
-    queries={"tasks": tasks, "backups": backups, "restore": restore,
+    queries={"accounts": accounts, "batching": batching, "extractions": extractions,
+             "retention": retention, "tasks": tasks, "backups": backups, "restore": restore,
              "move": move,
              "check": check, "schema": schema, "stats": stats,
              "benchmark": benchmark, "loadtest": loadtest,
