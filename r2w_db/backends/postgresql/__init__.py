@@ -6,6 +6,7 @@ from r2w_db.backends.postgresql import accounts, batching, extractions, retentio
 from r2w_db.backends.postgresql import anonymous, cache_hits, confidence, overview, uploads
 from r2w_db.backends.postgresql import benchmark, loadtest
 from r2w_db.backends.postgresql import check, schema, stats
+from r2w_db.backends.postgresql import health, rollups, server_checks, snapshot
 from r2w_db.backends.postgresql import backups, move, restore, tasks
 
 JOURNAL = "it is SQLite's; PostgreSQL always writes ahead (its WAL)"
@@ -28,7 +29,9 @@ BACKEND = Backend(
                                    "stats.file_sizes": "a PostgreSQL database is not a file",
                                    "windowed.rollups": "the pages read PostgreSQL live (the "
                                                        "roll-ups answer windows on SQLite)"}),
-    queries={"accounts": accounts, "batching": batching, "extractions": extractions,
+    queries={"health": health, "rollups": rollups, "server_checks": server_checks,
+             "snapshot": snapshot,
+             "accounts": accounts, "batching": batching, "extractions": extractions,
              "retention": retention, "tasks": tasks, "backups": backups, "restore": restore,
              "move": move,
              "check": check, "schema": schema, "stats": stats,

@@ -6,6 +6,7 @@ from r2w_db.backends.sqlite import accounts, batching, extractions, retention
 from r2w_db.backends.sqlite import anonymous, cache_hits, confidence, overview, uploads
 from r2w_db.backends.sqlite import benchmark, loadtest
 from r2w_db.backends.sqlite import check, schema, stats
+from r2w_db.backends.sqlite import health, rollups, snapshot
 from r2w_db.backends.sqlite import backups, move, restore, tasks
 
 BACKEND = Backend(
@@ -13,6 +14,12 @@ BACKEND = Backend(
     features=Features(file=True, wal=True, journal_mode=True, hot_journal=True, dbstat=True,
                       amcheck=False, server_stats=False,
                       unsupported={
+                          "server_checks": "SQLite is a file, not a server: no connections, "
+                                           "sessions or autovacuum to watch (the file's own "
+                                           "checks, WAL and free pages, stand in)",
+                          "snapshot.storage": "an SQLite file's sizes are its pages' (sizes)",
+                          "snapshot.disk_figures": "an SQLite file is on this machine: its disk "
+                                                   "is the one it is on (sizes)",
                           "batching.delete_some": "the rows are found first by a plain read "
                                                   "(find_rows), so the write lock never waits "
                                                   "on a scan",
@@ -25,7 +32,8 @@ BACKEND = Backend(
                           "schema.drop_index_sql": "an SQLite index is built in one transaction, "
                                                     "never left half built",
                       }),
-    queries={"accounts": accounts, "batching": batching, "extractions": extractions,
+    queries={"health": health, "rollups": rollups, "snapshot": snapshot,
+             "accounts": accounts, "batching": batching, "extractions": extractions,
              "retention": retention, "tasks": tasks, "backups": backups, "restore": restore,
              "move": move,
              "check": check, "schema": schema, "stats": stats,
