@@ -39,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.machine_info import describe  # noqa: E402
 from r2w_db.backends.sqlite import batching  # SQLite's batch budget
-from r2w_db.engine import migrations, timeutil
+from r2w_db.engine import timeutil
+from r2w_db.backends import migrations
 
 WORK = ROOT / "bench" / "work" / "maintenance"
 REPORT = ROOT / "bench" / "MAINTENANCE.md"

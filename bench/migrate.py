@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from machine_info import describe  # noqa: E402
 from maintenance import Writer, summary  # noqa: E402
 
-from r2w_db.engine import migrations, schema  # noqa: E402
+from r2w_db.engine import schema  # noqa: E402
+from r2w_db.backends import migrations
 
 TEMPLATE = ROOT / "bench" / "work" / "large.db"  # the file bench/scale.py builds
 WORK = ROOT / "bench" / "work" / "migrate"
@@ -121,7 +122,7 @@ def render(report):
         + ". A separate writer process (Python's default 5 s busy timeout) commits one session "
         "every 5 ms throughout. Each step runs in its own transaction; `held` is how long it held "
         "the write lock, `estimate` what `migrate --dry-run` said beforehand (rows x the per-table "
-        "rate in r2w_db/engine/migrations.py).", "",
+        "rate in r2w_db/backends/sqlite/schema.py).", "",
         f"Writer alone (baseline): worst {report['baseline'].get('max_ms', 0):.1f} ms, "
         f"p99 {report['baseline'].get('p99_ms', 0):.1f} ms.", "",
         "| step | kind | rows | estimate (s) | held (s) | µs/row | writer's worst stall (ms) | failed writes |",

@@ -107,7 +107,7 @@ def page_times(db, runs, env):
 
 def connect_ms(db, times=20):
     """Median milliseconds of opening a reader and running SELECT 1 (what each load-test call pays)."""
-    from r2w_db.backends.dispatch import open_database
+    from r2w_db.backends import open_database
 
     db, took = open_database(db), []
     for _ in range(times):

@@ -46,8 +46,10 @@ sys.path.insert(0, str(ROOT))
 from bench.machine_info import describe  # noqa: E402
 from r2w_db import config
 from r2w_db.bench import benchmark
-from r2w_db.engine import migrations, schema, timeutil
-from r2w_db.backends.dispatch import open_database
+from r2w_db.backends.sqlite import schema as sqlite_schema  # noqa: E402
+from r2w_db.engine import schema, timeutil
+from r2w_db.backends import migrations
+from r2w_db.backends import open_database
 from r2w_db.backends.sqlite.connection import open_reader
 from r2w_db.backends.sqlite.database import Database
 from r2w_db.figures import stats
@@ -121,14 +123,14 @@ def prepare_copies():
         log("copying the un-migrated copy ...")
         copy_db(LARGE, UNMIGRATED)
         conn = sqlite3.connect(UNMIGRATED)
-        for name in schema.existing_indexes(conn):
+        for name in sqlite_schema.existing_indexes(conn):
             if name not in schema.DOCUMENTED_INDEXES:
                 conn.execute(f"DROP INDEX {name}")
         conn.execute("PRAGMA user_version = 0")
         conn.commit()
         conn.close()
     with Database(UNMIGRATED).read() as conn:
-        assert set(schema.existing_indexes(conn)) == set(schema.DOCUMENTED_INDEXES)
+        assert set(sqlite_schema.existing_indexes(conn)) == set(schema.DOCUMENTED_INDEXES)
 
 
 def table_counts(path):

@@ -40,8 +40,7 @@ from dashboard.access import (  # noqa: F401  (pages and tests use them as ui.*)
 from r2w_db import errors, formatting
 from r2w_db.demo.default import ensure_default
 from r2w_db.engine import locations, schema
-from r2w_db.backends.dispatch import open_database
-from r2w_db.backends.sqlite.database import Database
+from r2w_db.backends import open_database
 from r2w_db.figures import database_file, periods
 
 CACHE_TTL_S = 30
@@ -55,7 +54,7 @@ human_age = formatting.human_age
 
 @dataclass
 class PageContext:
-    db: Database
+    db: object    # the database object (backends.open_database)
     location: locations.DbLocation
     is_demo: bool
     schema_version: int
@@ -88,11 +87,11 @@ def _cached_call(_func, _db, name, path_str, token, args, kwargs):
     return _func(_db, *args, **dict(kwargs))
 
 
-def cached(func, db: Database, *args, **kwargs):
+def cached(func, db, *args, **kwargs):
     """func(db, *args, **kwargs), cached for a short TTL and recomputed when the database
     changes (database_file.change_token)."""
     name = f"{func.__module__}.{func.__qualname__}"
-    return _cached_call(func, db, name, str(db.path), database_file.change_token(db), args,
+    return _cached_call(func, db, name, db.key, database_file.change_token(db), args,
                         tuple(sorted(kwargs.items())))
 
 
@@ -102,13 +101,13 @@ def _cached_history_call(_func, _db, name, path_str, token, monitor_str, monitor
     return _func(_db, *args, **dict(kwargs))
 
 
-def cached_history(func, db: Database, *args, **kwargs):
+def cached_history(func, db, *args, **kwargs):
     """Like `cached`, for functions that read the monitor database (history, the maintenance
     log, the watcher): the key also holds the monitor database's path and change token, so a
     new snapshot shows at once (a snapshot never changes the application's file)."""
     name = f"{func.__module__}.{func.__qualname__}"
     monitor = locations.monitor_db_path()
-    return _cached_history_call(func, db, name, str(db.path), database_file.change_token(db),
+    return _cached_history_call(func, db, name, db.key, database_file.change_token(db),
                                 str(monitor), change_token(monitor), args,
                                 tuple(sorted(kwargs.items())))
 

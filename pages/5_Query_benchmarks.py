@@ -49,7 +49,7 @@ def run_load(ctx, store, generated, threads, seconds):
 def latest(runs, key, db):
     """The newest stored run, or the one just made here when it could not be stored."""
     mine = st.session_state.get(key)
-    if mine and mine.get("database") == str(db.path) and mine.get("id") is None:
+    if mine and mine.get("database") == db.display and mine.get("id") is None:
         return mine
     return runs[0] if runs else None
 

@@ -29,10 +29,9 @@ from r2w_db.app.uploads import (
                            update_cv_upload_status,
 )
 from r2w_db.app.users import create_user, get_user_by_email, get_user_by_id, update_user_profile
-from r2w_db.backends.sqlite.database import Database, as_database
-from r2w_db.backends import open_database
-from r2w_db.engine import migrations as _migrations
-from r2w_db.engine.migrations import init, migrate
+from r2w_db.backends import Database, open_database
+from r2w_db.backends import open_database as as_database  # the name it had before the seam
+from r2w_db.backends.migrations import init, migrate
 from r2w_db.errors import (
                            DatabaseLocked,
                            DatabaseMissing,
@@ -50,4 +49,3 @@ from r2w_db.errors import (
 from r2w_db.figures.check import run_check
 from r2w_db.figures.stats import calculate_cache_hit_rate, collect_stats, get_extraction_stats
 
-_migrations.use_opener(open_database)  # a path or URL given to init/migrate

@@ -53,8 +53,8 @@ def test_an_unsupported_operation_is_one_line():
     backend = open_database("postgresql://u@h/db").backend
     with pytest.raises(errors.NotSupported, match="^switching the journal mode is not available on"
                                                    " PostgreSQL: it is SQLite's"):
-        backend.require("journal_mode", "switching the journal mode")
-    open_database("/tmp/none.db").backend.require("journal_mode")  # SQLite has it: no error
+        backend.require("journal", "switching the journal mode")
+    open_database("/tmp/none.db").backend.require("journal")  # SQLite has it: no error
 
 
 def test_database_objects_answer_the_same_questions(tmp_path):

@@ -96,7 +96,7 @@ def test_dashboard_choices(tmp_path):
 
 
 def test_postgresql_urls_resolve_in_all_four_ways_with_the_password_hidden(tmp_path):
-    from r2w_db.backends import dispatch as backends
+    from r2w_db import backends
     from r2w_db.backends.sqlite.database import Database
     from r2w_db.backends.postgresql.database import PgDatabase
 

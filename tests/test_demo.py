@@ -9,7 +9,9 @@ import pytest
 
 from r2w_db import config, errors
 from r2w_db.demo import builder
-from r2w_db.engine import migrations, schema, timeutil
+from r2w_db.engine import schema, timeutil
+from r2w_db.backends import migrations
+from r2w_db.backends.sqlite import schema as sqlite_schema
 from r2w_db.backends.sqlite.database import Database
 
 NOW = datetime(2026, 11, 24, 8, 15, 2, 123456)
@@ -124,8 +126,8 @@ def test_is_demo(built, tmp_path):
 
 
 def test_schema_is_exactly_the_documented_one(conn):
-    assert schema.drift(conn).ok
-    assert schema.user_version(conn) == schema.CURRENT_VERSION
+    assert sqlite_schema.drift(conn).ok
+    assert sqlite_schema.user_version(conn) == schema.CURRENT_VERSION
     assert one(conn, "PRAGMA application_id") == builder.DEMO_APPLICATION_ID == 0x52325744
 
 

@@ -121,7 +121,9 @@ def test_no_import_cycle():
 
 def test_the_layer_graph_sees_real_imports():
     """The checks above read the imports correctly (a check that sees nothing proves nothing)."""
-    assert "backends.sqlite.connection" in imports_of("app.users", modules()["app.users"])
+    assert "backends" in imports_of("app.users", modules()["app.users"])
+    assert "backends.sqlite.connection" in imports_of("backends.sqlite.database",
+                                                      modules()["backends.sqlite.database"])
     assert "monitor.store" in imports_of("maintenance.runner", modules()["maintenance.runner"])
 
 

@@ -51,3 +51,20 @@ class Backend:
 
     def supports(self, operation):
         return operation not in self.features.unsupported
+
+
+class DatabaseObject:
+    """What every engine's database object shares: two are equal when they are of one engine
+    and name the same place (`_place`); `display` is how it is shown (no secret in it)."""
+
+    def _place(self):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.display!r})"
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other._place() == self._place()
+
+    def __hash__(self):
+        return hash((type(self).__name__, self._place()))

@@ -5,14 +5,13 @@ Exit 0 on success; on failure one clear line on stderr and a non-zero status.
 import argparse
 import getpass
 import os
-import sqlite3
 import sys
 
 from r2w_db import config, errors
+from r2w_db.backends import driver_errors
 from r2w_db.cli.common import database, print_json, warn
-from r2w_db.engine import migrations, schema
-from r2w_db.backends.sqlite import journal
-from r2w_db.backends.sqlite.database import as_database
+from r2w_db.engine import schema
+from r2w_db.backends import migrations
 from r2w_db.figures import check, stats
 
 
@@ -24,7 +23,7 @@ def _refuse_when_read_only(what):
 def cmd_init(args):
     _refuse_when_read_only("init")
     steps = migrations.init(database(args))
-    print(f"initialised {database(args).path}: {len(steps)} step(s) run")
+    print(f"initialised {database(args).display}: {len(steps)} step(s) run")
 
 
 def cmd_migrate(args):
@@ -33,13 +32,16 @@ def cmd_migrate(args):
         _refuse_when_read_only("migrate")
     additions = not args.defer_additions
     steps = migrations.pending(db, additions)
+    if args.wal:
+        db.backend.require("journal", "the journal mode (--wal)")
+    journal = db.backend.journal if args.wal else None
     switch = args.wal and journal.mode(db) != "wal"
     if not steps and not switch:
-        print(f"{db.path} is up to date (schema version {schema.CURRENT_VERSION}"
+        print(f"{db.display} is up to date (schema version {schema.CURRENT_VERSION}"
               + (", this project's additions deferred)" if not additions else ")"))
         return
     verb = "would run" if args.dry_run else "running"
-    print(f"{verb} {len(steps) + switch} step(s) on {db.path}:")
+    print(f"{verb} {len(steps) + switch} step(s) on {db.display}:")
     for step in steps:
         print(f"  [{step.version}] {_step_line(step)}")
     if switch:
@@ -54,7 +56,7 @@ def cmd_migrate(args):
         print(f"  done: journal mode {journal.switch_to_wal(db)} -> wal")
     if not additions:
         print("this project's additions (indexes of migrations 7-9) are deferred: run "
-              f"`python -m r2w_db --db {db.path} migrate` at a quiet hour")
+              f"`python -m r2w_db --db {db.display} migrate` at a quiet hour")
 
 
 def _step_line(step):
@@ -70,12 +72,12 @@ def _step_line(step):
 def cmd_recover(args):
     """Roll back a crashed writer's hot journal (a writer's first read does it), then quick_check."""
     _refuse_when_read_only("recover")
-    db = as_database(database(args))  # a hot journal is SQLite's: NotSupported otherwise
-    with db.write() as conn:
-        result = [row[0] for row in conn.execute("PRAGMA quick_check(20)")]
+    db = database(args)
+    db.backend.require("recover", "recover")
+    result = db.backend.journal.recover(db)
     if result != ["ok"]:
-        raise errors.DatabaseDamaged(db.path, "; ".join(result))
-    print(f"{db.path}: no hot journal left; quick_check ok")
+        raise errors.DatabaseDamaged(db.display, "; ".join(result))
+    print(f"{db.display}: no hot journal left; quick_check ok")
 
 
 def cmd_check(args):
@@ -143,7 +145,7 @@ def cmd_stats(args):
     figures = stats.collect_stats(db)
     found = figures.get("schema", {}).get("user_version") or 0
     if found > schema.CURRENT_VERSION:
-        warn(errors.SchemaTooNew(db.path, found, schema.CURRENT_VERSION).args[0]
+        warn(errors.SchemaTooNew(db.display, found, schema.CURRENT_VERSION).args[0]
               .replace("upgrade r2w monitor before touching it",
                        "figures may be incomplete; writers refuse it"))
     if args.json:
@@ -175,7 +177,7 @@ def cmd_demo(args):
                          progress=None if args.quiet else _progress_line)
     if not args.quiet:
         print(file=sys.stderr)
-    print(f"demo data ({args.scale}, seed {args.seed}) written to {db.path}: "
+    print(f"demo data ({args.scale}, seed {args.seed}) written to {db.display}: "
           + ", ".join(f"{v:,} {k}" for k, v in summary.items() if isinstance(v, int)))
 
 
@@ -264,7 +266,7 @@ def main(argv=None):
     except errors.R2WError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except sqlite3.Error as exc:  # one that no module translated: still one line
+    except driver_errors() as exc:  # one that no module translated: still one line
         print(f"error: database error: {errors.one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

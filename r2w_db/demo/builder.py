@@ -26,9 +26,9 @@ import bcrypt
 
 from r2w_db import config, errors
 from r2w_db.demo import documents as documents
-from r2w_db.engine import migrations, timeutil
-from r2w_db.backends.sqlite.connection import transaction
-from r2w_db.backends.sqlite.database import as_database
+from r2w_db.engine import timeutil
+from r2w_db.backends import migrations
+from r2w_db.backends import open_database
 
 DEMO_APPLICATION_ID = 0x52325744  # "R2WD"
 DEMO_PASSWORD = b"demo-password"
@@ -108,9 +108,10 @@ class DemoTargetNotEmpty(errors.R2WError):
 # ------------------------------------------------------------------ public API
 
 def is_demo(db) -> bool:
-    """True when the database carries the demo mark (PRAGMA application_id); read-only."""
-    with as_database(db).read() as conn:
-        return conn.execute("PRAGMA application_id").fetchone()[0] == DEMO_APPLICATION_ID
+    """True when the database carries the demo mark (SQLite's application_id); read-only."""
+    db = open_database(db)
+    with db.read() as conn:
+        return db.backend.database_file.application_id(conn) == DEMO_APPLICATION_ID
 
 
 def build_demo(db, scale="small", seed=0, now=None, progress=None) -> dict:
@@ -122,7 +123,8 @@ def build_demo(db, scale="small", seed=0, now=None, progress=None) -> dict:
     if scale not in SCALES:
         raise errors.InvalidValue(
             f"unknown demo scale {scale!r}: choose one of {', '.join(SCALES)}")
-    db = as_database(db)
+    db = open_database(db)
+    db.backend.require("demo", "demo")
     now = _normalise_now(now)
     started = time.perf_counter()
     created = not db.path.exists()
@@ -131,14 +133,11 @@ def build_demo(db, scale="small", seed=0, now=None, progress=None) -> dict:
             _refuse_if_not_empty(conn, db.path)
     try:
         migrations.init(db)
-        with db.write() as conn:
-            # this connection only (closed after the build): no fsync, 256 MB of page cache
-            conn.execute("PRAGMA synchronous = OFF")
-            conn.execute("PRAGMA cache_size = -262144")
-            with transaction(conn):
-                _refuse_if_not_empty(conn, db.path)
-                summary = _Builder(SCALES[scale], seed, now, progress).run(conn)
-                conn.execute(f"PRAGMA application_id = {int(DEMO_APPLICATION_ID)}")
+        files = db.backend.database_file
+        with db.transaction(before=files.prepare_bulk_write) as conn:
+            _refuse_if_not_empty(conn, db.path)
+            summary = _Builder(SCALES[scale], seed, now, progress).run(conn)
+            files.set_application_id(conn, DEMO_APPLICATION_ID)
     except BaseException:
         if created:
             for suffix in ("", "-wal", "-shm", "-journal"):

@@ -57,3 +57,16 @@ def pid_alive(pid):
     except OSError:
         return True
     return True
+
+
+def file_token(path):
+    """(mtime_ns, size) of a file and of its WAL (None for one that does not exist): changes
+    whenever the file is written (the dashboard's cache keys hold it)."""
+    parts = []
+    for candidate in (Path(path), Path(str(path) + "-wal")):
+        try:
+            stat = candidate.stat()
+            parts.append((stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            parts.append(None)
+    return tuple(parts)

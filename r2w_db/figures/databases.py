@@ -1,8 +1,9 @@
 """Every configured database at a glance: reachable, schema version, size, worst health and the
 last snapshot. One broken database is a row saying why, never an error for the others."""
 from r2w_db import config, errors
-from r2w_db.engine import migrations, timeutil
-from r2w_db.backends import dispatch as backends
+from r2w_db.engine import timeutil
+from r2w_db.backends import migrations
+from r2w_db.backends import open_database
 from r2w_db.figures import health, health_report
 from r2w_db.figures.database_file import storage
 from r2w_db.monitor.history_store import HistoryStore
@@ -19,7 +20,7 @@ def summary(location, now=None, history=None):
     """{name, title, location (redacted), reachable, error, schema_version, size_bytes,
     worst_health, health_counts, last_snapshot} of one database."""
     now = now or timeutil.utcnow()
-    db = backends.open_database(location)
+    db = open_database(location)
     row = {"name": location.name, "title": location.title, "location": location.display,
            "reachable": False, "error": None, "schema_version": None, "size_bytes": None,
            "worst_health": None, "health_counts": None, "last_snapshot": None}

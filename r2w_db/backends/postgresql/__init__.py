@@ -2,21 +2,24 @@
 statement and lock timeouts. `BACKEND` is what `db.backend` gives."""
 from r2w_db.backends.base import Backend, Features
 from r2w_db.backends.postgresql import ops
-from r2w_db.backends.postgresql import accounts, batching, extractions, retention
 from r2w_db.backends.postgresql import anonymous, cache_hits, confidence, overview, uploads
-from r2w_db.backends.postgresql import benchmark, loadtest
-from r2w_db.backends.postgresql import check, schema, stats
-from r2w_db.backends.postgresql import health, rollups, server_checks, snapshot
+from r2w_db.backends.postgresql import accounts, batching, extractions, retention
+from r2w_db.backends.postgresql import check, database_file, schema, stats
 from r2w_db.backends.postgresql import backups, move, restore, tasks
+from r2w_db.backends.postgresql import benchmark, loadtest
+from r2w_db.backends.postgresql import health, rollups, server_checks, snapshot
 
-JOURNAL = "it is SQLite's; PostgreSQL always writes ahead (its WAL)"
+JOURNAL = "it is SQLite's; PostgreSQL always writes ahead to its WAL"
+DEMO_MARK = "the demo is built into an SQLite file (move it to PostgreSQL with move)"
 BY_DELETE = "PostgreSQL locks rows: each batch is one DELETE that finds its rows (delete_some)"
 
 BACKEND = Backend(
     name="postgresql", label="PostgreSQL", ops=ops,
     features=Features(file=False, wal=False, journal_mode=False, hot_journal=False, dbstat=False,
                       amcheck=True, server_stats=True,
-                      unsupported={"journal_mode": JOURNAL,
+                      unsupported={"journal": JOURNAL, "demo": "", "recover": "",
+                                   "database_file.set_application_id": DEMO_MARK,
+                                   "database_file.prepare_bulk_write": DEMO_MARK,
                                    "batching.find_rows": BY_DELETE,
                                    "batching.delete_rows": BY_DELETE,
                                    "tasks.checkpoint": tasks.NO_CHECKPOINT,
@@ -34,7 +37,7 @@ BACKEND = Backend(
              "accounts": accounts, "batching": batching, "extractions": extractions,
              "retention": retention, "tasks": tasks, "backups": backups, "restore": restore,
              "move": move,
-             "check": check, "schema": schema, "stats": stats,
+             "check": check, "schema": schema, "stats": stats, "database_file": database_file,
              "benchmark": benchmark, "loadtest": loadtest,
              "overview": overview, "cache_hits": cache_hits, "confidence": confidence,
              "uploads": uploads, "anonymous": anonymous},

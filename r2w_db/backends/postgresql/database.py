@@ -5,12 +5,13 @@ from contextlib import contextmanager
 from functools import cached_property
 
 from r2w_db import errors
+from r2w_db.backends.base import DatabaseObject
 from r2w_db.backends.postgresql.connection import (CONNECT_TIMEOUT_S, READ_STATEMENT_TIMEOUT_MS,
                                                    WRITE_TIMEOUT_MS, _psycopg, translated)
 from r2w_db.engine.locations import identity, is_pg_url, redact
 
 
-class PgDatabase:
+class PgDatabase(DatabaseObject):
     """A PostgreSQL database named by a libpq URL."""
 
     @property
@@ -24,21 +25,13 @@ class PgDatabase:
             raise errors.BadLocation(f"{redact(text)!r} is not a postgresql:// or postgres:// URL")
         self.url = text
 
-    def __repr__(self):
-        return f"PgDatabase({self.display!r})"
-
-    def __eq__(self, other):
-        return isinstance(other, PgDatabase) and other.url == self.url
-
-    def __hash__(self):
-        return hash(self.url)
+    def _place(self):
+        return self.url
 
     @property
     def display(self):
         """The URL fit to show or log: any password replaced by ***."""
         return redact(self.url)
-
-    path = display  # where SQLite code shows `db.path`
 
     @cached_property
     def key(self):
@@ -105,10 +98,14 @@ class PgDatabase:
         finally:
             conn.close()
 
-    def transaction(self, **options):
-        """A writer whose block is one transaction (write() is one already); `options` that only
-        SQLite's writer takes (create, app_schema) mean nothing here."""
-        return self.write()
+    @contextmanager
+    def transaction(self, before=None, **options):
+        """A writer whose block is one transaction (write() is one already); `before(conn)` runs
+        first. `options` that only SQLite's writer takes (create, app_schema) mean nothing here."""
+        with self.write() as conn:
+            if before is not None:
+                before(conn)
+            yield conn
 
 
 def as_pg(db) -> PgDatabase:

@@ -1,4 +1,4 @@
-"""database_file on PostgreSQL: the same keys as database_file.storage, in PostgreSQL's terms.
+"""The database's own figures on PostgreSQL: the same keys as SQLite's, in PostgreSQL's terms.
 
 - size_bytes: the four tables with their TOAST and indexes (stats' database.size_bytes);
   page_size: the server's block_size; page_count: size_bytes in blocks.
@@ -10,7 +10,7 @@
   (pg_stat_user_tables: no ANALYZE and no autoanalyze), as None means "ANALYZE never ran".
 - rows: whether any of the four tables holds a row.
 
-change_token: the dashboard's cache keys hold it (database_file.change_token's twin). It is the
+change_token: the dashboard's cache keys hold it. It is the
 four tables' rows inserted, updated and deleted (pg_stat_user_tables): only writes move it
 (pg_stat_database.xact_commit would move with every read the application commits).
 PostgreSQL publishes a writer's counts when its transaction ends (a connection kept open by the
@@ -18,15 +18,15 @@ application: within about 10 s), so a page shows a write within that, or the cac
 token is read at most once per TOKEN_REUSE_S per database and process: a page's dozen figures
 cost one statement, not a dozen connections.
 
-describe: schema version (read off the structure), the demo mark (SQLite's PRAGMA application_id;
-PostgreSQL has none, and a moved demo history is not marked: False) and the size.
+describe: schema version (read off the structure) and the size. application_id: None (SQLite's
+demo mark has no counterpart; a moved demo history is not marked).
 """
 import threading
 import time
 
 from r2w_db import errors
 from r2w_db.engine import schema
-from r2w_db.backends.postgresql.database import as_pg
+from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.backends.postgresql import stats as pg_stats
 from r2w_db.backends.postgresql.periods import read
 
@@ -50,7 +50,7 @@ SELECT EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM sessions)
 
 
 def storage(db):
-    """database_file.storage's dict for a PostgreSQL database, read-only (one snapshot)."""
+    """storage's dict (see the SQLite module) for a PostgreSQL database, read-only (one snapshot)."""
     params = {"tables": list(schema.COLUMNS)}
     with read(db) as conn:
         size = int(conn.execute(pg_stats.SIZE_SQL, params).fetchone()[0])
@@ -71,7 +71,6 @@ _tokens, _tokens_lock = {}, threading.Lock()
 def change_token(db):
     """(inserted, updated, deleted, tables) of the four tables, or ("unreadable", why): never
     raises (the figures themselves say what is wrong)."""
-    db = as_pg(db)
     with _tokens_lock:
         at, token = _tokens.get(db.url, (None, None))
     if at is not None and time.monotonic() - at < TOKEN_REUSE_S:
@@ -87,9 +86,13 @@ def change_token(db):
 
 
 def describe(db):
-    """database_file.describe on PostgreSQL: {"schema_version", "demo", "size_bytes"}."""
-    db = as_pg(db)
+    """{"schema_version", "size_bytes"} after checking the documented schema (one snapshot)."""
     with db.read() as conn:
-        drift = pg_stats.require_schema(conn, db)
+        drift = pg_schema.require_schema(conn, db)
         size = int(conn.execute(pg_stats.SIZE_SQL, {"tables": list(schema.COLUMNS)}).fetchone()[0])
-    return {"schema_version": drift.version, "demo": False, "size_bytes": size}
+    return {"schema_version": drift.version, "size_bytes": size}
+
+
+def application_id(conn):
+    """PostgreSQL keeps no application id: a moved demo history is not marked."""
+    return None

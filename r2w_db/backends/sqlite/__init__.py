@@ -2,12 +2,12 @@
 BEGIN IMMEDIATE transactions with a busy timeout. `BACKEND` is what `db.backend` gives."""
 from r2w_db.backends.base import Backend, Features
 from r2w_db.backends.sqlite import ops
-from r2w_db.backends.sqlite import accounts, batching, extractions, retention
 from r2w_db.backends.sqlite import anonymous, cache_hits, confidence, overview, uploads
-from r2w_db.backends.sqlite import benchmark, loadtest
-from r2w_db.backends.sqlite import check, schema, stats
-from r2w_db.backends.sqlite import health, rollups, snapshot
+from r2w_db.backends.sqlite import accounts, batching, extractions, retention
+from r2w_db.backends.sqlite import check, database_file, journal, schema, stats
 from r2w_db.backends.sqlite import backups, move, restore, tasks
+from r2w_db.backends.sqlite import benchmark, loadtest
+from r2w_db.backends.sqlite import health, rollups, snapshot
 
 BACKEND = Backend(
     name="sqlite", label="SQLite", ops=ops,
@@ -36,7 +36,8 @@ BACKEND = Backend(
              "accounts": accounts, "batching": batching, "extractions": extractions,
              "retention": retention, "tasks": tasks, "backups": backups, "restore": restore,
              "move": move,
-             "check": check, "schema": schema, "stats": stats,
+             "check": check, "schema": schema, "stats": stats, "database_file": database_file,
+             "journal": journal,
              "benchmark": benchmark, "loadtest": loadtest,
              "overview": overview, "cache_hits": cache_hits, "confidence": confidence,
              "uploads": uploads, "anonymous": anonymous},

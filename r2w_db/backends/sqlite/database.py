@@ -5,12 +5,13 @@ from functools import cached_property
 from pathlib import Path
 
 from r2w_db import errors
+from r2w_db.backends.base import DatabaseObject
 from r2w_db.backends.sqlite import connection
 from r2w_db.backends.sqlite.connection import transaction, translated
 from r2w_db.engine.locations import is_pg_url
 
 
-class Database:
+class Database(DatabaseObject):
     """A database file. Every operation takes one of these (or a path) first."""
 
     @property
@@ -21,14 +22,8 @@ class Database:
     def __init__(self, path):
         self.path = Path(path)
 
-    def __repr__(self):
-        return f"Database({str(self.path)!r})"
-
-    def __eq__(self, other):
-        return isinstance(other, Database) and other.path == self.path
-
-    def __hash__(self):
-        return hash(self.path)
+    def _place(self):
+        return self.path
 
     @property
     def display(self):
@@ -40,23 +35,20 @@ class Database:
         """Its identity in the monitor database (history, logs, cache entries): the absolute path."""
         return str(self.path.resolve())
 
-    @contextmanager
     def read(self):
         """A short read-only autocommit connection: never creates, migrates or writes."""
-        conn = connection.open_reader(self.path)
-        try:
-            with translated(self.path):
-                yield conn
-        finally:
-            conn.close()
+        return self._opened(connection.open_reader(self.path))
 
-    @contextmanager
     def write(self, create=False, app_schema=True):
         """A writer connection with a busy timeout; transactions via `transaction`.
 
         `app_schema`: the application's database, so a schema newer than this code knows is
         refused (the monitor's own file passes False)."""
-        conn = connection.open_writer(self.path, create=create, app_schema=app_schema)
+        return self._opened(connection.open_writer(self.path, create=create, app_schema=app_schema))
+
+    @contextmanager
+    def _opened(self, conn):
+        """The block's connection: its sqlite3 errors translated, closed when the block ends."""
         try:
             with translated(self.path):
                 yield conn
@@ -64,11 +56,15 @@ class Database:
             conn.close()
 
     @contextmanager
-    def transaction(self, **options):
+    def transaction(self, before=None, **options):
         """A writer (`options` as write's) whose block is one BEGIN IMMEDIATE transaction:
-        committed when the block ends, rolled back on any error (a kill included)."""
-        with self.write(**options) as conn, transaction(conn):
-            yield conn
+        committed when the block ends, rolled back on any error (a kill included). `before(conn)`
+        runs on the writer first, outside the transaction (a connection's own settings)."""
+        with self.write(**options) as conn:
+            if before is not None:
+                before(conn)
+            with transaction(conn):
+                yield conn
 
 
 def as_database(db) -> Database:

@@ -2,21 +2,10 @@
 
 Written once for every engine: each engine plans and runs the steps in its own way
 (backends/<engine>/schema.py: SQLite's short BEGIN IMMEDIATE transactions, PostgreSQL's
-CREATE INDEX CONCURRENTLY). These functions take a database object; a path or URL is opened by
-the package face's `open_database` (registered with `use_opener`, as this layer sits below the
-backends).
+CREATE INDEX CONCURRENTLY). Each function takes a database object, or a path or URL that
+open_database turns into one.
 """
-_opener = None
-
-
-def use_opener(open_database):
-    """Register how a location (a path or URL) becomes a database object."""
-    global _opener
-    _opener = open_database
-
-
-def _database(db):
-    return db if hasattr(db, "backend") else _opener(db)
+from r2w_db.backends import open_database as _database
 
 
 def schema_version(db):
