@@ -1,10 +1,10 @@
-"""The figures mean exactly what DESIGN.md says, on a database written like production."""
+"""The figures mean exactly what docs/figures.md says, on a database written like production."""
 import hashlib
 import sqlite3
 
 import pytest
 
-from r2w_db.engine import migrations
+from r2w_db.backends import migrations
 from r2w_db.errors import SchemaTooOld
 from r2w_db.figures import stats
 

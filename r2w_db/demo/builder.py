@@ -2,7 +2,7 @@
 
 `build_demo(db, scale, seed, now)` writes users, sessions, CV uploads (registered, anonymous and
 claimed), and the extraction cache into a new or empty database, following the application's own
-rules (DESIGN.md "Definitions"), with growth over time and the leftovers a real production file
+rules (docs/figures.md), with growth over time and the leftovers a real production file
 shows: expired sessions, stuck jobs, failures, stale anonymous uploads, old cache entries written
 under a laxer confidence policy, rows from before file hashing.
 

@@ -1,6 +1,6 @@
 """Cache hits page figures: hit rate over a window, and what the extraction cache holds now.
 
-Cache hit (docs/architecture.md's figures): an upload with a file_hash for which the cache holds
+Cache hit (docs/figures.md): an upload with a file_hash for which the cache holds
 an entry created strictly before the upload. Hit rate = hits / uploads with a file_hash; None
 ("no data") when there are none, never 0 %. The rows are the engine's (db.backend.cache_hits).
 """

@@ -1,7 +1,7 @@
 """The overview's named queries on SQLite: a window's upload counts, its cache hits (by period
 or by side), new people and the mean confidence.
 
-Cache hit (docs/architecture.md's figures): an upload whose file_hash has an entry created
+Cache hit (docs/figures.md): an upload whose file_hash has an entry created
 strictly before it. Two ways to count hits among the uploads of a window (alias u), same result
 (file_hash is the cache's primary key, so an upload matches at most one entry):
 - per upload: look its hash up in the cache (cost ~ uploads of the window);
