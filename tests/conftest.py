@@ -1,10 +1,56 @@
-"""Tiny fixtures that build fresh databases."""
-import pytest
+"""Tiny fixtures that build fresh databases, the session's settings, and the markers.
 
-from r2w_db.engine import migrations
+Settings for the whole session (set before r2w_db is imported, so its modules read them, and
+inherited by every command and server the tests start):
+    R2W_BUSY_TIMEOUT_MS=300   a lock is given up on after 0.3 s instead of 5 s (the tests that
+                              give up on a lock wait that long); set it yourself to run with
+                              another value (tests/test_busy_timeout_setting.py proves the real
+                              default with the variable unset)
 
-from .prodlike import build_prodlike
-from .pg_cluster import pg_cluster, pg_url  # noqa: F401  (a real PostgreSQL)
+Markers, applied here so nobody has to remember them (pytest.ini registers them, strictly):
+    pg        the test needs PostgreSQL (it uses the pg_cluster fixture, tests/pg_cluster.py)
+    browser   a browser test (tests/e2e: Chromium against `streamlit run`)
+The fast inner loop leaves both out: `python -m pytest --fast` (the same as
+`python -m pytest -m "not pg and not browser"`).
+"""
+import os
+
+TEST_BUSY_TIMEOUT_MS = "300"
+os.environ.setdefault("R2W_BUSY_TIMEOUT_MS", TEST_BUSY_TIMEOUT_MS)
+
+import pytest  # noqa: E402
+
+from r2w_db.backends import migrations  # noqa: E402
+
+from .prodlike import build_prodlike  # noqa: E402
+from .pg_cluster import pg_cluster, pg_templates, pg_url  # noqa: E402,F401  (a real PostgreSQL)
+
+FAST = "not pg and not browser"
+E2E = os.path.join("tests", "e2e", "")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--fast", action="store_true",
+                     help=f'the fast inner loop: no PostgreSQL, no browser (-m "{FAST}")')
+
+
+def pytest_configure(config):
+    if config.getoption("--fast", False):
+        mark = config.option.markexpr
+        config.option.markexpr = f"({mark}) and {FAST}" if mark else FAST
+
+
+@pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """`pg` on every test that uses the test cluster, `browser` on every test in tests/e2e (all
+    of them in one xdist group: one worker starts the servers and Chromium once)."""
+    for item in items:
+        path = str(item.path)
+        if E2E in path:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        if "pg_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.pg)
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,15 @@ PostgreSQL the tests that need it are skipped locally and FAIL on CI (CI=true).
 
     pg_cluster        session-scoped: the running Cluster
     pg_url            a fresh, empty scratch database per test: its postgresql:// URL
+    pg_templates      session-scoped: data moved into PostgreSQL once (a template database),
+                      each test gets its own clone (CREATE DATABASE x TEMPLATE t) and its own
+                      copy of the SQLite files: `pg_templates.moved_demo(tmp_path, seed=...)`
+
+With pytest-xdist every worker has its own cluster (its own folder, its own socket: there is no
+TCP listener, so no port is shared), and its own templates.
 """
 import atexit
+import fcntl
 import glob
 import itertools
 import os
@@ -20,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -43,23 +51,56 @@ def pg_bin_dir():
     return Path(found[-1]).parent if found else None
 
 
+APT_LOCK = Path(tempfile.gettempdir()) / "r2w-tests-apt.lock"   # one apt-get at a time
+APT_UPDATE_FRESH_S = 3600   # an `apt-get update` this recent (by the tests) is not run again
+
+
+def apt_install(packages, what, timeout=INSTALL_TIMEOUT_S, *, recommends=False):
+    """As root on a Debian machine: `apt-get install packages` (after an `apt-get update`
+    unless the tests ran one within the hour), holding a file lock so that the pytest-xdist
+    workers (one installing PostgreSQL, one Chromium) never run apt-get at the same time.
+    Returns whether it succeeded; `is_there()` is for the caller to check afterwards."""
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return False
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    wait = ["-o", f"DPkg::Lock::Timeout={int(timeout)}"]   # another apt user of the machine
+    install = ["apt-get", "install", "-y", "-qq", *wait, *packages]
+    if not recommends:
+        install.insert(4, "--no-install-recommends")
+    with open(APT_LOCK, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.seek(0)
+        last = lock.read().strip()
+        fresh = last.replace(".", "", 1).isdigit() and time.time() - float(last) < APT_UPDATE_FRESH_S
+        print(f"\ninstalling Debian's {' '.join(packages)} for {what} (apt-get) ...",
+              file=sys.stderr)
+        try:
+            if not fresh:
+                if subprocess.run(["apt-get", "update", "-qq", *wait], env=env,
+                                  stdout=subprocess.DEVNULL, timeout=timeout).returncode:
+                    return False
+                lock.seek(0)
+                lock.truncate()
+                lock.write(f"{time.time():.0f}")
+                lock.flush()
+            return subprocess.run(install, env=env, stdout=subprocess.DEVNULL,
+                                  timeout=timeout).returncode == 0
+        except subprocess.TimeoutExpired:
+            return False
+
+
 def install_postgresql():
     """As root on a Debian machine without it, install Debian's postgresql; returns the bin
     folder or None."""
     if pg_bin_dir():
         return pg_bin_dir()
-    if os.environ.get("R2W_PG_BIN") or os.geteuid() != 0 or not shutil.which("apt-get"):
+    if os.environ.get("R2W_PG_BIN"):
         return None
-    print("\ninstalling Debian's postgresql for the PostgreSQL tests (apt-get) ...", file=sys.stderr)
-    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"],
-                    ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"]):
-        try:
-            if subprocess.run(command, env=env, stdout=subprocess.DEVNULL,
-                              timeout=INSTALL_TIMEOUT_S).returncode:
-                return None
-        except subprocess.TimeoutExpired:
-            return None
+    with open(APT_LOCK, "a+") as lock:   # another worker may be installing it right now
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if pg_bin_dir():
+            return pg_bin_dir()
+    apt_install(["postgresql"], "the PostgreSQL tests")
     return pg_bin_dir()
 
 
@@ -131,13 +172,71 @@ class Cluster:
             cur = conn.execute(statement, params)
             return cur.fetchall() if cur.description else None
 
-    def create_database(self, prefix="scratch"):
-        """A fresh, empty database; returns its URL."""
+    def create_database(self, prefix="scratch", template=None):
+        """A fresh database, empty or a clone of the database `template`; returns its URL."""
         from psycopg import sql
 
         name = f"{prefix}_{os.getpid()}_{next(self._names)}"
-        self.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        self.execute(statement)
         return self.url(name)
+
+
+class Templates:
+    """Data built once per session into a template database of the cluster; every test gets a
+    clone of it (CREATE DATABASE ... TEMPLATE, a file copy: milliseconds) and a copy of the
+    SQLite files the build left in its folder, instead of building and moving per test."""
+
+    def __init__(self, cluster, folder):
+        self.cluster, self.folder, self._made = cluster, Path(folder), {}
+
+    def template(self, key, build):
+        """(folder, template database name) for `key`: the first call runs `build(folder, url)`,
+        which writes its SQLite files into `folder` and fills the database at `url` (the move's
+        log entry goes to a monitor database of that folder, never to a test's)."""
+        if key not in self._made:
+            from psycopg import sql
+
+            folder = self.folder / key
+            folder.mkdir(parents=True)
+            name = f"template_{key}"
+            self.cluster.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("R2W_MONITOR_DB", str(folder / "monitor.db"))
+                build(folder, self.cluster.url(name))
+            # a template: nothing connects to it again (a clone needs it without sessions)
+            self.cluster.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true "
+                                         "ALLOW_CONNECTIONS false").format(sql.Identifier(name)))
+            self._made[key] = (folder, name)
+        return self._made[key]
+
+    def clone(self, key, build, tmp_path, prefix="scratch"):
+        """(tmp_path, URL): the template's SQLite files copied into `tmp_path` (a test's own
+        folder) and a fresh clone of its database."""
+        folder, name = self.template(key, build)
+        for source in folder.iterdir():
+            if source.is_file() and not source.name.startswith("monitor.db"):
+                shutil.copyfile(source, Path(tmp_path) / source.name)
+        return Path(tmp_path), self.cluster.create_database(prefix, template=name)
+
+    def moved_demo(self, tmp_path, *, seed, now=None, scale="small", prefix="scratch"):
+        """(SQLite demo at tmp_path/demo.db, URL of the same data moved into PostgreSQL): what
+        `build_demo(path, scale, seed, now)` then `move.move(path, url)` give, built once per
+        session (a demo without `now` is then as of the session's first use)."""
+        stamp = "now" if now is None else now.strftime("%Y%m%dT%H%M%S%f")
+        key = f"demo_{scale}_{seed}_{stamp}"
+
+        def build(folder, url):
+            from r2w_db.demo.builder import build_demo
+            from r2w_db.maintenance import move
+
+            build_demo(folder / "demo.db", scale=scale, seed=seed, now=now)
+            move.move(folder / "demo.db", url)
+
+        folder, url = self.clone(key, build, tmp_path, prefix)
+        return folder / "demo.db", url
 
 
 def _unavailable(reason):
@@ -166,6 +265,12 @@ def pg_cluster():
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_templates(pg_cluster, tmp_path_factory):
+    """Data moved into PostgreSQL once per session, cloned per test (Templates)."""
+    return Templates(pg_cluster, tmp_path_factory.mktemp("pg-templates"))
 
 
 @pytest.fixture

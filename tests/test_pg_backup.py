@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from r2w_db.demo.builder import build_demo
 from r2w_db.backends.postgresql.database import PgDatabase
-from r2w_db.maintenance import backups, move, registry, runner
+from r2w_db.maintenance import backups, registry, runner
 from r2w_db.backends.postgresql import tools as pg_tools
 from r2w_db.maintenance import restore as pg_restore   # restore_file(..., swap=False) on PostgreSQL
 from r2w_db.backends.postgresql import backups as pg_backups
@@ -31,10 +30,9 @@ def isolated(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def url(tmp_path, pg_url):
-    build_demo(tmp_path / "demo.db", scale="small", seed=3, now=NOW)
-    move.move(tmp_path / "demo.db", pg_url)
-    return pg_url
+def url(tmp_path, pg_templates):
+    """tmp_path/demo.db moved into PostgreSQL (a clone of the session's template)."""
+    return pg_templates.moved_demo(tmp_path, seed=3, now=NOW)[1]
 
 
 def counts(url):

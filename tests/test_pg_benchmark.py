@@ -13,7 +13,6 @@ from r2w_db.bench import benchmark, loadtest
 from r2w_db.backends.postgresql import loadtest as pg_loadtest
 from r2w_db.backends.postgresql import benchmark as pg_benchmark
 from r2w_db.backends.postgresql import query_plans as pg_plans
-from r2w_db.demo.builder import build_demo
 from r2w_db.backends.postgresql.database import PgDatabase
 from r2w_db.maintenance import move
 from r2w_db.monitor.store import MonitorStore
@@ -24,12 +23,10 @@ SCRATCH_LIKE = "%\\_loadtest\\_%"
 
 
 @pytest.fixture
-def demo(tmp_path, pg_url):
-    """(SQLite demo file, the same data moved into PostgreSQL)."""
-    path = tmp_path / "demo.db"
-    build_demo(path, scale="small", seed=3)
-    move.move(path, pg_url, record=False)
-    return path, pg_url
+def demo(tmp_path, pg_templates):
+    """(SQLite demo file, the same data moved into PostgreSQL: a clone of the session's
+    template)."""
+    return pg_templates.moved_demo(tmp_path, seed=3)
 
 
 def checksums(url):

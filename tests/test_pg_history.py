@@ -17,7 +17,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from r2w_db.demo.builder import build_demo
-from r2w_db.engine import migrations, timeutil
+from r2w_db.engine import timeutil
+from r2w_db.backends import migrations
 from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.backends.postgresql.database import PgDatabase
 from r2w_db.figures import history_page, rollup_window, rollups, snapshot
@@ -47,16 +48,10 @@ SQLITE_ONLY = {"checks.wal.status", "checks.wal.number", "checks.free_pages.stat
 
 
 @pytest.fixture(scope="module")
-def moved(tmp_path_factory, pg_cluster):
-    """(SQLite demo file, the same history moved into PostgreSQL), built once."""
-    folder = tmp_path_factory.mktemp("pg_history")
-    path = folder / "demo.db"
-    build_demo(path, scale="small", seed=11, now=NOW)
-    url = pg_cluster.create_database()
-    with pytest.MonkeyPatch.context() as patch:   # the move's log entry stays in this folder
-        patch.setenv("R2W_MONITOR_DB", str(folder / "monitor.db"))
-        move.move(path, url)
-    return path, url
+def moved(tmp_path_factory, pg_templates):
+    """(SQLite demo file, the same history moved into PostgreSQL: a clone of the session's
+    template; the move's log entry stays in the template's folder)."""
+    return pg_templates.moved_demo(tmp_path_factory.mktemp("pg_history"), seed=11, now=NOW)
 
 
 def assert_same_periods(lite, pg, where):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from r2w_db.demo.builder import build_demo
-from r2w_db.engine import migrations, timeutil
+from r2w_db.engine import timeutil
+from r2w_db.backends import migrations
 from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.backends.postgresql.database import PgDatabase
 from r2w_db import errors
@@ -53,13 +53,12 @@ def pg_keys(url):
 
 
 @pytest.fixture
-def moved(tmp_path, pg_url, monkeypatch):
-    """(SQLite demo path, the same data on PostgreSQL), time frozen at the demo's now."""
-    path = tmp_path / "demo.db"
-    build_demo(path, scale="small", seed=5, now=NOW)
-    move.move(path, pg_url)
+def moved(tmp_path, pg_templates, monkeypatch):
+    """(SQLite demo path, the same data on PostgreSQL: a clone of the session's template), time
+    frozen at the demo's now."""
+    path, url = pg_templates.moved_demo(tmp_path, seed=5, now=NOW)
     frozen(monkeypatch, NOW)
-    return path, pg_url
+    return path, url
 
 
 def log(task=None):

@@ -7,11 +7,10 @@ import pytest
 
 from r2w_db import errors
 from r2w_db.app import cache, portfolio, sessions, uploads, users
-from r2w_db.demo.builder import build_demo
-from r2w_db.engine import migrations, timeutil
+from r2w_db.engine import timeutil
+from r2w_db.backends import migrations
 from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.backends.postgresql.database import PgDatabase
-from r2w_db.maintenance import move
 
 ANONYMOUS = "anonymous_a1b2c3d4e5f6"
 ENTRY = ("SELECT access_count, created_at, confidence_score, cv_data FROM cv_extraction_cache"
@@ -19,10 +18,8 @@ ENTRY = ("SELECT access_count, created_at, confidence_score, cv_data FROM cv_ext
 
 
 @pytest.fixture
-def both(tmp_path, pg_url):
-    path = tmp_path / "demo.db"
-    build_demo(path, scale="small", seed=9)
-    move.move(path, pg_url, record=False)
+def both(tmp_path, pg_templates):
+    path, pg_url = pg_templates.moved_demo(tmp_path, seed=9)   # a clone of the session's template
     with PgDatabase(pg_url).read() as conn:
         user = conn.execute("SELECT user_id FROM users WHERE NOT starts_with(user_id, 'anonymous_')"
                             " ORDER BY user_id LIMIT 1").fetchone()[0]

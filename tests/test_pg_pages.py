@@ -24,8 +24,8 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from r2w_db.demo.builder import build_demo
-from r2w_db.engine import migrations, timeutil
+from r2w_db.engine import timeutil
+from r2w_db.backends import migrations
 from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.figures import (anonymous, cache_hits, confidence, database_file, earlier_days,
                             overview, uploads)
@@ -140,13 +140,11 @@ def frozen(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory, pg_cluster):
-    """(SQLite demo file, the same history moved into PostgreSQL)."""
-    path = tmp_path_factory.mktemp("pg_pages") / "demo.db"
-    build_demo(path, scale="small", seed=11, now=NOW)
-    url = pg_cluster.create_database("pages_demo")
-    move.move(path, url)
-    return path, url
+def demo(tmp_path_factory, pg_templates):
+    """(SQLite demo file, the same history moved into PostgreSQL: a clone of the session's
+    template)."""
+    return pg_templates.moved_demo(tmp_path_factory.mktemp("pg_pages"), seed=11, now=NOW,
+                                   prefix="pages_demo")
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from r2w_db.engine import migrations, schema, timeutil
+from r2w_db.engine import schema, timeutil
+from r2w_db.backends import migrations
 from r2w_db.maintenance import backups, runner
 from r2w_db.maintenance.restore import restore_file
 from r2w_db.monitor.store import MonitorStore
 
-from .lockhelpers import held
+from .lockhelpers import held, within_busy_timeout
 
 SIDES = ("-wal", "-shm", "-journal")
 
@@ -362,7 +363,7 @@ def test_a_source_locked_by_another_process_gives_up_within_the_busy_timeout(tmp
         started = time.monotonic()
         with pytest.raises(backups.RestoreRefused) as caught:
             restore_file(db, source, force=True)
-        assert time.monotonic() - started < 10
+        assert within_busy_timeout(time.monotonic() - started)
     assert "locked by another process" in str(caught.value) and count(db) == 50
     assert strays(db) == []
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ..pg_cluster import apt_install
 from . import streamlit_app as app
 
 ON_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
@@ -35,14 +36,9 @@ def _install_chromium():
     its own set-up); elsewhere leave it to the person. Returns whether it is there now."""
     if Path(app.CHROMIUM).exists() or app.CHROMIUM != "/usr/bin/chromium":
         return Path(app.CHROMIUM).exists()
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return False
-    print("\ninstalling Debian's chromium for the browser tests (apt-get) ...", file=sys.stderr)
-    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"],
-                    ["apt-get", "install", "-y", "-qq", "chromium", "fonts-liberation"]):
-        if subprocess.run(command, env=env, stdout=subprocess.DEVNULL, timeout=1200).returncode:
-            return False
+    # one apt-get at a time: another pytest-xdist worker may be installing PostgreSQL
+    apt_install(["chromium", "fonts-liberation"], "the browser tests", timeout=1200,
+                recommends=True)
     return Path(app.CHROMIUM).exists()
 
 

@@ -9,17 +9,20 @@ shown or logged goes through `locations.redact`.
   session and psycopg's `read_only`), REPEATABLE READ, so one reader's figures come from one
   snapshot; a statement may run for READ_STATEMENT_TIMEOUT_MS at most.
 - Writers: `statement_timeout` and `lock_timeout` of 5 s (the SQLite busy timeout's
-  counterpart), so no command waits longer than that on the application's locks or holds the
-  application up for long.
+  counterpart, and the same setting: R2W_BUSY_TIMEOUT_MS), so no command waits longer than
+  that on the application's locks or holds the application up for long.
 - psycopg errors raised inside `read()` / `write()` become R2WError (one line, URL redacted).
 """
 import os
 from contextlib import contextmanager
 
 from r2w_db import errors
+from r2w_db.backends.sqlite import connection as _sqlite_connection  # the timeout setting
 from r2w_db.engine.locations import is_pg_url, redact
 
-WRITE_TIMEOUT_MS = 5000          # statement_timeout and lock_timeout of writers
+# statement_timeout and lock_timeout of writers: the SQLite busy timeout's setting
+# (R2W_BUSY_TIMEOUT_MS, default 5000; a bad value is refused when a connection is made)
+WRITE_TIMEOUT_MS = _sqlite_connection.BUSY_TIMEOUT_MS
 READ_STATEMENT_TIMEOUT_MS = 60000  # a reader's statement may run this long
 CONNECT_TIMEOUT_S = 10           # unless the URL or PGCONNECT_TIMEOUT says otherwise
 
@@ -29,6 +32,7 @@ class PgError(errors.R2WError):
 
 
 def _psycopg():
+    _sqlite_connection.check_timeout_setting()   # R2W_BUSY_TIMEOUT_MS set to a bad value
     try:
         import psycopg
     except ImportError as exc:  # pragma: no cover - requirements.txt pins it

@@ -6,6 +6,7 @@ from its absolute path (so a name with `?` or `#` is only a name), refuse what i
 regular file (a FIFO would hang), and never change the journal mode: the application may run
 on a volume where WAL is unsafe (switching is an explicit step, see journal.py).
 """
+import os
 import sqlite3
 import urllib.parse
 from contextlib import contextmanager
@@ -16,8 +17,45 @@ from r2w_db.engine import schema
 from r2w_db.engine.locations import require_regular_file
 from r2w_db.backends.sqlite.schema import user_version
 
-BUSY_TIMEOUT_MS = 5000        # writers wait at most this long for the application
-READ_BUSY_TIMEOUT_MS = 3000   # readers give up sooner: the page says "locked, try again"
+TIMEOUT_ENV = "R2W_BUSY_TIMEOUT_MS"   # the setting: how long a writer waits on a lock
+TIMEOUT_RANGE_MS = (10, 600_000)      # what the setting accepts
+DEFAULT_BUSY_TIMEOUT_MS = 5000        # when it is unset
+
+
+class BadTimeoutSetting(errors.R2WError, ValueError):
+    """R2W_BUSY_TIMEOUT_MS is set to something that is not a sane number of milliseconds."""
+
+
+def busy_timeout_setting(environ=None):
+    """(milliseconds, error): R2W_BUSY_TIMEOUT_MS, or the default when it is unset or empty.
+    A bad value gives the default and the error, raised when a connection is opened (so a
+    command says it in one line instead of failing on import)."""
+    environ = os.environ if environ is None else environ
+    text = str(environ.get(TIMEOUT_ENV, "")).strip()
+    if not text:
+        return DEFAULT_BUSY_TIMEOUT_MS, None
+    low, high = TIMEOUT_RANGE_MS
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        return DEFAULT_BUSY_TIMEOUT_MS, BadTimeoutSetting(
+            f"{TIMEOUT_ENV}={text!r} is not a whole number of milliseconds from {low} to {high} "
+            f"(unset it for the default, {DEFAULT_BUSY_TIMEOUT_MS})")
+    return value, None
+
+
+def check_timeout_setting():
+    """Raise BadTimeoutSetting when R2W_BUSY_TIMEOUT_MS was set to a bad value."""
+    if TIMEOUT_SETTING_ERROR is not None:
+        raise TIMEOUT_SETTING_ERROR
+
+
+# writers wait at most this long for the application (R2W_BUSY_TIMEOUT_MS, default 5000);
+# readers give up sooner (3/5 of it, 3000 by default): the page says "locked, try again"
+BUSY_TIMEOUT_MS, TIMEOUT_SETTING_ERROR = busy_timeout_setting()
+READ_BUSY_TIMEOUT_MS = max(TIMEOUT_RANGE_MS[0], BUSY_TIMEOUT_MS * 3 // 5)
 
 
 def file_uri(path: Path, mode: str) -> str:
@@ -39,6 +77,7 @@ def _existing(path) -> Path:
 
 def open_reader(path) -> sqlite3.Connection:
     """Open read-only (mode=ro URI); raise a clear error for missing, unreadable or non-SQLite files."""
+    check_timeout_setting()
     path = _existing(path)
     try:
         conn = sqlite3.connect(
@@ -61,6 +100,7 @@ def open_writer(path, create=False, app_schema=True) -> sqlite3.Connection:
     """Open for writing: busy timeout, autocommit (use `transaction` for BEGIN IMMEDIATE), the
     journal mode left as it is. An application database at a schema newer than this code
     knows is refused (SchemaTooNew), so no writer touches what it does not understand."""
+    check_timeout_setting()
     path = Path(path)
     if create:
         require_regular_file(path)
