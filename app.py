@@ -78,9 +78,10 @@ def headline(ctx):
 
 def check_box(check):
     with st.container(border=True):
-        st.markdown(f"{ICON[check.status]} **{check.title}: {check.value}**  \n{check.detail}")
+        st.markdown(f"{ICON[check.status]} **{ui.md(check.title)}: {ui.md(check.value)}**  \n"
+                    f"{ui.prose(check.detail)}")
         if check.remedy:
-            st.markdown(f"**What to do:** {check.remedy}")
+            st.markdown(f"**What to do:** {ui.prose(check.remedy)}")
         if check.command:
             st.code(check.command, language="bash", wrap_lines=True)
         if check.page and ui.page_exists(check.page):
@@ -96,16 +97,17 @@ def all_databases(ctx):
             line = st.columns([3, 2, 2, 3])
             icon = ICON.get(row["worst_health"], ":grey[:material/help:]")
             current = " (shown)" if row["name"] == ctx.location.name else ""
-            line[0].page_link("app.py", label=f"{row['title']}{current}",
+            line[0].page_link("app.py", label=f"{ui.md(row['title'])}{current}",
                               query_params={"db": row["name"]}, icon=":material/database:")
             if not row["reachable"]:
                 line[1].markdown(":red[:material/error:] unreachable")
-                line[2].caption(row["error"] or "")
+                line[2].caption(ui.prose(row["error"] or ""))
                 continue
             counts = row["health_counts"] or {}
-            line[1].markdown(f"{icon} {counts.get('red', 0)} red, {counts.get('amber', 0)} amber")
+            line[1].markdown(f"{icon} {ui.md(counts.get('red', 0))} red, "
+                             f"{ui.md(counts.get('amber', 0))} amber")
             line[2].markdown(ui.human_bytes(row["size_bytes"]))
-            line[3].caption(f"last snapshot {row['last_snapshot'][:16].replace('T', ' ')} UTC"
+            line[3].caption(f"last snapshot {ui.md(row['last_snapshot'][:16].replace('T', ' '))} UTC"
                             if row["last_snapshot"] else "no snapshot yet (`python -m r2w_db watch`)")
 
 
@@ -119,7 +121,7 @@ def health_checks(ctx):
     passing = [c for c in checks if c.status == health.OK]
     st.subheader("Health checks")
     for problem in problems:
-        st.warning(f"Health threshold ignored: {problem}", icon=":material/settings:")
+        st.warning(f"Health threshold ignored: {ui.prose(problem)}", icon=":material/settings:")
     errors = sum(c.status == health.ERROR for c in checks)
     if not failing:
         st.success(f"All {len(checks)} checks pass.", icon=":material/check_circle:")
@@ -133,7 +135,8 @@ def health_checks(ctx):
     if passing:
         with st.expander(f"Passing checks ({len(passing)})", expanded=not failing):
             for check in passing:
-                st.markdown(f"{ICON[check.status]} **{check.title}: {check.value}** · {check.detail}")
+                st.markdown(f"{ICON[check.status]} **{ui.md(check.title)}: {ui.md(check.value)}** · "
+                            f"{ui.prose(check.detail)}")
 
 
 def body(ctx):

@@ -21,6 +21,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import signin_cookie
+from dashboard.safe_text import md, prose
 from r2w_db import config, errors
 from r2w_db.engine import timeutil
 from r2w_db.monitor import signin, signin_tokens
@@ -158,7 +159,7 @@ def gate():
         if had:
             signin_cookie.write(None)
         st.title("r2w monitor")
-        st.error(CLOSED.format(problem=problem), icon=":material/lock:")
+        st.error(CLOSED.format(problem=prose(problem)), icon=":material/lock:")
         st.stop()
     if _secret("team") is None:
         state.pop(SESSION_USER, None)
@@ -276,14 +277,14 @@ def _signin_form(accounts, store):
             token, expires_at = store.issue(outcome.account, timeutil.utcnow())
     except errors.R2WError as exc:  # the monitor database cannot keep the counts: stay closed
         signin.log.error("sign-in unavailable: %s", exc)
-        left.error(f"Sign-in is unavailable: {exc}", icon=":material/error:")
+        left.error(f"Sign-in is unavailable: {prose(exc)}", icon=":material/error:")
         return
     if outcome.ok:
         state[SESSION_USER] = {"name": outcome.account.name, "role": outcome.account.role}
         state[SESSION_TOKEN] = signin_tokens.token_hash(token)
         state[COOKIE_SET] = (token, expires_at)
         st.rerun()
-    left.error(outcome.message, icon=":material/lock:")
+    left.error(prose(outcome.message), icon=":material/lock:")
 
 
 def sign_out():
@@ -308,7 +309,7 @@ def revoke_all_panel():
         store = _tokens()
         live = store.count(timeutil.utcnow())
     except errors.R2WError as exc:
-        st.error(f"The remembered sign-ins cannot be read: {exc}", icon=":material/error:")
+        st.error(f"The remembered sign-ins cannot be read: {prose(exc)}", icon=":material/error:")
         return
     st.caption(f"{live} remembered sign-in(s) can open the dashboard now (each ends "
                f"{_hours(store.limits.session)} after signing in, or after "
@@ -316,7 +317,7 @@ def revoke_all_panel():
     if role != "admin":
         st.button("Sign everyone out", key="_r2w_revoke_all", disabled=True,
                   icon=":material/logout:",
-                  help=f"Needs the admin role (you are {role or 'not signed in'}).")
+                  help=f"Needs the admin role (you are {md(role or 'not signed in')}).")
         return
     if not state.get(REVOKE_CONFIRM):
         if st.button("Sign everyone out", key="_r2w_revoke_all", icon=":material/logout:"):
@@ -331,7 +332,7 @@ def revoke_all_panel():
             removed = store.revoke_all(by=name)
         except errors.R2WError as exc:
             state.pop(REVOKE_CONFIRM, None)
-            st.error(f"Nothing was revoked: {exc}", icon=":material/error:")
+            st.error(f"Nothing was revoked: {prose(exc)}", icon=":material/error:")
             return
         state[REVOKED] = removed
         sign_out()
@@ -379,7 +380,7 @@ def maintenance_refusal(role):
         return ("The monitor is read-only (R2W_READ_ONLY or [monitor] read_only): no "
                 "maintenance runs from the dashboard, whatever the role.")
     if role != "admin":
-        return (f"Maintenance needs the admin role (you are {role or 'not signed in'}): "
+        return (f"Maintenance needs the admin role (you are {md(role or 'not signed in')}): "
                 "viewers see every figure but start no task.")
     return None
 
@@ -390,7 +391,7 @@ def weak_hashes_warning():
         return
     weak = signin.weak_accounts(team_accounts())
     if weak:
-        names = ", ".join(f"**{name}** (cost {cost})" for name, cost in weak)
+        names = ", ".join(f"**{md(name)}** (cost {cost})" for name, cost in weak)
         st.warning(f"Weak password hashes: {names}. A bcrypt cost under {signin.WEAK_COST} makes "
                    "guessing a password cheap. Make a new hash with `python -m r2w_db "
                    "hash-password` and replace that account's password_hash in secrets.toml.",

@@ -37,6 +37,7 @@ from dashboard.access import (  # noqa: F401  (pages and tests use them as ui.*)
     team_accounts,
     weak_hashes_warning,
 )
+from dashboard.safe_text import code, md, prose  # noqa: F401  (pages use them as ui.*)
 from r2w_db import errors, formatting
 from r2w_db.demo.default import ensure_default
 from r2w_db.engine import locations, schema
@@ -134,7 +135,7 @@ def _inspect(db):
 
 def show_error(exc: errors.R2WError):
     """One clear message, and the command that fixes it when there is one."""
-    st.error(str(exc), icon=":material/error:")
+    st.error(prose(str(exc)), icon=":material/error:")   # it may quote ?db= or a location
     if isinstance(exc, errors.SchemaTooOld):
         st.markdown("Bring it to the current schema (keeps every row, one transaction):")
         st.code(f"python -m r2w_db --db {exc.path} migrate", language="bash")
@@ -203,10 +204,10 @@ def page(title, icon="📊", window=True) -> PageContext:
                       None if embed else st.sidebar.empty(), choices, size)
     st.title(title)
     if len(choices) > 1:
-        st.caption(f"Database: `{location.display}`" if location.title == location.display
-                   else f"Database: **{location.title}** · `{location.display}`")
+        st.caption(f"Database: {code(location.display)}" if location.title == location.display
+                   else f"Database: **{md(location.title)}** · {code(location.display)}")
     if version > schema.CURRENT_VERSION:
-        st.warning(f"`{location.display}` is at schema version {version}, newer than this r2w "
+        st.warning(f"{code(location.display)} is at schema version {version}, newer than this r2w "
                    f"monitor knows ({schema.CURRENT_VERSION}): figures may be incomplete, and "
                    "maintenance refuses to touch it. Upgrade r2w monitor.",
                    icon=":material/warning:")
@@ -289,9 +290,9 @@ def sidebar_database(location, version, demo, chosen=False, size=None):
         if not chosen:  # a selectbox above already names it
             st.caption("Database")
             if location.name and location.label != location.display:
-                st.markdown(f"**{location.title}**")
-        st.markdown(f"`{location.display}`")
-        details = [f"from {location.source}"]
+                st.markdown(f"**{md(location.title)}**")
+        st.markdown(code(location.display))
+        details = [f"from {md(location.source)}"]
         if size is not None:
             details.append(human_bytes(size))
         if version is not None:
@@ -444,7 +445,7 @@ def sidebar_account():
     if user:
         if not embedded():
             with st.sidebar:
-                st.caption(f"Signed in as **{user['name']}** ({user['role']})")
+                st.caption(f"Signed in as **{md(user['name'])}** ({md(user['role'])})")
                 st.button("Sign out", key="_r2w_sign_out", on_click=sign_out,
                           icon=":material/logout:")
     elif not accounts_configured():

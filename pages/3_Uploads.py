@@ -85,7 +85,7 @@ def waiting_line(waiting):
     if waiting["oldest_at"]:
         age = ui.human_age(max(waiting["oldest_age_minutes"], 0) * 60)
         when = waiting["oldest_at"][:16].replace("T", " ")
-        line += f"; the oldest uploaded {age} ago ({when} UTC)"
+        line += f"; the oldest uploaded {age} ago ({ui.md(when)} UTC)"   # the database's text
     if waiting["unreadable"]:
         line += f"; {waiting['unreadable']:,} with an unreadable upload date"
     return line + (f". The anonymous cleanup removes those still anonymous after "

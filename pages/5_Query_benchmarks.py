@@ -17,7 +17,7 @@ def _store_run(store, run, kind):
         run["id"] = store.save_bench_run(run, user=ui.current_user()[0], kind=kind)
         return True
     except errors.R2WError as exc:
-        st.warning(f"The run was not stored in the monitor database: {exc}")
+        st.warning(f"The run was not stored in the monitor database: {ui.prose(exc)}")
         return False
 
 
@@ -26,7 +26,8 @@ def run_queries(ctx, store, iterations):
         bar = st.progress(0.0, text="sampling parameters from existing rows")
         run = benchmark.run_benchmark(
             ctx.db, iterations=int(iterations),
-            progress=lambda fraction, message: bar.progress(min(1.0, fraction), text=message))
+            progress=lambda fraction, message: bar.progress(min(1.0, fraction),
+                                                            text=ui.prose(message)))
         stored = _store_run(store, run, "queries")
         st.session_state["bench_last_run"] = run
         status.update(label=f"Done: {len(run['queries'])} queries in {run['seconds']:.1f} s"
@@ -39,7 +40,8 @@ def run_load(ctx, store, generated, threads, seconds):
         bar = st.progress(0.0, text="preparing")
         load = loadtest.load_test_on_copy(
             ctx.db, generated=generated, threads=int(threads), seconds=float(seconds),
-            progress=lambda fraction, message: bar.progress(min(1.0, fraction), text=message))
+            progress=lambda fraction, message: bar.progress(min(1.0, fraction),
+                                                            text=ui.prose(message)))
         _store_run(store, load, "load")
         st.session_state["bench_last_load"] = load
         status.update(label=f"Done: {load['ops']:,} operations, {load['ops_per_s']:,.0f} ops/s",
@@ -61,15 +63,15 @@ def show_results(run, runs):
     row = st.columns(4)
     row[0].metric("Queries", len(frame), border=True)
     row[1].metric("Full table scans", len(scans), border=True,
-                  help=f"Plans with {full_scan_rule}.")
+                  help=f"Plans with {ui.md(full_scan_rule)}.")
     slowest = frame.sort_values("median_ms", ascending=False).iloc[0]
     row[2].metric("Slowest median", bench_charts.human_ms(slowest["median_ms"]), border=True,
-                  help=slowest["title"])
+                  help=ui.md(slowest["title"]))
     started = timeutil.parse(run.get("started_at"))
     row[3].metric("Run (UTC)", f"{started:%d %b %H:%M}" if started else "–", border=True,
                   help=f"{run['iterations']} iterations per query (fewer for a query past "
                        f"{benchmark.DEFAULT_BUDGET_S:g} s), schema v{run['schema_version']}, "
-                       f"{engine}, {run['seconds']:.1f} s in all")
+                       f"{ui.md(engine)}, {run['seconds']:.1f} s in all")
 
     st.subheader("Median per query")
     st.caption("Bar: median time of one execution (fetching every row). Black tick: p95. "
@@ -97,15 +99,15 @@ def show_results(run, runs):
         by_name = {i["name"]: i for i in comparison["items"]}
         for name in comparison["slower"]:
             i = by_name[name]
-            st.warning(f"**{name}** is slower: median {i['previous_median_ms']:.4f} → "
+            st.warning(f"**{ui.md(name)}** is slower: median {i['previous_median_ms']:.4f} → "
                        f"{i['median_ms']:.4f} ms ({i['ratio']:.2f}×).", icon=":material/trending_up:")
         for name in comparison["plan_changed"]:
             i = by_name[name]
-            st.warning(f"**{name}**: the plan changed.", icon=":material/alt_route:")
+            st.warning(f"**{ui.md(name)}**: the plan changed.", icon=":material/alt_route:")
             st.code("before:\n  " + "\n  ".join(i["previous_plan"]) + "\nnow:\n  "
                     + "\n  ".join(i["plan"]), language=None)
         if not comparison["slower"] and not comparison["plan_changed"]:
-            st.success(f"Against run #{prev['id']} ({str(prev['started_at'])[:19]}): no query slower "
+            st.success(f"Against run #{prev['id']} ({ui.md(str(prev['started_at'])[:19])}): no query slower "
                        f"(median more than {benchmark.SLOWER_RATIO}× and "
                        f"{benchmark.SLOWER_MIN_MS} ms), no plan changed.", icon=":material/check:")
         ui.table(bench_charts.comparison_frame(comparison), "bench_comparison", column_config={
@@ -115,23 +117,25 @@ def show_results(run, runs):
             "delta_ms": st.column_config.NumberColumn("change (ms)", format="%+.4f")})
 
     st.subheader("Query plans")
-    st.caption(f"`{plan_method}` of each statement with the parameters used ({engine}). A full "
-               f"table scan is {full_scan_rule}. A covering-index scan reads every entry of an "
+    st.caption(f"{ui.code(plan_method)} of each statement with the parameters used ({ui.md(engine)}). "
+               f"A full table scan is {ui.md(full_scan_rule)}. A covering-index scan reads every entry of an "
                "index but no table row: not a full table scan.")
     for q in run["queries"]:
         kind = bench_charts.plan_kind(q)
         icon = (":material/warning:" if q["full_scan"] else
                 ":material/view_list:" if q["covering_scan"] else ":material/search:")
-        with st.expander(f"{q['title']} · {kind} · median {bench_charts.human_ms(q['median_ms'])}",
+        with st.expander(f"{ui.md(q['title'])} · {ui.md(kind)} · median "
+                         f"{bench_charts.human_ms(q['median_ms'])}",
                          icon=icon):
             st.code(q["plan_text"], language=None)
             for note in q.get("plan_notes", []):
-                st.markdown(f"- {note}")
+                st.markdown(f"- {ui.prose(note)}")
             if q.get("note"):
-                st.caption(q["note"])
+                st.caption(ui.prose(q["note"]))
             st.code(q["sql"].strip(), language="sql")
-            st.caption("Parameters: " + (", ".join(f"`{p}`" for p in q["params"]) or "none")
-                       + f" · {q['rows']} row(s) returned · {q['source']}")
+            # sampled from the database's rows (a user_id may hold any character)
+            st.caption("Parameters: " + (", ".join(ui.code(p) for p in q["params"]) or "none")
+                       + f" · {ui.md(q['rows'])} row(s) returned · {ui.md(q['source'])}")
 
     st.subheader("History")
     history = bench_charts.history_frame(runs)
@@ -153,8 +157,8 @@ def show_load(load):
                   help="writes held up past the lock timeout (SQLite's busy timeout, "
                        "PostgreSQL's lock_timeout)")
     row[3].metric("Other errors", ui.human_count(load["errors"]), border=True)
-    st.caption(f"Ran on {load.get('ran_on', 'a scratch database')} at "
-               f"{str(load.get('started_at', ''))[:19].replace('T', ' ')} UTC; "
+    st.caption(f"Ran on {ui.md(load.get('ran_on', 'a scratch database'))} at "
+               f"{ui.md(str(load.get('started_at', ''))[:19].replace('T', ' '))} UTC; "
                "latency includes opening the connection, as the application does per call.")
     frame = bench_charts.load_frame(load)
     long = bench_charts.load_long(frame)
@@ -165,7 +169,7 @@ def show_load(load):
         for c in ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms")} | {
         "ops_per_s": st.column_config.NumberColumn("ops/s", format="%.0f")})
     for message in load.get("error_messages", []):
-        st.caption(f":material/warning: {message}")
+        st.caption(f":material/warning: {ui.prose(message)}")
 
 
 def body(ctx):
@@ -199,7 +203,7 @@ def body(ctx):
         "Several threads mix the application's reads (session validation, CV listing, cache "
         "lookup) and writes (new sessions, uploads with a status update, cache accesses), each "
         "through the same r2w_db function the application calls. **It writes, so it never runs "
-        f"on this database**: it runs on {loadtest.scratch_method(ctx.db)}, or on a small "
+        f"on this database**: it runs on {ui.md(loadtest.scratch_method(ctx.db))}, or on a small "
         "generated database.")
     size = ctx.size_bytes or 0
     cols = st.columns([2, 1, 1, 1.3], vertical_alignment="bottom")

@@ -27,8 +27,8 @@ refusal = ui.maintenance_refusal(role)   # read-only, or not an admin: no task s
 state = st.session_state
 state.setdefault("maint_results", {})
 # the one database every task touches, named once: its name and path, or its path alone
-TARGET = (f"`{ctx.location.display}`" if ctx.location.title == ctx.location.display
-          else f"**{ctx.location.title}** (`{ctx.location.display}`)")
+TARGET = (ui.code(ctx.location.display) if ctx.location.title == ctx.location.display
+          else f"**{ui.md(ctx.location.title)}** ({ui.code(ctx.location.display)})")
 
 
 # ------------------------------------------------------------------ callbacks (on_click)
@@ -72,14 +72,14 @@ def _when(iso_text):
 
 
 def _result_line(result):
-    parts = [result["message"]]
+    parts = [ui.prose(result["message"])]
     if result.get("rows") is not None:
         parts.append(f"{result['rows']:,} rows")
     if result.get("bytes_reclaimed"):
         parts.append(f"{ui.human_bytes(result['bytes_reclaimed'])} reclaimed")
     parts.append(f"{result['seconds']:.1f} s")
     if result.get("backup"):
-        parts.append(f"backup: `{result['backup']}`")
+        parts.append(f"backup: {ui.code(result['backup'])}")
     return " · ".join(parts)
 
 
@@ -99,7 +99,7 @@ def _last_run_line(entry):
     if not entry:
         return "Last run: never (on this database)."
     when = _when(entry["finished_at"] or entry["started_at"])
-    text = f"Last run: **{entry['outcome']}** · {when} · by {entry['user']}"
+    text = f"Last run: **{ui.md(entry['outcome'])}** · {ui.md(when)} · by {ui.md(entry['user'])}"
     if entry.get("rows") is not None:
         text += f" · {entry['rows']:,} rows"
     if entry.get("bytes_reclaimed"):
@@ -130,7 +130,7 @@ def _run_pending():
         def progress(fraction, message):
             if fraction is not None:
                 last["fraction"] = max(0.0, min(1.0, float(fraction)))
-            bar.progress(last["fraction"], text=str(message))
+            bar.progress(last["fraction"], text=ui.prose(message))
 
         try:
             result = runner.run(
@@ -143,8 +143,8 @@ def _run_pending():
         except errors.R2WError as exc:
             result = {"task": task.name, "outcome": "failed", "message": str(exc), "seconds": 0.0}
         ok = result["outcome"] == "ok"
-        bar.progress(1.0 if ok else last["fraction"], text=result["message"])
-        status.update(label=f"{task.title}: {result['outcome']}", expanded=not ok,
+        bar.progress(1.0 if ok else last["fraction"], text=ui.prose(result["message"]))
+        status.update(label=f"{task.title}: {ui.md(result['outcome'])}", expanded=not ok,
                       state="complete" if ok else "error")
     keep = {k: result.get(k) for k in ("task", "outcome", "message", "rows", "bytes_reclaimed",
                                        "seconds", "backup", "error")}
@@ -163,10 +163,10 @@ def _confirm_dialog():
         pv = registry.preview(ctx.db, task.name, days=request.get("days"),
                                  quick=request.get("quick", False))
     except errors.R2WError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(ui.prose(exc), icon=":material/error:")
         st.button("Close", key="maint_dialog_cancel", on_click=_cancel)
         return
-    st.markdown(f"**What will happen:** {pv.message}.")
+    st.markdown(f"**What will happen:** {ui.prose(pv.message)}.")
     if task.name == "sessions":
         users = plural(pv.details.get("users", 0), "distinct user")
         st.warning(f"This signs **{users}** out: the application never expires sessions "
@@ -176,11 +176,11 @@ def _confirm_dialog():
                    "writes wait (and may time out) until it ends. Prefer a quiet hour.",
                    icon=":material/lock:")
     if pv.refusal:
-        st.warning(f"It will be refused: {pv.refusal}", icon=":material/block:")
+        st.warning(f"It will be refused: {ui.prose(pv.refusal)}", icon=":material/block:")
     if task.destructive:
         st.markdown("Deletes run in short batches (a few ms each, with pauses), so the "
                     "application keeps writing; a run stopped midway keeps what it finished.")
-        st.checkbox(f"Back up first (verified online backup into `{backups.default_dest(db=ctx.db)}`)",
+        st.checkbox(f"Back up first (verified online backup into {ui.code(backups.default_dest(db=ctx.db))})",
                     value=True, key="maint_backup_first")
     allowed, reason = _allowed(task)
     left, right = st.columns(2)
@@ -213,18 +213,18 @@ def _card(name, last):
         try:
             pv = ui.cached(registry.preview, ctx.db, name, days=days, quick=bool(quick),
                            signed_out=False)
-            st.markdown(f"**Preview:** {pv.message}.")
+            st.markdown(f"**Preview:** {ui.prose(pv.message)}.")
             if pv.refusal:
-                st.warning(pv.refusal, icon=":material/block:")
+                st.warning(ui.prose(pv.refusal), icon=":material/block:")
             applicable = (pv.details or {}).get("applicable", True)
         except errors.R2WError as exc:
-            st.warning(f"Preview unavailable: {exc}", icon=":material/warning:")
+            st.warning(f"Preview unavailable: {ui.prose(exc)}", icon=":material/warning:")
         st.markdown(_last_run_line(last))
         if name in state["maint_results"]:
             _show_result(state["maint_results"][name])
         st.button(f"Run {task.title.lower()} …", key=f"maint_run_{name}", on_click=_ask,
                   args=(name,), disabled=not (allowed and applicable),
-                  help=reason or (None if applicable else pv.refusal),
+                  help=reason or (None if applicable else ui.prose(pv.refusal)),
                   type="primary" if task.destructive else "secondary",
                   icon=":material/play_arrow:")
         if reason:
@@ -270,7 +270,7 @@ def _backups_section():
         with st.spinner("Verifying every backup (integrity_check) ..."):
             backups.list_backups(dest, verify=True, monitor=monitor, stem=backups.stem_of(ctx.db))
     found = backups.list_backups(dest, monitor=monitor, stem=backups.stem_of(ctx.db))
-    st.caption(f"In `{dest}` (set R2W_BACKUP_DIR to move it). Taken by the Backup card, by "
+    st.caption(f"In {ui.code(dest)} (set R2W_BACKUP_DIR to move it). Taken by the Backup card, by "
                "\"back up first\", or by `python -m r2w_db backup` from cron; the newest "
                f"{backups.DEFAULT_KEEP} are kept. Restoring is command-line only, with the "
                "application stopped: `python -m r2w_db restore BACKUP --yes`.")
@@ -284,10 +284,10 @@ def _backups_section():
         col.markdown(f"**{label}**")
     for b in found:
         row = st.columns([4, 2, 2, 2, 2])
-        row[0].markdown(f"`{b.name}`" + (" (pre-restore)" if b.kind == "pre-restore" else ""))
+        row[0].markdown(ui.code(b.name) + (" (pre-restore)" if b.kind == "pre-restore" else ""))
         row[1].markdown(ui.human_bytes(b.size))
         row[2].markdown(ui.human_age(max(b.age_seconds, 0)))
-        row[3].markdown({True: ":green[verified]", False: f":red[FAILED] {b.message or ''}",
+        row[3].markdown({True: ":green[verified]", False: f":red[FAILED] {ui.prose(b.message or '')}",
                          None: "not verified"}[b.verified])
         if not is_admin:
             row[4].caption("admin only")
@@ -303,7 +303,7 @@ def _backups_section():
 def body():
     st.info(f"Every task on this page works on {TARGET}, and on nothing else.",
             icon=":material/database:")
-    st.caption(f"Signed in as **{user_name}** ({role}). Every task shows a preview first "
+    st.caption(f"Signed in as **{ui.md(user_name)}** ({ui.md(role)}). Every task shows a preview first "
                "(nothing is written), asks for confirmation, runs with a progress bar and is "
                "logged below. Starting a task needs the admin role.")
     if refusal:

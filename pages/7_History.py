@@ -30,7 +30,7 @@ def watcher(ctx, status):
     db = ctx.location.display
     if status["state"] == "none":
         st.warning("No watcher has run for this database, so there is no history yet: "
-                   f"`python -m r2w_db --db {db} watch` (or a `snapshot` from cron).",
+                   f"{ui.code(f'python -m r2w_db --db {db} watch')} (or a `snapshot` from cron).",
                    icon=":material/visibility_off:")
         st.code(SCHEDULE.format(db=db), language="bash")
         return
@@ -44,18 +44,18 @@ def watcher(ctx, status):
     row[1].metric("Snapshots", every.split(" (")[0], border=True, help=every)
     info = status["status"] or {}
     beat = ("not configured" if info.get("heartbeat_ok") is None else
-            "ok" if info.get("heartbeat_ok") else f"failed: {info.get('heartbeat_error')}")
+            "ok" if info.get("heartbeat_ok") else f"failed: {ui.prose(info.get('heartbeat_error'))}")
     row[2].metric("Heartbeat", beat, border=True, help=f"Last sent {when(info.get('heartbeat_at'))}"
                   if info.get("heartbeat_at") else "R2W_HEARTBEAT_URL or [alerts] heartbeat_url")
     if status["state"] == "stale":
         st.warning(f"The newest snapshot is {ui.human_age(status['age_seconds'])} old, more than "
                    f"two intervals ({every}): the watcher has stopped or cannot read the "
-                   f"database. Check it: `python -m r2w_db --db {db} watch --once`.",
+                   f"database. Check it: {ui.code(f'python -m r2w_db --db {db} watch --once')}.",
                    icon=":material/warning:")
         st.code(SCHEDULE.format(db=db), language="bash")
     elif status["state"] == "failing":
         st.error(f"The watcher's last cycle ({when(info.get('last_cycle_at'))}) failed: "
-                 f"{info.get('last_error') or 'see its log'}.", icon=":material/error:")
+                 f"{ui.prose(info.get('last_error') or 'see its log')}.", icon=":material/error:")
 
 
 def sizes(ctx, since, empty):
@@ -65,11 +65,11 @@ def sizes(ctx, since, empty):
     if len(growth):
         row = st.columns(len(growth))
         for col, (_, g) in zip(row, growth.iterrows()):
-            col.metric(g["series"], ui.human_bytes(g["now"]), border=True,
+            col.metric(ui.md(g["series"]), ui.human_bytes(g["now"]), border=True,
                        help=f"Change over the last day {signed_bytes(g['per_day'])}, over the "
                             f"last week {signed_bytes(g['per_week'])} (newest snapshot minus the "
                             "one a day / a week before it; – when the history is shorter).")
-        st.caption(" · ".join(f"**{g['series']}**: {signed_bytes(g['per_day'])} a day, "
+        st.caption(" · ".join(f"**{ui.md(g['series'])}**: {signed_bytes(g['per_day'])} a day, "
                               f"{signed_bytes(g['per_week'])} a week"
                               for _, g in growth.iterrows()))
     series = got["series"]
@@ -88,7 +88,7 @@ def forecast(ctx, empty):
     got = ui.cached_history(hist.size_forecast, ctx.db)
     f = got["forecast"]
     if f.state == fc.NOT_ENOUGH:
-        st.info(f.reason, icon=":material/info:")
+        st.info(ui.prose(f.reason), icon=":material/info:")
         return
     row = st.columns(4)
     row[0].metric("Growth per day", signed_bytes(f.per_day), border=True,
@@ -113,7 +113,7 @@ def forecast(ctx, empty):
     row[3].metric("Disk full", full, border=True, help=full_help)
     moved = (f" Fitted on the snapshots since the move on {got['moved_at']:%Y-%m-%d %H:%M} UTC "
              "(the sizes before it are the other engine's file)." if got.get("moved_at") else "")
-    st.caption(f"{f.reason}{moved} Shaded: the 95 % prediction interval (it widens with the horizon; "
+    st.caption(f"{ui.prose(f.reason)}{moved} Shaded: the 95 % prediction interval (it widens with the horizon; "
                "snapshots close together are not independent, so read it as the least "
                "uncertainty). Dashed: the fitted line, extended 90 days.")
     horizons = [{"label": f"{d} days", **f.horizons[d]} for d in fc.HORIZONS]
@@ -184,9 +184,9 @@ def body(ctx):
     window = ctx.window
     status = ui.cached_history(hist.watcher, ctx.db, window.now)
     watcher(ctx, status)
-    empty = (f"No snapshot in this window: run `python -m r2w_db --db {ctx.location.display} "
-             "snapshot`." if status["state"] != "none" else
-             f"No snapshot yet: run `python -m r2w_db --db {ctx.location.display} snapshot`.")
+    snapshot = ui.code(f"python -m r2w_db --db {ctx.location.display} snapshot")
+    empty = (f"No snapshot in this window: run {snapshot}." if status["state"] != "none" else
+             f"No snapshot yet: run {snapshot}.")
     if status["state"] == "none":   # nothing recorded: one sentence, not one per chart
         st.info(empty + " The charts, the forecast and the table sizes start with the first "
                 "snapshot.", icon=":material/info:")
