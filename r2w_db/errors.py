@@ -1,4 +1,5 @@
 """The few things that go wrong, each with a message a person can act on."""
+import shlex
 
 
 class R2WError(Exception):
@@ -14,6 +15,12 @@ def one_line(text, limit=600):
     return folded if len(folded) <= limit else folded[:limit - 3] + "..."
 
 
+def command(location, *words):
+    """`python -m r2w_db --db LOCATION WORDS` for a person to paste: the location shell-quoted
+    (a path with a space, a quote or `$`, a URL with `&` or `?`)."""
+    return " ".join(["python -m r2w_db --db", shlex.quote(str(location)), *words])
+
+
 class BadLocation(R2WError):
     """A database location that is not a usable file path (empty, a URI, a pipe, ...)."""
 
@@ -22,7 +29,7 @@ class DatabaseMissing(R2WError):
     def __init__(self, path):
         super().__init__(
             f"database not found: {path} (check --db / DATABASE_URL, "
-            f"or create it with `python -m r2w_db --db {path} init`)"
+            f"or create it with `{command(path, 'init')}`)"
         )
 
 
@@ -42,7 +49,7 @@ class EmptyDatabase(R2WError):
     def __init__(self, path):
         super().__init__(
             f"{path} holds none of the Resume2Website tables (empty or a different database): "
-            f"point --db / DATABASE_URL at the right file, or run `python -m r2w_db --db {path} init`"
+            f"point --db / DATABASE_URL at the right file, or run `{command(path, 'init')}`"
         )
 
 
@@ -51,7 +58,7 @@ class SchemaTooOld(R2WError):
         what = ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else "")
         super().__init__(
             f"{path} has an old or incomplete schema (missing {what}): "
-            f"run `python -m r2w_db --db {path} migrate`"
+            f"run `{command(path, 'migrate')}`"
         )
         self.missing = list(missing)
         self.path = path
@@ -68,8 +75,8 @@ class SchemaTooNew(R2WError):
 class DatabaseDamaged(R2WError):
     def __init__(self, path, detail="database disk image is malformed"):
         super().__init__(
-            f"{path} is damaged ({detail}): see `python -m r2w_db --db {path} check` for the "
-            f"integrity report, then restore a backup (`python -m r2w_db --db {path} backups`)"
+            f"{path} is damaged ({detail}): see `{command(path, 'check')}` for the "
+            f"integrity report, then restore a backup (`{command(path, 'backups')}`)"
         )
         self.path = path
 
@@ -79,7 +86,7 @@ class HotJournal(R2WError):
         super().__init__(
             f"{path} has a hot rollback journal ({path}-journal): a writer crashed in the middle of "
             f"a transaction, and a read-only reader cannot roll it back. The application's next "
-            f"write rolls it back, or run `python -m r2w_db --db {path} recover`; never delete "
+            f"write rolls it back, or run `{command(path, 'recover')}`; never delete "
             f"the -journal file (that corrupts the database)"
         )
         self.path = path

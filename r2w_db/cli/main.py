@@ -56,7 +56,7 @@ def cmd_migrate(args):
         print(f"  done: journal mode {journal.switch_to_wal(db)} -> wal")
     if not additions:
         print("this project's additions (indexes of migrations 7-9) are deferred: run "
-              f"`python -m r2w_db --db {db.display} migrate` at a quiet hour")
+              f"`{errors.command(db.display, 'migrate')}` at a quiet hour")
 
 
 def _step_line(step):

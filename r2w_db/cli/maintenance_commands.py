@@ -173,7 +173,8 @@ def cmd_restore(args):
         if candidate.exists():
             source = candidate
     if not source.exists():
-        raise errors.R2WError(f"backup not found: {args.backup} (see `python -m r2w_db backups`)")
+        raise errors.R2WError(f"backup not found: {args.backup} "
+                              f"(see `{errors.command(db.display, 'backups')}`)")
     if not args.yes:
         raise errors.R2WError(
             f"restore replaces {db.display} with {source}: stop the application first, then rerun "

@@ -5,6 +5,7 @@ here only. The report goes to stdout (every unconvertible value listed); a refus
 one line on stderr and exit 1.
 """
 import json
+import shlex
 import sys
 
 from r2w_db import config, errors
@@ -61,8 +62,18 @@ def _show(report, as_json):
         print(f"{report['outcome']} in {report.get('seconds', 0):.1f} s"
               + (f" ({rate:,} rows/s)" if rate and not report["dry_run"] else ""))
     if report.get("application_url"):
-        print(f"give the application: DATABASE_URL={report['application_url']}"
-              + (" (with its real password)" if "***" in report["application_url"] else ""))
+        url = report["application_url"]
+        print(f"give the application: DATABASE_URL={_shell_word(url)}"
+              + (" (with its real password)" if "***" in url else ""))
+
+
+def _shell_word(url):
+    """The URL as one shell word for a person to paste: from its first character the shell
+    would read (`?`, `&`, a space, a quote ...) on, it is quoted ('...'); the *** that stands
+    for the password is theirs to replace, not a reason to quote."""
+    plain = url.replace("***", "xxx")
+    cut = next((i for i, char in enumerate(plain) if shlex.quote(char) != char), len(url))
+    return url[:cut] + (shlex.quote(url[cut:]) if cut < len(url) else "")
 
 
 def register(add):

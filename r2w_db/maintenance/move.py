@@ -16,7 +16,12 @@ the indexes, the rows read back):
 4. Verification: every table's row count and content checksum, read back from PostgreSQL in a
    new transaction, must equal the source's (of the converted rows).
 5. Re-running is safe: a target whose tables already hold rows is compared (count and checksum
-   per table), never written; equal is "already moved", different is refused.
+   per table), never overwritten; different is refused. Equal finishes a move that was killed
+   after its rows were committed (while its indexes were built, or during verification): the
+   missing or INVALID indexes are built, then it is "already moved".
+   A move is done only when `check` would pass on the target (figures/check.py, quick: the
+   documented schema, this project's indexes, integrity); otherwise it ends in MoveIncomplete
+   (exit 1), saying what is missing and that running it again finishes it.
 6. A real run is recorded in the monitor's maintenance log (task "move"); the result carries
    the URL to give the application, its password redacted.
 """
@@ -26,6 +31,7 @@ import time
 from r2w_db import errors
 from r2w_db.backends import open_database
 from r2w_db.engine import schema
+from r2w_db.figures.check import run_check
 from r2w_db.maintenance.move_convert import Checksum
 from r2w_db.monitor.store import MonitorStore
 
@@ -39,6 +45,11 @@ class MoveRefused(errors.R2WError):
     def __init__(self, message, report):
         super().__init__(message)
         self.report = report
+
+
+class MoveIncomplete(MoveRefused):
+    """The rows are there and verified, but `check` would not pass on the target (an index
+    could not be built ...): the move is not done; running it again finishes it."""
 
 
 def source_snapshot(db):
@@ -169,6 +180,20 @@ def _finish(report, target, occupied, dry_run, progress):
         _refuse_if_blocking(report)
     else:
         report["indexes_built"] = target.backend.move.build_indexes(target)  # concurrently
+    _verify(report, target, occupied, progress)
+    if occupied:  # equal: finish a move killed after its commit (indexes missing or INVALID)
+        report["indexes_built"] = target.backend.move.build_indexes(target)
+    _require_check(report, target)
+    if occupied and report["indexes_built"]:
+        report["outcome"] = (f"already moved: the target equals the source; the interrupted "
+                             f"move was finished ({report['indexes_built']} index(es) built)")
+    else:
+        report["outcome"] = "already moved: the target equals the source" if occupied else "moved"
+    report["application_url"] = target.display
+
+
+def _verify(report, target, occupied, progress):
+    """Every table's rows and checksum read back from the target must equal the source's."""
     found = target_checksums(target)
     differences = []
     for table, figures in report["tables"].items():
@@ -183,8 +208,29 @@ def _finish(report, target, occupied, dry_run, progress):
         message = ("the target differs from the source: " if occupied
                    else "verification FAILED after the copy: ") + ", ".join(differences)
         raise MoveRefused(message + ("; nothing was written" if occupied else ""), report)
-    report["outcome"] = "already moved: the target equals the source" if occupied else "moved"
-    report["application_url"] = target.display
+
+
+def _require_check(report, target):
+    """MoveIncomplete unless `check` (quick) passes on the target with every index built."""
+    try:
+        found = run_check(target, quick=True)
+    except errors.R2WError as exc:
+        raise MoveIncomplete(f"the move is not complete: check cannot run on {target.display} "
+                             f"({exc}); run the move again to finish it", report) from None
+    schema_report = found["schema"]
+    missing = [*schema_report.get("missing_tables", ()), *schema_report.get("missing_columns", ()),
+               *(f"index {n}" for n in schema_report.get("missing_documented_indexes", ())),
+               *(f"index {n}" for n in schema_report.get("missing_additions", ())),
+               *schema_report.get("wrong_types", ())]
+    if found["integrity"]["ok"] is False:
+        missing += found["integrity"]["messages"][:3]
+    report["check_ok"] = found["ok"] and not missing
+    if not report["check_ok"]:
+        raise MoveIncomplete(
+            f"the move is not complete: check fails on {target.display} ("
+            + ", ".join(missing[:8] or ["its report is not ok"])
+            + (" ..." if len(missing) > 8 else "") + "); the rows are verified: run the move "
+            "again to finish it", report)
 
 
 def _log_start(source, target, mode, user):

@@ -7,11 +7,13 @@ Conversion, per PostgreSQL type of the column (pg_schema.COLUMN_TYPES):
   stats' data-quality test requires; it becomes an aware UTC datetime.
 - double precision: an SQLite integer or real. integer: an SQLite integer within int4.
 - text: SQLite text without a NUL character (PostgreSQL text cannot hold one).
+- text that is not valid UTF-8, in any column, is a Problem shown as its bytes (b'caf\\xe9'); a
+  timestamp past year 9999 or before year 1 once in UTC is one too.
 - NULL stays NULL, except in a NOT NULL column (an SQLite primary key can hold NULL).
 Anything else is a Problem (table, key, column, value, why), never silently changed.
 """
 from dataclasses import asdict, dataclass
-from datetime import timezone
+from datetime import datetime, timezone
 
 from r2w_db.engine import timeutil
 from r2w_db.backends.postgresql import schema as pg_schema
@@ -41,10 +43,24 @@ def _timestamp(value):
     if not isinstance(value, str):
         return None, f"a {type(value).__name__}, not a timestamp text"
     text = value.strip()
-    moment = timeutil.parse(text)
+    try:
+        moment = timeutil.parse(text)
+    except (OverflowError, ValueError):  # e.g. 9999-12-31T23:00:00-05:00 is past year 9999 in UTC
+        moment = None
+    if moment is None and _written_out(text):
+        return None, "a timestamp outside the years 1 to 9999 once in UTC"
     if moment is None or text[4:5] != "-":
         return None, "not a timestamp in an accepted form"
     return moment.replace(tzinfo=timezone.utc), None
+
+
+def _written_out(text):
+    """Whether `text` reads as a date and time with an offset (whatever instant it names)."""
+    try:
+        return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z"))
+                                      else text).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def _double(value):
@@ -67,6 +83,18 @@ def _text(value):
     if "\x00" in value:
         return None, "text with a NUL character"
     return value, None
+
+
+def valid_utf8(value):
+    """Whether a text value read from SQLite was valid UTF-8 (the source decodes invalid bytes
+    with surrogateescape: they come back as lone surrogates, which no valid text holds)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 CONVERTERS = {"timestamptz": _timestamp, "double precision": _double, "integer": _integer,
@@ -94,6 +122,10 @@ class Converter:
                     found.append((i, value, "NULL in a NOT NULL column"))
                 out.append(None)
                 continue
+            if isinstance(value, str) and not valid_utf8(value):
+                found.append((i, value, "text that is not valid UTF-8"))
+                out.append(None)
+                continue
             converted, why = self.funcs[i](value)
             if why:
                 found.append((i, value, why))
@@ -101,7 +133,7 @@ class Converter:
         if not found:
             return tuple(out)
         key = row[self.key_index]
-        key = key if isinstance(key, str) else repr(key)
+        key = key if isinstance(key, str) and valid_utf8(key) else _shown(key)
         skip = self.mode == "skip-row"
         blocked = False
         for i, value, why in found:
@@ -120,5 +152,8 @@ class Converter:
 
 
 def _shown(value):
+    """repr of the value; text that is not valid UTF-8 as its bytes (b'caf\\xe9')."""
+    if isinstance(value, str) and not valid_utf8(value):
+        value = value.encode("utf-8", "surrogateescape")
     text = repr(value)
     return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."

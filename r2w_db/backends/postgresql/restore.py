@@ -34,6 +34,12 @@ WHERE d.datname = %s"""
 PRIVILEGES = ("CONNECT", "CREATE", "TEMPORARY")   # of a database
 
 
+def _sql_name(name):
+    """A database name as a quoted SQL identifier, for a command printed for a person to paste
+    (unquoted, PostgreSQL folds Resume2Website_before_restore_... to lower case)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
 class RestoreFailed(errors.R2WError):
     """The swap failed half-way; the message says where each database is."""
 
@@ -87,7 +93,7 @@ def message(db, backup_path, info):
     if info["swapped"]:
         message = (f"restored {db.display} from {backup_path} (row counts verified: {rows}); the "
                    f"previous database was renamed to {info['previous_database']}: drop it when "
-                   f"no longer needed (DROP DATABASE {info['previous_database']})")
+                   f"no longer needed (DROP DATABASE {_sql_name(info['previous_database'])};)")
     else:
         message = (f"restored {backup_path} into the new database {info['restored_database']} "
                    f"(row counts verified: {rows}); {db.display} is untouched")
@@ -205,8 +211,11 @@ def _swap(db, restored, target, new):
                     identifier(aside), identifier(target)))
         except errors.R2WError:
             raise RestoreFailed(f"the swap failed half-way ({exc}): the previous database is "
-                                f"now named {aside} and the restored one {new}: rename them by "
-                                f"hand (ALTER DATABASE ... RENAME TO ...)") from None
+                                f"now named {aside} and the restored one {new}: rename one by "
+                                f"hand, to finish the restore: ALTER DATABASE {_sql_name(new)} "
+                                f"RENAME TO {_sql_name(target)}; or to put the previous one back: "
+                                f"ALTER DATABASE {_sql_name(aside)} RENAME TO "
+                                f"{_sql_name(target)};") from None
         raise errors.RestoreRefused(f"the restored database could not take the name {target} ({exc}); "
                              f"{NOTHING}") from None
     return aside

@@ -4,7 +4,8 @@ SQLite's backup API in ONE step (a stepped backup restarts on every write of the
 application and never finishes) or VACUUM INTO gives a consistent copy while the application
 writes; copying the file does not. The copy is checked with PRAGMA integrity_check before it is
 renamed into place. A lock held by another process ends the backup within the busy timeout with
-the "locked" message (verification.py), never a hang.
+the "locked" message (verification.py), never a hang. A hot rollback journal (a writer crashed
+mid-transaction) is named as such, with `recover`, never as "permission denied".
 """
 import sqlite3
 from pathlib import Path
@@ -100,6 +101,23 @@ def _copy(db, temporary, method):
         dst.close()
 
 
+def _hot_journal(exc, path):
+    """A read-only copy refused because a writer crashed mid-transaction: SQLite names it
+    (SQLITE_READONLY_ROLLBACK), or VACUUM INTO's plain "readonly" with a non-empty -journal
+    beside the file (a live writer's journal would have let the read through)."""
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name == "SQLITE_READONLY_ROLLBACK":
+        return True
+    if not (name.startswith("SQLITE_READONLY") or "readonly" in str(exc)):
+        return False
+    try:
+        return Path(str(path) + "-journal").stat().st_size > 0
+    except OSError:
+        return False
+
+
 def _is_full(exc):
     """Disk full (or a file size limit) behind an SQLite or OS error."""
     name = getattr(exc, "sqlite_errorname", "") or ""
@@ -111,6 +129,10 @@ def failure(exc, db, final, removed):
     """The BackupFailed to raise for an error met while copying (None: re-raise it as it is)."""
     if isinstance(exc, errors.DatabaseLocked):
         return errors.BackupLocked(db.path)
+    if isinstance(exc, errors.HotJournal) or _hot_journal(exc, db.path):
+        partial = "the partial copy was removed" if removed else "no partial copy was left"
+        return errors.BackupFailed(f"backup of {db.path} failed: {errors.HotJournal(db.path)}; "
+                                   f"{partial}")
     if not isinstance(exc, (sqlite3.Error, OSError)):
         return None
     if is_locked(exc):

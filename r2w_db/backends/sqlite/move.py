@@ -5,8 +5,10 @@ transaction (`BEGIN` + reads) on a read-only connection; it does not block the a
 writers (it holds back checkpoints while it lasts). In a rollback-journal mode such a transaction
 would hold a SHARED lock that stops every writer for the whole move, so the snapshot is an online
 backup (SQLite's backup API in one step, the lock held well under a second on 100 MB) into a
-temporary file, read the same way.
+temporary file, read the same way. Text that is not valid UTF-8 is read with surrogateescape
+(decode_text): the converter lists it, with its bytes, instead of the read failing.
 """
+import functools
 import sqlite3
 import tempfile
 from contextlib import contextmanager
@@ -37,6 +39,7 @@ def source_snapshot(db):
             finally:
                 source.close()
         conn = open_reader(path)
+        conn.text_factory = decode_text
         try:
             with translated(db.path):
                 conn.execute("BEGIN")
@@ -46,6 +49,12 @@ def source_snapshot(db):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             conn.close()
+
+
+# SQLite text as str; bytes that are not valid UTF-8 kept as lone surrogates (surrogateescape),
+# so that one bad value is reported by the converter instead of failing the whole read
+# ("Could not decode to UTF-8"); a partial of str, not a Python function: no frame per value
+decode_text = functools.partial(str, encoding="utf-8", errors="surrogateescape")
 
 
 def source_rows(conn, table, columns):

@@ -175,18 +175,19 @@ def _read_whole(source, temporary):
         if is_locked(exc):
             raise errors.RestoreRefused(f"{source} stayed locked by another process past the busy "
                                  f"timeout: try again shortly; {NOTHING}") from None
-        raise errors.RestoreRefused(f"{source} is not a sound backup ({_why(exc)}); {NOTHING}") from None
+        raise errors.RestoreRefused(f"{source} is not a sound backup ({_why(exc, source)}); "
+                                    f"{NOTHING}") from None
     finally:   # the -shm a read-only reader of a -wal leaves: removed when nobody uses it
         if not had_shm and shm.exists() and filelock.unlocked(shm, *filelock.SHM_LOCKS):
             shm.unlink(missing_ok=True)
 
 
-def _why(exc):
+def _why(exc, source):
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc)
     if name == "SQLITE_READONLY_ROLLBACK":
-        return ("it has a hot journal (a write to it was interrupted): open it once with "
-                "sqlite3 to roll that back, or restore another backup")
+        return (f"it has a hot journal (a write to it was interrupted): roll that back with "
+                f"`{errors.command(source, 'recover')}`, or restore another backup")
     if name.startswith("SQLITE_NOTADB") or "not a database" in text:
         return "it is not an SQLite database, or its header is damaged"
     if name.startswith("SQLITE_CORRUPT") or "malformed" in text:

@@ -66,6 +66,9 @@ def verify_file(path):
     except sqlite3.Error as exc:
         if is_locked(exc):
             return False, "locked by another process past the busy timeout: try again shortly"
+        if getattr(exc, "sqlite_errorname", "") == "SQLITE_READONLY_ROLLBACK":
+            return False, (f"it has a hot rollback journal (a write to it was interrupted): "
+                           f"`{errors.command(path, 'recover')}` rolls it back")
         return False, f"not a readable SQLite database: {errors.one_line(exc)}"
     finally:
         conn.close()
