@@ -21,6 +21,23 @@ ANONYMOUS_PREFIX = "anonymous_"
 MAX_ACCESS_COUNT = 2**31 - 1
 CONFIDENCE_BINS = 20        # the confidence histogram: 20 bins of 0.05 over [0, 1]
 
+# The largest values a numeric setting may take: beyond them a duration no longer fits in a
+# date (year 1 to 9999) or a timer, and a count no longer fits in an SQL integer.
+MAX_SETTING_DAYS = 36_500            # 100 years
+MAX_SETTING_COUNT = 10**15
+
+
+def bounded_number(raw, low, high, kind=float):
+    """`raw` (text, or a number from the secrets) as a finite `kind` (float or int) from `low`
+    to `high`, or None (NaN, infinity, a huge number, a bool or anything else)."""
+    if isinstance(raw, bool):
+        return None
+    try:
+        value = kind(raw.strip() if isinstance(raw, str) else raw)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return value if low <= value <= high else None
+
 
 # ------------------------------------------------------------------ the read-only switch
 

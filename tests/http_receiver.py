@@ -1,6 +1,9 @@
 """A real HTTP receiver on 127.0.0.1 for webhook and heartbeat tests: it records every request
-and answers 200, 500, or never (hang), per path prefix."""
+(and its headers) and answers 200, 500, or never (hang), per path prefix; /r<code>/rest answers
+that redirect code to /rest, /x<code>/rest to the same path on http://localhost (another host
+name for the same server), /loop redirects to itself."""
 import json
+import re
 import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Receiver:
     def __init__(self):
         self.requests = []          # (method, path, parsed JSON body or None)
+        self.headers = []           # the headers of each request (a dict), in the same order
         self.lock = threading.Lock()
         self.release = threading.Event()   # set at the end: hanging handlers return
         self.server = None
@@ -24,6 +28,11 @@ class Receiver:
         with self.lock:
             return [r for r in self.requests if r[1].startswith(prefix)]
 
+    def got_with_headers(self, prefix=""):
+        """[(method, path, body, headers)] of the requests whose path starts with prefix."""
+        with self.lock:
+            return [(*r, h) for r, h in zip(self.requests, self.headers) if r[1].startswith(prefix)]
+
 
 def _handler(receiver):
     class Handler(BaseHTTPRequestHandler):
@@ -33,6 +42,16 @@ def _handler(receiver):
             with receiver.lock:
                 receiver.requests.append((self.command, self.path,
                                           json.loads(body) if body else None))
+                receiver.headers.append(dict(self.headers))
+            redirect = re.match(r"^/([rx])(30[0-8])(/.*)$", self.path)
+            if redirect or self.path.startswith("/loop"):
+                kind, code, rest = redirect.groups() if redirect else ("r", "307", self.path)
+                port = receiver.server.server_address[1]
+                self.send_response(int(code))
+                self.send_header("Location", rest if kind == "r" else f"http://localhost:{port}{rest}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if self.path.startswith("/hang"):
                 receiver.release.wait(30)
                 return

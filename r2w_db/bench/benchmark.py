@@ -29,6 +29,7 @@ from r2w_db.backends import open_database
 from r2w_db.engine import timeutil
 
 DEFAULT_ITERATIONS = 100
+MAX_ITERATIONS = 1_000_000     # timed executions per query (the samples are kept in memory)
 DEFAULT_BUDGET_S = 3.0       # a slow query stops early (never below MIN_ITERATIONS) past this
 MIN_ITERATIONS = 5
 SLOWER_RATIO = 1.25          # compare(): slower when the median grew by more than this factor
@@ -246,6 +247,8 @@ def run_benchmark(db, iterations=DEFAULT_ITERATIONS, queries=None, seed=0, now=N
     db = open_database(db)
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
         raise errors.InvalidValue(f"iterations must be a whole number >= 1, not {iterations!r}")
+    if iterations > MAX_ITERATIONS:
+        raise errors.InvalidValue(f"iterations must be at most {MAX_ITERATIONS:,}, not {iterations}")
     engine = db.backend.benchmark
     queries = default_queries(db) if queries is None else list(queries)
     warmup = max(2, min(10, iterations // 10)) if warmup is None else warmup

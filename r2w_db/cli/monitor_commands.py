@@ -56,7 +56,7 @@ def cmd_history(args):
     from r2w_db.watch import settings as settings_mod
 
     db = database(args)
-    since = timeutil.utcnow() - settings_mod.parse_duration(args.since)
+    since = timeutil.utcnow() - settings_mod.parse_duration(args.since, "--since")
     if args.daily:
         frame = daily(db, Window.between(since.replace(hour=0, minute=0, second=0, microsecond=0),
                                          None, now=timeutil.utcnow()))
@@ -100,7 +100,6 @@ def _cell(value):
 
 def cmd_health(args):
     from r2w_db.figures import health_report
-    from r2w_db.watch import notify, prometheus
 
     loaded = _settings()
     if args.all:
@@ -115,19 +114,50 @@ def cmd_health(args):
     report = health_report.with_problem(report, loaded.problem)
     if loaded.problem:
         print(f"error: {errors.one_line(loaded.problem)}", file=sys.stderr)
+    # The side outputs (the Prometheus file, the notifications) never change the database's
+    # own status: its first line and exit code stay those of plain `health`; a side output
+    # that fails is reported on stderr, one line each.
+    side = []
     if args.prometheus:
-        prometheus.write_textfile(args.prometheus, report, metrics)
+        side += _write_prometheus(args.prometheus, report, metrics)
     sent = None
     if args.notify and db is not None:
-        sent = notify.notify(db, report, loaded.alerts)
+        sent = _notify(db, report, loaded.alerts)
         if sent["failed"] or (sent["problem"] and not loaded.problem):
             warn(f"notify: {sent['failed']} failed, {sent['sent']} sent"
                   + (f" ({sent['problem']})" if sent["problem"] and not loaded.problem else ""))
+    for line in side:
+        print(f"error: {errors.one_line(line)}", file=sys.stderr)
     if args.json:
-        print_json({**report, **({"notify": sent} if sent is not None else {})})
+        print_json({**report, **({"notify": sent} if sent is not None else {}),
+                    **({"side_errors": side} if side else {})})
     else:
         print("\n".join(health_report.lines(report)))
     return report["exit_code"]
+
+
+def _write_prometheus(path, report, metrics, more=()):
+    """[] or [the one line saying why the Prometheus file could not be written]."""
+    from r2w_db.watch import prometheus
+
+    try:
+        prometheus.write_textfile(path, report, metrics, more=more)
+    except (OSError, errors.R2WError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        return [f"--prometheus: cannot write {path}: {why}"]
+    return []
+
+
+def _notify(db, report, alerts):
+    """notify.notify's answer; a monitor database that cannot record the notifications
+    (corrupt, read-only, full) is one failed notification with the reason."""
+    from r2w_db.watch import notify
+
+    try:
+        return notify.notify(db, report, alerts)
+    except (OSError, errors.R2WError) as exc:
+        return {"sent": 0, "failed": 1, "changes": [], "problem":
+                f"the notifications cannot be recorded: {errors.one_line(exc)}"}
 
 
 def _targets(args):
@@ -148,7 +178,6 @@ def _health_all(args, loaded):
     """One exit code for every configured database: the worst (UNKNOWN counts worst of all:
     a database that cannot be read is the first thing to look at)."""
     from r2w_db.figures import health_report
-    from r2w_db.watch import notify, prometheus
 
     try:
         targets = _targets(args)
@@ -160,14 +189,20 @@ def _health_all(args, loaded):
         report, metrics = _health(db, per_db(loaded), args.prometheus)
         report = {**health_report.with_problem(report, loaded.problem), "name": name}
         if args.notify:
-            notify.notify(db, report, loaded.alerts)
+            sent = _notify(db, report, loaded.alerts)
+            if sent["failed"] or (sent["problem"] and not loaded.problem):
+                warn(f"[{name}] notify: {sent['failed']} failed, {sent['sent']} sent"
+                     + (f" ({sent['problem']})" if sent["problem"] and not loaded.problem else ""))
         results.append((report, metrics))
     worst = max(r["exit_code"] for r, _ in results)
-    if args.prometheus:
-        prometheus.write_textfile(args.prometheus, *results[0], more=results[1:])
+    side = _write_prometheus(args.prometheus, *results[0], more=results[1:]) \
+        if args.prometheus else []
+    for line in side:
+        print(f"error: {errors.one_line(line)}", file=sys.stderr)
     label = health_report.LABEL[worst]
     if args.json:
-        print_json({"status": label, "exit_code": worst, "databases": [r for r, _ in results]})
+        print_json({"status": label, "exit_code": worst, "databases": [r for r, _ in results],
+                    **({"side_errors": side} if side else {})})
         return worst
     print(f"R2W {label} - {len(results)} database(s): "
           + ", ".join(f"{r['name']} {r['status']}" for r, _ in results))
@@ -195,7 +230,8 @@ def cmd_watch(args):
     from r2w_db.figures import health_report
     from r2w_db.watch import cycle, settings as settings_mod
 
-    every = settings_mod.parse_duration(args.every).total_seconds()
+    every = settings_mod.parse_duration(args.every, "--every",
+                                        settings_mod.MAX_WATCH_INTERVAL).total_seconds()
     targets = _targets(args)
     if len(targets) > 1:
         return _watch_all(args, targets, every)

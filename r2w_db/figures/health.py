@@ -88,15 +88,25 @@ def load_thresholds(overrides=None, environ=None):
             problems.append(f"{where}: unknown health threshold (known: {', '.join(fields)})")
             continue
         kind = int if fields[name] in (int, "int") else float
-        try:
-            value = kind(raw)
-            if value < 0:
-                raise ValueError
-        except (TypeError, ValueError):
-            problems.append(f"{where}: {raw!r} is not a number >= 0; the default is used")
+        high = threshold_maximum(name, kind)
+        value = config.bounded_number(raw, 0, high, kind)
+        if value is None:
+            problems.append(f"{where}: {raw!r} is not a number from 0 to {high:g}; the default "
+                            f"is used")
             continue
         values[name] = value
     return Thresholds(**values), problems
+
+
+def threshold_maximum(name, kind=float):
+    """The largest value a threshold may take: a duration that still fits in a date (100
+    years), a count that fits in an SQL integer; NaN and infinity are never taken."""
+    days = config.MAX_SETTING_DAYS
+    for suffix, high in (("_days", days), ("_hours", days * 24), ("_seconds", days * 86400),
+                         ("_mb", 1e9)):
+        if name.endswith(suffix):
+            return high
+    return config.MAX_SETTING_COUNT if kind is int else 1e6    # counts; shares and ratios
 
 
 @dataclass(frozen=True)

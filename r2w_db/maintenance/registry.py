@@ -148,7 +148,8 @@ def read_only_refusal(task, environ=None, secrets=None):
 
 
 def check_days(task, days):
-    """The days a task runs with: its default when None; a whole number >= 1 otherwise."""
+    """The days a task runs with: its default when None; a whole number from 1 to
+    config.MAX_SETTING_DAYS otherwise (beyond, the cut-off date no longer fits in a date)."""
     task = get_task(task) if isinstance(task, str) else task
     if task.default_days is None:
         return None
@@ -156,6 +157,8 @@ def check_days(task, days):
         return task.default_days
     if isinstance(days, bool) or not isinstance(days, numbers.Integral) or days < 1:
         raise errors.InvalidValue(f"days must be a whole number >= 1, not {days!r}")
+    if days > config.MAX_SETTING_DAYS:
+        raise errors.InvalidValue(f"days must be at most {config.MAX_SETTING_DAYS}, not {days}")
     return int(days)
 
 

@@ -20,7 +20,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from r2w_db import errors
+from r2w_db import config, errors
 from r2w_db.engine import timeutil
 from r2w_db.backends import open_database
 from r2w_db.monitor import lineage
@@ -80,7 +80,8 @@ class Retention:
     @classmethod
     def load(cls, table=None, environ=None):
         """Defaults, then `[history]` (a mapping), then R2W_HISTORY_* variables (which win).
-        A value that is not a number >= 0, or hourly_days below raw_days, is an InvalidValue."""
+        A value that is not a number of days from 0 to config.MAX_SETTING_DAYS (100 years:
+        beyond, a date no longer fits), or hourly_days below raw_days, is an InvalidValue."""
         environ = os.environ if environ is None else environ
         values = {}
         for name, variable in ENV.items():
@@ -88,12 +89,10 @@ class Retention:
                                (variable, environ.get(variable))):
                 if raw is None or raw == "":
                     continue
-                try:
-                    value = float(raw)
-                    if value < 0 or value != value:
-                        raise ValueError
-                except (TypeError, ValueError):
-                    raise errors.InvalidValue(f"{where}: {raw!r} is not a number of days >= 0") from None
+                value = config.bounded_number(raw, 0, config.MAX_SETTING_DAYS)
+                if value is None:
+                    raise errors.InvalidValue(f"{where}: {raw!r} is not a number of days from 0 "
+                                              f"to {config.MAX_SETTING_DAYS}")
                 values[name] = value
         unknown = sorted(set(table or {}) - set(ENV))
         if unknown:

@@ -51,8 +51,9 @@ def run_cycle(db, settings=None, monitor=None, now=None, notify=True, prometheus
         result.update(snapshot_id=stored["id"], rollups=stored["rollups"]["recorded"])
         report = snap["health"]
     except (errors.R2WError, OSError) as exc:
-        report = health_report.with_problem(health_report.unknown(db, errors.one_line(exc), now),
-                                            settings.problem)
+        # The monitor database may be what failed (corrupt, read-only, full): the database's
+        # own status is still judged, never made better (or UNKNOWN) by a side failure.
+        report = _judged_anyway(db, settings, now, exc)
         result["errors"].append(errors.one_line(exc))
     result["health"] = report
     result["metrics"] = snap["metrics"] if snap else None
@@ -66,22 +67,38 @@ def run_cycle(db, settings=None, monitor=None, now=None, notify=True, prometheus
     if notify:
         try:
             sent = notify_mod.notify(db, report, settings.alerts, alerts, now)
-        except errors.R2WError as exc:
+        except (errors.R2WError, OSError) as exc:
             sent = {"sent": 0, "failed": 1, "changes": [], "problem": errors.one_line(exc)}
         result["notify"] = sent
         if sent["failed"]:
             result["errors"].append(sent["problem"] or f"{sent['failed']} notification(s) failed")
+    result["errors"] = list(dict.fromkeys(result["errors"]))   # one broken monitor: one line
     result["ok"] = not result["errors"]
     url = settings.alerts.heartbeat_url
     if url and send_heartbeat:
-        result["heartbeat"] = notify_mod.heartbeat(url, result["ok"], settings.alerts.timeout)
+        result["heartbeat"] = notify_mod.heartbeat(url, result["ok"], settings.alerts.timeout,
+                                                   settings.alerts.heartbeat_fail_url)
     try:
         alerts.record_cycle(db, ok=result["ok"], error="; ".join(result["errors"]) or None,
                             snapshot_at=now if snap else None, interval=interval,
                             pid=os.getpid(), heartbeat=result["heartbeat"], now=now)
-    except errors.R2WError as exc:
-        result["errors"].append(errors.one_line(exc))
+    except (errors.R2WError, OSError) as exc:
+        if errors.one_line(exc) not in result["errors"]:
+            result["errors"].append(errors.one_line(exc))
     return result
+
+
+def _judged_anyway(db, settings, now, exc):
+    """The health report when the snapshot could not be recorded: the checks run on their own
+    (they need no monitor database to be written); UNKNOWN only when they cannot run either."""
+    try:
+        report = health_report.evaluate(db, settings.thresholds, now=now)
+    except (errors.R2WError, OSError):
+        report = None
+    if report is None or (report["exit_code"] == health_report.UNKNOWN_CODE
+                          and not report["checks"]):
+        report = health_report.unknown(db, errors.one_line(exc), now)
+    return health_report.with_problem(report, settings.problem)
 
 
 class Stop:
@@ -186,4 +203,4 @@ def _after_all(settings, prometheus_file, last, ok):
                 ok = False
     url = settings.alerts.heartbeat_url
     if url:
-        notify_mod.heartbeat(url, ok, settings.alerts.timeout)
+        notify_mod.heartbeat(url, ok, settings.alerts.timeout, settings.alerts.heartbeat_fail_url)

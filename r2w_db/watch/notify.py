@@ -10,15 +10,20 @@ http(s) destinations get a JSON POST: a Slack-compatible `text`, and `status`, `
 `checks`. A destination that is down, slow or refusing never breaks the check: each send has a
 timeout, runs in its own thread, and is logged as failed and retried at the next cycle.
 """
+import base64
 import hashlib
+import http.client
 import json
+import re
 import threading
+import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-from r2w_db.engine import timeutil
+from r2w_db import errors
+from r2w_db.engine import locations, timeutil
 from r2w_db.figures import health, health_report
 from r2w_db.monitor.alert_store import AlertStore
 
@@ -26,6 +31,9 @@ ORDER = {health.OK: 0, health.WARN: 1, health.ERROR: 2}
 WORDS = {"first": "not green", "worse": "worse", "recovered": "recovered", "reminder": "still red"}
 DATABASE_CHECK = "database"
 USER_AGENT = "r2w-monitor"
+REDIRECTS = (301, 302, 303, 307, 308)
+FOLLOWED = (307, 308)      # a POST redirected by these stays a POST with its body
+MAX_REDIRECTS = 5
 
 
 def destination_id(url):
@@ -115,38 +123,200 @@ def message(report, changes, now):
 
 
 def post_json(url, payload, timeout):
-    """(ok, error): POST the payload as JSON; ok on any 2xx answer within the timeout."""
-    if urlsplit(url).scheme not in ("http", "https"):
-        return False, f"unsupported destination {destination_label(url)}: only http(s) URLs"
-    request = urllib.request.Request(
-        url, data=json.dumps(payload, default=str).encode(), method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": USER_AGENT})
-    return _open(request, timeout)
-
-
-def _open(request, timeout):
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            answer.read(1024)
-            return 200 <= answer.status < 300, None if answer.status < 300 else f"HTTP {answer.status}"
-    except urllib.error.HTTPError as exc:
-        return False, f"HTTP {exc.code} {exc.reason}"
-    except urllib.error.URLError as exc:
-        return False, f"cannot reach it: {exc.reason}"
-    except (TimeoutError, OSError, ValueError) as exc:
-        return False, f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else str(exc)
+    """(ok, error or note): POST the payload as JSON. ok only when the POST itself got a 2xx
+    answer within the timeout: a 307 or 308 redirect is followed as a POST with its body, any
+    other redirect (301, 302, 303 would turn it into a GET without its body) is a failure; the
+    note says when it was delivered through a redirect."""
+    body = json.dumps(payload, default=str).encode()
+    return _guarded(lambda: _send(url, "POST", body, timeout), url)
 
 
 def fetch(url, timeout):
-    """(ok, error): GET a URL (the heartbeat)."""
-    if urlsplit(url).scheme not in ("http", "https"):
-        return False, f"unsupported heartbeat {destination_label(url)}: only http(s) URLs"
-    return _open(urllib.request.Request(url, headers={"User-Agent": USER_AGENT}), timeout)
+    """(ok, error or note): GET a URL (the heartbeat); a GET follows any redirect as a GET."""
+    return _guarded(lambda: _send(url, "GET", None, timeout, what="heartbeat"), url)
 
 
-def heartbeat(url, ok, timeout):
-    """Ping the heartbeat after a cycle: the URL when it went well, URL + '/fail' when not."""
-    return _bounded(lambda: fetch(url if ok else url.rstrip("/") + "/fail", timeout), timeout)
+def failure_url(url):
+    """The heartbeat's failure signal: '/fail' appended to the URL's path, before its query
+    (healthchecks.io: https://hc-ping.com/<uuid>/fail?rid=...)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.rstrip("/") + "/fail"      # refused as it is by prepared()
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + "/fail",
+                       parts.query, parts.fragment))
+
+
+def heartbeat(url, ok, timeout, fail_url=None):
+    """Ping the heartbeat after a cycle: the URL when it went well; when not, `fail_url` if set,
+    else the URL with '/fail' appended to its path (before the query)."""
+    return _bounded(lambda: fetch(url if ok else fail_url or failure_url(url), timeout), timeout)
+
+
+class BadDestination(errors.InvalidValue):
+    """An alert or heartbeat URL that cannot be used as it is (one line, password redacted)."""
+
+
+def shown(url):
+    """A URL fit for an error line: scheme, user, host and port, never the password, path or
+    query. Fails closed: everything before the last '@' of the address is taken for the user
+    part (the user name is kept only when it is plain)."""
+    text = str(url).strip()
+    match = locations.SCHEME.match(text)
+    if not match:
+        return "(not a URL)"
+    address = text[match.end():]
+    head, at, tail = address.rpartition("@")
+    host = re.split(r"[/?#]", tail if at else address, maxsplit=1)[0]
+    if not at:
+        return match.group(0) + host
+    name, colon, _ = head.partition(":")
+    user = f"{name}:***@" if colon and not re.search(r"[/?#@]", name) else "***@"
+    return f"{match.group(0)}{user}{host}"
+
+
+def prepared(url, what="destination"):
+    """(address, Authorization header or None, secrets): the URL without its user:password@
+    and, when it had one, HTTP Basic authentication carrying it. BadDestination (one line,
+    password redacted) for a URL that is not http(s) or cannot be read unambiguously."""
+    text = str(url).strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+        scheme = parts.scheme.lower()
+    except ValueError:
+        raise BadDestination(
+            f"{shown(text)} is not a valid URL (a password holding @, :, /, ?, # or % must be "
+            f"percent-encoded, e.g. # as %23)") from None
+    if scheme not in ("http", "https"):
+        raise BadDestination(f"unsupported {what} {destination_label(text)}: only http(s) URLs")
+    if not parts.hostname or "@" in parts.fragment:
+        raise BadDestination(
+            f"{shown(text)} is not a valid URL (no host, or a user part that is not "
+            f"percent-encoded: write # as %23, / as %2F, ? as %3F)")
+    secrets, auth = [], None
+    if parts.username is not None or parts.password is not None:
+        user, password = unquote(parts.username or ""), unquote(parts.password or "")
+        secrets = [s for s in (parts.password, password) if s]
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        auth = f"Basic {token}"
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    netloc = host + (f":{port}" if port is not None else "")
+    return urlunsplit((scheme, netloc, parts.path, parts.query, "")), auth, secrets
+
+
+def _guarded(func, url):
+    """func() with whatever it raises turned into (False, one line), the password removed:
+    a sending thread never dies with a traceback."""
+    try:
+        return func()
+    except BadDestination as exc:
+        return False, str(exc)
+    except Exception as exc:  # noqa: BLE001 - a sender never raises
+        return False, _scrubbed(f"{type(exc).__name__}: {exc}", url)
+
+
+def _scrubbed(text, url):
+    """text without the URL's user part (raw or percent-decoded)."""
+    text = errors.one_line(text)
+    try:
+        parts = urlsplit(str(url))
+        secrets = [parts.password, unquote(parts.password or ""), parts.username,
+                   unquote(parts.username or "")]
+    except ValueError:
+        secrets = []
+    address = str(url).split("://", 1)[-1]
+    if "@" in address:
+        secrets.append(address.rsplit("@", 1)[0])
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _origin(address):
+    parts = urlsplit(address)
+    return parts.scheme, parts.hostname, parts.port or {"http": 80, "https": 443}[parts.scheme]
+
+
+def _same_site(here, origin):
+    """The Authorization header follows a redirect only to the same scheme, host and port, or
+    from http:// to the https:// of the same host."""
+    return here == origin or (here[1] == origin[1] and origin[0] == "http" and here[0] == "https"
+                              and origin[2] == 80 and here[2] == 443)
+
+
+def _send(url, method, body, timeout, what="destination"):
+    """(ok, error or note) of one request and the redirects it follows (at most
+    MAX_REDIRECTS, all within `timeout`)."""
+    address, auth, secrets = prepared(url, what)
+    origin, hops = _origin(address), []
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False, f"no answer within {timeout:g} s"
+        headers = {"User-Agent": USER_AGENT}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(address, data=body, method=method, headers=headers)
+        if auth and _same_site(_origin(address), origin):
+            request.add_unredirected_header("Authorization", auth)
+        status, location, error = _open(request, left, timeout)
+        if status is None:
+            return False, _clean(error, secrets)
+        if status in REDIRECTS and location:
+            target = urljoin(address, location)
+            label = destination_label(target)
+            if method == "POST" and status not in FOLLOWED:
+                return False, (f"HTTP {status} redirect to {label} not followed: it would turn "
+                               f"the POST into a GET without its body (set the URL it points to)")
+            if len(hops) >= MAX_REDIRECTS:
+                return False, f"more than {MAX_REDIRECTS} redirects ({', '.join(hops)})"
+            hops.append(f"{status} to {label}")
+            address, _, more = prepared(target, f"redirect ({status}) to")
+            secrets = secrets + more
+            continue
+        if 200 <= status < 300:
+            return True, (f"delivered after redirect {', then '.join(hops)}" if hops else None)
+        return False, _clean(error or f"HTTP {status}", secrets) + (
+            f" (after redirect {', then '.join(hops)})" if hops else "")
+
+
+def _clean(text, secrets):
+    text = errors.one_line(text)
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are answered, not followed: _send decides (see post_json)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _open(request, left, timeout):
+    """(HTTP status, Location or None, error or None), or (None, None, error) without an answer."""
+    try:
+        with _OPENER.open(request, timeout=left) as answer:
+            answer.read(1024)
+            return answer.status, None, None if answer.status < 300 else f"HTTP {answer.status}"
+    except urllib.error.HTTPError as exc:
+        location = exc.headers.get("Location") if exc.headers is not None else None
+        exc.close()
+        return exc.code, location, f"HTTP {exc.code} {exc.reason}"
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            return None, None, f"no answer within {timeout:g} s"
+        return None, None, f"cannot reach it: {exc.reason}"
+    except TimeoutError:
+        return None, None, f"no answer within {timeout:g} s"
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        return None, None, str(exc) or type(exc).__name__
 
 
 def _bounded(func, timeout):

@@ -10,23 +10,37 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from r2w_db import config, errors
+from r2w_db.engine import locations
 from r2w_db.figures import health
 from r2w_db.monitor.history_store import Retention
+from r2w_db.watch import notify
 
 URLS_ENV = "R2W_ALERT_URLS"
 HEARTBEAT_ENV = "R2W_HEARTBEAT_URL"
+HEARTBEAT_FAIL_ENV = "R2W_HEARTBEAT_FAIL_URL"
 REPEAT_ENV = "R2W_ALERT_REPEAT_HOURS"
 TIMEOUT_ENV = "R2W_ALERT_TIMEOUT"
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_DURATION = timedelta(days=config.MAX_SETTING_DAYS)
+MAX_TIMEOUT_S = 600.0                       # R2W_ALERT_TIMEOUT: ten minutes at most
+MAX_REPEAT_HOURS = config.MAX_SETTING_DAYS * 24
+MAX_WATCH_INTERVAL = timedelta(days=366)  # watch --every
 
 
-def parse_duration(text):
-    """'30s', '5m', '1h', '7d', '2w' (or plain seconds) as a timedelta; InvalidValue otherwise."""
+def parse_duration(text, setting=None, maximum=MAX_DURATION):
+    """'30s', '5m', '1h', '7d', '2w' (or plain seconds) as a timedelta of at most `maximum`;
+    InvalidValue otherwise (one line, naming `setting` when given: '--since')."""
     match = DURATION.match(str(text))
-    if not match or float(match.group(1)) <= 0:
-        raise errors.InvalidValue(f"{text!r} is not a duration: use e.g. 30s, 5m, 1h or 7d")
-    return timedelta(seconds=float(match.group(1)) * UNITS[match.group(2)])
+    where = f"{setting} " if setting else ""
+    shown = str(text).strip()
+    shown = repr(shown if len(shown) <= 40 else shown[:37] + "...")
+    seconds = float(match.group(1)) * UNITS[match.group(2)] if match else 0.0
+    if not match or not seconds > 0:
+        raise errors.InvalidValue(f"{where}{shown} is not a duration: use e.g. 30s, 5m, 1h or 7d")
+    if not seconds <= maximum.total_seconds():
+        raise errors.InvalidValue(f"{where}{shown} is too long: at most {maximum.days}d")
+    return timedelta(seconds=seconds)
 
 
 def secrets_table(name, files=None):
@@ -60,23 +74,41 @@ class AlertSettings:
     repeat_hours: float = 24
     timeout: float = 5.0
     problem: str | None = None       # why the settings cannot be trusted (nothing is sent)
+    heartbeat_fail_url: str | None = None   # else the heartbeat URL with /fail in its path
 
 
-def _number(where, raw, default, minimum=0.0):
+def _number(where, raw, default, minimum, maximum, unit):
     if raw is None or raw == "":
         return default, None
-    try:
-        value = float(raw)
-        if not value >= minimum:
-            raise ValueError
-    except (TypeError, ValueError):
-        return default, f"{where}: {raw!r} is not a number >= {minimum:g}"
+    value = config.bounded_number(raw, minimum, maximum)
+    if value is None:
+        return default, f"{where}: {raw!r} is not a number of {unit} from {minimum:g} to {maximum:g}"
     return value, None
 
 
+def _url_problem(where, url):
+    """Why an alert or heartbeat URL cannot be used as it is (one line, its password
+    redacted), or None. A URL with user:password@ is fine: it is sent with an Authorization
+    header. Another scheme than http(s) is refused when it is sent, as always."""
+    if url is None:
+        return None
+    if not isinstance(url, str):
+        return f"{where} must be a URL, not {type(url).__name__}"
+    scheme = locations.SCHEME.match(url.strip())
+    if not scheme or scheme.group("scheme").lower() not in ("http", "https"):
+        return None
+    try:
+        notify.prepared(url)
+    except notify.BadDestination as exc:
+        return f"{where}: {exc}"
+    return None
+
+
 def alert_settings(environ=None, files=None):
-    """AlertSettings from R2W_ALERT_URLS / R2W_HEARTBEAT_URL / R2W_ALERT_REPEAT_HOURS /
-    R2W_ALERT_TIMEOUT and `[alerts]` (urls, heartbeat_url, repeat_hours, timeout_seconds)."""
+    """AlertSettings from R2W_ALERT_URLS / R2W_HEARTBEAT_URL / R2W_HEARTBEAT_FAIL_URL /
+    R2W_ALERT_REPEAT_HOURS / R2W_ALERT_TIMEOUT and `[alerts]` (urls, heartbeat_url,
+    heartbeat_fail_url, repeat_hours, timeout_seconds). A number out of range or a URL that
+    cannot be read is `problem` (one line naming the setting, a password redacted)."""
     environ = os.environ if environ is None else environ
     table, problem = secrets_table("alerts", files)
     urls = split_urls(environ.get(URLS_ENV))
@@ -88,12 +120,23 @@ def alert_settings(environ=None, files=None):
         listed = []
     urls += [u for u in listed if u not in urls]
     heartbeat = environ.get(HEARTBEAT_ENV) or table.get("heartbeat_url") or None
+    fail = environ.get(HEARTBEAT_FAIL_ENV) or table.get("heartbeat_fail_url") or None
     repeat, bad_repeat = _number(REPEAT_ENV if environ.get(REPEAT_ENV) else "[alerts] repeat_hours",
-                                 environ.get(REPEAT_ENV) or table.get("repeat_hours"), 24.0)
+                                 environ.get(REPEAT_ENV) or table.get("repeat_hours"), 24.0,
+                                 0.0, MAX_REPEAT_HOURS, "hours")
     timeout, bad_timeout = _number(TIMEOUT_ENV if environ.get(TIMEOUT_ENV) else "[alerts] timeout_seconds",
-                                   environ.get(TIMEOUT_ENV) or table.get("timeout_seconds"), 5.0, 0.05)
-    return AlertSettings(tuple(urls), heartbeat, repeat, timeout,
-                         problem or bad_repeat or bad_timeout)
+                                   environ.get(TIMEOUT_ENV) or table.get("timeout_seconds"), 5.0,
+                                   0.05, MAX_TIMEOUT_S, "seconds")
+    from_env = split_urls(environ.get(URLS_ENV))
+    checked = [(URLS_ENV if u in from_env else "[alerts] urls", u) for u in urls]
+    checked += [(HEARTBEAT_ENV if environ.get(HEARTBEAT_ENV) else "[alerts] heartbeat_url",
+                 heartbeat),
+                (HEARTBEAT_FAIL_ENV if environ.get(HEARTBEAT_FAIL_ENV)
+                 else "[alerts] heartbeat_fail_url", fail)]
+    bad_url = next((bad for bad in (_url_problem(w, u) for w, u in checked) if bad), None)
+    return AlertSettings(tuple(urls), heartbeat if isinstance(heartbeat, str) else None, repeat,
+                         timeout, problem or bad_repeat or bad_timeout or bad_url,
+                         fail if isinstance(fail, str) else None)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from r2w_db import errors
+from r2w_db import config, errors
 from r2w_db.engine import schema
 from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.backends.postgresql.connection import identifier
@@ -62,12 +62,21 @@ def find_tool(name) -> Path:
                       f"install postgresql-client) or set {BIN_ENV} to the folder holding {name}")
 
 
+MAX_TOOL_TIMEOUT_S = 30 * 86400
+
+
 def timeout_s():
-    try:
-        value = float(os.environ.get(TIMEOUT_ENV, TOOL_TIMEOUT_S))
-    except ValueError:
-        value = TOOL_TIMEOUT_S
-    return value if value > 0 else TOOL_TIMEOUT_S
+    """R2W_PG_TOOL_TIMEOUT_S (default TOOL_TIMEOUT_S): InvalidValue, one line naming it, for a
+    value that is not a number of seconds from 1 to MAX_TOOL_TIMEOUT_S (infinity included)."""
+    raw = os.environ.get(TIMEOUT_ENV)
+    if raw is None or not raw.strip():
+        return TOOL_TIMEOUT_S
+    value = config.bounded_number(raw, 1, MAX_TOOL_TIMEOUT_S)
+    if value is None:
+        raise errors.InvalidValue(f"{TIMEOUT_ENV}={raw.strip()[:40]!r} is not a number of seconds "
+                                  f"from 1 to {MAX_TOOL_TIMEOUT_S} (unset it for the default, "
+                                  f"{TOOL_TIMEOUT_S})")
+    return value
 
 
 def connection_args(db, dbname=None):
