@@ -41,6 +41,37 @@ def bounded_number(raw, low, high, kind=float):
 
 # ------------------------------------------------------------------ the read-only switch
 
+# How long a writer waits on the application's locks, on every engine (SQLite's busy timeout,
+# PostgreSQL's statement and lock timeouts): R2W_BUSY_TIMEOUT_MS, 5 s when unset.
+TIMEOUT_ENV = "R2W_BUSY_TIMEOUT_MS"   # the setting: how long a writer waits on a lock
+TIMEOUT_RANGE_MS = (10, 600_000)      # what the setting accepts
+DEFAULT_BUSY_TIMEOUT_MS = 5000        # when it is unset
+
+
+class BadTimeoutSetting(errors.R2WError, ValueError):
+    """R2W_BUSY_TIMEOUT_MS is set to something that is not a sane number of milliseconds."""
+
+
+def busy_timeout_setting(environ=None):
+    """(milliseconds, error): R2W_BUSY_TIMEOUT_MS, or the default when it is unset or empty.
+    A bad value gives the default and the error, raised when a connection is opened (so a
+    command says it in one line instead of failing on import)."""
+    environ = os.environ if environ is None else environ
+    text = str(environ.get(TIMEOUT_ENV, "")).strip()
+    if not text:
+        return DEFAULT_BUSY_TIMEOUT_MS, None
+    low, high = TIMEOUT_RANGE_MS
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        return DEFAULT_BUSY_TIMEOUT_MS, BadTimeoutSetting(
+            f"{TIMEOUT_ENV}={text!r} is not a whole number of milliseconds from {low} to {high} "
+            f"(unset it for the default, {DEFAULT_BUSY_TIMEOUT_MS})")
+    return value, None
+
+
 READ_ONLY_ENV = "R2W_READ_ONLY"
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")

@@ -53,6 +53,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.pg)
 
 
+@pytest.fixture
+def real_busy_timeout(monkeypatch):
+    """The real 5 s busy timeout, for tests whose writers contend the way production's do (a
+    load test, a cleanup beside a writer): in this process and in the commands it starts."""
+    from r2w_db.backends.postgresql import connection as pg_connection
+    from r2w_db.backends.sqlite import connection
+
+    real = connection.DEFAULT_BUSY_TIMEOUT_MS
+    monkeypatch.setenv("R2W_BUSY_TIMEOUT_MS", str(real))
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", real)
+    monkeypatch.setattr(connection, "READ_BUSY_TIMEOUT_MS", real * 3 // 5)
+    monkeypatch.setattr(pg_connection, "WRITE_TIMEOUT_MS", real)
+    return real
+
+
 @pytest.fixture(autouse=True)
 def own_monitor_db(tmp_path, monkeypatch):
     """Every test keeps the monitor's state in its own folder, never in data/ (commands run

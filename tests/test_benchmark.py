@@ -12,7 +12,8 @@ from r2w_db.bench import benchmark
 from r2w_db.bench.benchmark import Query
 from r2w_db.cli import bench_commands
 from r2w_db.demo.builder import build_demo
-from r2w_db.engine import migrations, schema
+from r2w_db.engine import schema
+from r2w_db.backends import migrations
 from r2w_db.backends.sqlite import query_plans
 from r2w_db.backends.sqlite import stats as sqlite_stats
 from r2w_db.backends.sqlite.database import Database

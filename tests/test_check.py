@@ -1,13 +1,14 @@
 """`check`: drift, integrity and orphans, without writing."""
 import sqlite3
 
-from r2w_db.engine import migrations
+from r2w_db.backends import migrations
+from r2w_db.backends import open_database
 from r2w_db.backends.sqlite import journal
 from r2w_db.figures import check
 
 
 def journal_mode(path):
-    return journal.mode(path)
+    return journal.mode(open_database(path))
 
 
 def test_prodlike_passes_before_and_after_migrate(prod_db):

@@ -7,6 +7,7 @@ import pytest
 
 from r2w_db import Database, errors
 from r2w_db.engine import locations
+from r2w_db.backends import open_database
 from r2w_db.backends.sqlite import journal
 from r2w_db.backends.sqlite import connection
 from r2w_db.backends.sqlite.connection import transaction
@@ -71,7 +72,7 @@ def test_writers_keep_the_journal_mode_and_set_a_busy_timeout(db_path, mode):
     with Database(db_path).write() as conn:
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == connection.BUSY_TIMEOUT_MS
         conn.execute("INSERT INTO sessions VALUES ('s', 'u', '2026-01-01')")
-    assert journal.mode(db_path) == mode
+    assert journal.mode(open_database(db_path)) == mode
 
 
 def test_transaction_rolls_back_on_error(db_path):

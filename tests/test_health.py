@@ -4,7 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from r2w_db.engine import migrations, timeutil
+from r2w_db.engine import timeutil
+from r2w_db.backends import migrations
 from r2w_db.figures import health
 from r2w_db.figures.health import ERROR, OK, WARN, Thresholds
 from r2w_db.monitor.store import MonitorStore

@@ -11,7 +11,9 @@ import pytest
 
 from r2w_db import errors
 from r2w_db.app import sessions
-from r2w_db.engine import locations, migrations, schema
+from r2w_db.engine import locations, schema
+from r2w_db.backends import migrations
+from r2w_db.backends import open_database
 from r2w_db.backends.sqlite import journal
 from r2w_db.figures import check, stats
 from r2w_db.maintenance import runner
@@ -231,7 +233,7 @@ def test_writers_refuse_a_newer_schema(newer):
     for write in (lambda: sessions.cleanup_old_sessions(newer),
                   lambda: sessions.create_session(newer, "u"),
                   lambda: migrations.migrate(newer),
-                  lambda: journal.switch_to_wal(newer)):
+                  lambda: journal.switch_to_wal(open_database(newer))):
         with pytest.raises(errors.SchemaTooNew, match=str(newer)):
             write()
     with pytest.raises((errors.SchemaTooNew, runner.MaintenanceError), match="newer"):
@@ -253,16 +255,16 @@ def test_readers_warn_about_a_newer_schema(newer):
 
 def test_nothing_switches_the_journal_mode_unless_asked(prod_db):
     path, _, _ = prod_db
-    assert journal.mode(path) == "delete"
+    assert journal.mode(open_database(path)) == "delete"
     assert cli("--db", path, "migrate").returncode == 0
     assert cli("--db", path, "maintain", "sessions", "--yes").returncode == 0
     assert cli("--db", path, "maintain", "analyze", "--yes").returncode == 0
-    assert journal.mode(path) == "delete"
+    assert journal.mode(open_database(path)) == "delete"
     dry = cli("--db", path, "migrate", "--wal", "--dry-run")
     assert "switch the journal mode delete -> wal" in dry.stdout and "network" in dry.stdout
-    assert journal.mode(path) == "delete"
+    assert journal.mode(open_database(path)) == "delete"
     assert cli("--db", path, "migrate", "--wal").returncode == 0
-    assert journal.mode(path) == "wal"
+    assert journal.mode(open_database(path)) == "wal"
 
 
 def test_errors_are_one_line():

@@ -42,7 +42,7 @@ def test_refuses_without_scratch(demo_db):
     assert files(demo_db) == before
 
 
-def test_on_a_copy_reports_operations_and_leaves_the_source_byte_identical(demo_db):
+def test_on_a_copy_reports_operations_and_leaves_the_source_byte_identical(demo_db, real_busy_timeout):
     before, rows = files(demo_db), counts(demo_db)
     result = loadtest.load_test_on_copy(demo_db, threads=3, seconds=1.0)
     assert files(demo_db) == before and counts(demo_db) == rows
@@ -56,7 +56,7 @@ def test_on_a_copy_reports_operations_and_leaves_the_source_byte_identical(demo_
             assert kind["p50_ms"] <= kind["p95_ms"] <= kind["p99_ms"] <= kind["max_ms"]
 
 
-def test_the_copy_is_consistent_and_the_test_writes_to_it(demo_db, tmp_path):
+def test_the_copy_is_consistent_and_the_test_writes_to_it(demo_db, tmp_path, real_busy_timeout):
     copy = loadtest.scratch_copy(demo_db, tmp_path / "copy.db")
     assert counts(copy) == counts(demo_db)
     result = loadtest.run_load_test(copy, scratch=True, threads=2, seconds=0.5)
@@ -66,7 +66,7 @@ def test_the_copy_is_consistent_and_the_test_writes_to_it(demo_db, tmp_path):
     assert after["cv_uploads"] == counts(demo_db)["cv_uploads"] + writes["upload_and_status"]
 
 
-def test_on_a_generated_database_and_an_empty_one(demo_db, db_path):
+def test_on_a_generated_database_and_an_empty_one(demo_db, db_path, real_busy_timeout):
     result = loadtest.load_test_on_copy(demo_db, generated=True, threads=2, seconds=0.3)
     assert result["ops"] > 0 and result["generated"] and "generated" in result["ran_on"]
     empty = loadtest.load_test_on_copy(db_path, threads=2, seconds=0.3)  # no rows: misses, no sessions

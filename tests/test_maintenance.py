@@ -373,7 +373,7 @@ def test_stop_request_and_interrupt_are_logged_cancelled(tmp_path):
 
 # ---------------------------------------------------------- under a live writer
 
-def test_cleanup_while_a_writer_inserts(tmp_path):
+def test_cleanup_while_a_writer_inserts(tmp_path, real_busy_timeout):
     path = tmp_path / "w.db"
     migrations.init(path)
     conn = sqlite3.connect(path)

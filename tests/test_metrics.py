@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 import pytest
 
-from r2w_db.engine import migrations, schema, timeutil
+from r2w_db.engine import schema, timeutil
+from r2w_db.backends import migrations
 from r2w_db.figures import (
     anonymous,
     cache_hits,

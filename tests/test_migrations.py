@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from r2w_db.backends.sqlite import schema as sqlite_schema
-from r2w_db.engine import migrations, schema
+from r2w_db.engine import schema
+from r2w_db.backends import migrations
 from r2w_db.errors import R2WError, SchemaTooNew
 
 from .prodlike import build_prodlike

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from r2w_db.demo.builder import build_demo
-from r2w_db.engine import migrations
+from r2w_db.backends import migrations
 from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.backends.postgresql.database import PgDatabase
 from r2w_db.maintenance import move

@@ -13,7 +13,7 @@ import pytest
 
 from dashboard import charts
 from r2w_db.app import cache
-from r2w_db.engine import migrations
+from r2w_db.backends import migrations
 from r2w_db.figures import anonymous, cache_hits, confidence, health, overview, stats, uploads
 from r2w_db.figures.periods import CHART_HISTORY, Window
 

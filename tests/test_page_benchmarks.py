@@ -73,7 +73,7 @@ def test_run_shows_table_chart_plans_comparison_and_history(page_env):
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 
 
-def test_load_test_runs_on_a_copy(page_env):
+def test_load_test_runs_on_a_copy(page_env, real_busy_timeout):
     path, monitor = page_env
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     at = AppTest.from_file(PAGE, default_timeout=60)
@@ -119,7 +119,7 @@ def test_chart_builders_are_plain_functions():
 
 
 def test_no_secret_on_the_page(tmp_path, monkeypatch):
-    from r2w_db.engine import migrations
+    from r2w_db.backends import migrations
 
     from .prodlike import SECRETS, build_prodlike
 

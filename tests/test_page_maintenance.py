@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import ui
-from r2w_db.engine import migrations
+from r2w_db.backends import migrations
 from r2w_db.backends.sqlite import tasks as sqlite_tasks
 from r2w_db.maintenance import runner
 from r2w_db.monitor.store import MonitorStore

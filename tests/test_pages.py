@@ -18,7 +18,8 @@ from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
 from r2w_db.demo.builder import build_demo
-from r2w_db.engine import migrations, timeutil
+from r2w_db.engine import timeutil
+from r2w_db.backends import migrations
 from r2w_db.figures import anonymous, cache_hits, confidence, health, overview, uploads
 from r2w_db.figures.periods import Window
 

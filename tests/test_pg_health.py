@@ -12,7 +12,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from r2w_db.demo.builder import build_demo
-from r2w_db.engine import migrations, timeutil
+from r2w_db.engine import timeutil
+from r2w_db.backends import migrations
 from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.backends.postgresql.connection import PgError
 from r2w_db.backends.postgresql.database import PgDatabase

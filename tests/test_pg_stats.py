@@ -9,7 +9,8 @@ import sqlite3
 from datetime import datetime, timedelta
 
 from r2w_db.demo.builder import build_demo
-from r2w_db.engine import migrations, timeutil
+from r2w_db.engine import timeutil
+from r2w_db.backends import migrations
 from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.backends.postgresql.database import PgDatabase
 from r2w_db.figures import stats

@@ -5,7 +5,7 @@ browser is serialised (protos, table contents, chart specs and datasets) and sea
 import pytest
 from streamlit import dataframe_util
 
-from r2w_db.engine import migrations
+from r2w_db.backends import migrations
 
 from .prodlike import SECRETS, build_prodlike
 from .signin_helpers import NOW, PAGES, TEAM, pages_on, signed_in

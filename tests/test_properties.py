@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from r2w_db.app.cache import MAX_ACCESS_COUNT
-from r2w_db.engine import migrations
+from r2w_db.backends import migrations
 from r2w_db.figures import stats
 from tests.prodlike import build_prodlike
 

@@ -13,16 +13,15 @@ shown or logged goes through `locations.redact`.
   that on the application's locks or holds the application up for long.
 - psycopg errors raised inside `read()` / `write()` become R2WError (one line, URL redacted).
 """
-import os
 from contextlib import contextmanager
 
 from r2w_db import errors
-from r2w_db.backends.sqlite import connection as _sqlite_connection  # the timeout setting
-from r2w_db.engine.locations import is_pg_url, redact
+from r2w_db import config
+from r2w_db.engine.locations import without_password
 
 # statement_timeout and lock_timeout of writers: the SQLite busy timeout's setting
 # (R2W_BUSY_TIMEOUT_MS, default 5000; a bad value is refused when a connection is made)
-WRITE_TIMEOUT_MS = _sqlite_connection.BUSY_TIMEOUT_MS
+WRITE_TIMEOUT_MS, TIMEOUT_SETTING_ERROR = config.busy_timeout_setting()
 READ_STATEMENT_TIMEOUT_MS = 60000  # a reader's statement may run this long
 CONNECT_TIMEOUT_S = 10           # unless the URL or PGCONNECT_TIMEOUT says otherwise
 
@@ -32,7 +31,8 @@ class PgError(errors.R2WError):
 
 
 def _psycopg():
-    _sqlite_connection.check_timeout_setting()   # R2W_BUSY_TIMEOUT_MS set to a bad value
+    if TIMEOUT_SETTING_ERROR is not None:   # R2W_BUSY_TIMEOUT_MS set to a bad value
+        raise TIMEOUT_SETTING_ERROR
     try:
         import psycopg
     except ImportError as exc:  # pragma: no cover - requirements.txt pins it
@@ -47,7 +47,7 @@ def translated(db):
     try:
         yield
     except psycopg.Error as exc:
-        text = str(exc).replace(db.url, db.display) if db.url in str(exc) else str(exc)
+        text = without_password(str(exc).replace(db.url, db.display), db.url)
         kind = type(exc).__name__
         raise PgError(f"PostgreSQL {db.display}: {kind}: {errors.one_line(text)}") from None
 

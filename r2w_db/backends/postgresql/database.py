@@ -6,8 +6,9 @@ from functools import cached_property
 
 from r2w_db import errors
 from r2w_db.backends.base import DatabaseObject
+from r2w_db.backends.postgresql import connection
 from r2w_db.backends.postgresql.connection import (CONNECT_TIMEOUT_S, READ_STATEMENT_TIMEOUT_MS,
-                                                   WRITE_TIMEOUT_MS, _psycopg, translated)
+                                                   _psycopg, translated)
 from r2w_db.engine.locations import identity, is_pg_url, redact
 
 
@@ -57,8 +58,8 @@ class PgDatabase(DatabaseObject):
                     conn.execute(f"SET statement_timeout = {int(READ_STATEMENT_TIMEOUT_MS)}")
                     conn.read_only = True
                 else:
-                    conn.execute(f"SET statement_timeout = {int(WRITE_TIMEOUT_MS)}")
-                    conn.execute(f"SET lock_timeout = {int(WRITE_TIMEOUT_MS)}")
+                    conn.execute(f"SET statement_timeout = {int(connection.WRITE_TIMEOUT_MS)}")
+                    conn.execute(f"SET lock_timeout = {int(connection.WRITE_TIMEOUT_MS)}")
                 conn.execute("SET TIME ZONE 'UTC'")
                 conn.autocommit = autocommit
         except BaseException:

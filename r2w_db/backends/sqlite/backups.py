@@ -11,7 +11,8 @@ import sqlite3
 from pathlib import Path
 
 from r2w_db import errors
-from r2w_db.backends.sqlite.connection import BUSY_TIMEOUT_MS, translate
+from r2w_db.backends.sqlite import connection
+from r2w_db.backends.sqlite.connection import translate
 from r2w_db.backends.sqlite.verification import backup_step, is_locked, ro_uri, snapshot, verify_file
 
 SUFFIX = ".db"
@@ -79,9 +80,9 @@ def _copy(db, temporary, method):
     on a lock held by another process; sqlite3/OS errors propagate raw."""
     if method == "vacuum-into":
         src = sqlite3.connect(ro_uri(db.path), uri=True, isolation_level=None,
-                              timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+                              timeout=connection.BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         try:
-            src.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # VACUUM INTO honours it
+            src.execute(f"PRAGMA busy_timeout = {connection.BUSY_TIMEOUT_MS}")  # VACUUM INTO honours it
             src.execute("VACUUM INTO ?", (str(temporary),))
         finally:
             src.close()

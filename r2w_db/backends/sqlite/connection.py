@@ -6,7 +6,6 @@ from its absolute path (so a name with `?` or `#` is only a name), refuse what i
 regular file (a FIFO would hang), and never change the journal mode: the application may run
 on a volume where WAL is unsafe (switching is an explicit step, see journal.py).
 """
-import os
 import sqlite3
 import urllib.parse
 from contextlib import contextmanager
@@ -17,33 +16,9 @@ from r2w_db.engine import schema
 from r2w_db.engine.locations import require_regular_file
 from r2w_db.backends.sqlite.schema import user_version
 
-TIMEOUT_ENV = "R2W_BUSY_TIMEOUT_MS"   # the setting: how long a writer waits on a lock
-TIMEOUT_RANGE_MS = (10, 600_000)      # what the setting accepts
-DEFAULT_BUSY_TIMEOUT_MS = 5000        # when it is unset
-
-
-class BadTimeoutSetting(errors.R2WError, ValueError):
-    """R2W_BUSY_TIMEOUT_MS is set to something that is not a sane number of milliseconds."""
-
-
-def busy_timeout_setting(environ=None):
-    """(milliseconds, error): R2W_BUSY_TIMEOUT_MS, or the default when it is unset or empty.
-    A bad value gives the default and the error, raised when a connection is opened (so a
-    command says it in one line instead of failing on import)."""
-    environ = os.environ if environ is None else environ
-    text = str(environ.get(TIMEOUT_ENV, "")).strip()
-    if not text:
-        return DEFAULT_BUSY_TIMEOUT_MS, None
-    low, high = TIMEOUT_RANGE_MS
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        return DEFAULT_BUSY_TIMEOUT_MS, BadTimeoutSetting(
-            f"{TIMEOUT_ENV}={text!r} is not a whole number of milliseconds from {low} to {high} "
-            f"(unset it for the default, {DEFAULT_BUSY_TIMEOUT_MS})")
-    return value, None
+from r2w_db.config import (  # noqa: F401  (the setting, shared by every engine)
+    DEFAULT_BUSY_TIMEOUT_MS, TIMEOUT_ENV, TIMEOUT_RANGE_MS, BadTimeoutSetting,
+    busy_timeout_setting)
 
 
 def check_timeout_setting():

@@ -24,7 +24,7 @@ from pathlib import Path
 from r2w_db import errors
 from r2w_db.backends.sqlite import filelock
 from r2w_db.backends.sqlite.backups import _is_full
-from r2w_db.backends.sqlite.connection import BUSY_TIMEOUT_MS
+from r2w_db.backends.sqlite import connection
 from r2w_db.backends.sqlite.verification import (backup_step, is_locked, restore_problems,
                                                  snapshot, verify_file)
 from r2w_db.engine.files import PARTIAL, SIDE_FILES, disk_free, fsync_dir, fsync_file, pid_alive
@@ -170,7 +170,7 @@ def _read_whole(source, temporary):
             dst.close()
     except errors.DatabaseLocked:
         raise errors.RestoreRefused(f"{source} stayed locked by another process past the busy timeout "
-                             f"({BUSY_TIMEOUT_MS // 1000} s): try again shortly; {NOTHING}") from None
+                             f"({connection.BUSY_TIMEOUT_MS / 1000:g} s): try again shortly; {NOTHING}") from None
     except sqlite3.Error as exc:
         if is_locked(exc):
             raise errors.RestoreRefused(f"{source} stayed locked by another process past the busy "
@@ -284,7 +284,7 @@ def _seal(temporary):
         if not ok:
             return False, f"the current file was damaged ({message}): kept as it was"
     try:
-        conn = sqlite3.connect(str(temporary), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(str(temporary), isolation_level=None, timeout=connection.BUSY_TIMEOUT_MS / 1000)
         try:
             conn.execute("PRAGMA journal_mode = DELETE").fetchall()
         finally:

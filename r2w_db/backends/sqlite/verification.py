@@ -16,7 +16,7 @@ from pathlib import Path
 from r2w_db import errors
 from r2w_db.backends.sqlite import schema as sqlite_schema
 from r2w_db.engine import schema
-from r2w_db.backends.sqlite.connection import BUSY_TIMEOUT_MS
+from r2w_db.backends.sqlite import connection
 
 INTEGRITY_LIMIT = 100
 _BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED as the backup step reports them
@@ -48,7 +48,7 @@ def integrity_summary(rows, mode="integrity_check", limit=INTEGRITY_LIMIT):
 
 def _open_ro(path):
     return sqlite3.connect(ro_uri(path), uri=True, isolation_level=None,
-                           timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+                           timeout=connection.BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
 
 
 def verify_file(path):
@@ -83,9 +83,10 @@ def verify_file(path):
 # ------------------------------------------------------------------- bounded copy
 
 @contextmanager
-def snapshot(path, timeout_ms=BUSY_TIMEOUT_MS):
+def snapshot(path, timeout_ms=None):
     """A read-only connection holding one read transaction (its -wal included), taken within
     the busy timeout; sqlite3 errors propagate raw (BUSY when another process kept it locked)."""
+    timeout_ms = timeout_ms or connection.BUSY_TIMEOUT_MS
     conn = sqlite3.connect(ro_uri(path), uri=True, isolation_level=None,
                            timeout=timeout_ms / 1000, check_same_thread=False)
     try:
@@ -102,10 +103,10 @@ def snapshot(path, timeout_ms=BUSY_TIMEOUT_MS):
         conn.close()
 
 
-def backup_step(src, dst, path, timeout_ms=BUSY_TIMEOUT_MS):
+def backup_step(src, dst, path, timeout_ms=None):
     """src.backup(dst) in one step (a stepped backup restarts on every write), abandoned with
     DatabaseLocked(path) once a BUSY/LOCKED source stays so past the busy timeout."""
-    deadline = time.monotonic() + timeout_ms / 1000
+    deadline = time.monotonic() + (timeout_ms or connection.BUSY_TIMEOUT_MS) / 1000
 
     def guard(status, remaining, total):
         if status in _BUSY_CODES and time.monotonic() >= deadline:
