@@ -10,8 +10,10 @@ from r2w_db.backends import open_database
 def database(args):
     """The database --db names (a configured name, a path or a postgresql:// URL), else
     DATABASE_URL, else the one configured database, else the embedded default: its engine's
-    database object (backends.open_database)."""
-    return open_database(locations.resolve_db(getattr(args, "db", None)))
+    database object (backends.open_database). Refused when R2W_MONITOR_DB names the same file."""
+    location = locations.resolve_db(getattr(args, "db", None))
+    locations.refuse_monitor_in(location)
+    return open_database(location)
 
 
 def print_json(data):

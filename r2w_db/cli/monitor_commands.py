@@ -44,9 +44,17 @@ def cmd_snapshot(args):
         print(f"snapshot {stored['id']} of {snap['database']} at {snap['taken_at'][:19]} UTC "
               f"({snap['seconds']:.2f} s, table bytes: {snap['table_bytes']}): "
               f"{report['status']}, {report['counts']['red']} red, {report['counts']['amber']} amber; "
-              f"{len(stored['rollups']['recorded'])} day(s) rolled up")
+              f"{len(stored['rollups']['recorded'])} day(s) rolled up"
+              + _unplaced(stored["rollups"]))
     if loaded.problem:
         raise errors.R2WError(loaded.problem)
+
+
+def _unplaced(done):
+    """"; n row(s) ..." when some rows have a timestamp no roll-up period can hold."""
+    n = sum((done.get("unplaced") or {}).values())
+    return (f"; {n:,} row(s) with a timestamp no day can hold (unreadable, or before the first "
+            "day rolled up): counted, read live" if n else "")
 
 
 def cmd_history(args):
@@ -65,6 +73,9 @@ def cmd_history(args):
                          "days": json.loads(frame.to_json(orient="records", date_format="iso"))})
         else:
             print(frame.to_string(index=False))
+            if frame.attrs.get("left_out"):
+                print(f"({frame.attrs['left_out']:,} day(s) holding rows dated far from now, "
+                      "such as year 100 or 9999, are not shown)")
         return
     points = HistoryStore().snapshots(db, since=since)
     names = sorted({k for p in points for k in p["metrics"]})
@@ -170,6 +181,8 @@ def _targets(args):
         choices = [location]
     else:
         choices = locations.dashboard_choices(None)
+    for choice in choices:
+        locations.refuse_monitor_in(choice)
     return [(c.name or c.display, open_database(c),
              lambda s, c=c: settings_mod.for_database(s, c)) for c in choices]
 

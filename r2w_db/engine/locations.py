@@ -311,3 +311,32 @@ def monitor_db_path(environ=None) -> Path:
     environ = os.environ if environ is None else environ
     value = environ.get("R2W_MONITOR_DB")
     return checked_path(value, "R2W_MONITOR_DB") if value is not None else DEFAULT_MONITOR_DB_PATH
+
+
+def same_file(a, b) -> bool:
+    """Whether two paths name one file: through links, `..` and hard links when both exist."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        try:
+            return os.path.realpath(a) == os.path.realpath(b)
+        except (OSError, ValueError):
+            return False
+
+
+def refuse_monitor_in(location, environ=None):
+    """BadLocation, naming both paths, when the monitor database (R2W_MONITOR_DB) is the
+    application's database `location` (a DbLocation or a path): the monitor never adds its
+    tables to an application's file or switches its journal mode."""
+    if isinstance(location, DbLocation):
+        if location.url:
+            return
+        location = location.path
+    if is_pg_url(str(location)):
+        return
+    monitor = monitor_db_path(environ)
+    if same_file(monitor, location):
+        raise errors.BadLocation(
+            f"R2W_MONITOR_DB ({monitor}) is the application's database ({location}): the "
+            "monitor keeps its own file and never writes to the application's; point "
+            "R2W_MONITOR_DB at another file (default data/r2w_monitor.db)")

@@ -1,4 +1,5 @@
 """One time base: naive UTC ISO-8601 strings, as the application stores them."""
+import re
 from datetime import datetime, timedelta, timezone
 
 # A cutoff compared as a string can be off by the spelling of a timestamp
@@ -34,11 +35,35 @@ def parse(value):
         text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
+        if moment.tzinfo is not None:   # 0001-01-01T00:00:00+14:00 is in year 0 in UTC
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        return None
+    return moment
+
+
+# A UTC period's key: 'YYYY-MM-DD' (a day) or 'YYYY-MM-DD HH:00' (an hour), the year always four
+# digits (strftime's %Y is not zero-padded before year 1000 on every platform, SQLite's is).
+_PERIOD_KEY = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?: (\d{2}):00)?")
+
+
+def period_key(moment: datetime, grain="day") -> str:
+    """The key of the UTC day (grain "day") or hour ("hour") holding a naive UTC moment."""
+    day = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+    return day if grain == "day" else f"{day} {moment.hour:02d}:00"
+
+
+def period_start(key):
+    """The naive UTC datetime a period key starts at, or None when it is no key or names a
+    moment Python cannot hold (SQLite writes years 0000 and below, and julian day numbers
+    before year 1, as periods too)."""
+    match = _PERIOD_KEY.fullmatch(str(key)) if key is not None else None
+    if match is None:
+        return None
+    try:
+        return datetime(*(int(g) for g in match.groups() if g is not None))
     except ValueError:
         return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
 
 
 def bounds(moment: datetime):

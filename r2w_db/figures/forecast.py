@@ -79,7 +79,9 @@ class Forecast:
 
 def _clean(series: pd.DataFrame, value: str):
     frame = series[["taken_at", value]].dropna().copy()
-    frame["taken_at"] = pd.to_datetime(frame["taken_at"])
+    # a moment pandas cannot hold (year 1500, 2300: a clock far off) is left out, never a stop
+    frame["taken_at"] = pd.to_datetime(frame["taken_at"], errors="coerce")
+    frame = frame.dropna(subset=["taken_at"])
     frame[value] = frame[value].astype("float64")
     return frame.sort_values("taken_at").reset_index(drop=True)
 

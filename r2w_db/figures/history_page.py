@@ -155,12 +155,13 @@ def watcher(db, now=None, monitor=None):
     last = recent[-1]["taken_at"] if recent else (status or {}).get("last_snapshot_at")
     interval, source = (status or {}).get("interval_seconds"), "watch"
     if not interval and len(recent) >= 3:
-        gaps = [(timeutil.parse(b["taken_at"]) - timeutil.parse(a["taken_at"])).total_seconds()
-                for a, b in itertools.pairwise(recent) if a["grain"] == b["grain"] == "raw"]
+        moments = [(timeutil.parse(r["taken_at"]), r["grain"]) for r in recent]
+        gaps = [(b - a).total_seconds() for (a, ga), (b, gb) in itertools.pairwise(moments)
+                if ga == gb == "raw" and a is not None and b is not None]
         interval, source = (statistics.median(gaps) if gaps else None), "snapshots"
     out = {"state": "none", "last_snapshot_at": last, "age_seconds": None,
            "interval_seconds": interval, "from": source, "status": status}
-    if last is None:
+    if last is None or timeutil.parse(last) is None:
         return out
     age = (now - timeutil.parse(last)).total_seconds()
     out["age_seconds"] = age

@@ -5,7 +5,6 @@ costs days, not rows, and keeps the history that cleanups deleted.
 `daily(db, window)` gives one row per UTC day; `totals(db, window)` the window's sums. Both say
 which days came from roll-ups (`source`) and which were back-filled.
 """
-from datetime import datetime
 
 import pandas as pd
 
@@ -13,7 +12,7 @@ from r2w_db import config
 from r2w_db.backends import open_database
 from r2w_db.engine import timeutil
 from r2w_db.figures import confidence, database_file, rollups, uploads
-from r2w_db.figures.periods import Window, ratio
+from r2w_db.figures.periods import Window, chart_span, ratio
 
 DAILY_COLUMNS = ("day", "source", "backfilled", *uploads.STATUS_CLASSES, "uploads", "failure_rate",
                  "hashed", "hits", "hit_rate", "new_anonymous_ids", "anonymous_uploads", "signups",
@@ -70,11 +69,12 @@ def _recorded(store, db, unit, ranges):
     if not ranges:
         return {}
     starts = [r[0] for r in ranges]
-    fmt = rollups.KEY_FORMAT[unit]
-    first = None if None in starts else min(starts).strftime(fmt)
-    last = (max(r[1] for r in ranges) - rollups.STEP[unit]).strftime(fmt)
+    first = None if None in starts else timeutil.period_key(min(starts), unit)
+    last = timeutil.period_key(max(r[1] for r in ranges) - rollups.STEP[unit], unit)
     got = store.rollups(db, first, last, grain=unit)
-    return {datetime.strptime(k, fmt): v for k, v in got.items()}
+    found = {timeutil.period_start(k): v for k, v in got.items()}
+    found.pop(None, None)   # a key that names no period (never written by roll_up)
+    return found
 
 
 def _cover(ranges, recorded, unit):
@@ -95,7 +95,7 @@ def _cover(ranges, recorded, unit):
 
 
 def _key(moment, grain):
-    return rollups.floor(moment, grain).strftime(rollups.KEY_FORMAT[grain])
+    return timeutil.period_key(moment, grain)
 
 
 def _put(found, key, figures, source, backfilled):
@@ -144,14 +144,21 @@ def add(a, b):
 
 
 def daily(db, window: Window, store=None):
-    """DataFrame, one row per UTC day of the window (DAILY_COLUMNS): day (datetime), source,
+    """DataFrame, one row per UTC day of the window (DAILY_COLUMNS) that a chart of it spans
+    (periods.chart_span; `frame.attrs["left_out"]`: the periods holding rows beyond, such as
+    year 100 or 9999, which totals() still counts): day (datetime), source,
     backfilled, the uploads by status, failure_rate, hashed, hits, hit_rate (NaN: no data),
     new_anonymous_ids, anonymous_uploads, signups, sessions_created and the confidence figures
     of the cache entries created that day."""
-    rows = []
+    rows, left_out = [], 0
+    low, high = chart_span(window)
     for day, f, source, backfilled in days_of(db, window, store):
         u, c, conf = f["uploads"], f["cache"], f["confidence"]
-        rows.append((pd.Timestamp(day), source, backfilled, *(u[s] for s in uploads.STATUS_CLASSES),
+        start = timeutil.period_start(day)
+        if start is None or not low <= start <= high:
+            left_out += 1   # year 0, 100 or 9999: counted in totals(), never a row here
+            continue
+        rows.append((pd.Timestamp(start), source, backfilled, *(u[s] for s in uploads.STATUS_CLASSES),
                      u["total"], ratio(u["failed"], u["completed"] + u["failed"]), c["hashed"],
                      c["hits"], ratio(c["hits"], c["hashed"]), f["anonymous"]["new_ids"],
                      f["anonymous"]["uploads"], f["signups"], f["sessions_created"],
@@ -161,6 +168,7 @@ def daily(db, window: Window, store=None):
     frame = pd.DataFrame(rows, columns=list(DAILY_COLUMNS))
     for column in ("failure_rate", "hit_rate", "confidence_mean"):
         frame[column] = frame[column].astype("float64")
+    frame.attrs["left_out"] = left_out
     return frame
 
 

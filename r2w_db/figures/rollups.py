@@ -12,15 +12,26 @@ A day's figures (JSON):
   created that day; mean = score_sum / valid)
 - signups (registered users created, overview.people_figures), sessions_created
 
-The first run back-fills every day the database still holds (days recorded more than a day after
-they closed are marked back-filled: rows deleted before then are missing from them).
+The first run back-fills every day the database still holds, at most BACKFILL_HISTORY back (days
+recorded more than a day after they closed are marked back-filled: rows deleted before then are
+missing from them). A row no period can hold (a timestamp that cannot be read, or one before the
+first day the roll-ups cover: year 100, year 0) is counted (`unplaced`), never a stop: an
+all-time window still counts it, read live.
+
+Each period records the data's own clock when it was recorded (the newest timestamp the
+database held, `data_clock`). A period recorded before it closed by the data (a watcher's clock
+ahead of the data's, or a quiet last hour) is provisional: once it is closed by the watcher's
+clock and the data has moved on since, it is recomputed, and replaced when rows arrived in it
+(a cleanup only removes rows, so the history it deleted is kept); it is final once the data's
+clock has passed its end. A clock jumped forward, then corrected, thus never leaves the periods
+it recorded too early wrong for good; a clock jumped back rewrites nothing.
 """
 from datetime import date, datetime, timedelta
 
 from r2w_db.backends import open_database
 from r2w_db.engine import timeutil
 from r2w_db.figures import definitions
-from r2w_db.figures.periods import Window, read
+from r2w_db.figures.periods import CHART_HISTORY, Window, read
 
 CHUNK_DAYS = 31       # days computed per pass (each pass is a handful of short reads)
 TIME_COLUMNS = (("cv_uploads", "upload_date"), ("cv_extraction_cache", "created_at"),
@@ -29,6 +40,14 @@ TIME_COLUMNS = (("cv_uploads", "upload_date"), ("cv_extraction_cache", "created_
 
 KEY_FORMAT = {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00"}   # periods.PERIOD_FORMAT's keys
 STEP = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
+CHUNK = {"day": timedelta(days=CHUNK_DAYS), "hour": timedelta(days=7)}
+# the first run back-fills at most this far back (a chart's history): one row dated in year 100
+# must not make 700,000 empty days; older rows are counted as unplaced and read live
+BACKFILL_HISTORY = CHART_HISTORY
+# the figures that only grow while rows arrive in a period (a cleanup only lowers them)
+ARRIVALS = (("uploads", "total"), ("cache", "hashed"), ("cache", "hits"),
+            ("anonymous", "new_ids"), ("anonymous", "uploads"), ("confidence", "entries"),
+            ("signups",), ("sessions_created",))
 
 
 def _midnight(day):
@@ -58,18 +77,19 @@ class Periods:
     holding a row. The engine's `fill` counts into them through slot and put."""
 
     def __init__(self, start, end, grain):
-        self.start, self.end, fmt = start, end, KEY_FORMAT[grain]
+        self.start, self.end = start, end
         self.found, moment = {}, floor(start, grain) if start is not None else None
         while moment is not None and end is not None and moment < end:
-            self.found[moment.strftime(fmt)] = empty_day()
+            self.found[timeutil.period_key(moment, grain)] = empty_day()
             moment += STEP[grain]
-        self.first = None if start is None else floor(start, grain).strftime(fmt)
-        self.last = None if end is None else end.strftime(fmt)
+        self.first = None if start is None else timeutil.period_key(start, grain)
+        self.last = None if end is None else timeutil.period_key(end, grain)
 
     def slot(self, key):
-        """A period's figures; one outside the range's periods is added for an open side."""
+        """A period's figures; one outside the range's periods is added for an open side (its
+        key as the engine writes it: SQLite's years 0000 and below too)."""
         if key is not None and key not in self.found and (
-                (self.start is None and key < self.last)
+                (self.start is None and (self.end is None or key < self.last))
                 or (self.end is None and key >= self.first)):
             self.found[key] = empty_day()
         return self.found.get(key)
@@ -93,55 +113,124 @@ def compute(db, start, end, grain="day"):
     return dict(sorted(periods.found.items()))
 
 
-def first_day(db):
-    """The earliest UTC day any of the four tables has a readable timestamp on, or None."""
+def first_day(db, since=None, until=None):
+    """The earliest UTC day in [since, until) (datetimes, None: unbounded) any of the four
+    tables has a readable timestamp on, or None."""
     db = open_database(db)
     with read(db) as conn:
-        text = db.backend.rollups.first_day(conn, TIME_COLUMNS)
-    return None if text is None else date.fromisoformat(text)
+        text = db.backend.rollups.first_day(conn, TIME_COLUMNS, since, until)
+    start = timeutil.period_start(text)
+    return None if start is None else start.date()
 
 
 def roll_up(db, store=None, now=None):
     """Record the roll-up of every closed UTC day, and of every closed hour of the last
-    HOURLY_ROLLUP_DAYS, not recorded yet (back-filling from the first day the database holds on
-    the first run). Returns {"recorded": [days], "backfilled": n, "hours": n}."""
+    HOURLY_ROLLUP_DAYS, not recorded yet (back-filling from the first day the database holds,
+    at most BACKFILL_HISTORY back, on the first run), after revising the provisional periods.
+    Returns {"recorded": [days], "backfilled": n, "hours": n, "recomputed": n (provisional
+    periods replaced), "unplaced": {"table.column": rows no period holds}}."""
     from r2w_db.monitor.history_store import HOURLY_ROLLUP_DAYS, HistoryStore
 
     db = open_database(db)
     store = store if isinstance(store, HistoryStore) else HistoryStore(store)
     now = now or timeutil.utcnow()
+    horizon = _midnight((now - BACKFILL_HISTORY).date())
+    with read(db) as conn:
+        clock = db.backend.rollups.data_clock(conn, TIME_COLUMNS, now + timeutil.SLACK)
+        unplaced = db.backend.rollups.unplaced(conn, TIME_COLUMNS, horizon)
+    recomputed = sum(_revise(db, store, now, clock, grain) for grain in ("day", "hour"))
     last_closed = now.date() - timedelta(days=1)
-    last = store.last_rollup_day(db)
-    first = None if last else (first_day(db) or last_closed)
-    begin = date.fromisoformat(last) + timedelta(days=1) if last else min(first, last_closed)
+    last = timeutil.period_start(store.last_rollup_day(db))
+    first = None if last else (first_day(db, horizon, _midnight(last_closed + timedelta(days=1)))
+                               or last_closed)
+    begin = last.date() + timedelta(days=1) if last else min(first, last_closed)
+    begin = max(begin, horizon.date())
     recorded = []
     while begin <= last_closed:
         stop = min(begin + timedelta(days=CHUNK_DAYS - 1), last_closed)
         days = compute(db, _midnight(begin), _midnight(stop + timedelta(days=1)))
-        recorded += store.record_rollups(db, days, recorded_at=now)
+        recorded += store.record_rollups(db, days, recorded_at=now, data_clock=clock)
         begin = stop + timedelta(days=1)
     backfilled = sum(1 for d in recorded
-                     if now - _midnight(date.fromisoformat(d) + timedelta(days=1)) > timedelta(days=1))
+                     if now - timeutil.period_start(d) - STEP["day"] > timedelta(days=1))
     return {"recorded": recorded, "backfilled": backfilled,
-            "hours": _roll_up_hours(db, store, now, first, HOURLY_ROLLUP_DAYS)}
+            "hours": _roll_up_hours(db, store, now, first, HOURLY_ROLLUP_DAYS, clock),
+            "recomputed": recomputed, "unplaced": {k: n for k, n in unplaced.items() if n}}
 
 
-def _roll_up_hours(db, store, now, first, keep_days):
+def _roll_up_hours(db, store, now, first, keep_days, clock=None):
     """Record every closed hour not recorded yet, at most `keep_days` back (and not before the
     database's first day); the number recorded."""
     last_closed = floor(now, "hour")          # hours before this one are closed
-    last = store.last_rollup_day(db, "hour")
+    last = timeutil.period_start(store.last_rollup_day(db, "hour"))
     if last:
-        begin = datetime.fromisoformat(last) + STEP["hour"]
+        begin = last + STEP["hour"]
     else:
-        first = first or first_day(db)
+        first = first or first_day(db, floor(now - timedelta(days=keep_days), "day"),
+                                   last_closed)
         begin = floor(now - timedelta(days=keep_days), "day")
         begin = max(begin, _midnight(first)) if first else last_closed
     begin = max(begin, floor(now - timedelta(days=keep_days), "hour"))
     count = 0
     while begin < last_closed:
-        stop = min(begin + timedelta(days=7), last_closed)
+        stop = min(begin + CHUNK["hour"], last_closed)
         count += len(store.record_rollups(db, compute(db, begin, stop, "hour"), recorded_at=now,
-                                          backfill_grace=timedelta(hours=1), grain="hour"))
+                                          backfill_grace=timedelta(hours=1), grain="hour",
+                                          data_clock=clock))
         begin = stop
     return count
+
+
+def _revise(db, store, now, clock, grain):
+    """Revise the provisional periods of one grain (recorded before the data's clock passed
+    their end): when the data's clock has moved since they were recorded, recompute those now
+    closed, replace those rows arrived in and note the data's clock on all of them (one that
+    lies ahead of `now`, recorded under a clock ahead of this one, waits until it closes).
+    Returns how many were replaced."""
+    held = {}
+    for period, row in store.provisional(db, grain).items():
+        start = timeutil.period_start(period)
+        if start is not None:
+            held[start] = row
+    moved = timeutil.parse(clock)
+    due = sorted(m for m in held if m + STEP[grain] <= now and moved is not None
+                 and (timeutil.parse(held[m]["data_clock"]) or moved) < moved)
+    replace = {}
+    for begin, end in _spans(due, grain):
+        live = compute(db, begin, end, grain)
+        for moment in due:
+            key = timeutil.period_key(moment, grain)
+            if begin <= moment < end and key in live and _arrived(held[moment]["figures"],
+                                                                  live[key]):
+                replace[key] = live[key]
+    if due:
+        store.revise_rollups(db, grain, recorded_at=now, data_clock=clock, replace=replace,
+                             touch=[timeutil.period_key(m, grain) for m in due])
+    return len(replace)
+
+
+def _spans(moments, grain):
+    """[(start, end)] covering sorted period starts, each at most CHUNK[grain] long, in order."""
+    spans = []
+    for moment in moments:
+        if spans and moment + STEP[grain] - spans[-1][0] <= CHUNK[grain]:
+            spans[-1][1] = moment + STEP[grain]
+        else:
+            spans.append([moment, moment + STEP[grain]])
+    return [tuple(s) for s in spans]
+
+
+def _arrived(recorded, live):
+    """Whether rows arrived in a period after it was recorded: a count that only grows while
+    rows arrive is higher live (a cleanup only lowers them; a recorded value that is not a
+    period's figures counts as arrived too)."""
+    try:
+        for path in ARRIVALS:
+            was, now = recorded, live
+            for part in path:
+                was, now = was[part], now[part]
+            if now > was:
+                return True
+    except (KeyError, TypeError):
+        return True
+    return False

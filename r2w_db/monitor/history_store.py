@@ -6,7 +6,9 @@ Retention downsamples instead of forgetting: snapshots older than `raw_days` kee
 newest of each UTC hour (grain 'hour'), older than `hourly_days` the newest of each UTC day
 (grain 'day'), kept for ever unless `daily_days` is set. A closed UTC day's roll-up is
 recorded once (the first writer wins) and never rewritten; so is a closed hour's, kept
-HOURLY_ROLLUP_DAYS.
+HOURLY_ROLLUP_DAYS. The one exception: a period recorded before the data's own clock passed its
+end (`data_clock`, a watcher's clock ahead of the data's) is provisional, and replaced when rows
+arrive in it later (figures/rollups.py).
 
 History runs on across a move (monitor/lineage.py): a database's snapshots, roll-ups and
 retention include those recorded under the databases it was moved from, up to each cut-over
@@ -16,6 +18,7 @@ written under the database's own key.
 """
 import json
 import os
+import sqlite3
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +45,7 @@ CREATE TABLE IF NOT EXISTS daily_rollups (
     recorded_at TEXT NOT NULL,
     backfilled INTEGER NOT NULL,           -- 1: recorded over a day after the day closed
     figures TEXT NOT NULL,                 -- JSON, see figures/rollups.py
+    data_clock TEXT,                       -- the data's newest timestamp when recorded
     PRIMARY KEY (database, day)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS hourly_rollups (
@@ -50,6 +54,7 @@ CREATE TABLE IF NOT EXISTS hourly_rollups (
     recorded_at TEXT NOT NULL,
     backfilled INTEGER NOT NULL,
     figures TEXT NOT NULL,
+    data_clock TEXT,
     PRIMARY KEY (database, hour)
 ) WITHOUT ROWID;
 """
@@ -57,6 +62,16 @@ CREATE TABLE IF NOT EXISTS hourly_rollups (
 
 def _schema(conn):
     conn.executescript(SCHEMA)
+    for table in ("daily_rollups", "hourly_rollups"):   # roll-ups recorded before data_clock
+        if not _has_column(conn, table, "data_clock"):
+            try:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN data_clock TEXT")
+            except sqlite3.OperationalError:
+                pass   # another process added it first
+
+
+def _has_column(conn, table, column):
+    return column in [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
 
 
 # grain -> (table, key column, length): hourly roll-ups answer the partial days at a window's
@@ -185,30 +200,81 @@ class HistoryStore(MonitorPart):
 
     # ------------------------------------------------------------------ roll-ups
     def record_rollups(self, database, days, recorded_at=None, backfill_grace=timedelta(days=1),
-                       grain="day"):
+                       grain="day", data_clock=None):
         """Record {period: figures} once each ('YYYY-MM-DD' days, or 'YYYY-MM-DD HH:00' hours
         with grain "hour"); a period already recorded is kept as it is, and one recorded more
-        than `backfill_grace` after it closed is marked back-filled. Returns the periods
-        actually recorded. Hourly roll-ups older than HOURLY_ROLLUP_DAYS are forgotten."""
+        than `backfill_grace` after it closed is marked back-filled. `data_clock`: the data's
+        newest timestamp (ISO text) as the periods were computed. Returns the periods actually
+        recorded (a key that names no period Python can hold is left out). Hourly roll-ups
+        older than HOURLY_ROLLUP_DAYS are forgotten."""
         table, column, length = ROLLUP_TABLES[grain]
         recorded_at = recorded_at or timeutil.utcnow()
         key, written = open_database(database).key, []
         with self.monitor.transaction(_schema) as conn:
             for period, figures in sorted(days.items()):
-                closed = datetime.fromisoformat(period) + length
-                backfilled = int(recorded_at - closed > backfill_grace)
+                start = timeutil.period_start(period)
+                if start is None or timeutil.period_key(start, grain) != period:
+                    continue
                 cur = conn.execute(
-                    f"INSERT INTO {table} (database, {column}, recorded_at, backfilled, figures)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (key, period, timeutil.iso(recorded_at), backfilled,
-                     json.dumps(figures, separators=(",", ":"), sort_keys=True)))
+                    f"INSERT INTO {table} (database, {column}, recorded_at, backfilled, figures,"
+                    " data_clock) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (key, period, timeutil.iso(recorded_at),
+                     _backfilled(start, length, recorded_at, backfill_grace), _json(figures),
+                     data_clock))
                 if cur.rowcount:
                     written.append(period)
             if grain == "hour":
                 forget = recorded_at - timedelta(days=HOURLY_ROLLUP_DAYS)
                 conn.execute("DELETE FROM hourly_rollups WHERE database = ? AND hour < ?",
-                             (key, forget.strftime("%Y-%m-%d %H:00")))
+                             (key, timeutil.period_key(forget, "hour")))
         return written
+
+    def provisional(self, database, grain="day"):
+        """{period: {"figures", "data_clock", "recorded_at"}} of the database's own periods
+        recorded before the data's clock passed their end (figures/rollups.py revises them)."""
+        table, column, _ = ROLLUP_TABLES[grain]
+        if not self.path.exists():
+            return {}
+        # the data clock's own period, in the grain's key form, is the period or a later one
+        mine = ("substr(data_clock, 1, 10)" if grain == "day" else
+                "substr(data_clock, 1, 10) || ' ' || substr(data_clock, 12, 2) || ':00'")
+        with self.monitor.db.read() as conn:
+            if not self._readable(conn, table) or not _has_column(conn, table, "data_clock"):
+                return {}
+            rows = conn.execute(
+                f"SELECT {column}, recorded_at, figures, data_clock FROM {table}"
+                f" WHERE database = ? AND data_clock IS NOT NULL AND {mine} <= {column}",
+                (open_database(database).key,)).fetchall()
+        found = {}
+        for row in rows:
+            try:
+                figures = json.loads(row["figures"])
+            except ValueError:
+                figures = None
+            found[row[0]] = {"figures": figures, "data_clock": row["data_clock"],
+                             "recorded_at": row["recorded_at"]}
+        return found
+
+    def revise_rollups(self, database, grain, *, recorded_at, data_clock, replace=None,
+                       touch=()):
+        """In one transaction: replace the figures of {period: figures} (recorded again at
+        `recorded_at`) and set `data_clock` on the periods in `touch` (rechecked)."""
+        table, column, length = ROLLUP_TABLES[grain]
+        key = open_database(database).key
+        grace = timedelta(hours=1) if grain == "hour" else timedelta(days=1)
+        with self.monitor.transaction(_schema) as conn:
+            for period in touch:
+                conn.execute(f"UPDATE {table} SET data_clock = ? WHERE database = ?"
+                             f" AND {column} = ?", (data_clock, key, period))
+            for period, figures in (replace or {}).items():
+                start = timeutil.period_start(period)
+                if start is None:
+                    continue
+                conn.execute(
+                    f"UPDATE {table} SET figures = ?, recorded_at = ?, backfilled = ?,"
+                    f" data_clock = ? WHERE database = ? AND {column} = ?",
+                    (_json(figures), timeutil.iso(recorded_at),
+                     _backfilled(start, length, recorded_at, grace), data_clock, key, period))
 
     def rollups(self, database, first_day=None, last_day=None, grain="day"):
         """{period: {"figures", "backfilled", "recorded_at"}} for first_day <= period <= last_day
@@ -268,6 +334,15 @@ class HistoryStore(MonitorPart):
         return "(" + " OR ".join(parts) + ")", params
 
 
+def _json(figures):
+    return json.dumps(figures, separators=(",", ":"), sort_keys=True)
+
+
+def _backfilled(start, length, recorded_at, grace):
+    """1 when a period is recorded more than `grace` after it closed."""
+    return int(recorded_at - (start + length) > grace)
+
+
 def _pack(metrics):
     return zlib.compress(json.dumps(metrics, separators=(",", ":"), sort_keys=True).encode(), 6)
 
@@ -280,8 +355,7 @@ def _unpack(stored):
 def _last_closed(cut, grain):
     """The last period ('YYYY-MM-DD' or 'YYYY-MM-DD HH:00') that closed by a cut-over."""
     _, _, length = ROLLUP_TABLES[grain]
-    last = _floor(datetime.fromisoformat(cut) - length, grain)
-    return last.strftime("%Y-%m-%d %H:00" if grain == "hour" else "%Y-%m-%d")
+    return timeutil.period_key(_floor(datetime.fromisoformat(cut) - length, grain), grain)
 
 
 def _floor(moment, grain):
@@ -304,7 +378,9 @@ def history_frame(database, since=None, until=None, metrics=None, monitor=None):
         names = [n for n in names if any(fnmatch.fnmatchcase(n, m) for m in metrics)]
     frame = pd.DataFrame([[p["taken_at"], p["grain"], *(p["metrics"].get(n) for n in names)]
                           for p in points], columns=["taken_at", "grain", *names])
-    frame["taken_at"] = pd.to_datetime(frame["taken_at"], format="ISO8601")
+    # a snapshot taken under a clock pandas cannot hold (year 1500, 2300) is left out
+    frame["taken_at"] = pd.to_datetime(frame["taken_at"], format="ISO8601", errors="coerce")
+    frame = frame[frame["taken_at"].notna()].reset_index(drop=True)
     for name in names:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     return frame

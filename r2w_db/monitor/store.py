@@ -9,8 +9,11 @@ import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 
+from r2w_db import errors
 from r2w_db.backends import open_database
-from r2w_db.engine import locations, timeutil
+from r2w_db.engine import locations, schema as app_schema, timeutil
+
+APPLICATION_TABLES = tuple(app_schema.TABLES)   # the application's own tables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS maintenance_log (
@@ -58,11 +61,31 @@ class MonitorStore:
 
     @contextmanager
     def _writer(self):
-        """A writer on the monitor's own file (WAL: the dashboard and watchers share it)."""
+        """A writer on the monitor's own file (WAL: the dashboard and watchers share it), never
+        on a file that holds the application's tables (refuse_application_file)."""
+        self.refuse_application_file()
         with self.db.write(create=True, app_schema=False) as conn:
             if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             yield conn
+
+    def refuse_application_file(self):
+        """BadLocation when the monitor's file holds an application's tables (R2W_MONITOR_DB
+        pointing at an application's database, through a link or `..` too): the monitor never
+        adds its tables to such a file or switches its journal mode. Checked on a read-only
+        connection before any writer opens it; a file that cannot be read is that error."""
+        if not self.path.exists():
+            return
+        with self.db.read() as conn:
+            found = [row[0] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN"
+                f" ({', '.join('?' * len(APPLICATION_TABLES))}) ORDER BY name",
+                APPLICATION_TABLES)]
+        if found:
+            raise errors.BadLocation(
+                f"the monitor database {self.path} (R2W_MONITOR_DB) holds the application's "
+                f"tables ({', '.join(found)}): it is an application's database, and the monitor "
+                "never writes to one; point R2W_MONITOR_DB at a file of its own")
 
     @contextmanager
     def transaction(self, prepare=None):

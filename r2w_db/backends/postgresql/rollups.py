@@ -8,6 +8,8 @@ timestamps are `timestamptz` compared as instants, periods are UTC days 'YYYY-MM
 are ordered as SQLite orders them (uploads desc, then the type in byte order, NULL first).
 tests/test_pg_history.py proves compute() equal to SQLite's on the moved demo history.
 """
+from datetime import datetime, timezone
+
 from r2w_db.backends.postgresql.anonymous import NEW_IDS
 from r2w_db.backends.postgresql.confidence import COUNTS, VALID, _params as confidence_params
 from r2w_db.backends.postgresql.overview import hits_by_period
@@ -46,15 +48,34 @@ SIGNUPS = per_period("created_at", "NOT starts_with(user_id, %(anon)s) AND " + C
 SESSIONS = per_period("created_at", CREATED_IN_WINDOW, table="sessions")
 
 
+# a first day of year 1 to 9999 (PostgreSQL holds BC and later years too)
+FIRST_INSTANT_AT = datetime(1, 1, 1, tzinfo=timezone.utc)
+LAST_INSTANT_AT = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+
+
 def _first_day_sql(time_columns):
-    """The earliest finite instant of [(table, column)], as its UTC day."""
+    """The earliest finite instant of [(table, column)] in [since, until), as its UTC day."""
     from psycopg import sql
 
     firsts = sql.SQL(" UNION ALL ").join(
-        sql.SQL("SELECT min({c}) FILTER (WHERE isfinite({c})) FROM {t}").format(
-            c=sql.Identifier(column), t=sql.Identifier(table)) for table, column in time_columns)
+        sql.SQL("SELECT min({c}) FROM {t} WHERE isfinite({c}) AND {c} >= %(since)s"
+                " AND {c} < %(until)s").format(c=sql.Identifier(column), t=sql.Identifier(table))
+        for table, column in time_columns)
     return sql.SQL("SELECT to_char(min(m) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
                    " FROM ({}) AS firsts(m)").format(firsts)
+
+
+def _per_column(template, time_columns):
+    from psycopg import sql
+
+    return sql.SQL(" UNION ALL ").join(
+        sql.SQL(template).format(c=sql.Identifier(column), t=sql.Identifier(table),
+                                 name=sql.Literal(f"{table}.{column}"))
+        for table, column in time_columns)
+
+
+def _bound(moment, default):
+    return default if moment is None else moment.replace(tzinfo=timezone.utc)
 
 
 def fill(conn, window, periods):
@@ -102,7 +123,31 @@ def _confidence(conn, window, periods):
             periods.slot(key)["confidence"]["histogram"][bin_] = n
 
 
-def first_day(conn, time_columns):
-    """The earliest UTC day ('YYYY-MM-DD') any of [(table, column)] has a (finite) timestamp
-    on, or None."""
-    return conn.execute(_first_day_sql(time_columns)).fetchone()[0]
+def first_day(conn, time_columns, since=None, until=None):
+    """The earliest UTC day ('YYYY-MM-DD') in [since, until) (naive UTC datetimes, None:
+    unbounded) any of [(table, column)] has a (finite) timestamp on, or None; a day of years
+    1 to 9999."""
+    return conn.execute(_first_day_sql(time_columns), {
+        "since": max(_bound(since, FIRST_INSTANT_AT), FIRST_INSTANT_AT),
+        "until": min(_bound(until, LAST_INSTANT_AT), LAST_INSTANT_AT)}).fetchone()[0]
+
+
+def data_clock(conn, time_columns, until):
+    """The data's own clock: the newest finite timestamp of [(table, column)] not after
+    `until` (a naive UTC datetime), as naive UTC ISO text, or None (each on its index)."""
+    query = _per_column("SELECT max({c}) FROM {t} WHERE {c} <= %(until)s", time_columns)
+    from psycopg import sql
+
+    row = conn.execute(sql.SQL("SELECT to_char(max(m) AT TIME ZONE 'UTC',"
+                               " 'YYYY-MM-DD\"T\"HH24:MI:SS.US') FROM ({}) AS newest(m)"
+                               " WHERE isfinite(m)").format(query),
+                       {"until": _bound(until, None)}).fetchone()
+    return row[0]
+
+
+def unplaced(conn, time_columns, since):
+    """{"table.column": rows} of the rows no roll-up period can hold: an infinite timestamp or
+    one before `since` (the first day the roll-ups cover)."""
+    query = _per_column("SELECT {name}, count(*) FROM {t} WHERE {c} < %(since)s"
+                        " OR NOT isfinite({c})", time_columns)
+    return dict(conn.execute(query, {"since": _bound(since, None)}).fetchall())

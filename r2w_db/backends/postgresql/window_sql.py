@@ -80,8 +80,15 @@ def rows(conn, query, params):
 
 
 def period_rows(conn, query, params):
-    """Rows of a per_period statement as (period, values...), without its timestamp t."""
-    return [(r[0], *r[2:]) for r in conn.execute(query, params)]
+    """Rows of a per_period statement as (period, values...), without its timestamp t. The
+    timestamp is read as text: PostgreSQL holds years Python cannot (10000 and later, BC), and
+    one such row must not stop a figure (issue 19)."""
+    from psycopg.types.string import TextLoader
+
+    cursor = conn.cursor()
+    for name in ("timestamp", "timestamptz"):
+        cursor.adapters.register_loader(name, TextLoader)
+    return [(r[0], *r[2:]) for r in cursor.execute(query, params)]
 
 
 def status_class(status):

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from r2w_db import config
 from r2w_db.backends.sqlite import predicates as P
+from r2w_db.engine import schema, timeutil
 from r2w_db.backends.sqlite.ops import (BINNED, BINNED_PARAMS, VALID_CONFIDENCE,
                                         first_seen_anonymous_sql, in_window, julian_where,
                                         period_of, status_class)
@@ -42,15 +43,57 @@ def fill(conn, window, periods):
                 slot(key)[name] = n
 
 
-def first_day(conn, time_columns):
-    """The earliest UTC day ('YYYY-MM-DD') any of [(table, column)] has a readable timestamp
-    on, or None."""
-    found = [conn.execute(f"SELECT min(julianday({column})) FROM {table}").fetchone()[0]
+FIRST_INSTANT, LAST_INSTANT = "0001-01-01T00:00:00", "9999-12-31T23:59:59.999"
+
+
+def first_day(conn, time_columns, since=None, until=None):
+    """The earliest UTC day ('YYYY-MM-DD') in [since, until) (naive UTC datetimes, None:
+    unbounded) any of [(table, column)] has a readable timestamp on, or None. Always a day
+    of years 1 to 9999: SQLite reads year 0 and julian day numbers too."""
+    low = timeutil.iso(since) if since is not None else FIRST_INSTANT
+    high = timeutil.iso(until) if until is not None else LAST_INSTANT
+    found = [conn.execute(f"SELECT min(julianday({column})) FROM {table}"
+                          f" WHERE julianday({column}) >= julianday(?)"
+                          f" AND julianday({column}) < julianday(?)", (low, high)).fetchone()[0]
              for table, column in time_columns]
     found = [j for j in found if j is not None]
     if not found:
         return None
     return conn.execute("SELECT date(?)", (min(found),)).fetchone()[0]
+
+
+def data_clock(conn, time_columns, until):
+    """The data's own clock: the newest readable timestamp of [(table, column)] not after
+    `until` (a naive UTC datetime), as naive UTC ISO text, or None. Canonical timestamps are
+    read off the column's index by text, the odd ones (migration 9's partial index) by
+    julianday."""
+    bound, newest = timeutil.iso(until), []
+    for table, column in time_columns:
+        odd = schema.time_is_odd(column)
+        row = conn.execute(f"SELECT julianday({column}) FROM {table} WHERE {column} <= ?"
+                           f" AND NOT {odd} ORDER BY {column} DESC LIMIT 1", (bound,)).fetchone()
+        newest.append(row and row[0])
+        newest.append(conn.execute(f"SELECT max(julianday({column})) FROM {table} WHERE {odd}"
+                                   f" AND julianday({column}) <= julianday(?)",
+                                   (bound,)).fetchone()[0])
+    newest = [j for j in newest if j is not None]
+    if not newest:
+        return None
+    return conn.execute("SELECT strftime('%Y-%m-%dT%H:%M:%f', ?)", (max(newest),)).fetchone()[0]
+
+
+def unplaced(conn, time_columns, since):
+    """{"table.column": rows} of the rows no roll-up period can hold: a timestamp SQLite
+    cannot read, or one before `since` (the first day the roll-ups cover). Counted on the
+    column's index (canonical timestamps by text) and migration 9's partial index (the odd)."""
+    bound, found = timeutil.iso(since), {}
+    for table, column in time_columns:
+        odd = schema.time_is_odd(column)
+        found[f"{table}.{column}"] = conn.execute(
+            f"SELECT (SELECT count(*) FROM {table} WHERE {column} < ? AND NOT {odd})"
+            f" + (SELECT count(*) FROM {table} WHERE {odd} AND ({P.unparseable(column)}"
+            f" OR julianday({column}) < julianday(?)))", (bound, bound)).fetchone()[0]
+    return found
 
 
 def _uploads(conn, window, period, where, params, slot):
