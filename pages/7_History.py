@@ -1,9 +1,12 @@
 """History: how the database grows, when the disk fills, what the cleanups did, and whether the
 watcher that records all this is alive. Read from the monitor database's snapshots."""
+import shlex
+
 import streamlit as st
 
 from dashboard import history_charts as hc
 from dashboard import ui
+from r2w_db import errors
 from r2w_db.engine import timeutil
 from r2w_db.figures import forecast as fc
 from r2w_db.figures import history_page as hist
@@ -11,8 +14,13 @@ from r2w_db.figures import history_page as hist
 ctx = ui.page("History", "📈")
 
 SCHEDULE = """# crontab (every 5 minutes; or one long-running `watch`, below)
-*/5 * * * *  python -m r2w_db --db {db} snapshot >/dev/null
+*/5 * * * *  {snapshot} >/dev/null
 # or as a service: ExecStart=/usr/bin/python3 -m r2w_db --db {db} watch --every 5m"""
+
+
+def schedule(db):
+    """The crontab and service lines for a database, its location shell-quoted."""
+    return SCHEDULE.format(snapshot=errors.command(db, "snapshot"), db=shlex.quote(db))
 
 
 def when(stamp):
@@ -30,9 +38,9 @@ def watcher(ctx, status):
     db = ctx.location.display
     if status["state"] == "none":
         st.warning("No watcher has run for this database, so there is no history yet: "
-                   f"{ui.code(f'python -m r2w_db --db {db} watch')} (or a `snapshot` from cron).",
+                   f"{ui.code(errors.command(db, 'watch'))} (or a `snapshot` from cron).",
                    icon=":material/visibility_off:")
-        st.code(SCHEDULE.format(db=db), language="bash")
+        st.code(schedule(db), language="bash")
         return
     interval = status["interval_seconds"]
     every = (f"every {ui.human_age(interval)}" + (" (the watcher's interval)"
@@ -50,9 +58,9 @@ def watcher(ctx, status):
     if status["state"] == "stale":
         st.warning(f"The newest snapshot is {ui.human_age(status['age_seconds'])} old, more than "
                    f"two intervals ({every}): the watcher has stopped or cannot read the "
-                   f"database. Check it: {ui.code(f'python -m r2w_db --db {db} watch --once')}.",
+                   f"database. Check it: {ui.code(errors.command(db, 'watch', '--once'))}.",
                    icon=":material/warning:")
-        st.code(SCHEDULE.format(db=db), language="bash")
+        st.code(schedule(db), language="bash")
     elif status["state"] == "failing":
         st.error(f"The watcher's last cycle ({when(info.get('last_cycle_at'))}) failed: "
                  f"{ui.prose(info.get('last_error') or 'see its log')}.", icon=":material/error:")
@@ -184,7 +192,7 @@ def body(ctx):
     window = ctx.window
     status = ui.cached_history(hist.watcher, ctx.db, window.now)
     watcher(ctx, status)
-    snapshot = ui.code(f"python -m r2w_db --db {ctx.location.display} snapshot")
+    snapshot = ui.code(errors.command(ctx.location.display, "snapshot"))
     empty = (f"No snapshot in this window: run {snapshot}." if status["state"] != "none" else
              f"No snapshot yet: run {snapshot}.")
     if status["state"] == "none":   # nothing recorded: one sentence, not one per chart
