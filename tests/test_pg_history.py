@@ -60,17 +60,6 @@ def assert_same_periods(lite, pg, where):
     assert not different, (where, different[:2], len(different))
 
 
-@pytest.mark.parametrize("start, end, grain", RANGES)
-def test_rollups_equal_sqlites_on_the_demo_history(moved, start, end, grain):
-    path, url = moved
-    lite, pg = rollups.compute(path, start, end, grain), rollups.compute(url, start, end, grain)
-    assert_same_periods(lite, pg, (start, end, grain))
-    assert sum(p["uploads"]["total"] for p in lite.values()) > 0
-    assert sum(p["cache"]["hits"] for p in lite.values()) > 0 or grain == "hour"
-    assert any(p["file_types"] for p in lite.values())
-    assert any(p["confidence"]["entries"] for p in lite.values()) or grain == "hour"
-
-
 def test_first_day_equals_sqlites(moved, pg_url):
     path, url = moved
     assert rollups.first_day(url) == rollups.first_day(path) is not None

@@ -67,16 +67,6 @@ def log(task=None):
 
 # -------------------------------------------------------------- previews and cleanups
 
-def test_previews_count_what_sqlite_counts_on_the_demo(moved):
-    path, url = moved
-    for task in CLEANUPS:
-        for days in (None, 1, 3, 60):
-            lite, pg = registry.preview(path, task, days=days), registry.preview(url, task, days=days)
-            assert (pg.count, pg.message, pg.details) == (lite.count, lite.message, lite.details)
-        assert registry.preview(path, task).count > 0, task   # the comparison is not of zeros
-    assert log() == [e for e in log() if e["task"] == "move"]  # previews log nothing
-
-
 def test_previews_match_on_the_production_like_fixture(tmp_path, pg_cluster, monkeypatch):
     path = tmp_path / "prod.db"
     now, _ = build_prodlike(path)

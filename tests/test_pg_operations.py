@@ -214,15 +214,6 @@ def cache_story(db):
     return t.lines
 
 
-@pytest.mark.parametrize("story", [accounts_story, uploads_story, cache_story])
-def test_the_same_calls_give_the_same_results_and_errors(empty, story):
-    path, url = empty
-    lite, pg = story(path), story(url)
-    assert pg == lite
-    raised = [line for line in lite if isinstance(line[1], list) and line[1][:1] == ["raised"]]
-    assert raised  # each story meets its errors, on both backends
-
-
 def test_the_stories_record_what_the_application_expects(empty):
     path, _ = empty
     lines = dict(enumerate(uploads_story(path)))

@@ -167,26 +167,6 @@ def prodlike(tmp_path_factory, pg_cluster):
 
 
 @pytest.mark.parametrize("key", WINDOWS)
-def test_parity_on_the_demo_history(demo, key):
-    path, url = demo
-    assert_parity(path, url, key)
-
-
-def test_the_demo_comparison_covers_the_figures(demo):
-    """The parity test compares real figures, not empty frames."""
-    path, url = demo
-    window = Window.of("7d", now=NOW)
-    hits = cache_hits.hit_rate(url, window)
-    assert hits["hits"] > 0 and len(hits["by_period"]) >= 7
-    assert overview.headline(url, window)["previous"]["uploads"] > 0
-    assert uploads.stuck_jobs(url, NOW)["count"] > 0
-    assert len(confidence.lowest(url, window)) == 10
-    assert anonymous.ages(url, NOW)["stale_ids"] > 0
-    assert uploads.awaiting_extraction(url, NOW)["count"] > 0
-    assert confidence.summary(url, Window.of("24h", now=NOW))["entries"] > 0
-
-
-@pytest.mark.parametrize("key", WINDOWS)
 def test_parity_on_the_production_like_fixture(prodlike, key):
     path, url = prodlike
     assert_parity(path, url, key, instants={"confidence.lowest": ("created_at",)})

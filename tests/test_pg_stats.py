@@ -8,13 +8,11 @@ import shutil
 import sqlite3
 from datetime import datetime, timedelta
 
-from r2w_db.demo.builder import build_demo
 from r2w_db.engine import timeutil
 from r2w_db.backends import migrations
 from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.backends.postgresql.database import PgDatabase
 from r2w_db.figures import stats
-from r2w_db.backends.postgresql import stats as pg_stats
 from r2w_db.maintenance import move
 
 from .prodlike import build_prodlike
@@ -40,21 +38,6 @@ def assert_same_stats(sqlite_figures, pg_figures):
                  if k not in EXCLUDED and (lite[k] != pg[k] or type(lite[k]) is not type(pg[k]))}
     assert not different, different
     assert len(set(lite) - EXCLUDED) >= 25  # the comparison covers the figures
-
-
-def test_parity_on_the_demo_history(tmp_path, pg_url):
-    build_demo(tmp_path / "demo.db", scale="small", seed=11, now=NOW)
-    move.move(tmp_path / "demo.db", pg_url)
-    lite = stats.collect_stats(tmp_path / "demo.db", now=NOW)
-    pg = stats.collect_stats(pg_url, now=NOW)
-    assert_same_stats(lite, pg)
-    assert lite["uploads"]["total"] > 1000 and lite["cache"]["cache_hits"] > 0
-    assert lite["sessions"]["active"] > 0 and lite["uploads"]["stuck"] > 0
-    # and at other moments of the history (the time-dependent figures move)
-    for days in (1, 30):
-        moment = NOW - timedelta(days=days)
-        assert_same_stats(stats.collect_stats(tmp_path / "demo.db", now=moment),
-                          stats.collect_stats(pg_url, now=moment))
 
 
 def test_parity_on_the_production_like_fixture(tmp_path, pg_cluster):
