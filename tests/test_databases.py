@@ -197,9 +197,11 @@ def test_db_query_param_shows_each_ones_own_figures(two, monkeypatch):
         at = dashboard("app.py", monkeypatch, env, {"db": name})
         assert not at.exception
         assert any(f"({name})" in c.value or name in c.value for c in at.caption)
-        seen[name] = uploads_metric(at)
         expected = overview.headline(folder / f"{name}.db", Window.of("7d"))["current"]["uploads"]
-        assert seen[name] == f"{expected:,}"
+        assert uploads_metric(at) == f"{expected:,}"
+        seen[name] = {m.label: m.value for m in at.metric}
+    # each its own: two demos of different seeds may upload as many in a week (a test once saw
+    # 233 and 233), never with the same figures all through
     assert seen["prod"] != seen["staging"]
 
 
