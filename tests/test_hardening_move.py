@@ -30,9 +30,10 @@ from r2w_db.demo.builder import build_demo
 from r2w_db.maintenance import move
 from r2w_db.monitor.store import MonitorStore
 
+from .test_move import pg_counts, sqlite_counts
+
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 24, 8, 15, 2, 123456)
-COUNT_SQL = {t: f"SELECT count(*) FROM {t}" for t in move.TABLES}  # test-only, fixed names
 
 
 def run_cli(*args, timeout=180):
@@ -47,18 +48,6 @@ def one_error_line(done):
     errors_ = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors_) == 1, done.stderr
     return errors_[0]
-
-
-def sqlite_counts(path):
-    with sqlite3.connect(path) as conn:
-        return {t: conn.execute(sql).fetchone()[0] for t, sql in COUNT_SQL.items()}
-
-
-def pg_counts(url):
-    with PgDatabase(url).read() as conn:
-        have = pg_schema.existing_tables(conn)
-        return {t: conn.execute(sql).fetchone()[0] if t in have else None
-                for t, sql in COUNT_SQL.items()}
 
 
 def valid_indexes(url):
