@@ -16,7 +16,7 @@ from r2w_db.backends.postgresql import stats as pg_stats
 from r2w_db.backends.postgresql.sampling import sample_column
 from r2w_db.backends.postgresql.accounts import ACTIVE_SESSION_USER
 from r2w_db.backends.postgresql.overview import HITS_BY_PERIOD
-from r2w_db.backends.postgresql.periods import PG_PERIOD_FORMAT, UPLOAD_IN_WINDOW, per_period, utc
+from r2w_db.backends.postgresql.window_sql import PG_PERIOD_FORMAT, UPLOAD_IN_WINDOW, per_period, utc
 from r2w_db.backends.postgresql.retention import ANON, COUNT_STALE, OLD_SESSION, OLD_UNUSED_ENTRY
 
 PLAN_METHOD = "EXPLAIN (FORMAT JSON)"

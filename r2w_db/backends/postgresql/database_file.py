@@ -28,7 +28,7 @@ from r2w_db import errors
 from r2w_db.engine import schema
 from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.backends.postgresql import stats as pg_stats
-from r2w_db.backends.postgresql.periods import read
+from r2w_db.backends.postgresql.window_sql import read
 
 TOKEN_REUSE_S = 2.0
 
