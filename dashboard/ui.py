@@ -41,6 +41,7 @@ from dashboard.safe_text import code, md, prose  # noqa: F401  (pages use them a
 from r2w_db import errors, formatting
 from r2w_db.demo.default import ensure_default
 from r2w_db.engine import locations, schema
+from r2w_db.engine.files import file_token
 from r2w_db.backends import open_database
 from r2w_db.figures import database_file, periods
 
@@ -78,7 +79,7 @@ def cli_db_argument(argv=None):
 
 
 # the monitor's file; the application's database has database_file.change_token
-change_token = database_file.file_token
+change_token = file_token
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)

@@ -4,7 +4,6 @@ own (backends/<engine>/database_file.py) with the same keys; a figure an engine 
 (the WAL, the free list on PostgreSQL) is None."""
 from r2w_db.backends import open_database
 from r2w_db.demo.builder import is_demo
-from r2w_db.engine.files import file_token  # noqa: F401  (the monitor file's token, for callers)
 
 
 def storage(db):

@@ -11,6 +11,7 @@ import pandas as pd
 from r2w_db import config
 from r2w_db.backends import open_database
 from r2w_db.engine import timeutil
+from r2w_db.engine.files import file_token
 from r2w_db.figures import confidence, database_file, rollups, uploads
 from r2w_db.figures.periods import Window, chart_span, ratio
 
@@ -33,7 +34,7 @@ def days_of(db, window: Window, store=None):
     from r2w_db.monitor.history_store import HistoryStore
 
     store = store if isinstance(store, HistoryStore) else HistoryStore(store)
-    key = (open_database(db).key, window, str(store.path), database_file.file_token(store.path),
+    key = (open_database(db).key, window, str(store.path), file_token(store.path),
            database_file.change_token(db))
     if key not in _RECENT:
         if len(_RECENT) >= RECENT_ANSWERS:
