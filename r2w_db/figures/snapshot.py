@@ -1,8 +1,8 @@
-"""One snapshot of a database, read-only: every `stats` figure, rows and bytes per table, the
-file (or database) size, WAL, free pages and free disk, and each health check's status and
-number, with the same keys and metric names on every engine (the sizes are the engine's own:
-db.backend.snapshot.sizes). The sizes and the cleanup counts are read on their own read-only
-connections while `stats` and the checks run.
+"""One snapshot of a database, read-only: every `stats` figure, rows and bytes per table, bytes
+per index, the file (or database) size, WAL, free pages and free disk, and each health check's
+status and number, with the same keys and metric names on every engine (the sizes are the
+engine's own: db.backend.snapshot.sizes). The sizes and the cleanup counts are read on their
+own read-only connections while `stats` and the checks run.
 """
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,8 +17,9 @@ EXACT_TABLE_BYTES = ("dbstat", "pg_table_size")   # table bytes read off the eng
 
 
 def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=None):
-    """{"database", "taken_at", "seconds", "stats", "tables", "table_bytes", ["table_rows"],
-    "file", "disk", "health" (health_report.report), "metrics" (flat {name: number or None})}.
+    """{"database", "taken_at", "seconds", "stats", "tables", "indexes", "table_bytes",
+    ["table_rows"], "file", "disk", "health" (health_report.report), "metrics" (flat
+    {name: number or None})}.
 
     `exact_sizes`: True forces exact sizes (dbstat, every table's rows counted), False the
     estimate, None picks by the size. `table_rows` ({table: "count" or "reltuples"}) where
@@ -39,7 +40,8 @@ def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=Non
     report = health_report.report(db, checks, thresholds, last_runs,
                                   health_report.storage_figures(db), now)
     snap = {"database": db.display, "taken_at": timeutil.iso(now), "stats": figures,
-            "tables": sizes["tables"], "table_bytes": sizes["table_bytes"]}
+            "tables": sizes["tables"], "indexes": sizes["indexes"],
+            "table_bytes": sizes["table_bytes"]}
     if "table_rows" in sizes:
         snap["table_rows"] = sizes["table_rows"]
     snap.update(file=sizes["file"], disk=sizes["disk"], health=report)
@@ -50,9 +52,9 @@ def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=Non
 
 def metrics_of(snap):
     """The flat metrics of a snapshot: stats.<group>.<name>, file.*, disk.*,
-    tables.<table>.rows|bytes|index_bytes, table_bytes_exact, checks.<key>.status (0 green,
-    1 amber, 2 red) and checks.<key>.number, health.exit_code, snapshot.seconds, and
-    table_rows_exact where rows may be estimated."""
+    tables.<table>.rows|bytes|index_bytes, indexes.<index>.bytes, table_bytes_exact,
+    checks.<key>.status (0 green, 1 amber, 2 red) and checks.<key>.number, health.exit_code,
+    snapshot.seconds, and table_rows_exact where rows may be estimated."""
     out = {}
     for group in STATS_GROUPS:
         for name, value in snap["stats"].get(group, {}).items():
@@ -63,6 +65,8 @@ def metrics_of(snap):
     out.update({f"disk.{k}": v for k, v in snap["disk"].items()})
     for table, sizes in snap["tables"].items():
         out.update({f"tables.{table}.{k}": v for k, v in sizes.items()})
+    for index, sizes in snap.get("indexes", {}).items():
+        out[f"indexes.{index}.bytes"] = sizes["bytes"]
     out["table_bytes_exact"] = int(snap["table_bytes"] in EXACT_TABLE_BYTES)
     for row in snap["health"]["checks"]:
         out[f"checks.{row['key']}.status"] = STATUS_NUMBER[row["status"]]

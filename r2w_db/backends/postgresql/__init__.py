@@ -7,7 +7,7 @@ from r2w_db.backends.postgresql import accounts, batching, extractions, retentio
 from r2w_db.backends.postgresql import check, database_file, schema, stats
 from r2w_db.backends.postgresql import backups, move, restore, tasks
 from r2w_db.backends.postgresql import benchmark, loadtest
-from r2w_db.backends.postgresql import health, rollups, server_checks, snapshot
+from r2w_db.backends.postgresql import health, rollups, server_checks, snapshot, space
 
 JOURNAL = "it is SQLite's; PostgreSQL always writes ahead to its WAL"
 DEMO_MARK = "the demo is built into an SQLite file (move it to PostgreSQL with move)"
@@ -33,7 +33,7 @@ BACKEND = Backend(
                                    "windowed.rollups": "the pages read PostgreSQL live (the "
                                                        "roll-ups answer windows on SQLite)"}),
     queries={"health": health, "rollups": rollups, "server_checks": server_checks,
-             "snapshot": snapshot,
+             "snapshot": snapshot, "space": space,
              "accounts": accounts, "batching": batching, "extractions": extractions,
              "retention": retention, "tasks": tasks, "backups": backups, "restore": restore,
              "move": move,

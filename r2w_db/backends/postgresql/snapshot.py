@@ -9,6 +9,7 @@ one series across a move.
   pg_class.reltuples (the estimate VACUUM and ANALYZE keep); `table_rows` says which, per table
   ("count" or "reltuples"; rows null for a table the role may not read and the planner never
   estimated), and table_rows_exact is 1 when every table was counted.
+- indexes: every index of those tables, bytes = pg_relation_size(indexrelid) (the Space view's).
 - file: size_bytes = pg_database_size (the whole database on disk, catalog included, as the
   SQLite file is), page_size = block_size, page_count = size_bytes / block_size. wal_bytes,
   freelist_count, free_bytes and free_ratio are null, not 0: the WAL belongs to the whole
@@ -30,18 +31,24 @@ SELECT c.relname, c.reltuples, pg_table_size(c.oid), pg_indexes_size(c.oid),
 FROM pg_class c
 WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
 ORDER BY c.relname COLLATE "C" """
+INDEXES = """
+SELECT ic.relname, tc.relname, pg_relation_size(i.indexrelid)
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class tc ON tc.oid = i.indrelid
+WHERE tc.relnamespace = current_schema()::regnamespace AND tc.relkind = 'r'
+ORDER BY ic.relname COLLATE "C" """
 DATABASE = "SELECT pg_database_size(current_database()), current_setting('block_size')::int"
 # pg_settings leaves out what the role may not read (no error inside the read transaction)
 DATA_DIRECTORY = "SELECT setting FROM pg_settings WHERE name = 'data_directory'"
 
 
 def sizes(db, exact=None):
-    """{"tables", "table_bytes": "pg_table_size", "table_rows": {table: "count" or "reltuples"},
-    "file", "disk"}. `exact`: True counts every table's rows exactly, False takes reltuples
-    where the planner has one, None decides by EXACT_ROWS_MAX."""
+    """{"tables", "indexes": index_sizes(db), "table_bytes": "pg_table_size",
+    "table_rows": {table: "count" or "reltuples"}, "file", "disk"}. `exact`: True counts every
+    table's rows exactly, False takes reltuples where the planner has one, None decides by
+    EXACT_ROWS_MAX."""
     tables, counted, file, disk = storage(db, exact)
-    return {"tables": tables, "table_bytes": "pg_table_size", "table_rows": counted,
-            "file": file, "disk": disk}
+    return {"tables": tables, "indexes": index_sizes(db), "table_bytes": "pg_table_size",
+            "table_rows": counted, "file": file, "disk": disk}
 
 
 def storage(db, exact=None):
@@ -65,6 +72,13 @@ def storage(db, exact=None):
             "page_count": size // block, "freelist_count": None, "free_bytes": None,
             "free_ratio": None}
     return tables, counted, file, disk_figures(directory and directory[0], local)
+
+
+def index_sizes(db):
+    """{index: {"table", "bytes" (pg_relation_size)}} of every index of the schema's tables."""
+    with as_pg(db).read() as conn:
+        return {name: {"table": table, "bytes": size}
+                for name, table, size in conn.execute(INDEXES).fetchall()}
 
 
 def disk_figures(data_directory, local):

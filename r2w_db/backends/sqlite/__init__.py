@@ -7,7 +7,7 @@ from r2w_db.backends.sqlite import accounts, batching, extractions, retention
 from r2w_db.backends.sqlite import check, database_file, journal, schema, stats
 from r2w_db.backends.sqlite import backups, move, restore, tasks
 from r2w_db.backends.sqlite import benchmark, loadtest
-from r2w_db.backends.sqlite import health, rollups, snapshot
+from r2w_db.backends.sqlite import health, rollups, snapshot, space
 
 BACKEND = Backend(
     name="sqlite", label="SQLite", ops=ops,
@@ -18,6 +18,7 @@ BACKEND = Backend(
                                            "sessions or autovacuum to watch (the file's own "
                                            "checks, WAL and free pages, stand in)",
                           "snapshot.storage": "an SQLite file's sizes are its pages' (sizes)",
+                          "snapshot.index_sizes": "an SQLite file's sizes are its pages' (sizes)",
                           "snapshot.disk_figures": "an SQLite file is on this machine: its disk "
                                                    "is the one it is on (sizes)",
                           "batching.delete_some": "the rows are found first by a plain read "
@@ -32,7 +33,7 @@ BACKEND = Backend(
                           "schema.drop_index_sql": "an SQLite index is built in one transaction, "
                                                     "never left half built",
                       }),
-    queries={"health": health, "rollups": rollups, "snapshot": snapshot,
+    queries={"health": health, "rollups": rollups, "snapshot": snapshot, "space": space,
              "accounts": accounts, "batching": batching, "extractions": extractions,
              "retention": retention, "tasks": tasks, "backups": backups, "restore": restore,
              "move": move,
