@@ -408,6 +408,7 @@ NAV = (("app.py", "Overview", ":material/monitor_heart:"),
        ("pages/3_Uploads.py", "Uploads", ":material/upload_file:"),
        ("pages/4_Anonymous_users.py", "Anonymous users", ":material/person_off:"),
        ("pages/7_History.py", "History", ":material/timeline:"),
+       ("pages/9_Space.py", "Space", ":material/storage:"),
        ("pages/5_Query_benchmarks.py", "Query benchmarks", ":material/timer:"),
        ("pages/6_Maintenance.py", "Maintenance", ":material/build:"))
 

@@ -8,6 +8,7 @@ from dashboard import history_charts as hc
 from dashboard import ui
 from r2w_db import errors
 from r2w_db.engine import timeutil
+from r2w_db.formatting import signed_bytes
 from r2w_db.figures import forecast as fc
 from r2w_db.figures import history_page as hist
 
@@ -25,12 +26,6 @@ def schedule(db):
 
 def when(stamp):
     return "–" if stamp is None else f"{timeutil.parse(str(stamp)):%Y-%m-%d %H:%M} UTC"
-
-
-def signed_bytes(n):
-    if n is None:
-        return "–"
-    return ("+" if n > 0 else "−" if n < 0 else "±") + ui.human_bytes(abs(n))
 
 
 def watcher(ctx, status):

@@ -16,6 +16,13 @@ def human_bytes(n):
         n /= 1024
 
 
+def signed_bytes(n):
+    """A change in bytes: 1536 -> '+1.5 KB', -1536 -> '−1.5 KB', 0 -> '±0 B'; None -> '–'."""
+    if n is None:
+        return "–"
+    return ("+" if n > 0 else "−" if n < 0 else "±") + human_bytes(abs(n))
+
+
 def human_age(seconds):
     """A duration in the largest sensible unit: '45 s', '12 min', '5.0 h', '3.2 d'; None -> '–'."""
     if seconds is None:
