@@ -4,29 +4,18 @@ growth from injected snapshots; the unused space; the page (AppTest)."""
 import dataclasses
 import sqlite3
 import time
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from r2w_db.backends import sqlite as sqlite_backend
-from r2w_db.demo.builder import build_demo
-from r2w_db.engine import timeutil
 from r2w_db.figures import snapshot, space
 from r2w_db.monitor.history_store import HistoryStore
 
-ROOT = Path(__file__).resolve().parent.parent
-NOW = datetime(2026, 11, 24, 12, 0, 0)
+from .test_history_page import NOW, ROOT, demo_db, monitor  # noqa: F401  (fixtures)
+
 PAGE = "pages/9_Space.py"
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("space") / "demo.db"
-    build_demo(path, scale="small", seed=3, now=NOW)
-    return path
 
 
 @pytest.fixture
@@ -38,16 +27,6 @@ def holey(demo_db, tmp_path):
     with sqlite3.connect(path) as conn:
         conn.execute("DELETE FROM cv_uploads WHERE rowid % 3 = 0")
     return path
-
-
-@pytest.fixture
-def monitor(monkeypatch, tmp_path):
-    path = tmp_path / "monitor.db"
-    monkeypatch.setattr(timeutil, "utcnow", lambda: NOW)
-    monkeypatch.setenv("R2W_MONITOR_DB", str(path))
-    st.cache_data.clear()
-    yield path
-    st.cache_data.clear()
 
 
 @pytest.fixture
