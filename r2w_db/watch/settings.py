@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from r2w_db import config, errors
 from r2w_db.engine import locations
+from r2w_db.engine.durations import parse_duration  # noqa: F401  (the watcher's durations)
 from r2w_db.figures import health
 from r2w_db.monitor.history_store import Retention
 from r2w_db.watch import notify
@@ -20,27 +21,9 @@ HEARTBEAT_ENV = "R2W_HEARTBEAT_URL"
 HEARTBEAT_FAIL_ENV = "R2W_HEARTBEAT_FAIL_URL"
 REPEAT_ENV = "R2W_ALERT_REPEAT_HOURS"
 TIMEOUT_ENV = "R2W_ALERT_TIMEOUT"
-DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-MAX_DURATION = timedelta(days=config.MAX_SETTING_DAYS)
 MAX_TIMEOUT_S = 600.0                       # R2W_ALERT_TIMEOUT: ten minutes at most
 MAX_REPEAT_HOURS = config.MAX_SETTING_DAYS * 24
 MAX_WATCH_INTERVAL = timedelta(days=366)  # watch --every
-
-
-def parse_duration(text, setting=None, maximum=MAX_DURATION):
-    """'30s', '5m', '1h', '7d', '2w' (or plain seconds) as a timedelta of at most `maximum`;
-    InvalidValue otherwise (one line, naming `setting` when given: '--since')."""
-    match = DURATION.match(str(text))
-    where = f"{setting} " if setting else ""
-    shown = str(text).strip()
-    shown = repr(shown if len(shown) <= 40 else shown[:37] + "...")
-    seconds = float(match.group(1)) * UNITS[match.group(2)] if match else 0.0
-    if not match or not seconds > 0:
-        raise errors.InvalidValue(f"{where}{shown} is not a duration: use e.g. 30s, 5m, 1h or 7d")
-    if not seconds <= maximum.total_seconds():
-        raise errors.InvalidValue(f"{where}{shown} is too long: at most {maximum.days}d")
-    return timedelta(seconds=seconds)
 
 
 def secrets_table(name, files=None):
