@@ -70,7 +70,7 @@ def build_history(app_db, monitor_path, now=None, days=21, every=EVERY, watcher_
                         pid=None, now=cycle_at)
     if notifications:
         for n, (ok, status) in enumerate(((True, "WARNING"), (False, "CRITICAL"))):
-            def decide(state, first, status=status, n=n):
+            def decide(state, first, silenced, status=status, n=n):
                 return ({"stuck": {"status": "warn" if n == 0 else "error", "number": n,
                                    "notified": True}},
                         {"text": f"R2W {status} - stuck jobs", "status": status}, "change")

@@ -3,7 +3,7 @@ or failed, and the watcher's own status, per database, in the monitor database.
 
 `claim` decides and records what to send in one BEGIN IMMEDIATE transaction, so two watchers on
 one monitor database never send the same change twice: the second sees the state the first
-wrote. Deliveries are rows: 'sending' while claimed, then 'sent' or 'failed'; a failed one is
+wrote. The checks' silences (silences.py) are read inside that transaction too. Deliveries are rows: 'sending' while claimed, then 'sent' or 'failed'; a failed one is
 claimed again by a later cycle (retry) until it is sent or too old ('abandoned').
 """
 import json
@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from r2w_db.engine import timeutil
 from r2w_db.backends import open_database
+from r2w_db.monitor import silences
 from r2w_db.monitor.store import MonitorPart, _has_table
 
 SCHEMA = """
@@ -58,6 +59,7 @@ CREATE TABLE IF NOT EXISTS watch_status (
 
 def _schema(conn):
     conn.executescript(SCHEMA)
+    silences.schema(conn)
 
 
 STALE_SENDING = timedelta(minutes=10)   # a claim older than this died with its process
@@ -69,9 +71,12 @@ class AlertStore(MonitorPart):
     """Alert state and the notification log (the monitor database is created on first write)."""
 
     def claim(self, database, decide, destinations, now=None, retry_hours=24, max_attempts=50):
-        """In one transaction: `decide(state, first)` (state {check: {status, number, notified_at}},
-        first: no state yet) returns (new_state {check: {status, number, notified}}, message or
-        None, kind); the state is written and one 'sending' row per destination recorded. Failed
+        """In one transaction: `decide(state, first, silenced)` (state {check: {status, number,
+        notified_at}}, first: no state yet, silenced: {check: {reason, user, until, seen_status}}
+        of the active silences) returns (new_state {check: {status, number, notified, silence}},
+        message or None, kind); the state is written and one 'sending' row per destination
+        recorded. An entry's `silence`: "seen" keeps the notified state as it was and notes the
+        status on the silence; "recovered" ends the silence (logged) and writes the state. Failed
         deliveries younger than `retry_hours` to a destination still configured are claimed too.
         destinations: [(destination_id, label)]. Returns [{"id", "destination_id", "payload"}]."""
         now = now or timeutil.utcnow()
@@ -80,8 +85,14 @@ class AlertStore(MonitorPart):
             state = {r["check_key"]: dict(r) for r in conn.execute(
                 "SELECT check_key, status, number, changed_at, notified_at FROM alert_state"
                 " WHERE database = ?", (key,))}
-            new_state, message, kind = decide(state, not state)
+            silenced = silences.active_in(conn, key, now)
+            new_state, message, kind = decide(state, not state, silenced)
             for check, got in new_state.items():
+                if got.get("silence") == "seen":
+                    silences.seen_in(conn, key, check, got["status"])
+                    continue
+                if got.get("silence") == "recovered":
+                    silences.end_in(conn, key, check, "recovered", now)
                 old = state.get(check, {})
                 conn.execute(
                     "INSERT INTO alert_state (database, check_key, status, number, changed_at,"

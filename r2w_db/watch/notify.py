@@ -66,13 +66,22 @@ def _rows(report):
 
 
 def decider(report, repeat_hours, now):
-    """decide(state, first) for AlertStore.claim: (new_state, message or None, kind)."""
-    def decide(state, first):
+    """decide(state, first, silenced) for AlertStore.claim: (new_state, message or None, kind).
+    A silenced check sends nothing (its notified state stays as it was, so that a change or a
+    reminder is due again once the silence ends), except its recovery, which ends the silence."""
+    def decide(state, first, silenced):
         new_state, changes = {}, []
         for row in _rows(report):
             key, status = row["key"], row["status"]
             old = state.get(key) or {}
             before = old.get("status", health.OK)
+            entry = {"status": status, "number": _float(row.get("number")), "notified": False}
+            if key in silenced:
+                change = _silenced(entry, before, silenced[key])
+                new_state[key] = entry
+                if change:
+                    changes.append({**row, **change})
+                continue
             change = None
             if first:
                 change = "first" if status != health.OK else None
@@ -84,8 +93,8 @@ def decider(report, repeat_hours, now):
                 last = timeutil.parse(old.get("notified_at") or old.get("changed_at"))
                 if last is None or now - last >= timedelta(hours=repeat_hours):
                     change = "reminder"
-            new_state[key] = {"status": status, "number": _float(row.get("number")),
-                              "notified": change is not None}
+            entry["notified"] = change is not None
+            new_state[key] = entry
             if change:
                 changes.append({**row, "change": change, "previous": None if first else before})
         if not changes:
@@ -94,6 +103,22 @@ def decider(report, repeat_hours, now):
                 "reminder" if all(c["change"] == "reminder" for c in changes) else "change")
         return new_state, message(report, changes, now), kind
     return decide
+
+
+def _silenced(entry, before, silence):
+    """A silenced check's entry (marked for the claim) and its change, if any: failing, it is
+    only noted on the silence; green after failing (as last notified, or as seen while
+    silenced), it is a recovery, sent, and the silence ends."""
+    if entry["status"] != health.OK:
+        entry["silence"] = "seen"
+        return None
+    earlier = before if before != health.OK else silence.get("seen_status")
+    if earlier not in ORDER or earlier == health.OK:
+        return None   # green all along: the silence waits for its expiry
+    entry.update(notified=True, silence="recovered")
+    return {"change": "recovered", "previous": earlier,
+            "silenced": {"by": silence["user"], "reason": silence["reason"],
+                         "until": silence["until"], "ended": "recovered"}}
 
 
 def _float(value):
