@@ -16,7 +16,7 @@ from r2w_db.figures import health, health_report
 from r2w_db.watch import prometheus
 
 ROOT = Path(__file__).resolve().parent.parent
-FIRST_LINE = re.compile(r"^R2W (OK|WARNING|CRITICAL|UNKNOWN) - \d+ red, \d+ amber \| "
+FIRST_LINE = re.compile(r"^R2W (OK|WARNING|CRITICAL|UNKNOWN) - \d+ CRITICAL, \d+ WARNING \| "
                         r"(\S+=(U|-?[\d.]+[a-zA-Z%]*);[\d.]*;[\d.]*( |$))+$")
 EXIT = {"ok": 0, "warn": 1, "error": 2}
 
@@ -45,8 +45,10 @@ def test_the_exit_code_is_the_worst_status_in_the_json(db_path, tmp_path):
     first, *rest = text.stdout.splitlines()
     assert FIRST_LINE.match(first), first
     assert text.returncode == worst and len(rest) == len(body["checks"])
-    counts = body["counts"]
-    assert first.startswith(f"R2W {body['status']} - {counts['red']} red, {counts['amber']} amber |")
+    counts = body["counts"]   # issue 20: the first line counts in the status words
+    assert first.startswith(f"R2W {body['status']} - {counts['red']} CRITICAL, "
+                            f"{counts['amber']} WARNING |")
+    assert body["status_counts"]["CRITICAL"] == counts["red"]
 
 
 @pytest.mark.parametrize("case", ["missing", "not sqlite", "empty location", "a folder"])

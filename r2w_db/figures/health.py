@@ -9,7 +9,7 @@ dashboard and passed in as `overrides`), then environment variables `R2W_HEALTH_
 import dataclasses
 import os
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from r2w_db import config, errors
 from r2w_db.app import anonymous, cache, sessions
@@ -27,6 +27,8 @@ UPLOADS_PAGE = "pages/3_Uploads.py"
 CONFIDENCE_PAGE = "pages/2_Confidence.py"
 MAINTENANCE_PAGE = "pages/6_Maintenance.py"
 LOGGED_TASKS = ("integrity", "backup", "analyze")
+CLEANUP_DAYS = {"sessions": config.SESSION_DAYS, "cache": config.CACHE_RETENTION_DAYS,
+                "anonymous": config.ANONYMOUS_RETENTION_DAYS}
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,8 @@ class Check:
     command: str = ""    # the command line that acts on it
     page: str = ""       # the dashboard page that acts on it
     page_label: str = ""
+    task: str = ""       # the maintenance task that is its remedy (maintenance/registry.py)
+    task_params: dict = field(default_factory=dict)   # that task's parameters for this check
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,7 @@ def run_checks(db, thresholds=None, last_runs=None, now=None, stats_figures=None
 def server_checks(db, conn, t):
     """The server's own checks (db.backend.server_checks), read on the health reader `conn`."""
     vacuum = {"command": _cmd(db, "maintain", "vacuum"), "page": MAINTENANCE_PAGE,
-              "page_label": "Maintenance"}
+              "page_label": "Maintenance", "task": "vacuum"}
     return [ServerCheck(c["key"], c["title"], c["status"], c["value"], c["detail"], c["remedy"],
                         measured=c["measured"], **(vacuum if c["vacuum"] else {}))
             for c in db.backend.server_checks.run(conn, t)]
@@ -296,8 +300,12 @@ def _stuck(db, figures, t):
         "stuck", "Stuck jobs", status, f"{n:,}",
         f"uploads still 'processing' more than {config.STUCK_MINUTES} minutes after upload",
         "" if status == OK else "Look at the extraction worker: these jobs will not finish on "
-        "their own. Find them (job id, age, file type) on the Uploads page; retry or mark them failed.",
-        page=UPLOADS_PAGE, page_label="Uploads")
+        "their own. Find them (job id, age, file type) on the Uploads page, then mark them "
+        "failed (the stuck task, preview first) so that their owners see a failure and can "
+        "upload again.",
+        command=_cmd(db, "maintain", "stuck", "--minutes", str(config.STUCK_MINUTES)),
+        page=UPLOADS_PAGE, page_label="Uploads",
+        task="stuck", task_params={"minutes": config.STUCK_MINUTES})
 
 
 def _cleanup(db, key, title, counts, meaning, grace_days, t, task):
@@ -311,7 +319,8 @@ def _cleanup(db, key, title, counts, meaning, grace_days, t, task):
         key, title, status, f"{waiting:,}", detail,
         "" if status == OK else f"Run the {task} cleanup (batched, preview first), and check that "
         "its schedule (cron) runs.",
-        command=_cmd(db, "maintain", task), page=MAINTENANCE_PAGE, page_label="Maintenance")
+        command=_cmd(db, "maintain", task), page=MAINTENANCE_PAGE, page_label="Maintenance",
+        task=task, task_params={"days": CLEANUP_DAYS[task]})
 
 
 def _below_threshold(figures, t):
@@ -394,7 +403,8 @@ def _schema(db, drift, steps, migrate_remedy):
 
 
 def _logged(db, task, title, last_runs, now, warn_s, error_s, never, remedy, command):
-    link = {"command": command, "page": MAINTENANCE_PAGE, "page_label": "Maintenance"}
+    link = {"command": command, "page": MAINTENANCE_PAGE, "page_label": "Maintenance",
+            "task": task}
     if "_error" in last_runs:
         return Check(task, title, WARN, "unknown",
                      f"the maintenance log cannot be read: {last_runs['_error']}",
@@ -433,7 +443,8 @@ def _wal(db, store, t):
         "the write-ahead log not yet copied back into the database file",
         "" if status == OK else "Checkpoint it. A WAL that keeps growing means a reader holds a "
         "transaction open and starves checkpoints: find it.",
-        command=_cmd(db, "maintain", "checkpoint"), page=MAINTENANCE_PAGE, page_label="Maintenance")
+        command=_cmd(db, "maintain", "checkpoint"), page=MAINTENANCE_PAGE, page_label="Maintenance",
+        task="checkpoint")
 
 
 def _free_pages(db, store, t):
@@ -448,7 +459,8 @@ def _free_pages(db, store, t):
         "free_pages", "Free pages", status, f"{ratio:.1%}", detail,
         "" if status == OK else "VACUUM rewrites the file without them (needs free disk of about "
         "the file's size, and holds the write lock while it runs).",
-        command=_cmd(db, "maintain", "vacuum"), page=MAINTENANCE_PAGE, page_label="Maintenance")
+        command=_cmd(db, "maintain", "vacuum"), page=MAINTENANCE_PAGE, page_label="Maintenance",
+        task="vacuum")
 
 
 def _analyze(db, store, last_runs, now):
@@ -468,4 +480,5 @@ def _analyze(db, store, last_runs, now):
         "analyze", "Planner statistics", WARN, "not analysed",
         f"{what}: the query planner guesses which index to use{when}",
         "Run ANALYZE (quick; refresh it after large changes).",
-        command=_cmd(db, "maintain", "analyze"), page=MAINTENANCE_PAGE, page_label="Maintenance")
+        command=_cmd(db, "maintain", "analyze"), page=MAINTENANCE_PAGE, page_label="Maintenance",
+        task="analyze")

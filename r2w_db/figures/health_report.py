@@ -13,14 +13,35 @@ from r2w_db.backends import open_database
 from r2w_db.engine.locations import redact
 from r2w_db.figures import health
 from r2w_db.figures.database_file import storage
+from r2w_db.monitor.silences import SilenceStore
 
 CODE = {health.OK: 0, health.WARN: 1, health.ERROR: 2}
 UNKNOWN_CODE = 3
 LABEL = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
+WORDS = tuple(LABEL.values())   # the one set of status words, worst last
 COLOUR = {health.OK: "green", health.WARN: "amber", health.ERROR: "red"}
 COUNT_CHECKS = ("stuck", "sessions", "cache_cleanup", "below_threshold", "anonymous",
                 "unparseable", "foreign_values")
 MB = 2 ** 20
+
+
+def status_word(level):
+    """The status word (OK, WARNING, CRITICAL, UNKNOWN) of a check's level ("ok", "warn",
+    "error"), of an exit code (0-3), or of a word already; UNKNOWN for anything else (None)."""
+    if level in WORDS:
+        return level
+    if isinstance(level, int) and not isinstance(level, bool):
+        return LABEL.get(level, LABEL[UNKNOWN_CODE])
+    return LABEL[CODE[level]] if level in CODE else LABEL[UNKNOWN_CODE]
+
+
+def status_counts(checks):
+    """{word: how many checks} for every status word, in WORDS' order (checks: report rows or
+    Check objects)."""
+    counts = dict.fromkeys(WORDS, 0)
+    for row in checks:
+        counts[status_word(row["status"] if isinstance(row, dict) else row.status)] += 1
+    return counts
 
 
 def evaluate(db, thresholds=None, last_runs=None, now=None, problem=None):
@@ -47,31 +68,36 @@ def storage_figures(db):
 
 def report(db, checks, thresholds, last_runs, store, now, problem=None):
     """{"database", "status" (OK/WARNING/CRITICAL/UNKNOWN), "exit_code", "worst", "counts"
-    {"red", "amber", "green"}, "checks" [{key, title, status, colour, number, unit, warn, crit,
-    value, detail, remedy, command, page}], "as_of", "error"}."""
+    {"red", "amber", "green"}, "status_counts" {word: n}, "checks" [{key, title, status,
+    status_word, colour, number, unit, warn, crit, value, detail, remedy, command, page, task,
+    task_params, silenced}], "as_of", "error"}. `silenced` is None until with_silences marks
+    the report."""
     rows = [_row(c, *number_of(c, thresholds, last_runs, store, now)) for c in checks]
     worst = health.worst(checks)
     code = UNKNOWN_CODE if problem else CODE[worst]
     counts = {colour: sum(1 for c in checks if COLOUR[c.status] == colour)
               for colour in ("red", "amber", "green")}
     return {"database": open_database(db).display, "status": LABEL[code], "exit_code": code,
-            "worst": worst, "counts": counts, "checks": rows, "as_of": timeutil.iso(now),
-            "error": problem}
+            "worst": worst, "counts": counts, "status_counts": status_counts(rows),
+            "checks": rows, "as_of": timeutil.iso(now), "error": problem}
 
 
 def unknown(db, message, now=None):
     """The report when the checks cannot run."""
     path = getattr(db, "path", db)
     return {"database": redact(path), "status": LABEL[UNKNOWN_CODE], "exit_code": UNKNOWN_CODE,
-            "worst": None, "counts": {"red": 0, "amber": 0, "green": 0}, "checks": [],
+            "worst": None, "counts": {"red": 0, "amber": 0, "green": 0},
+            "status_counts": status_counts([]), "checks": [],
             "as_of": timeutil.iso(now or timeutil.utcnow()), "error": message}
 
 
 def _row(check, number, unit, warn, crit):
     return {"key": check.key, "title": check.title, "status": check.status,
-            "colour": COLOUR[check.status], "number": number, "unit": unit, "warn": warn,
-            "crit": crit, "value": check.value, "detail": check.detail, "remedy": check.remedy,
-            "command": check.command, "page": check.page}
+            "status_word": status_word(check.status), "colour": COLOUR[check.status],
+            "number": number, "unit": unit, "warn": warn, "crit": crit, "value": check.value,
+            "detail": check.detail, "remedy": check.remedy, "command": check.command,
+            "page": check.page, "task": check.task or None,
+            "task_params": dict(check.task_params) if check.task else None, "silenced": None}
 
 
 def number_of(check, t, last_runs, store, now):
@@ -129,12 +155,16 @@ def perfdata(report):
 
 
 def first_line(report):
-    """`R2W CRITICAL - 2 red, 3 amber | stuck=7;1;10 ...` (UNKNOWN: the reason instead)."""
+    """`R2W CRITICAL - 2 CRITICAL, 3 WARNING | stuck=7;1;10 ...` (UNKNOWN: the reason instead);
+    silenced checks are counted with their true status, and said ("1 silenced")."""
     status = report["status"]
     if not report["checks"]:
         return f"R2W {status} - {report['error']}"
-    counts = report["counts"]
-    summary = f"{counts['red']} red, {counts['amber']} amber"
+    counts = status_counts(report["checks"])
+    summary = f"{counts['CRITICAL']} CRITICAL, {counts['WARNING']} WARNING"
+    quiet = sum(1 for row in report["checks"] if row.get("silenced"))
+    if quiet:
+        summary += f", {quiet} silenced"
     if report.get("error"):
         summary += f"; {report['error']}"
     return f"R2W {status} - {summary} | {perfdata(report)}"
@@ -145,11 +175,37 @@ def lines(report):
     order = sorted(report["checks"], key=lambda r: health.SEVERITY[r["status"]])
     out = [first_line(report)]
     for row in order:
-        line = f"{row['colour'].upper():<5} {row['key']}: {row['title']}: {row['value']}"
+        line = f"{status_word(row['status']):<8} {row['key']}: {row['title']}: {row['value']}"
+        if row.get("silenced"):
+            line += " " + silenced_note(row["silenced"])
         if row["remedy"]:
             line += f" - {row['remedy']}"
         out.append(errors.one_line(line, limit=400))
     return out
+
+
+def silenced_note(marking):
+    """(silenced by X until 2026-12-08 18:00 UTC: reason)"""
+    return (f"(silenced by {marking['by']} until {str(marking['until'])[:16].replace('T', ' ')}"
+            f" UTC: {marking['reason']})")
+
+
+def with_silences(report, active):
+    """The report with each check marked: "silenced" {by, reason, until} for a check in
+    `active` ({check: silences.Silence}), None for the others. Status and exit code stay."""
+    return {**report, "checks": [
+        {**row, "silenced": active[row["key"]].marking() if row["key"] in active else None}
+        for row in report["checks"]]}
+
+
+def silenced(db, report, monitor=None, now=None):
+    """with_silences() from the monitor's silences of this database. A monitor that cannot be
+    read marks nothing: the report, being the truth, stands without its marks."""
+    try:
+        active = SilenceStore(monitor).active(db, now)
+    except (errors.R2WError, OSError):
+        active = {}
+    return with_silences(report, active)
 
 
 def with_problem(report, problem):
