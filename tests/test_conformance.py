@@ -387,6 +387,9 @@ PREVIEWS = [
     Case("preview.backup", engine_task_preview("backup", ("would_rotate", "existing", "keep",
                                                           "refusal")), "registry.backup_preview"),
     Case("registry.task_for", task_facts, "registry.task_for"),
+    *[Case(f"registry.stuck_preview[minutes={minutes}]",
+           (lambda db, m=minutes: registry.stuck_preview(db, m, NOW).as_dict()),
+           "registry.stuck_preview") for minutes in (None, 5, 600, 100_000)],
     # the counts every preview and health check reads (app/)
     *[Case(f"app.sessions.old_session_counts[{days}]",
            (lambda db, d=days: sessions.old_session_counts(db, d)), "sessions.old_session_counts")
@@ -826,7 +829,10 @@ NOT_CASES = {
                      "health.load_thresholds",
                      "health.threshold_maximum", "snapshot.metrics_of", "rollups.floor",
                      "rollups.empty_day", "rollup_window.add", "rollup_window.totals_of",
-                     "registry.get_task", "registry.check_days", "registry.read_only_refusal"),
+                     "registry.get_task", "registry.check_days", "registry.read_only_refusal",
+                     "registry.check_minutes", "health_report.status_word",
+                     "health_report.status_counts", "health_report.silenced_note",
+                     "health_report.with_silences"),
                     "pure: no database (compared through the figure that feeds it)"),
     # parts of a figure, on the connection the figure opens (compared through it)
     **dict.fromkeys(("overview.upload_figures", "overview.people_figures",
@@ -842,6 +848,7 @@ NOT_CASES = {
     "health.server_checks": "PostgreSQL's pg_stat_* checks: SQLite has no server",
     "health_report.storage_figures": "an SQLite file's figures; {} where there is no file",
     "health.last_maintenance": "reads the monitor database's log (SQLite on every engine)",
+    "health_report.silenced": "reads the monitor database's silences (SQLite on every engine)",
 }
 # covered by a test of its own rather than a case of the tables
 OWN_TESTS = {"rollups.roll_up": "test_windowed_from_rollups_on_sqlite_equals_postgresql_live"}
@@ -868,6 +875,8 @@ NOT_IN_STORIES = {
     "sessions.checked_days": "pure: the days' validation",
     "app_uploads.checked_user_ids": "pure: get_multiple_users_cvs' validation (uploads_story)",
     "app_anonymous.stale_cutoff": "pure: the cut-off moment",
+    "app_uploads.mark_stuck_failed": "a step of maintenance/stuck_jobs.fail_stuck's "
+                                     "transactions, run on both engines by tests/test_stuck_task.py",
 }
 
 

@@ -149,3 +149,15 @@ def get_multiple_users_cvs(db, user_ids) -> dict:
         for row in db.backend.extractions.uploads_of_users(conn, ids):
             result[row["user_id"]].append(_upload(row))
     return result
+
+
+FAILED = "failed"   # what the application writes when an extraction fails
+
+
+def mark_stuck_failed(db, conn, job_ids, cutoff) -> list:
+    """Inside the caller's write transaction: what the application writes when an extraction
+    fails (update_cv_upload_status(job_id, 'failed'): the status alone, cv_data untouched) on
+    each of `job_ids` that is still 'processing' with an upload_date before `cutoff`; a job
+    that finished meanwhile is left as it is. The job_ids changed."""
+    assert FAILED in config.STATUSES
+    return open_database(db).backend.stuck.fail_stuck(conn, job_ids, cutoff)

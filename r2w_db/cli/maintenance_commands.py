@@ -85,15 +85,15 @@ def _confirm(args, task, db):
     """Destructive runs: --yes, or an answer at a terminal; refuse when nobody can answer."""
     if args.dry_run or args.yes or not task.destructive:
         return
+    pv = registry.preview(db, task.name, days=args.days, quick=args.quick, dest=args.dest,
+                          keep=args.keep, minutes=args.minutes)
+    if pv.refusal or pv.nothing_to_do:
+        return  # the run logs and reports the refusal, or that there is nothing to do
     if not sys.stdin.isatty():
         raise errors.R2WError(
             f"maintain {task.name} changes {db.display}: pass --yes to run it without a prompt "
             f"(or --dry-run to preview it)")
-    pv = registry.preview(db, task.name, days=args.days, quick=args.quick, dest=args.dest,
-                             keep=args.keep)
     print(f"{task.title}: {pv.message}.", file=sys.stderr)
-    if pv.refusal:
-        return  # the run logs and reports the refusal
     answer = input("Proceed? [y/N] ").strip().lower()
     if answer not in ("y", "yes"):
         raise errors.R2WError("cancelled at the prompt: nothing was changed")
@@ -127,10 +127,13 @@ def cmd_maintain(args):
     task = registry.get_task(args.task)
     if args.days is not None and task.default_days is None:
         raise errors.InvalidValue(f"maintain {task.name} takes no --days")
+    if args.minutes is not None and task.default_minutes is None:
+        raise errors.InvalidValue(f"maintain {task.name} takes no --minutes")
     _confirm(args, task, db)
     result = _run_reported(args, lambda progress: runner.run(
         db, task.name, days=args.days, quick=args.quick, dry_run=args.dry_run, user=_user(),
-        backup_first=args.backup_first, dest=args.dest, keep=args.keep, progress=progress),
+        backup_first=args.backup_first, dest=args.dest, keep=args.keep, progress=progress,
+        minutes=args.minutes),
         show_progress=not args.dry_run)
     if result.dry_run and not args.json:
         print(f"{task.name} (dry run, nothing changed): {result.message}"
@@ -201,10 +204,14 @@ def register(add):
     p.add_argument("task", metavar="TASK", choices=list(registry.TASKS), help=names)
     p.add_argument("--days", type=_positive, default=None,
                    help="retention in days (sessions 7, cache 30, anonymous 30 by default)")
+    p.add_argument("--minutes", type=_positive, default=None,
+                   help="stuck: jobs processing for longer than this (default "
+                        f"{registry.TASKS['stuck'].default_minutes}, the Stuck jobs check's)")
     p.add_argument("--dry-run", action="store_true", help="preview only: print what would change")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--yes", action="store_true",
-                   help="run a destructive task (sessions, cache, anonymous, vacuum) without a prompt")
+                   help="run a destructive task (" + ", ".join(registry.DESTRUCTIVE)
+                        + ") without a prompt")
     p.add_argument("--quick", action="store_true", help="integrity: quick_check instead of integrity_check")
     p.add_argument("--backup-first", action="store_true",
                    help="take a verified backup before a destructive task (off by default)")

@@ -21,7 +21,7 @@ from r2w_db import config, errors
 from r2w_db.app import anonymous, cache, sessions
 from r2w_db.backends import open_database
 from r2w_db.formatting import human_bytes, plural
-from r2w_db.maintenance import backups
+from r2w_db.maintenance import backups, stuck_jobs
 
 OUTCOMES = ("ok", "failed", "refused", "cancelled")
 
@@ -35,6 +35,8 @@ class Task:
     destructive: bool    # deletes or rewrites data: admin only, "back up first" offered
     default_days: object = None   # None: the task takes no --days
     days_label: str = ""
+    default_minutes: object = None   # None: the task takes no --minutes
+    minutes_label: str = ""
 
 
 TASKS = {task.name: task for task in (
@@ -55,6 +57,13 @@ TASKS = {task.name: task for task in (
          "removed, and an id that uploaded again or was transferred to an account stays.",
          "Weekly, or when the anonymous buildup grows.",
          True, config.ANONYMOUS_RETENTION_DAYS, "Every upload older than (days)"),
+    Task("stuck", "Stuck jobs",
+         "Marks uploads still 'processing' long after upload as 'failed', as the application "
+         "marks a failed extraction, so that their owners see a failure and can upload again "
+         "instead of waiting forever. A job that finishes meanwhile is never touched.",
+         "When the Stuck jobs check is red and the extraction worker has been looked at.",
+         True, default_minutes=stuck_jobs.DEFAULT_MINUTES,
+         minutes_label="Processing for more than (minutes)"),
     # what these do, and when to run them, the engine says (task_for)
     Task("analyze", "Refresh query statistics", "", "", False),
     Task("checkpoint", "WAL checkpoint", "", "", False),
@@ -94,6 +103,7 @@ class Preview:
     message: str           # one line for a person
     refusal: object = None  # why a run would be refused now (not enough disk, ...)
     details: dict = field(default_factory=dict)
+    nothing_to_do: bool = False   # the preview knows a run would change nothing
 
     def as_dict(self):
         return asdict(self)
@@ -162,6 +172,15 @@ def check_days(task, days):
     return int(days)
 
 
+def check_minutes(task, minutes):
+    """The minutes a task runs with: its default when None (stuck_jobs.check_minutes); None
+    for a task that takes no minutes."""
+    task = get_task(task) if isinstance(task, str) else task
+    if task.default_minutes is None:
+        return None
+    return stuck_jobs.check_minutes(minutes)
+
+
 # ----------------------------------------------------------------------- preview
 
 def cleanup_preview(db, name, days, signed_out=True) -> Preview:
@@ -170,6 +189,14 @@ def cleanup_preview(db, name, days, signed_out=True) -> Preview:
     sessions preview leaves out the distinct users it signs out (that count reads every old
     session row: a second on 400k sessions), as the Maintenance page's cards do; the run's
     confirmation counts them."""
+    pv = _cleanup_preview(db, name, days, signed_out)
+    if not pv.count:
+        pv.nothing_to_do = True
+        pv.message = f"nothing to do: {pv.message}"
+    return pv
+
+
+def _cleanup_preview(db, name, days, signed_out):
     if name == "sessions" and not signed_out:
         n = sessions.count_old_sessions(db, days)
         return Preview(name, n, None, f"{plural(n, 'session')} older than {days} days would be "
@@ -194,13 +221,21 @@ def cleanup_preview(db, name, days, signed_out=True) -> Preview:
     raise AssertionError(name)
 
 
+def stuck_preview(db, minutes, now=None) -> Preview:
+    """The preview of the stuck task: the jobs, their ages, file types and owners as counts."""
+    found = stuck_jobs.figures(db, minutes, now)
+    return Preview("stuck", found["count"], None, stuck_jobs.preview_message(found),
+                   details=found, nothing_to_do=not found["count"])
+
+
 def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT_KEEP,
-            signed_out=True) -> Preview:
+            signed_out=True, minutes=None, now=None) -> Preview:
     """What a run would do now. Only reads; never writes the database or the log.
-    `signed_out`: see cleanup_preview."""
+    `signed_out`: see cleanup_preview; `minutes` (stuck) and `now`: see stuck_preview."""
     db = open_database(db)
     task = get_task(task)
     days = check_days(task, days)
+    minutes = check_minutes(task, minutes)
     name = task.name
     unsupported = db.backend.features.unsupported.get(f"tasks.{name}")
     if unsupported is not None:   # a task this engine has no use for: shown, never run
@@ -208,6 +243,8 @@ def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT
                        details={"applicable": False})
     if name in CLEANUPS:
         return cleanup_preview(db, name, days, signed_out)
+    if name == "stuck":
+        return stuck_preview(db, minutes, now)
     if name == "backup":
         return backup_preview(db, dest, keep)
     if name == "integrity":

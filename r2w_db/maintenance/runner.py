@@ -8,7 +8,7 @@ from r2w_db.app import cache, sessions
 from r2w_db.backends import open_database
 from r2w_db.figures import check
 from r2w_db.formatting import human_bytes, plural
-from r2w_db.maintenance import anonymous_cleanup, backups
+from r2w_db.maintenance import anonymous_cleanup, backups, stuck_jobs
 from r2w_db.maintenance.registry import (
     TASKS,
     Failed,
@@ -16,6 +16,7 @@ from r2w_db.maintenance.registry import (
     Refused,
     Result,
     check_days,
+    check_minutes,
     get_task,
     preview,
     read_only_refusal,
@@ -65,8 +66,10 @@ def _who(user):
 
 def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_first=False,
         dest=None, keep=backups.DEFAULT_KEEP, method="backup", progress=None, should_stop=None,
-        monitor=None) -> Result:
-    """Preview, then (unless dry_run) run a task and log it; the Result of an ok run.
+        monitor=None, minutes=None, now=None) -> Result:
+    """Preview, then (unless dry_run) run a task and log it; the Result of an ok run. A
+    preview that finds nothing to do ends there: logged as an ok run of 0 rows, nothing opened
+    for writing on the database.
 
     Raises Refused (not enough disk, already running) or Failed (the error, in one
     line) after logging them; KeyboardInterrupt and other interruptions are logged
@@ -76,9 +79,12 @@ def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_fi
     db = open_database(db)
     spec = get_task(task)
     days = check_days(spec, days)
+    minutes = check_minutes(spec, minutes)
     parameters = {}
     if spec.default_days is not None:
         parameters["days"] = days
+    if spec.default_minutes is not None:
+        parameters["minutes"] = minutes
     if spec.name == "integrity":
         parameters["quick"] = bool(quick)
     if spec.name == "backup":
@@ -87,7 +93,8 @@ def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_fi
         parameters["backup_first"] = bool(backup_first)
     started = time.perf_counter()
     try:
-        pv = preview(db, spec.name, days=days, quick=quick, dest=dest, keep=keep)
+        pv = preview(db, spec.name, days=days, quick=quick, dest=dest, keep=keep,
+                     minutes=minutes, now=now)
     except (errors.R2WError, OSError) as exc:
         if dry_run:
             raise
@@ -95,7 +102,7 @@ def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_fi
     if dry_run:
         return Result(spec.name, db.display, True, parameters, pv.count, pv.count, pv.bytes,
                       time.perf_counter() - started, "dry-run", pv.message,
-                      error=pv.refusal, details=pv.details)
+                      error=pv.refusal, details={**pv.details, "nothing_to_do": pv.nothing_to_do})
     refusal = read_only_refusal(spec.name)
     if refusal:  # before anything is written, the log included
         raise Refused(refusal)
@@ -125,12 +132,15 @@ def run(db, task, *, days=None, quick=False, dry_run=False, user=None, backup_fi
         raise Refused(message, finish("refused", message, message))
     if pv.refusal:
         raise Refused(pv.refusal, finish("refused", pv.refusal, pv.refusal))
+    if pv.nothing_to_do:
+        state.rows, state.details["nothing_to_do"] = 0, True
+        return finish("ok", pv.message)
     try:
         if backup_first and spec.destructive:
             state.progress(0.0, "backing up first")
             state.backup = _backup_first(monitor, who, db, dest, keep)
         message = _execute(spec.name, db, days, quick, state, dest, keep, method, monitor,
-                           state.stopper(should_stop))
+                           state.stopper(should_stop), minutes=minutes, now=now)
     except MaintenanceError as exc:
         outcome = "refused" if isinstance(exc, Refused) else "failed"
         raise type(exc)(str(exc), finish(outcome, str(exc), str(exc))) from None
@@ -191,9 +201,22 @@ def _backup_first(monitor, who, db, dest, keep):
     return taken["path"]
 
 
-def _execute(name, db, days, quick, state, dest, keep, method, monitor, should_stop):
+def _execute(name, db, days, quick, state, dest, keep, method, monitor, should_stop,
+             minutes=None, now=None):
     """Run one task; update state (rows, bytes, backup, details); return the result message."""
     report = state.progress
+    if name == "stuck":
+        state.rows = 0
+
+        def failed(n):
+            state.rows = n
+            total = state.previewed
+            report(min(1.0, n / total) if total else None,
+                   f"{n:,}{' of ~' + format(total, ',') if total else ''} stuck jobs marked failed")
+        n = stuck_jobs.fail_stuck(db, minutes, now=now, progress=failed, should_stop=should_stop)
+        state.rows = n
+        return (f"marked {plural(n, 'stuck job')} failed (processing for more than {minutes} "
+                "min); a job that finished meanwhile was left as it was")
     if name in ("sessions", "cache"):
         cleanup, what, words = {
             "sessions": (sessions.cleanup_old_sessions, "sessions", ("session",)),

@@ -7,6 +7,7 @@ from r2w_db.backends.postgresql import accounts, batching, extractions, retentio
 from r2w_db.backends.postgresql import check, database_file, schema, stats
 from r2w_db.backends.postgresql import backups, move, restore, tasks
 from r2w_db.backends.postgresql import benchmark, loadtest
+from r2w_db.backends.postgresql import stuck
 from r2w_db.backends.postgresql import health, rollups, server_checks, snapshot, space
 
 JOURNAL = "it is SQLite's; PostgreSQL always writes ahead to its WAL"
@@ -40,5 +41,5 @@ BACKEND = Backend(
              "check": check, "schema": schema, "stats": stats, "database_file": database_file,
              "benchmark": benchmark, "loadtest": loadtest,
              "overview": overview, "cache_hits": cache_hits, "confidence": confidence,
-             "uploads": uploads, "anonymous": anonymous},
+             "uploads": uploads, "anonymous": anonymous, "stuck": stuck},
 )

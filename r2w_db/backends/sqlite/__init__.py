@@ -7,6 +7,7 @@ from r2w_db.backends.sqlite import accounts, batching, extractions, retention
 from r2w_db.backends.sqlite import check, database_file, journal, schema, stats
 from r2w_db.backends.sqlite import backups, move, restore, tasks
 from r2w_db.backends.sqlite import benchmark, loadtest
+from r2w_db.backends.sqlite import stuck
 from r2w_db.backends.sqlite import health, rollups, snapshot, space
 
 BACKEND = Backend(
@@ -41,5 +42,5 @@ BACKEND = Backend(
              "journal": journal,
              "benchmark": benchmark, "loadtest": loadtest,
              "overview": overview, "cache_hits": cache_hits, "confidence": confidence,
-             "uploads": uploads, "anonymous": anonymous},
+             "uploads": uploads, "anonymous": anonymous, "stuck": stuck},
 )
