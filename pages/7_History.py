@@ -1,9 +1,12 @@
-"""History: how the database grows, when the disk fills, what the cleanups did, and whether the
-watcher that records all this is alive. Read from the monitor database's snapshots."""
+"""History: day by day from the first day (the daily roll-ups, and the database for the days
+they do not hold), how the database grows, when the disk fills, what the cleanups did, and
+whether the watcher that records all this is alive (the monitor database's snapshots)."""
+import itertools
 import shlex
 
 import streamlit as st
 
+from dashboard import charts
 from dashboard import history_charts as hc
 from dashboard import ui
 from r2w_db import errors
@@ -11,6 +14,7 @@ from r2w_db.engine import timeutil
 from r2w_db.formatting import signed_bytes
 from r2w_db.figures import forecast as fc
 from r2w_db.figures import history_page as hist
+from r2w_db.figures import uploads
 
 ctx = ui.page("History", "📈")
 
@@ -32,9 +36,10 @@ def watcher(ctx, status):
     st.subheader("The watcher")
     db = ctx.location.display
     if status["state"] == "none":
-        st.warning("No watcher has run for this database, so there is no history yet: "
-                   f"{ui.code(errors.command(db, 'watch'))} (or a `snapshot` from cron).",
-                   icon=":material/visibility_off:")
+        st.warning("No watcher has run for this database: the day-by-day history below is "
+                   "read from the database (and its roll-ups, where recorded), but sizes need "
+                   f"snapshots: {ui.code(errors.command(db, 'watch'))} (or a `snapshot` from "
+                   "cron).", icon=":material/visibility_off:")
         st.code(schedule(db), language="bash")
         return
     interval = status["interval_seconds"]
@@ -61,6 +66,46 @@ def watcher(ctx, status):
                  f"{ui.prose(info.get('last_error') or 'see its log')}.", icon=":material/error:")
 
 
+NEW_PER_DAY = (("confidence_entries", "new cache entries", "#0891b2"),
+               ("new_anonymous_ids", "new anonymous ids", "#1e3a8a"),
+               ("signups", "sign-ups", "#16a34a"))
+
+
+def day_by_day(ctx, window):
+    st.subheader("Day by day")
+    got = ui.cached_history(hist.daily, ctx.db, window)
+    days = got["days"]
+    if not len(days):
+        st.info("No row in this window.", icon=":material/info:")
+        return
+    st.caption(f"{len(days):,} UTC days, {days['period'].min():%Y-%m-%d} to "
+               f"{days['period'].max():%Y-%m-%d}: {got['rollup_days']:,} from the watcher's daily "
+               "roll-ups (as recorded when each day closed: they keep what cleanups deleted "
+               f"since), {got['live_days']:,} read from the database now (days not rolled up, "
+               "and today so far).")
+    st.markdown("**Uploads per day, by status**")
+    ui.chart(charts.status_periods(uploads.status_long(days), "day"), days,
+             "history_days", empty=not days["uploads"].sum(), message="No upload in this window.")
+    for column, (name, label, color) in zip(st.columns(len(NEW_PER_DAY)), NEW_PER_DAY):
+        with column:
+            st.markdown(f"**{label.capitalize()} per day**")
+            part = days[["period", name]].assign(series=label)
+            ui.chart(charts.stacked_periods(part, "series", name, {label: color}, "day",
+                                            value_title=label),
+                     part.drop(columns="series"), f"history_{name}_per_day",
+                     empty=not part[name].sum(), message=f"No {label} in this window.")
+
+
+def one_snapshot(frame, what):
+    """True (and a caption) when `frame` holds a single snapshot: numbers, not a chart of a
+    point."""
+    if frame["taken_at"].nunique() != 1:
+        return False
+    st.caption(f"One snapshot in this window ({when(frame['taken_at'].iloc[0])}): {what} "
+               "draws a line from the second.")
+    return True
+
+
 def sizes(ctx, since, empty):
     st.subheader("Database size over time")
     got = ui.cached_history(hist.sizes, ctx.db, since)
@@ -76,6 +121,8 @@ def sizes(ctx, since, empty):
                               f"{signed_bytes(g['per_week'])} a week"
                               for _, g in growth.iterrows()))
     series = got["series"]
+    if one_snapshot(series, "the chart of sizes"):
+        return
     left, right = st.columns(2)
     with left:
         part = series[series["series"] != "free disk"]
@@ -137,13 +184,24 @@ def tables(ctx, since, empty):
     with left:
         ui.chart(hc.table_bars(got["latest"]), got["latest"], "history_tables", message=empty)
     with right:
-        ui.chart(hc.table_rows(got["series"]), got["series"], "history_table_rows", message=empty)
+        if one_snapshot(got["series"], "rows over time"):
+            for col, (_, row) in zip(itertools.cycle(st.columns(2)), got["latest"].iterrows()):
+                col.metric(ui.md(row["table"]), ui.human_count(int(row["rows"])), border=True,
+                           help=f"rows; {ui.human_bytes(row['bytes'])} of table pages")
+        else:
+            ui.chart(hc.table_rows(got["series"]), got["series"], "history_table_rows",
+                     message=empty)
 
 
 def levels(ctx, since, empty):
     st.subheader("Cache entries and anonymous ids, with the maintenance runs")
     got = ui.cached_history(hist.levels, ctx.db, since)
     series, runs = got["series"], got["runs"]
+    if one_snapshot(series, "each level"):
+        for col, (_, row) in zip(st.columns(2), series.iterrows()):
+            col.metric(ui.md(row["series"]).capitalize(), ui.human_count(int(row["value"])),
+                       border=True)
+        return
     drawn = False
     for column, (name, label) in zip(st.columns(2), (("cache entries", "history_cache_entries"),
                                                      ("anonymous ids", "history_anonymous_ids"))):
@@ -185,14 +243,18 @@ def notifications(ctx):
 
 def body(ctx):
     window = ctx.window
-    status = ui.cached_history(hist.watcher, ctx.db, window.now)
+    # the true age: window.now is floored to the minute (a snapshot 28 s old read "0 s ago")
+    status = hist.watcher(ctx.db, timeutil.utcnow())
     watcher(ctx, status)
+    day_by_day(ctx, window)
     snapshot = ui.code(errors.command(ctx.location.display, "snapshot"))
     empty = (f"No snapshot in this window: run {snapshot}." if status["state"] != "none" else
              f"No snapshot yet: run {snapshot}.")
     if status["state"] == "none":   # nothing recorded: one sentence, not one per chart
-        st.info(empty + " The charts, the forecast and the table sizes start with the first "
-                "snapshot.", icon=":material/info:")
+        st.info(empty + " The sizes (the file, each table, free disk), the forecast and the "
+                "levels start with the first snapshot; "
+                f"{ui.code(errors.command(ctx.location.display, 'watch'))} takes one every "
+                "5 minutes and records the daily roll-ups.", icon=":material/info:")
         notifications(ctx)
         return
     if window.start is not None:

@@ -68,7 +68,8 @@ def test_the_history_page_with_three_weeks_of_history(demo_db, monitor, monkeypa
     assert shown["Growth per day"].value.startswith("+")
     assert shown["Size in 30 days"].value and shown["Disk full"].value == "> 10 years"
     assert not any("two intervals" in w for w in texts(at, "warning"))
-    assert len(at.get("vega_lite_chart")) == 7   # sizes, free disk, forecast, tables x2, levels x2
+    # day by day x4 (issue 21), sizes, free disk, forecast, tables x2, levels x2
+    assert len(at.get("vega_lite_chart")) == 11
     captions = " ".join(texts(at, "caption"))
     assert "dbstat (exact)" in captions and "prediction interval" in captions
     assert "1 sent, 1 failed" in captions
@@ -85,7 +86,10 @@ def test_the_history_page_without_history_says_how_to_start_it(demo_db, monitor,
     assert any("crontab" in c.value for c in at.code)
     infos = texts(at, "info")
     assert len([i for i in infos if "No snapshot yet: run `python -m r2w_db --db" in i]) == 1
-    assert not at.get("vega_lite_chart") and not at.get("download_button")
+    # only the day-by-day history, read from the database (issue 21): no snapshot chart
+    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert len(specs) == len(at.get("download_button")) == 4
+    assert all("taken_at" not in spec for spec in specs)
     assert any("No notification yet" in i for i in infos)
 
 

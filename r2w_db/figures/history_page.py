@@ -1,10 +1,11 @@
 """The History page's figures and the Overview's sparklines, read from the monitor database
 (snapshots, daily roll-ups, the maintenance log, the watcher's status, the notification log).
-Nothing here reads the application's database.
+Only `daily` reads the application's database, for the days the roll-ups do not hold.
 
 Every function takes the application's database (the key of its history) and an optional
 `monitor` (a path or MonitorStore; default R2W_MONITOR_DB).
 """
+import dataclasses
 import itertools
 import statistics
 from datetime import timedelta
@@ -14,6 +15,8 @@ import pandas as pd
 from r2w_db.backends import open_database
 from r2w_db.engine import timeutil
 from r2w_db.figures import forecast as fc
+from r2w_db.figures import rollup_window
+from r2w_db.figures.periods import floor_period
 from r2w_db.monitor.alert_store import AlertStore
 from r2w_db.monitor.history_store import HistoryStore, history_frame
 from r2w_db.monitor import lineage
@@ -24,6 +27,27 @@ SIZE_SERIES = {"file.size_bytes": "database file", "file.wal_bytes": "WAL",
 LEVEL_SERIES = {"stats.cache.cached_extractions": "cache entries",
                 "stats.users.anonymous": "anonymous ids"}
 SPARK_POINTS = 60          # at most this many points in a sparkline
+
+
+DAILY_COLUMNS = ["period", "source", "processing", "completed", "failed", "uploaded", "other",
+                 "uploads", "confidence_entries", "new_anonymous_ids", "signups",
+                 "sessions_created"]
+
+
+def daily(db, window, monitor=None):
+    """{"days": DataFrame DAILY_COLUMNS, one row per whole UTC day the window touches (the
+    24-hour window's two too; the all-time window from the first day the roll-ups or the
+    database hold): period (datetime), source ("rollup" or "live"), the uploads by status and in all,
+    the cache entries created (confidence_entries), new anonymous ids, sign-ups and sessions
+    created; "rollup_days", "live_days"}. Closed days come from the daily roll-ups where
+    recorded (they keep what cleanups deleted since), the rest is read live from the
+    application's database (figures/rollup_window.py): with roll-ups a window costs days."""
+    start = None if window.start is None else floor_period(window.start, "day")
+    days = dataclasses.replace(window, start=start, grain="day", previous=None)
+    frame = rollup_window.daily(db, days, HistoryStore(_store(monitor)))
+    frame = frame.rename(columns={"day": "period"})[DAILY_COLUMNS].reset_index(drop=True)
+    return {"days": frame, "rollup_days": int((frame["source"] == "rollup").sum()),
+            "live_days": int((frame["source"] == "live").sum())}
 
 
 def _store(monitor):
