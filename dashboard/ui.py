@@ -410,6 +410,7 @@ NAV = (("app.py", "Overview", ":material/monitor_heart:"),
        ("pages/7_History.py", "History", ":material/timeline:"),
        ("pages/9_Space.py", "Space", ":material/storage:"),
        ("pages/5_Query_benchmarks.py", "Query benchmarks", ":material/timer:"),
+       ("pages/8_Queries.py", "Queries", ":material/query_stats:"),
        ("pages/6_Maintenance.py", "Maintenance", ":material/build:"))
 
 

@@ -24,6 +24,7 @@ from r2w_db.backends import migrations  # noqa: E402
 
 from .prodlike import build_prodlike  # noqa: E402
 from .pg_cluster import pg_cluster, pg_templates, pg_url  # noqa: E402,F401  (a real PostgreSQL)
+from .pg_cluster import pg_cluster_with_statements  # noqa: E402,F401  (with pg_stat_statements)
 
 FAST = "not pg and not browser"
 E2E = os.path.join("tests", "e2e", "")
@@ -49,7 +50,7 @@ def pytest_collection_modifyitems(config, items):
         if E2E in path:
             item.add_marker(pytest.mark.browser)
             item.add_marker(pytest.mark.xdist_group("browser"))
-        if "pg_cluster" in getattr(item, "fixturenames", ()):
+        if {"pg_cluster", "pg_cluster_with_statements"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.pg)
 
 

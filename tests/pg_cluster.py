@@ -9,6 +9,9 @@ PostgreSQL the tests that need it are skipped locally and FAIL on CI (CI=true).
 
     pg_cluster        session-scoped: the running Cluster
     pg_url            a fresh, empty scratch database per test: its postgresql:// URL
+    pg_cluster_with_statements
+                      session-scoped: a second Cluster started with pg_stat_statements
+                      preloaded (STATEMENTS); the default cluster stays without it
     pg_templates      session-scoped: data moved into PostgreSQL once (a template database),
                       each test gets its own clone (CREATE DATABASE x TEMPLATE t) and its own
                       copy of the SQLite files: `pg_templates.moved_demo(tmp_path, seed=...)`
@@ -114,8 +117,9 @@ class Cluster:
     """initdb + pg_ctl in a temporary folder; `start()`, `url(dbname)`, `create_database()`,
     `stop()` (idempotent, also registered with atexit)."""
 
-    def __init__(self, bin_dir):
+    def __init__(self, bin_dir, settings=None):
         self.bin = Path(bin_dir)
+        self.settings = SETTINGS | dict(settings or {})   # extra server options win
         self.root = Path(tempfile.mkdtemp(prefix="r2w-pg-"))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
@@ -142,7 +146,7 @@ class Cluster:
         os.chmod(self.root, 0o700)
         self._run("initdb", "-D", self.data, "-U", self.superuser, "-A", "trust", "-E", "UTF8",
                   "--locale=C", "--no-sync")
-        options = " ".join(f"-c {k}={v}" for k, v in SETTINGS.items())
+        options = " ".join(f"-c {k}={v}" for k, v in self.settings.items())
         options += f" -c port={self.port} -c unix_socket_directories='{self.root}'"
         atexit.register(self.stop)
         self.running = True
@@ -239,14 +243,17 @@ class Templates:
         return folder / "demo.db", url
 
 
+STATEMENTS = {"shared_preload_libraries": "pg_stat_statements"}   # the real query workload
+
+
 def _unavailable(reason):
     if ON_CI:
         pytest.fail(f"PostgreSQL tests cannot run on CI: {reason}", pytrace=False)
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def pg_cluster():
+def _started(settings=None):
+    """A running Cluster with `settings` over SETTINGS, its folder removed at the end."""
     try:
         import psycopg  # noqa: F401
     except ImportError as exc:
@@ -255,12 +262,28 @@ def pg_cluster():
     if bin_dir is None:
         _unavailable("no PostgreSQL server binaries (apt-get install postgresql, or set "
                      "R2W_PG_BIN to the folder holding initdb)")
-    cluster = Cluster(bin_dir)
+    cluster = Cluster(bin_dir, settings)
     try:
         cluster.start()
     except (RuntimeError, OSError, KeyError, subprocess.TimeoutExpired) as exc:
         cluster.stop()
         pytest.fail(f"the test PostgreSQL cluster did not start: {exc}", pytrace=False)
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    cluster = _started()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster_with_statements():
+    """A cluster of its own with pg_stat_statements preloaded (CREATE EXTENSION is the test's)."""
+    cluster = _started(STATEMENTS)
     try:
         yield cluster
     finally:

@@ -238,6 +238,8 @@ def engine_check_keys(db):
     keys = set(FILE_CHECKS) if db.backend.features.file else set()
     if db.backend.features.server_stats:
         keys |= set(db.backend.server_checks.KEYS)
+    if db.backend.supports("statements"):   # from pg_stat_statements' captures (issue 22)
+        keys |= set(health.STATEMENT_CHECKS)
     return keys
 
 

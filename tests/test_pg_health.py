@@ -76,7 +76,7 @@ def small(pg_url):
 
 def assert_same_application_checks(lite, pg, thresholds=None, now=None):
     app_keys = [k for k in lite if k not in SQLITE_ONLY]
-    assert list(pg) == app_keys + list(pg_server_checks.KEYS)
+    assert list(pg) == app_keys + list(pg_server_checks.KEYS) + list(health.STATEMENT_CHECKS)
     for key in app_keys:
         if key != "unparseable":
             assert (pg[key].title, pg[key].status, pg[key].value, pg[key].detail) == (

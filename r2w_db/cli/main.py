@@ -248,6 +248,9 @@ def build_parser():
     from r2w_db.cli.monitor_commands import register as register_monitor
 
     register_monitor(add)  # snapshot, history, health, watch
+    from r2w_db.cli.queries_commands import register as register_queries
+
+    register_queries(add)  # queries (pg_stat_statements)
     from r2w_db.cli.bench_commands import add_parser as add_bench
 
     add_bench(sub, common)  # bench

@@ -15,6 +15,7 @@ from r2w_db import config, errors
 from r2w_db.app import anonymous, cache, sessions
 from r2w_db.engine import schema, timeutil
 from r2w_db.backends import open_database
+from r2w_db.figures import queries
 from r2w_db.figures.database_file import storage
 from r2w_db.figures.periods import read
 from r2w_db.formatting import human_age, human_bytes
@@ -26,6 +27,8 @@ ENV_PREFIX = "R2W_HEALTH_"
 UPLOADS_PAGE = "pages/3_Uploads.py"
 CONFIDENCE_PAGE = "pages/2_Confidence.py"
 MAINTENANCE_PAGE = "pages/6_Maintenance.py"
+QUERIES_PAGE = "pages/8_Queries.py"
+STATEMENT_CHECKS = ("statement_slowdown",)   # where the engine keeps statement statistics
 LOGGED_TASKS = ("integrity", "backup", "analyze")
 CLEANUP_DAYS = {"sessions": config.SESSION_DAYS, "cache": config.CACHE_RETENTION_DAYS,
                 "anonymous": config.ANONYMOUS_RETENTION_DAYS}
@@ -74,6 +77,11 @@ class Thresholds:
     pg_cache_hit_min_blocks: int = 10_000    # fewer blocks hit + read: too few to judge
     pg_wraparound_warn_share: float = 1.0    # age(datfrozenxid) / autovacuum_freeze_max_age
     pg_wraparound_error_share: float = 0.5   # age(datfrozenxid) / 2^31 (wraparound)
+    # a statement's mean time over the last day / its mean over the 7 days before (captures)
+    pg_statement_slow_warn_ratio: float = 2.0
+    pg_statement_slow_error_ratio: float = 5.0
+    pg_statement_min_calls: int = 20         # fewer calls in either period: not judged
+    pg_statement_min_mean_ms: float = 1.0    # a faster mean (last day) is not judged
 
 
 def load_thresholds(overrides=None, environ=None):
@@ -196,7 +204,7 @@ def run_checks(db, thresholds=None, last_runs=None, now=None, stats_figures=None
         store = storage(db)
         checks += [_wal(db, store, t), _free_pages(db, store, t),
                    _analyze(db, store, last_runs, now)]
-    return checks + server
+    return checks + server + statement_checks(db, t, now)
 
 
 def server_checks(db, conn, t):
@@ -206,6 +214,17 @@ def server_checks(db, conn, t):
     return [ServerCheck(c["key"], c["title"], c["status"], c["value"], c["detail"], c["remedy"],
                         measured=c["measured"], **(vacuum if c["vacuum"] else {}))
             for c in db.backend.server_checks.run(conn, t)]
+
+
+def statement_checks(db, t, now):
+    """"Statement slower than its baseline" (figures/queries.py, from the watcher's captures of
+    the statement statistics) where the engine keeps them; [] elsewhere."""
+    if not queries.supported(db):
+        return []
+    c = queries.slowdown_check(db, now, t)
+    return [ServerCheck(c["key"], c["title"], c["status"], c["value"], c["detail"], c["remedy"],
+                        command=_cmd(db, "queries", "--since", "1d"), page=QUERIES_PAGE,
+                        page_label="Queries", measured=c["measured"])]
 
 
 def application_checks(db, figures, drift, steps, t, last_runs, now):

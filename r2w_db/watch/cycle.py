@@ -12,7 +12,7 @@ import time
 from r2w_db import errors
 from r2w_db.engine import timeutil
 from r2w_db.backends import open_database
-from r2w_db.figures import health, health_report, rollups
+from r2w_db.figures import health, health_report, queries, rollups
 from r2w_db.figures.snapshot import take_snapshot
 from r2w_db.monitor.alert_store import AlertStore
 from r2w_db.monitor.history_store import HistoryStore
@@ -20,8 +20,10 @@ from r2w_db.watch import notify as notify_mod, prometheus, settings as settings_
 
 
 def record_snapshot(db, settings, history=None, now=None):
-    """Take a snapshot, store it, apply the retention and record pending roll-ups.
-    Returns (snapshot, {"id", "pruned", "rollups"}); raises what reading the database raises."""
+    """Take a snapshot, store it, apply the retention, record pending roll-ups and capture the
+    statements' deltas (figures/queries.py; None where the engine keeps no statistics).
+    Returns (snapshot, {"id", "pruned", "rollups", "statements"}); raises what reading the
+    database raises."""
     db = open_database(db)
     history = history if isinstance(history, HistoryStore) else HistoryStore(history)
     now = now or timeutil.utcnow()
@@ -32,7 +34,8 @@ def record_snapshot(db, settings, history=None, now=None):
     snap_id = history.record_snapshot(db, snap["metrics"], taken_at=now, seconds=snap["seconds"])
     pruned = history.prune(db, settings.retention, now)
     done = rollups.roll_up(db, history, now)
-    return snap, {"id": snap_id, "pruned": pruned, "rollups": done}
+    captured = queries.capture(db, history.monitor, now, settings.retention.raw_days)
+    return snap, {"id": snap_id, "pruned": pruned, "rollups": done, "statements": captured}
 
 
 def run_cycle(db, settings=None, monitor=None, now=None, notify=True, prometheus_file=None,

@@ -9,6 +9,7 @@ from r2w_db.backends.postgresql import backups, move, restore, tasks
 from r2w_db.backends.postgresql import benchmark, loadtest
 from r2w_db.backends.postgresql import stuck
 from r2w_db.backends.postgresql import health, rollups, server_checks, snapshot, space
+from r2w_db.backends.postgresql import statements
 
 JOURNAL = "it is SQLite's; PostgreSQL always writes ahead to its WAL"
 DEMO_MARK = "the demo is built into an SQLite file (move it to PostgreSQL with move)"
@@ -34,7 +35,7 @@ BACKEND = Backend(
                                    "windowed.rollups": "the pages read PostgreSQL live (the "
                                                        "roll-ups answer windows on SQLite)"}),
     queries={"health": health, "rollups": rollups, "server_checks": server_checks,
-             "snapshot": snapshot, "space": space,
+             "snapshot": snapshot, "space": space, "statements": statements,
              "accounts": accounts, "batching": batching, "extractions": extractions,
              "retention": retention, "tasks": tasks, "backups": backups, "restore": restore,
              "move": move,

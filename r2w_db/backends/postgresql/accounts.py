@@ -37,6 +37,8 @@ UPDATE users SET active_portfolio_id = %(portfolio_id)s, active_portfolio_url = 
 WHERE user_id = %(user_id)s"""
 PORTFOLIO = ("SELECT active_portfolio_id, active_portfolio_url, portfolio_created_at,"
              " portfolio_expires_at FROM users WHERE user_id = %(user_id)s")
+# the profile columns given ({}: "col" = %(col)s, ...), composed by update_profile
+PROFILE_UPDATE = "UPDATE users SET {} WHERE user_id = %(user_id)s"
 CLEAR_PORTFOLIO = """
 UPDATE users SET active_portfolio_id = NULL, active_portfolio_url = NULL,
     portfolio_created_at = NULL, portfolio_expires_at = NULL
@@ -99,8 +101,7 @@ def update_profile(conn, user_id, changes) -> bool:
 
     sets = sql.SQL(", ").join(
         sql.SQL("{} = {}").format(identifier(col), sql.Placeholder(col)) for col in changes)
-    statement = sql.SQL("UPDATE users SET {} WHERE user_id = {}").format(
-        sets, sql.Placeholder("user_id"))
+    statement = sql.SQL(PROFILE_UPDATE).format(sets)
     return conn.execute(statement, {**changes, "user_id": user_id}).rowcount > 0
 
 

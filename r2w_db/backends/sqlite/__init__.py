@@ -31,6 +31,8 @@ BACKEND = Backend(
                                           "the move goes from an SQLite file into PostgreSQL"),
                           "schema.column_type": "SQLite's columns take any type",
                           "schema.wrong_types": "SQLite's columns take any type",
+                          "statements": "SQLite keeps no statement statistics; see the "
+                                        "query benchmark",
                           "schema.drop_index_sql": "an SQLite index is built in one transaction, "
                                                     "never left half built",
                       }),
