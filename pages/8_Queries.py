@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from dashboard import query_charts, ui
 from r2w_db import errors
@@ -22,11 +23,14 @@ SHOWN = 5                        # statements drawn over time unless chosen othe
 
 def not_here(ctx):
     st.info("SQLite keeps no statement statistics: it does not count or time the statements "
-            "it runs. Time the application's key queries with the query benchmark instead "
-            f"({ui.code(errors.command(ctx.location.display, 'bench'))}).",
+            "it runs. Time the application's key queries with the query benchmark instead: the "
+            f"Query benchmarks page, or {ui.code(errors.command(ctx.location.display, 'bench'))}.",
             icon=":material/info:")
     if ui.page_exists(BENCH_PAGE):
-        st.page_link(BENCH_PAGE, label="Query benchmarks", icon=":material/timer:")
+        try:
+            st.page_link(BENCH_PAGE, label="Query benchmarks", icon=":material/timer:")
+        except StreamlitAPIException:   # this page run on its own: the sentence above says it
+            pass
 
 
 def label(row):
