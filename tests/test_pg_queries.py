@@ -184,6 +184,22 @@ def test_other_roles_statements_need_pg_read_all_stats(moved, pg_cluster_with_st
     assert all(r["query"] != "<insufficient privilege>" for r in state["readings"].values())
 
 
+def test_a_view_the_role_may_not_read_leaves_the_snapshot_standing(moved,
+                                                                    pg_cluster_with_statements):
+    name = moved.split("/")[3].split("?")[0]
+    for statement in ("CREATE ROLE q22_denied LOGIN",
+                      "GRANT SELECT ON ALL TABLES IN SCHEMA public TO q22_denied",
+                      "REVOKE SELECT ON pg_stat_statements FROM PUBLIC, q22_denied"):
+        pg_cluster_with_statements.execute(statement, dbname=name)
+    as_denied = pg_cluster_with_statements.url(name, user="q22_denied")
+    snap, stored = cycle.record_snapshot(as_denied, settings_mod.load())
+    assert stored["id"] and stored["statements"]["available"] is False
+    assert "permission denied" in stored["statements"]["problem"]
+    code, out, err = command(as_denied, "queries")
+    assert code == 1 and out == "" and err.count("\n") == 1 and "permission denied" in err
+    assert "q22_denied@" in err   # the database named, no traceback
+
+
 # ------------------------------------------------------------------ without the extension
 
 def test_without_the_extension_one_line_says_how(pg_url, monkeypatch):

@@ -57,11 +57,15 @@ def live(db):
 def capture(db, monitor=None, now=None, keep_days=DEFAULT_DAYS):
     """Store the deltas since the previous capture (StatementStore.record); None where the
     engine keeps no statement statistics, {"available": False, "enable"} without the
-    extension."""
+    extension, and {"available": False, "problem"} when the view cannot be read (the snapshot
+    stands without the capture)."""
     db = open_database(db)
     if not supported(db):
         return None
-    state = live(db)
+    try:
+        state = live(db)
+    except errors.R2WError as exc:
+        return {"available": False, "problem": errors.one_line(exc)}
     if not state["available"]:
         return {"available": False, "enable": state["enable"]}
     stored = StatementStore(monitor).record(db, state["readings"], stats_reset=state["stats_reset"],
