@@ -34,7 +34,7 @@ from r2w_db.backends import migrations, open_database
 from r2w_db.engine import timeutil
 from r2w_db.figures import (anonymous, cache_hits, check, confidence, database_file, earlier_days,
                             health, health_report, overview, rollup_window, rollups, snapshot,
-                            stats, uploads, windowed)
+                            space, stats, uploads, windowed)
 from r2w_db.figures.periods import Window
 from r2w_db.maintenance import anonymous_cleanup, registry
 
@@ -299,6 +299,15 @@ def snapshot_figures(db):
                         or k.startswith("checks.") and k.split(".")[1] not in mine}}
 
 
+def space_figures(db):
+    """The Space view's engine-neutral part: its tables with their rows, and that every index
+    belongs to one of them (bytes, index names and the unused space are the engine's)."""
+    got = space.space(db, now=NOW)["relations"]
+    tables = got[got["kind"] == "table"]
+    assert set(got[got["kind"] == "index"]["table"]) <= set(tables["name"])
+    return dict(zip(tables["name"], tables["rows"].astype(int)))
+
+
 FIGURES = [
     Case("stats.collect_stats", lambda db: stats.collect_stats(db, now=NOW), "stats.collect_stats"),
     *[Case(f"stats.collect_stats[-{days}d]",
@@ -332,6 +341,7 @@ FIGURES = [
          "health.cleanup_figures"),
     Case("health_report.evaluate", health_report_rows, "health_report.evaluate"),
     Case("snapshot.take_snapshot", snapshot_figures, "snapshot.take_snapshot"),
+    Case("space.space", space_figures, "space.space"),
     Case("snapshot.table_sizes.rows",
          lambda db: {t: s["rows"] for t, s in snapshot.table_sizes(db, exact=True)[0].items()},
          "snapshot.table_sizes"),
@@ -811,9 +821,11 @@ def test_a_task_an_engine_has_no_use_for_says_why(both):
 
 FIGURE_MODULES = {m.__name__.rsplit(".", 1)[-1]: m for m in (
     stats, overview, cache_hits, confidence, uploads, anonymous, windowed, earlier_days,
-    database_file, check, health, health_report, snapshot, rollups, rollup_window, registry)}
+    database_file, check, health, health_report, snapshot, space, rollups, rollup_window,
+    registry)}
 # Modules of r2w_db/figures left out, and why: forecast (pure functions of a size series),
-# history_page (reads the monitor database only, always SQLite), databases (configured
+# history_page (reads the monitor database, always SQLite; its `daily` is rollup_window.daily,
+# compared here), databases (configured
 # locations; each row is database_file.storage, migrations.schema_version and
 # health_report.evaluate, compared here), periods and definitions (windows, bins, no query).
 

@@ -49,7 +49,7 @@ def space(db, now=None, monitor=None, exact=None):
     compared, database_growth, problem = {}, {}, None
     for days in GROWTH_DAYS:
         try:
-            snap = None if problem else compared_snapshot(db, now, days, monitor)
+            snap = None if problem else _compared_snapshot(db, now, days, monitor)
         except errors.R2WError as exc:   # the sizes still show; the page says why no growth
             snap, problem = None, str(exc)
         metrics = snap["metrics"] if snap else {}
@@ -66,7 +66,7 @@ def space(db, now=None, monitor=None, exact=None):
             "unused": unused, "reclaimed_by": RECLAIMED_BY, "as_of": timeutil.iso(now)}
 
 
-def compared_snapshot(db, now, days, monitor=None):
+def _compared_snapshot(db, now, days, monitor=None):
     """The newest snapshot taken `days` to `days` + LOOKBACK_SLACK before `now`, and after the
     database's last move (sizes before it are another engine's), or None."""
     store = monitor if isinstance(monitor, MonitorStore) else MonitorStore(monitor)
