@@ -79,10 +79,10 @@ def day_by_day(ctx, window):
         st.info("No row in this window.", icon=":material/info:")
         return
     st.caption(f"{len(days):,} UTC days, {days['period'].min():%Y-%m-%d} to "
-               f"{days['period'].max():%Y-%m-%d}: {got['rollup_days']:,} from the watcher's daily "
-               "roll-ups (as recorded when each day closed: they keep what cleanups deleted "
-               f"since), {got['live_days']:,} read from the database now (days not rolled up, "
-               "and today so far).")
+               f"{days['period'].max():%Y-%m-%d}: {got['rollup_days']:,} from the watcher's "
+               "roll-ups (as recorded when each day, or today's hours, closed: they keep what cleanups "
+               f"deleted since), {got['live_days']:,} read at least in part from the database "
+               "now (days not rolled up; today's open hour).")
     st.markdown("**Uploads per day, by status**")
     ui.chart(charts.status_periods(uploads.status_long(days), "day"), days,
              "history_days", empty=not days["uploads"].sum(), message="No upload in this window.")

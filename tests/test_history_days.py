@@ -52,7 +52,7 @@ def test_history_with_rollups_and_no_snapshot(cleaned, monitor, monkeypatch):
     got = history_page.daily(cleaned, Window.of("all", now=NOW), monitor)
     assert got["rollup_days"] == len(got["days"]) >= 90   # today: from the hourly roll-ups
     assert (f"{len(got['days'])} UTC days, 2026-08-26 to 2026-11-24: {got['rollup_days']} from "
-            "the watcher's daily roll-ups") in captions
+            "the watcher's roll-ups") in captions
     statuses = at.get("vega_lite_chart")[0].proto.spec
     assert '"status"' in statuses and "completed" in statuses
     infos = [i for i in texts(at, "info") if "No snapshot yet" in i]

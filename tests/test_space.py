@@ -134,7 +134,9 @@ def test_a_snapshot_records_every_indexs_bytes(demo_db, monitor):
             == row["total_bytes"]
 
 
-def test_postgresql_sizes_are_its_own_size_functions(tmp_path, pg_templates, monitor):
+@pytest.fixture
+def pg_dead(tmp_path, pg_templates):
+    """The demo moved into PostgreSQL, a quarter of its uploads deleted: dead tuples."""
     import psycopg
 
     _, url = pg_templates.moved_demo(tmp_path, seed=3, now=NOW)
@@ -149,6 +151,13 @@ def test_postgresql_sizes_are_its_own_size_functions(tmp_path, pg_templates, mon
                             " WHERE relname = 'cv_uploads'").fetchone()[0]:
                 break
         time.sleep(0.1)
+    return url
+
+
+def test_postgresql_sizes_are_its_own_size_functions(pg_dead, monitor):
+    import psycopg
+
+    url = pg_dead
     got = space.space(url, monitor=monitor)
     assert got["method"] == "catalog" and got["why"] is None
     rows = by_name(got)
@@ -214,3 +223,14 @@ def test_the_space_page_says_when_the_sizes_are_estimated_and_shows_growth(
     assert "Growth: bytes now minus the snapshot of 2026-11-17 11:00 UTC (7 days)" in captions
     frame = at.dataframe[0].value.set_index("name")
     assert frame.loc["cv_uploads", "growth_7d"] == frame.loc["cv_uploads", "bytes"] - 4096
+
+
+def test_the_space_page_on_postgresql_lists_the_dead_tuples(pg_dead, monitor, monkeypatch):
+    at = run(pg_dead, monkeypatch)
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Unused (dead tuples)" in {m.label for m in at.metric}
+    assert "pg_table_size (heap and TOAST)" in " ".join(c.value for c in at.caption)
+    dead = at.dataframe[1].value.set_index("table")
+    assert dead.loc["cv_uploads", "dead_rows"] > 0
+    assert len(at.get("download_button")) == 2
+    assert "VACUUM" in " ".join(m.value for m in at.markdown)
