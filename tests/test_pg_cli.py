@@ -24,7 +24,7 @@ from .test_pg_stats import EXCLUDED, flat
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "topsecret-pw"
-ROLE_PASSWORD = "change-me"  # the README's
+ROLE_PASSWORD = "change-me"  # docs/postgresql.md's
 NOT_COMPARED = EXCLUDED | {("as_of",)}  # two processes, two moments: as_of differs by nature
 
 
@@ -165,19 +165,19 @@ def test_migrate_wal_is_refused_on_postgresql(pg_url):
 
 
 def readme_role_statements(dbname):
-    """The README's GRANT block, statement by statement, for database `dbname`."""
-    text = (ROOT / "README.md").read_text()
+    """docs/postgresql.md's GRANT block, statement by statement, for database `dbname`."""
+    text = (ROOT / "docs" / "postgresql.md").read_text()
     block = next(b for b in re.findall(r"```sql\n(.*?)```", text, re.S) if "CREATE ROLE r2w_monitor" in b)
     code = "\n".join(line.split("--")[0] for line in block.splitlines())
     return [s.strip().replace("resume2website", dbname) for s in code.split(";") if s.strip()]
 
 
-def test_the_readmes_roles_read_and_delete_and_nothing_more(tmp_path, pg_cluster):
+def test_the_documented_roles_read_and_delete_and_nothing_more(tmp_path, pg_cluster):
     owner_url = pg_cluster.create_database()
     dbname = owner_url.split("/")[3].split("?")[0]
     build_demo(tmp_path / "demo.db", scale="small", seed=3)
     move.move(tmp_path / "demo.db", owner_url)
-    # what PostgreSQL grants PUBLIC by default is taken away: the README's grants alone suffice
+    # what PostgreSQL grants PUBLIC by default is taken away: the documented grants alone suffice
     pg_cluster.execute(f'REVOKE ALL ON DATABASE "{dbname}" FROM PUBLIC')
     pg_cluster.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC", dbname=dbname)
     statements = readme_role_statements(dbname)
