@@ -55,7 +55,7 @@ def log(message):
 
 def writer_main(path, interval_ms):
     """The application: one INSERT + COMMIT every interval (Python's default deferred
-    transaction, busy_timeout 5 s, synchronous=NORMAL as the schema document sets, the database's journal mode).
+    transaction, busy_timeout 5 s, synchronous=NORMAL as the application sets, the database's journal mode).
     Runs until a line arrives on stdin, then prints its measurements as JSON."""
     import select
 

@@ -34,9 +34,9 @@ COOKIE_CLEAR = "_r2w_cookie_clear"  # delete the browser's cookie next run
 REVOKE_CONFIRM = "_r2w_revoke_confirm"
 REVOKED = "_r2w_revoked"            # how many sign-ins revoke_all ended (shown on the form)
 OPEN_BANNER = ("No team accounts configured: anyone who can reach this server can run "
-               "maintenance. See README → Sign-in.")
+               "maintenance. See docs/security.md.")
 OPEN_BANNER_READ_ONLY = ("No team accounts configured: anyone who can reach this server sees "
-                         "the dashboard (maintenance is off: read-only). See README → Sign-in.")
+                         "the dashboard (maintenance is off: read-only). See docs/security.md.")
 CLOSED = ("The dashboard is closed until the secrets are fixed — {problem}. Nothing is shown "
           "and no maintenance runs; fix the file and reload.")
 

@@ -175,7 +175,7 @@ def show_load(load):
 def body(ctx):
     store = MonitorStore()
     st.caption(
-        "Times the schema document's key queries and this project's own (cleanup scans, the "
+        "Times the application's key queries and this project's own (cleanup scans, the "
         "dashboard's aggregates) on a **read-only** connection: parameters are sampled from "
         "existing rows, each statement runs a few times untimed, then N timed executions. "
         "Runs are kept in the monitor database and compared with the previous one.")

@@ -159,7 +159,7 @@ def grants(cluster, name):
 
 def test_restore_into_a_new_database_swapped_only_when_asked(url, pg_cluster):
     name = name_of(url)
-    watcher = f"watcher_{name}"   # a read-only monitoring role, as the README grants it
+    watcher = f"watcher_{name}"   # a read-only monitoring role, as docs/postgresql.md grants it
     pg_cluster.execute(f"CREATE ROLE {watcher} LOGIN")   # test-only names
     pg_cluster.execute(f"REVOKE CONNECT ON DATABASE {name} FROM PUBLIC")
     pg_cluster.execute(f"GRANT CONNECT ON DATABASE {name} TO {watcher}")

@@ -1,3 +1,3 @@
-"""The application's data operations from the schema document: users, sessions, uploads, the
+"""The application's data operations (docs/schema.md): users, sessions, uploads, the
 extraction cache, portfolios, passwords, anonymous ownership. Imports engine only.
 """

@@ -1,4 +1,4 @@
-"""Timing the database's key queries: the schema document's and this project's own.
+"""Timing the database's key queries: the application's and this project's own.
 
 `run_benchmark(db)` samples parameters from real rows (read-only), then times each
 query on one read-only connection: a few untimed warm-up executions, then
@@ -52,7 +52,7 @@ class Query:
     sql: str
     params: tuple = ()
     kind: str = "point"       # point (one key), listing, scan (cleanup), aggregate (dashboard)
-    source: str = "project"   # "schema document" or "project"
+    source: str = "project"   # "application" or "project"
     note: str = ""
     param_values: tuple = field(default=(), compare=False)  # fixed values (instead of `params`)
 
@@ -63,16 +63,16 @@ class Query:
 
 # ----------------------------------------------------------------- the queries
 
-DOC = "schema document"
-# name, title (None: the engine's, naming its statement), kind, source; the schema document's first
+APPLICATION = "application"
+# name, title (None: the engine's, naming its statement), kind, source; the application's first
 QUERIES = (
-    ("cv_listing_by_user", "CV listing by user", "listing", DOC),
-    ("cache_lookup_by_hash", "Cache hit detection (by file_hash)", "point", DOC),
-    ("session_validation", "Session validation", "point", DOC),
-    ("user_by_email", "User by email (sign-in)", "point", DOC),
-    ("user_by_id", "User by id", "point", DOC),
-    ("upload_dedup_by_hash", "Deduplication check (uploads by file_hash)", "point", DOC),
-    ("user_with_cvs", "User with CVs (one LEFT JOIN, the N+1 fix)", "listing", DOC),
+    ("cv_listing_by_user", "CV listing by user", "listing", APPLICATION),
+    ("cache_lookup_by_hash", "Cache hit detection (by file_hash)", "point", APPLICATION),
+    ("session_validation", "Session validation", "point", APPLICATION),
+    ("user_by_email", "User by email (sign-in)", "point", APPLICATION),
+    ("user_by_id", "User by id", "point", APPLICATION),
+    ("upload_dedup_by_hash", "Deduplication check (uploads by file_hash)", "point", APPLICATION),
+    ("user_with_cvs", "User with CVs (one LEFT JOIN, the N+1 fix)", "listing", APPLICATION),
     ("session_validation_active", "Session validation, active only (the app's)", "point", "project"),
     ("cleanup_sessions_scan", "Cleanup scan: sessions older than 7 days", "scan", "project"),
     ("cleanup_cache_scan", "Cleanup scan: cache older than 30 days, used once", "scan", "project"),

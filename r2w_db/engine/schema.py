@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from r2w_db import errors
 
-# The four tables exactly as the schema document gives them.
+# The four tables exactly as the application creates them (docs/schema.md).
 TABLES = {
     "users": """CREATE TABLE users (
     user_id TEXT PRIMARY KEY,
@@ -120,7 +120,7 @@ class Migration:
     version: int
     title: str
     steps: tuple = field(default_factory=tuple)
-    documented: bool = True  # False: an addition of this project, not in the schema document
+    documented: bool = True  # False: an addition of this project, not in the application's schema
 
 
 # The documented history (1-6), then this project's indexes (7-8).

@@ -56,7 +56,7 @@ def calculate_cache_hit_rate(db):
 
 
 def get_extraction_stats(db):
-    """The schema document's stats dict: cached_extractions, average_confidence_score,
+    """The application's stats dict (docs/schema.md): cached_extractions, average_confidence_score,
     total_cache_accesses, low_confidence_extractions, cache_hit_rate (0..1 or None)."""
     db = open_database(db)
     got = db.backend.stats.cache_counts(db)

@@ -44,12 +44,12 @@ TASKS = {task.name: task for task in (
          "Deletes sign-in sessions older than the retention. The application never expires "
          "sessions itself (it signs in anyone whose session row exists), so this SIGNS THOSE "
          "USERS OUT: the preview says how many.",
-         "Daily (the schema document's schedule: cleanup_old_sessions(days=7)).",
+         "Daily (the schedule of docs/maintenance.md: cleanup_old_sessions(days=7)).",
          True, config.SESSION_DAYS, "Older than (days)"),
     Task("cache", "Unused cache entries",
          "Deletes extraction-cache entries older than the retention that were never reused "
          "(access_count = 1). Reused entries stay, whatever their age.",
-         "Weekly (the schema document's schedule: cleanup_old_cache_entries(days=30)).",
+         "Weekly (the schedule of docs/maintenance.md: cleanup_old_cache_entries(days=30)).",
          True, config.CACHE_RETENTION_DAYS, "Older than (days)"),
     Task("anonymous", "Stale anonymous uploads",
          "Removes the uploads of anonymous ids (user_id starting with `anonymous_`) whose every "

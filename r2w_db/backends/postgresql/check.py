@@ -63,7 +63,7 @@ def _integrity(db, quick=False):
                 "SELECT has_function_privilege(%s, 'EXECUTE')", (f,)).fetchone()[0]]
         if denied:
             available, why = False, (f"this role may not run {', '.join(denied)} (GRANT EXECUTE "
-                                     f"ON FUNCTION ... TO it, as the README shows)")
+                                     f"ON FUNCTION ... TO it, as docs/postgresql.md shows)")
     if not available:
         return {"mode": mode, "ok": None, "available": False,
                 "messages": [f"integrity not available: {why}"]}

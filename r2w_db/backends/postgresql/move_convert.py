@@ -2,7 +2,7 @@
 maintenance/move_convert.py checksums the converted rows).
 
 Conversion, per PostgreSQL type of the column (pg_schema.COLUMN_TYPES):
-- timestamptz: text in a form the README accepts (naive UTC ISO-8601, a space separator, a Z
+- timestamptz: text in a form docs/figures.md accepts (naive UTC ISO-8601, a space separator, a Z
   or +HH:MM suffix, missing fractions), read by timeutil.parse, with a '-' after the year as
   stats' data-quality test requires; it becomes an aware UTC datetime.
 - double precision: an SQLite integer or real. integer: an SQLite integer within int4.
