@@ -19,12 +19,13 @@ from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.backends.postgresql.database import PgDatabase
 from r2w_db.maintenance import move
 
+from .doc_blocks import grant_statements
 from .pg_cluster import free_port
 from .test_pg_stats import EXCLUDED, flat
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "topsecret-pw"
-ROLE_PASSWORD = "change-me"  # docs/postgresql.md's
+ROLE_PASSWORD = "change-me"  # the documented GRANT block's
 NOT_COMPARED = EXCLUDED | {("as_of",)}  # two processes, two moments: as_of differs by nature
 
 
@@ -164,14 +165,6 @@ def test_migrate_wal_is_refused_on_postgresql(pg_url):
     one_line_error(run("--db", with_password(pg_url), "migrate", "--wal"), "--wal")
 
 
-def readme_role_statements(dbname):
-    """docs/postgresql.md's GRANT block, statement by statement, for database `dbname`."""
-    text = (ROOT / "docs" / "postgresql.md").read_text()
-    block = next(b for b in re.findall(r"```sql\n(.*?)```", text, re.S) if "CREATE ROLE r2w_monitor" in b)
-    code = "\n".join(line.split("--")[0] for line in block.splitlines())
-    return [s.strip().replace("resume2website", dbname) for s in code.split(";") if s.strip()]
-
-
 def test_the_documented_roles_read_and_delete_and_nothing_more(tmp_path, pg_cluster):
     owner_url = pg_cluster.create_database()
     dbname = owner_url.split("/")[3].split("?")[0]
@@ -180,7 +173,7 @@ def test_the_documented_roles_read_and_delete_and_nothing_more(tmp_path, pg_clus
     # what PostgreSQL grants PUBLIC by default is taken away: the documented grants alone suffice
     pg_cluster.execute(f'REVOKE ALL ON DATABASE "{dbname}" FROM PUBLIC')
     pg_cluster.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC", dbname=dbname)
-    statements = readme_role_statements(dbname)
+    statements = grant_statements(dbname)
     assert len(statements) >= 9 and any("GRANT pg_monitor" in s for s in statements)
     for statement in statements:
         pg_cluster.execute(statement, dbname=dbname)
