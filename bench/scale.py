@@ -1,6 +1,6 @@
 """The scale benchmark: this project's own performance on a production-sized database.
 
-    python bench/scale.py [--runs N] [--quick] [--skip-naive] [--skip-load]
+    python bench/scale.py [--runs N] [--skip-naive] [--skip-load]
 
 Builds the large demo database once (`python -m r2w_db demo --scale large`: ~600k
 uploads, 200k users, 400k sessions, 250k cache entries, ~3 KB documents) under
