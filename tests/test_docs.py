@@ -127,6 +127,21 @@ def test_the_readme_links_to_every_docs_page_and_stays_short():
     assert len(readme.splitlines()) <= 200
 
 
+def set_up_lines(page):
+    """The set-up lines of a page's first bash block that runs the tests (the dashboard's left out)."""
+    block = next(b for b in blocks(page) if b.language == "bash" and "python -m pytest" in b.body)
+    lines = [line.split("#")[0].strip() for line in block.body.splitlines()]
+    return [line for line in lines if line and "streamlit run" not in line]
+
+
+def test_ci_and_the_development_page_run_the_readmes_test_command():
+    readme = set_up_lines(ROOT / "README.md")
+    assert readme[0].startswith("python3 -m venv .venv") and readme[-1].endswith("python -m pytest")
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
+    assert [line for line in ci if line in readme] == readme
+    assert set_up_lines(DOCS / "development.md") == readme
+
+
 # ----------------------------------------------------------------------------- the command line
 
 def test_the_cli_reference_is_generated_from_the_parsers():
