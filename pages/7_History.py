@@ -36,10 +36,10 @@ def watcher(ctx, status):
     st.subheader("The watcher")
     db = ctx.location.display
     if status["state"] == "none":
-        st.warning("No watcher has run for this database: the day-by-day history below is "
-                   "read from the database (and its roll-ups, where recorded), but sizes need "
-                   f"snapshots: {ui.code(errors.command(db, 'watch'))} (or a `snapshot` from "
-                   "cron).", icon=":material/visibility_off:")
+        st.warning("No watcher has run for this database: "
+                   f"{ui.code(errors.command(db, 'watch'))} records a snapshot every 5 minutes "
+                   "and the daily roll-ups (or a `snapshot` from cron).",
+                   icon=":material/visibility_off:")
         st.code(schedule(db), language="bash")
         return
     interval = status["interval_seconds"]
@@ -75,6 +75,13 @@ def day_by_day(ctx, window):
     st.subheader("Day by day")
     got = ui.cached_history(hist.daily, ctx.db, window)
     days = got["days"]
+    if not got["rolled_up"]:
+        once = ui.code(errors.command(ctx.location.display, "watch", "--once"))
+        st.info("Day by day starts with the daily roll-ups: the watcher's first cycle records "
+                f"them back to the first day the database holds ({once}). Until then the "
+                "Uploads, Cache hits and Anonymous users pages read the same figures live.",
+                icon=":material/info:")
+        return
     if not len(days):
         st.info("No row in this window.", icon=":material/info:")
         return
@@ -82,7 +89,7 @@ def day_by_day(ctx, window):
                f"{days['period'].max():%Y-%m-%d}: {got['rollup_days']:,} from the watcher's "
                "roll-ups (as recorded when each day, or today's hours, closed: they keep what cleanups "
                f"deleted since), {got['live_days']:,} read at least in part from the database "
-               "now (days not rolled up; today's open hour).")
+               "now (the days since the newest roll-up).")
     st.markdown("**Uploads per day, by status**")
     ui.chart(charts.status_periods(uploads.status_long(days), "day"), days,
              "history_days", empty=not days["uploads"].sum(), message="No upload in this window.")

@@ -36,10 +36,17 @@ def test_the_days_come_from_the_rollups_back_to_the_first_day(cleaned, monitor):
     assert two["uploads"].iloc[0] == recorded["2026-11-23"]["figures"]["uploads"]["total"]
 
 
-def test_without_rollups_the_days_are_read_live(demo_db, monitor):
-    got = history_page.daily(demo_db, Window.of("30d", now=NOW), monitor)
+def test_only_the_days_after_the_newest_rollup_are_read_live(demo_db, monitor):
+    window = Window.of("30d", now=NOW)
+    # no roll-up at all: nothing is read (counting 90 days live costs rows)
+    got = history_page.daily(demo_db, window, monitor)
+    assert got["rolled_up"] is False and got["days"].empty
+    rollups.roll_up(demo_db, HistoryStore(monitor), NOW - timedelta(days=3))
+    got = history_page.daily(demo_db, window, monitor)
     days = got["days"]
-    assert got["rollup_days"] == 0 and got["live_days"] == len(days) == 31
+    # 11-21 (its hours until 12:00 rolled up, the rest live), 11-22, 11-23 and 11-24
+    assert got["rolled_up"] and len(days) == 31 and got["live_days"] == 4
+    assert list(days["source"].iloc[-5:]) == ["rollup"] + ["live"] * 4
     live = rollups.compute(demo_db, NOW.replace(hour=0) - timedelta(days=30), NOW)
     assert list(days["uploads"]) == [f["uploads"]["total"] for f in live.values()]
 
@@ -78,3 +85,11 @@ def test_history_with_one_snapshot_shows_numbers_and_its_true_age(demo_db, monit
     # the day-by-day charts and the table bars: no chart of a single point
     assert len(at.get("vega_lite_chart")) == DAILY_CHARTS + 1
     assert any("Not enough history" in i for i in texts(at, "info"))
+
+
+def test_history_without_rollups_says_how_to_record_them(demo_db, monitor, monkeypatch):
+    at = run(HISTORY, demo_db, monkeypatch, window="all")
+    assert not at.exception, [e.value for e in at.exception]
+    said = [i for i in texts(at, "info") if i.startswith("Day by day starts with the daily")]
+    assert len(said) == 1 and " watch --once`" in said[0]
+    assert not at.get("vega_lite_chart")

@@ -36,18 +36,25 @@ DAILY_COLUMNS = ["period", "source", "processing", "completed", "failed", "uploa
 
 def daily(db, window, monitor=None):
     """{"days": DataFrame DAILY_COLUMNS, one row per whole UTC day the window touches (the
-    24-hour window's two too; the all-time window from the first day the roll-ups or the
-    database hold): period (datetime), source ("rollup" or "live"), the uploads by status and in all,
-    the cache entries created (confidence_entries), new anonymous ids, sign-ups and sessions
-    created; "rollup_days", "live_days"}. Closed days come from the daily roll-ups where
-    recorded (they keep what cleanups deleted since), the rest is read live from the
-    application's database (figures/rollup_window.py): with roll-ups a window costs days."""
+    24-hour window's two too; the all-time window from the first day the roll-ups hold):
+    period (datetime), source ("rollup" or "live"), the uploads by status and in all, the
+    cache entries created (confidence_entries), new anonymous ids, sign-ups and sessions
+    created; "rollup_days", "live_days", "rolled_up": whether the watcher has rolled this
+    database up}. Closed days come from the roll-ups (as recorded when each closed: they keep
+    what cleanups deleted since); only the days after the newest roll-up are read live from
+    the application's database (figures/rollup_window.py). Without any roll-up nothing is
+    read: counting every day live costs rows (26 s for 90 days at 600k uploads), and the
+    watcher's first cycle records them all."""
+    store = HistoryStore(_store(monitor))
+    if store.last_rollup_day(db) is None:
+        return {"days": pd.DataFrame(columns=DAILY_COLUMNS), "rollup_days": 0, "live_days": 0,
+                "rolled_up": False}
     start = None if window.start is None else floor_period(window.start, "day")
     days = dataclasses.replace(window, start=start, grain="day", previous=None)
-    frame = rollup_window.daily(db, days, HistoryStore(_store(monitor)))
+    frame = rollup_window.daily(db, days, store)
     frame = frame.rename(columns={"day": "period"})[DAILY_COLUMNS].reset_index(drop=True)
     return {"days": frame, "rollup_days": int((frame["source"] == "rollup").sum()),
-            "live_days": int((frame["source"] == "live").sum())}
+            "live_days": int((frame["source"] == "live").sum()), "rolled_up": True}
 
 
 def _store(monitor):
