@@ -860,6 +860,8 @@ NOT_CASES = {
     "database_file.change_token": "a token of the storage (data_version vs xact counters): only "
                                   "its changing is specified, tests/test_pg_pages.py",
     "health.server_checks": "PostgreSQL's pg_stat_* checks: SQLite has no server",
+    "health.statement_checks": "PostgreSQL's pg_stat_statements check: SQLite keeps no "
+                               "statement statistics (tests/test_pg_queries.py)",
     "health_report.storage_figures": "an SQLite file's figures; {} where there is no file",
     "health.last_maintenance": "reads the monitor database's log (SQLite on every engine)",
     "health_report.silenced": "reads the monitor database's silences (SQLite on every engine)",
