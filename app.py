@@ -23,8 +23,8 @@ def sparklines(ctx):
     """{headline key: numbers} from history; {} without history or when the monitor database
     cannot be read (the Overview never fails for its sparklines)."""
     try:
-        return ui.cached_history(history_page.sparklines, ctx.db, ctx.window.start,
-                                 ctx.window.now)
+        return ui.cached(history_page.sparklines, ctx.db, ctx.window.start,
+                                 ctx.window.now, sources=(ctx.db, ui.MONITOR))
     except (r2w_errors.R2WError, OSError):
         return {}
 
@@ -90,7 +90,7 @@ def check_box(check):
 
 def all_databases(ctx):
     """One line per configured database: its worst health, size and last snapshot, a link."""
-    rows = ui.cached_summaries(databases.summaries, ctx.choices)
+    rows = ui.cached(databases.summaries, ctx.choices, sources=(*ctx.choices, ui.MONITOR))
     with st.container(border=True):
         st.markdown("**All databases**")
         for row in rows:

@@ -2,7 +2,7 @@
 measured in the same run (issue 12's target: at most 1.5x for the 7-day window and 2x for "All"),
 and `snapshot` as a process (target: at most 1 s).
 
-A page's first render is the sum of its figure calls (`ui.cached` / `ui.cached_history` in the
+A page's first render is the sum of its figure calls (`ui.cached` calls in the
 page file), cold, in a fresh process: bench/scale.py's page_data. Pages are measured the way
 they run in production, with the watcher's roll-ups in a monitor database beside the file
 (recorded first by `snapshot`), and for reference without them. Processes alternate with the

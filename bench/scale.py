@@ -243,8 +243,7 @@ def differences(a, b, groups=FIGURE_GROUPS, only_keys_of=None):
 
 def page_calls(page):
     """[(module, function, arg expressions, constant keyword arguments)] of the ui.cached(...)
-    and ui.cached_history(...) calls (the figures on the application's database) in a page
-    file."""
+    calls (the figures on the application's database) in a page file."""
     tree = ast.parse(Path(page).read_text())
     aliases = {}
     for node in ast.walk(tree):
@@ -254,7 +253,7 @@ def page_calls(page):
     calls = []
     for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr in ("cached", "cached_history")
+                and node.func.attr == "cached"
                 and isinstance(node.func.value, ast.Name)
                 and node.func.value.id == "ui" and node.args
                 and isinstance(node.args[0], ast.Attribute)

@@ -22,7 +22,7 @@ def rollup_note(hits):
 
 def body(ctx):
     window = ctx.window
-    hits = ui.cached_history(earlier_days.hit_rate, ctx.db, window)
+    hits = ui.cached(earlier_days.hit_rate, ctx.db, window, sources=(ctx.db, ui.MONITOR))
     frame = hits["by_period"]
     row = st.columns(4)
     row[0].metric("Hit rate", ui.human_percent(hits["hit_rate"]), border=True,

@@ -14,7 +14,8 @@ def body(ctx):
     st.caption("Anonymous: a user_id starting with the literal prefix `anonymous_` (case-sensitive). "
                "The application gives each anonymous upload its own id and writes no users row."
                + ui.rollup_note(ctx))
-    merged = ui.cached_history(earlier_days.anonymous_ids, ctx.db, window)
+    merged = ui.cached(earlier_days.anonymous_ids, ctx.db, window,
+                       sources=(ctx.db, ui.MONITOR))
     ids = merged["by_period"]
     ages = ui.cached(anon.ages, ctx.db, window.now)
     share = ui.cached(windowed.anonymous_share, ctx.db, window)

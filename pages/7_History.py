@@ -73,7 +73,7 @@ NEW_PER_DAY = (("confidence_entries", "new cache entries", "#0891b2"),
 
 def day_by_day(ctx, window):
     st.subheader("Day by day")
-    got = ui.cached_history(hist.daily, ctx.db, window)
+    got = ui.cached(hist.daily, ctx.db, window, sources=(ctx.db, ui.MONITOR))
     days = got["days"]
     if not got["rolled_up"]:
         once = ui.code(errors.command(ctx.location.display, "watch", "--once"))
@@ -115,7 +115,7 @@ def one_snapshot(frame, what):
 
 def sizes(ctx, since, empty):
     st.subheader("Database size over time")
-    got = ui.cached_history(hist.sizes, ctx.db, since)
+    got = ui.cached(hist.sizes, ctx.db, since, sources=(ctx.db, ui.MONITOR))
     growth = got["growth"]
     if len(growth):
         row = st.columns(len(growth))
@@ -142,7 +142,7 @@ def sizes(ctx, since, empty):
 
 def forecast(ctx, empty):
     st.subheader("Forecast")
-    got = ui.cached_history(hist.size_forecast, ctx.db)
+    got = ui.cached(hist.size_forecast, ctx.db, sources=(ctx.db, ui.MONITOR))
     f = got["forecast"]
     if f.state == fc.NOT_ENOUGH:
         st.info(ui.prose(f.reason), icon=":material/info:")
@@ -180,7 +180,7 @@ def forecast(ctx, empty):
 
 def tables(ctx, since, empty):
     st.subheader("Rows and bytes per table")
-    got = ui.cached_history(hist.tables, ctx.db, since)
+    got = ui.cached(hist.tables, ctx.db, since, sources=(ctx.db, ui.MONITOR))
     if got["exact"] is not None:
         st.caption(f"As of {when(got['taken_at'])}. Bytes "
                    + ("read from PostgreSQL's catalog (pg_table_size, exact)." if got["catalog"]
@@ -202,7 +202,7 @@ def tables(ctx, since, empty):
 
 def levels(ctx, since, empty):
     st.subheader("Cache entries and anonymous ids, with the maintenance runs")
-    got = ui.cached_history(hist.levels, ctx.db, since)
+    got = ui.cached(hist.levels, ctx.db, since, sources=(ctx.db, ui.MONITOR))
     series, runs = got["series"], got["runs"]
     if one_snapshot(series, "each level"):
         for col, (_, row) in zip(st.columns(2), series.iterrows()):
@@ -225,7 +225,7 @@ def levels(ctx, since, empty):
 
 def notifications(ctx):
     st.subheader("Notifications")
-    log = ui.cached_history(hist.notifications, ctx.db)
+    log = ui.cached(hist.notifications, ctx.db, sources=(ctx.db, ui.MONITOR))
     if len(log):
         sent, failed = int((log["outcome"] == "sent").sum()), int((log["outcome"] == "failed").sum())
         st.caption(f"The newest {len(log):,}: {sent:,} sent, {failed:,} failed (failed ones are "

@@ -72,7 +72,8 @@ def over_time(ctx, got, frame, since):
     names = {row["queryid"]: label(row) for _, row in frame.iterrows()}
     chosen = st.multiselect("Statements", list(names), default=list(names)[:SHOWN],
                             format_func=names.get, key="queries_chosen")
-    series = ui.cached_history(queries.mean_over_time, ctx.db, tuple(chosen), since)
+    series = ui.cached(queries.mean_over_time, ctx.db, tuple(chosen), since,
+                       sources=(ctx.db, ui.MONITOR))
     series["statement"] = series["queryid"].map(names)
     ui.chart(query_charts.mean_lines(series), series, "queries_mean_over_time",
              message="None of the chosen statements ran in this window.")
@@ -84,7 +85,7 @@ def body(ctx):
         return
     length = WINDOWS[ctx.window.key][1] or RETENTION
     since = min(length, RETENTION)
-    got = ui.cached_history(queries.top, ctx.db, since, LIMIT)
+    got = ui.cached(queries.top, ctx.db, since, LIMIT, sources=(ctx.db, ui.MONITOR))
     if not got["available"]:
         st.warning(ui.prose(got["enable"]), icon=":material/visibility_off:")
         return

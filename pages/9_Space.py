@@ -104,7 +104,7 @@ def unused_space(got):
 
 
 def body(ctx):
-    got = ui.cached_history(space.space, ctx.db)
+    got = ui.cached(space.space, ctx.db, sources=(ctx.db, ui.MONITOR))
     headline(got)
     relations(got)
     unused_space(got)

@@ -1,0 +1,105 @@
+"""Showing figures: numbers as words, metrics with their change, charts and tables with their
+CSV, and the small facts pages look up (health overrides, whether a page exists). No SQL here."""
+from pathlib import Path
+
+import streamlit as st
+
+from r2w_db import formatting
+
+human_bytes = formatting.human_bytes
+human_age = formatting.human_age
+
+
+def human_count(n):
+    return "–" if n is None else f"{n:,}"
+
+
+def human_percent(x, digits=1):
+    return "no data" if x is None else f"{x:.{digits}%}"
+
+
+def human_score(x):
+    return "no data" if x is None else f"{x:.3f}"
+
+
+def rollup_note(ctx):
+    """A caption sentence when the window's figures come from the watcher's roll-ups ("" when
+    they are read live)."""
+    from r2w_db.figures import windowed
+
+    if not windowed.usable(ctx.db, ctx.window):
+        return ""
+    return (" Closed days and hours come from the watcher's roll-ups, as recorded when each "
+            "closed; the open hour is read live.")
+
+
+def per(window):
+    """'per hour' for the 24-hour window, else 'per day' (UTC)."""
+    return "per hour" if window.grain == "hour" else "per day"
+
+
+def delta(current, previous, kind="count"):
+    """st.metric's delta: the change against the previous window (None when not comparable)."""
+    if previous is None or current is None:
+        return None
+    if kind == "percent":
+        return f"{(current - previous) * 100:+.1f} pp"
+    if kind == "score":
+        return f"{current - previous:+.3f}"
+    return f"{current - previous:+,}"
+
+
+def metric(where, label, value, current=None, previous=None, kind="count", inverse=False,
+           help=None, series=None, series_type="line"):
+    """A bordered st.metric whose delta is the change against the previous window; an unchanged
+    figure says "no change" without an arrow (not a green "-0.0"). `series` (numbers, oldest
+    first, from history) draws a sparkline (st.metric's chart_data; `series_type` line, bar or
+    area); fewer than two points draw none."""
+    change = delta(current, previous, kind)
+    unchanged = change is not None and change.lstrip("+-").strip("0.,% p") == ""
+    spark = {"chart_data": list(series), "chart_type": series_type} if series and len(series) >= 2 else {}
+    where.metric(label, value, "no change" if unchanged else change, border=True, help=help,
+                 delta_color="off" if unchanged else "inverse" if inverse else "normal",
+                 delta_arrow="off" if unchanged else "auto", **spark)
+
+
+def chart(spec, data, name, *, empty=None, message="No data in this window."):
+    """Draw an Altair chart with its data offered as CSV, or a sentence when there is nothing
+    to draw. `empty` (bool) overrides the test "data has no rows"."""
+    if (data is None or len(data) == 0) if empty is None else empty:
+        st.info(message, icon=":material/info:")
+        return False
+    st.altair_chart(spec, width="stretch")
+    csv_download(data, name)
+    return True
+
+
+def csv_download(data, name):
+    st.download_button("Download CSV", data.to_csv(index=False).encode("utf-8"),
+                       file_name=f"{name}.csv", mime="text/csv", key=f"csv_{name}",
+                       icon=":material/download:", type="tertiary")
+
+
+def table(data, name, column_config=None, message="Nothing to list.", height="auto"):
+    """A data table with its CSV, or a sentence when it is empty."""
+    if data is None or len(data) == 0:
+        st.info(message, icon=":material/info:")
+        return False
+    st.dataframe(data, hide_index=True, column_config=column_config, width="stretch",
+                 height=height)
+    csv_download(data, name)
+    return True
+
+
+def health_overrides():
+    """The optional [health] table of .streamlit/secrets.toml ({} when there is none)."""
+    try:
+        return dict(st.secrets.get("health", {}))
+    except Exception:  # no secrets file, or one that does not parse: the defaults stand
+        return {}
+
+
+def page_exists(path):
+    """Whether a page file (e.g. 'pages/6_Maintenance.py') exists beside app.py."""
+    return (Path(__file__).resolve().parent.parent / path).is_file()
+
