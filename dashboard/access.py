@@ -15,7 +15,6 @@ account removed or changed: signed out).
 
 Pages use these through dashboard.ui (ui.gate, ui.current_user, ui.read_only, ...). No SQL here.
 """
-import getpass
 from pathlib import Path
 
 import streamlit as st
@@ -33,6 +32,7 @@ COOKIE_SET = "_r2w_cookie_set"      # (token, expires_at) to write into the brow
 COOKIE_CLEAR = "_r2w_cookie_clear"  # delete the browser's cookie next run
 REVOKE_CONFIRM = "_r2w_revoke_confirm"
 REVOKED = "_r2w_revoked"            # how many sign-ins revoke_all ended (shown on the form)
+OPEN_USER = "open: no team accounts"   # who acts on an open dashboard (the logs say so)
 OPEN_BANNER = ("No team accounts configured: anyone who can reach this server can run "
                "maintenance. See docs/security.md.")
 OPEN_BANNER_READ_ONLY = ("No team accounts configured: anyone who can reach this server sees "
@@ -351,17 +351,22 @@ def _hours(delta):
 
 def current_user():
     """(name, role) of whoever is looking: the signed-in team member; with no team accounts,
-    the dashboard runs open and everyone is the local admin (the OS user's name)."""
+    the dashboard runs open and everyone is an admin named OPEN_USER (never the OS user's
+    name, which says nothing about who is looking)."""
     user = st.session_state.get(SESSION_USER)
     if user:
         return user["name"], user["role"]
     if accounts_configured():
         return None, None           # not signed in (only reachable past a failed gate)
-    try:
-        name = getpass.getuser() or "local"
-    except Exception:  # no login name in some containers
-        name = "local"
-    return name, "admin"
+    return OPEN_USER, "admin"
+
+
+def who_line():
+    """Who is looking, in one line: 'Signed in as NAME (role)' or 'Open: no team accounts'."""
+    name, role = current_user()
+    if name == OPEN_USER and not accounts_configured():
+        return "Open: no team accounts (everyone who reaches this server is an admin)"
+    return f"Signed in as **{md(name or 'nobody')}** ({md(role or 'no role')})"
 
 
 def allowed_databases(choices):

@@ -52,15 +52,14 @@ def sidebar_navigation():
 def sidebar_account():
     """Who is signed in and the sign-out button; the open-dashboard and read-only notices."""
     user = st.session_state.get(SESSION_USER)
-    where = st if embedded() else st.sidebar
     if user:
         if not embedded():
             with st.sidebar:
                 st.caption(f"Signed in as **{md(user['name'])}** ({md(user['role'])})")
                 st.button("Sign out", key="_r2w_sign_out", on_click=sign_out,
                           icon=":material/logout:")
-    elif not accounts_configured():
-        where.warning(OPEN_BANNER_READ_ONLY if read_only() else OPEN_BANNER,
+    elif not accounts_configured() and not embedded():   # embedded: the figures only
+        st.sidebar.warning(OPEN_BANNER_READ_ONLY if read_only() else OPEN_BANNER,
                       icon=":material/lock_open:")
     if read_only() and not embedded():
         st.sidebar.info("Read-only: maintenance is switched off.", icon=":material/lock:")

@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard.access import allowed_databases, gate
 from dashboard.messages import show_error
 from dashboard.navigation import embedded, sidebar_account, sidebar_database, sidebar_navigation
-from dashboard.safe_text import code, md
+from dashboard.safe_text import code, md, prose
 from r2w_db import errors
 from r2w_db.backends import open_database
 from r2w_db.demo.default import ensure_default
@@ -32,6 +32,7 @@ class PageContext:
     refreshed: object = None  # the sidebar placeholder for "last refresh"
     choices: list = None      # every database the dashboard offers (DbLocation)
     size_bytes: int = None    # the database's size (database_file.describe)
+    windowed: bool = True     # the page offers a time window (its figures depend on one)
 
 
 def cli_db_argument(argv=None):
@@ -45,13 +46,10 @@ def cli_db_argument(argv=None):
     return None
 
 
-
-
 def _inspect(db):
     """(schema version, demo data?, size in bytes) of the page's database, or its R2WError."""
     facts = database_file.describe(db)
     return facts["schema_version"], facts["demo"], facts["size_bytes"]
-
 
 
 def page(title, icon="📊", window=True) -> PageContext:
@@ -75,6 +73,8 @@ def page(title, icon="📊", window=True) -> PageContext:
         if not choices:
             raise errors.BadLocation("your account may open none of the databases configured "
                                      "here ([team.NAME] databases in the secrets)")
+        if wanted is not None and wanted not in {c.name for c in choices}:
+            offer_databases(title, wanted, choices)   # never another database's figures
         location = choose_database(choices, draw=not embed)
     except errors.R2WError as exc:  # an empty, malformed, unknown or unsupported location
         st.title(title)
@@ -102,7 +102,7 @@ def page(title, icon="📊", window=True) -> PageContext:
                           query_param="refresh", draw=not embed)
     ctx = PageContext(open_database(location), location, demo, version,
                       periods.Window.of(window_key), REFRESH[refresh],
-                      None if embed else st.sidebar.empty(), choices, size)
+                      None if embed else st.sidebar.empty(), choices, size, window)
     st.title(title)
     if len(choices) > 1:
         st.caption(f"Database: {code(location.display)}" if location.title == location.display
@@ -112,10 +112,28 @@ def page(title, icon="📊", window=True) -> PageContext:
                    f"monitor knows ({schema.CURRENT_VERSION}): figures may be incomplete, and "
                    "maintenance refuses to touch it. Upgrade r2w monitor.",
                    icon=":material/warning:")
-    if demo:
+    if demo and not embed:   # embedded in someone else's tool: the figures only
         st.info("This is **demo data**. Point `DATABASE_URL` or `-- --db PATH` at the real file to "
                 "monitor production.", icon=":material/science:")
     return ctx
+
+
+def offer_databases(title, wanted, choices):
+    """`?db=` names no database of this dashboard: an error line and a selector of the valid
+    names (choosing one opens it), then st.stop(): no figures of any database."""
+    st.title(title)
+    st.error(f"?db={prose(repr(wanted))} is not one of the databases configured here. Choose one:",
+             icon=":material/error:")
+    labels = {c.name: c.title for c in choices}
+
+    def _open():
+        chosen = st.session_state["_r2w_db_offered"]
+        st.query_params["db"] = chosen
+        st.session_state["_r2w_db_widget"] = st.session_state["_r2w_db"] = chosen  # see _choice
+
+    st.selectbox("Database", list(labels), index=None, format_func=labels.get,
+                 placeholder="Choose a database", key="_r2w_db_offered", on_change=_open)
+    st.stop()
 
 
 def choose_database(choices, draw=True):
@@ -181,7 +199,8 @@ def run(ctx: PageContext, body):
 def _refreshed_at(ctx):
     stamp = datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
     every = f", every {ctx.refresh_s} s" if ctx.refresh_s else ""
-    text = f"Last refresh {stamp}{every} · {ctx.window.label.lower()}"
+    text = f"Last refresh {stamp}{every}" + (f" · {ctx.window.label.lower()}" if ctx.windowed
+                                               else "")
     if ctx.refreshed is not None:
         ctx.refreshed.caption(text)
 

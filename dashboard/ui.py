@@ -21,6 +21,7 @@ No SQL here.
 from dashboard.access import (  # noqa: F401  (pages and tests use them as ui.*)
     OPEN_BANNER,
     OPEN_BANNER_READ_ONLY,
+    OPEN_USER,
     SESSION_USER,
     accounts_configured,
     allowed_databases,
@@ -33,6 +34,7 @@ from dashboard.access import (  # noqa: F401  (pages and tests use them as ui.*)
     sign_out,
     team_accounts,
     weak_hashes_warning,
+    who_line,
 )
 from dashboard.caching import CACHE_TTL_S, MONITOR, cached  # noqa: F401
 from dashboard.messages import show_error  # noqa: F401

@@ -7,7 +7,7 @@ from r2w_db.bench import benchmark, loadtest
 from r2w_db.engine import timeutil
 from r2w_db.monitor.store import MonitorStore
 
-ctx = ui.page("Query benchmarks", "⏱️")
+ctx = ui.page("Query benchmarks", "⏱️", window=False)  # no time window: nothing here reads one
 
 HISTORY_RUNS = 30
 

@@ -303,7 +303,7 @@ def _backups_section():
 def body():
     st.info(f"Every task on this page works on {TARGET}, and on nothing else.",
             icon=":material/database:")
-    st.caption(f"Signed in as **{ui.md(user_name)}** ({ui.md(role)}). Every task shows a preview first "
+    st.caption(f"{ui.who_line()}. Every task shows a preview first "
                "(nothing is written), asks for confirmation, runs with a progress bar and is "
                "logged below. Starting a task needs the admin role.")
     if refusal:
