@@ -1,12 +1,12 @@
 """r2w monitor: the overview. Is anything wrong, and what do I do about it?"""
 import streamlit as st
 
-from dashboard import ui
+from dashboard import check_rows, maintenance_dialog, status_line, ui
 from r2w_db import errors as r2w_errors
-from r2w_db.figures import databases, health, history_page, windowed
+from r2w_db.figures import databases, health, health_report, history_page, windowed
+from r2w_db.monitor import silences
+from r2w_db.watch import alerting
 
-ICON = {health.OK: ":green[:material/check_circle:]", health.WARN: ":orange[:material/warning:]",
-        health.ERROR: ":red[:material/error:]"}
 
 ctx = ui.page("Overview", "🩺")
 ui.weak_hashes_warning()
@@ -76,18 +76,6 @@ def headline(ctx):
               "not to one database.")
 
 
-def check_box(check):
-    with st.container(border=True):
-        st.markdown(f"{ICON[check.status]} **{ui.md(check.title)}: {ui.md(check.value)}**  \n"
-                    f"{ui.prose(check.detail)}")
-        if check.remedy:
-            st.markdown(f"**What to do:** {ui.prose(check.remedy)}")
-        if check.command:
-            st.code(check.command, language="bash", wrap_lines=True)
-        if check.page and ui.page_exists(check.page):
-            st.page_link(check.page, label=f"Open {check.page_label}", icon=":material/arrow_forward:")
-
-
 def all_databases(ctx):
     """One line per configured database: its worst health, size and last snapshot, a link."""
     rows = ui.cached(databases.summaries, ctx.choices, sources=(*ctx.choices, ui.MONITOR))
@@ -95,7 +83,6 @@ def all_databases(ctx):
         st.markdown("**All databases**")
         for row in rows:
             line = st.columns([3, 2, 2, 3])
-            icon = ICON.get(row["worst_health"], ":grey[:material/help:]")
             current = " (shown)" if row["name"] == ctx.location.name else ""
             line[0].page_link("app.py", label=f"{ui.md(row['title'])}{current}",
                               query_params={"db": row["name"]}, icon=":material/database:")
@@ -104,46 +91,63 @@ def all_databases(ctx):
                 line[2].caption(ui.prose(row["error"] or ""))
                 continue
             counts = row["health_counts"] or {}
-            line[1].markdown(f"{icon} {ui.md(counts.get('red', 0))} red, "
-                             f"{ui.md(counts.get('amber', 0))} amber")
+            line[1].markdown(f"{status_line.word_badge(health_report.status_word(row['worst_health']))}"
+                             f" {ui.md(counts.get('red', 0))} CRITICAL, "
+                             f"{ui.md(counts.get('amber', 0))} WARNING")
             line[2].markdown(ui.human_bytes(row["size_bytes"]))
             line[3].caption(f"last snapshot {ui.md(row['last_snapshot'][:16].replace('T', ' '))} UTC"
                             if row["last_snapshot"] else "no snapshot yet (`python -m r2w_db watch`)")
 
 
-def health_checks(ctx):
+def checks_of(ctx):
+    """(the health checks, None), or ([], why they could not run: the status is UNKNOWN)."""
     thresholds, problems = health.load_thresholds(ui.health_overrides()
                                                   | dict(ctx.location.health or {}))
-    last_runs = health.last_maintenance(ctx.db)
-    checks = ui.cached(health.run_checks, ctx.db, thresholds, last_runs)
-    failing = [c for c in checks if c.status != health.OK]
-    failing.sort(key=lambda c: health.SEVERITY[c.status])
-    passing = [c for c in checks if c.status == health.OK]
-    st.subheader("Health checks")
     for problem in problems:
         st.warning(f"Health threshold ignored: {ui.prose(problem)}", icon=":material/settings:")
-    errors = sum(c.status == health.ERROR for c in checks)
-    if not failing:
-        st.success(f"All {len(checks)} checks pass.", icon=":material/check_circle:")
-    else:
-        st.markdown(f"**{len(failing)} of {len(checks)} checks need attention**"
-                    + (f" ({errors} red)" if errors else "") + ", most urgent first.")
-    columns = st.columns(2)
-    for i, check in enumerate(failing):
-        with columns[i % 2]:
-            check_box(check)
-    if passing:
-        with st.expander(f"Passing checks ({len(passing)})", expanded=not failing):
-            for check in passing:
-                st.markdown(f"{ICON[check.status]} **{ui.md(check.title)}: {ui.md(check.value)}** · "
-                            f"{ui.prose(check.detail)}")
+    try:
+        last_runs = health.last_maintenance(ctx.db)
+        return ui.cached(health.run_checks, ctx.db, thresholds, last_runs), None
+    except r2w_errors.R2WError as exc:
+        return [], r2w_errors.one_line(exc)
+
+
+def monitor_facts(ctx, read, empty):
+    """What the monitor database says (the watcher, alerts, silences), or `empty` when it
+    cannot be read: the Overview never fails for them."""
+    try:
+        return read()
+    except (r2w_errors.R2WError, OSError):
+        return empty
+
+
+def embedded_note(checks, problem):
+    """Embedded: one line, only when something needs attention."""
+    word = status_line.worst_word(checks, problem)
+    if word != "OK":
+        st.markdown(f"{status_line.word_badge(word)} · "
+                    + (status_line.counts_text(checks) if checks else ui.prose(problem)))
 
 
 def body(ctx):
+    checks, problem = checks_of(ctx)
+    if ui.embedded():   # someone else's tool: the figures, and a line when something is wrong
+        embedded_note(checks, problem)
+        headline(ctx)
+        return
+    now = ctx.window.now
+    user, role = ui.current_user()
+    refusal = ui.maintenance_refusal(role)
+    watcher = monitor_facts(ctx, lambda: alerting.watcher(ctx.db, now), alerting.NOT_SEEN)
+    alerts = monitor_facts(ctx, lambda: alerting.alerts(ctx.db, now), alerting.UNREADABLE)
+    silenced = monitor_facts(ctx, lambda: silences.SilenceStore().active(ctx.db, now), {})
+    status_line.show(checks, watcher, alerts, problem)
+    maintenance_dialog.run_pending(ctx.db, user, refusal)
+    check_rows.show(ctx, checks, silenced, user, role, refusal)
+    maintenance_dialog.dialog_if_asked(ctx, refusal)
     if len(ctx.choices) > 1:
         all_databases(ctx)
     headline(ctx)
-    health_checks(ctx)
 
 
 ui.run(ctx, body)

@@ -7,16 +7,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import ui
+from dashboard import maintenance_dialog, ui
 from dashboard.access import revoke_all_panel
 from r2w_db import errors
 from r2w_db.engine import timeutil
-from r2w_db.formatting import plural
 from r2w_db.maintenance import backups, registry, runner
 from r2w_db.monitor.store import MonitorStore
 
 DOWNLOAD_LIMIT = 512 * 1024 ** 2   # larger backups are copied from the server, not the browser
-ORDER = ("sessions", "cache", "anonymous", "backup", "checkpoint", "analyze", "vacuum", "integrity")
+ORDER = ("sessions", "cache", "anonymous", "stuck", "backup", "checkpoint", "analyze", "vacuum", "integrity")
 LOG_COLUMNS = ["started_at", "task", "outcome", "user", "rows", "previewed", "bytes_reclaimed",
                "seconds", "backup", "error", "parameters", "finished_at"]
 
@@ -25,40 +24,20 @@ user_name, role = ui.current_user()
 is_admin = role == "admin"
 refusal = ui.maintenance_refusal(role)   # read-only, or not an admin: no task starts
 state = st.session_state
-state.setdefault("maint_results", {})
-# the one database every task touches, named once: its name and path, or its path alone
-TARGET = (ui.code(ctx.location.display) if ctx.location.title == ctx.location.display
-          else f"**{ui.md(ctx.location.title)}** ({ui.code(ctx.location.display)})")
+TARGET = maintenance_dialog.target(ctx.location)   # the one database every task touches
 
 
 # ------------------------------------------------------------------ callbacks (on_click)
 
 def _ask(name):
     """Run button: open the confirmation dialog for this task with the card's settings."""
-    state["maint_confirm"] = {"task": name, "days": state.get(f"maint_days_{name}"),
-                              "quick": bool(state.get(f"maint_quick_{name}", False))}
-
-
-def _confirm():
-    request = dict(state.get("maint_confirm") or {})
-    if request:
-        request["backup_first"] = bool(state.get("maint_backup_first", True))
-        state["maint_todo"] = request
-    state["maint_confirm"] = None
-
-
-def _cancel():
-    state["maint_confirm"] = None
+    maintenance_dialog.ask(ctx.db, name, days=state.get(f"maint_days_{name}"),
+                           quick=state.get(f"maint_quick_{name}", False),
+                           minutes=state.get(f"maint_minutes_{name}"))
 
 
 def _verify_all():
     state["maint_verify"] = True
-
-
-def _allowed(task):
-    if refusal:
-        return False, refusal
-    return True, None
 
 
 # ---------------------------------------------------------------------- formatting
@@ -69,30 +48,6 @@ def _when(iso_text):
         return iso_text or "–"
     age = (timeutil.utcnow() - moment).total_seconds()
     return f"{moment:%Y-%m-%d %H:%M} UTC ({ui.human_age(max(age, 0))} ago)"
-
-
-def _result_line(result):
-    parts = [ui.prose(result["message"])]
-    if result.get("rows") is not None:
-        parts.append(f"{result['rows']:,} rows")
-    if result.get("bytes_reclaimed"):
-        parts.append(f"{ui.human_bytes(result['bytes_reclaimed'])} reclaimed")
-    parts.append(f"{result['seconds']:.1f} s")
-    if result.get("backup"):
-        parts.append(f"backup: {ui.code(result['backup'])}")
-    return " · ".join(parts)
-
-
-def _show_result(result, where=st):
-    text = f"**{registry.TASKS[result['task']].title}** — {_result_line(result)}"
-    if result["outcome"] == "ok":
-        where.success(text, icon=":material/check_circle:")
-    elif result["outcome"] == "cancelled":
-        where.warning(f"Cancelled: {text}", icon=":material/cancel:")
-    elif result["outcome"] == "refused":
-        where.warning(f"Refused: {text}", icon=":material/block:")
-    else:
-        where.error(f"Failed: {text}", icon=":material/error:")
 
 
 def _last_run_line(entry):
@@ -109,91 +64,11 @@ def _last_run_line(entry):
     return text
 
 
-# ---------------------------------------------------------------------- the work
-
-def _run_pending():
-    """A confirmed task: run it here with a status box and a progress bar; keep the result."""
-    request = state.pop("maint_todo", None)
-    if not request:
-        return
-    task = registry.get_task(request["task"])
-    allowed, reason = _allowed(task)
-    if not allowed:
-        st.error(reason, icon=":material/block:")
-        return
-    with st.status(f"Running: {task.title} …", expanded=True) as status:
-        st.caption("Leaving the page or clicking elsewhere stops the run between two batches "
-                   "(what is done stays done; the log says cancelled).")
-        bar = st.progress(0.0, text="starting")
-        last = {"fraction": 0.0}
-
-        def progress(fraction, message):
-            if fraction is not None:
-                last["fraction"] = max(0.0, min(1.0, float(fraction)))
-            bar.progress(last["fraction"], text=ui.prose(message))
-
-        try:
-            result = runner.run(
-                ctx.db, task.name, days=request.get("days"), quick=request.get("quick", False),
-                user=user_name, backup_first=task.destructive and request.get("backup_first", False),
-                progress=progress).as_dict()
-        except registry.MaintenanceError as exc:
-            result = exc.result.as_dict() if exc.result is not None else {
-                "task": task.name, "outcome": "failed", "message": str(exc), "seconds": 0.0}
-        except errors.R2WError as exc:
-            result = {"task": task.name, "outcome": "failed", "message": str(exc), "seconds": 0.0}
-        ok = result["outcome"] == "ok"
-        bar.progress(1.0 if ok else last["fraction"], text=ui.prose(result["message"]))
-        status.update(label=f"{task.title}: {ui.md(result['outcome'])}", expanded=not ok,
-                      state="complete" if ok else "error")
-    keep = {k: result.get(k) for k in ("task", "outcome", "message", "rows", "bytes_reclaimed",
-                                       "seconds", "backup", "error")}
-    state["maint_results"][task.name] = keep
-
-
-@st.dialog("Confirm maintenance", width="large")
-def _confirm_dialog():
-    request = state.get("maint_confirm")
-    if not request or state.get("maint_todo"):
-        st.rerun()  # confirmed or cancelled: close the dialog with a full rerun
-    task = registry.get_task(request["task"])
-    st.markdown(f"### {task.title}")
-    st.markdown(f":material/database: Database: {TARGET}")
-    try:
-        pv = registry.preview(ctx.db, task.name, days=request.get("days"),
-                                 quick=request.get("quick", False))
-    except errors.R2WError as exc:
-        st.error(ui.prose(exc), icon=":material/error:")
-        st.button("Close", key="maint_dialog_cancel", on_click=_cancel)
-        return
-    st.markdown(f"**What will happen:** {ui.prose(pv.message)}.")
-    if task.name == "sessions":
-        users = plural(pv.details.get("users", 0), "distinct user")
-        st.warning(f"This signs **{users}** out: the application never expires sessions "
-                   "itself, so deleting a session ends that sign-in.", icon=":material/logout:")
-    if task.name == "vacuum":
-        st.warning("VACUUM locks the database for writers while it runs: the application's "
-                   "writes wait (and may time out) until it ends. Prefer a quiet hour.",
-                   icon=":material/lock:")
-    if pv.refusal:
-        st.warning(f"It will be refused: {ui.prose(pv.refusal)}", icon=":material/block:")
-    if task.destructive:
-        st.markdown("Deletes run in short batches (a few ms each, with pauses), so the "
-                    "application keeps writing; a run stopped midway keeps what it finished.")
-        st.checkbox(f"Back up first (verified online backup into {ui.code(backups.default_dest(db=ctx.db))})",
-                    value=True, key="maint_backup_first")
-    allowed, reason = _allowed(task)
-    left, right = st.columns(2)
-    left.button("Confirm", key="maint_dialog_confirm", type="primary", on_click=_confirm,
-                disabled=not allowed, help=reason, width="stretch")
-    right.button("Cancel", key="maint_dialog_cancel", on_click=_cancel, width="stretch")
-
-
 # ---------------------------------------------------------------------- the page
 
 def _card(name, last):
     task = registry.task_for(ctx.db, name)   # described as it runs on this backend
-    allowed, reason = _allowed(task)
+    reason = refusal
     with st.container(border=True):
         badge = (":red-badge[:material/delete: changes data]" if task.destructive
                  else ":green-badge[:material/visibility: safe]")
@@ -206,25 +81,32 @@ def _card(name, last):
             days = int(st.number_input(task.days_label or "Days", min_value=1, max_value=3650,
                                        value=int(task.default_days), step=1,
                                        key=f"maint_days_{name}"))
+        minutes = None
+        if task.default_minutes is not None:
+            minutes = int(st.number_input(task.minutes_label or "Minutes", min_value=1,
+                                          max_value=525600, value=int(task.default_minutes),
+                                          step=1, key=f"maint_minutes_{name}"))
         if name == "integrity":
             quick = st.checkbox("Quick check (quick_check: faster, skips index contents)",
                                 key=f"maint_quick_{name}")
         applicable = True   # a task this database's engine has no use for (checkpoint on PostgreSQL)
+        idle = None         # why a run would change nothing now
         try:
             pv = ui.cached(registry.preview, ctx.db, name, days=days, quick=bool(quick),
-                           signed_out=False)
+                           minutes=minutes, signed_out=False)
             st.markdown(f"**Preview:** {ui.prose(pv.message)}.")
             if pv.refusal:
                 st.warning(ui.prose(pv.refusal), icon=":material/block:")
             applicable = (pv.details or {}).get("applicable", True)
+            idle = "Nothing to do: the preview finds nothing to change." if pv.nothing_to_do else None
         except errors.R2WError as exc:
             st.warning(f"Preview unavailable: {ui.prose(exc)}", icon=":material/warning:")
         st.markdown(_last_run_line(last))
-        if name in state["maint_results"]:
-            _show_result(state["maint_results"][name])
+        if maintenance_dialog.last_result(name):
+            maintenance_dialog.show_result(maintenance_dialog.last_result(name))
         st.button(f"Run {task.title.lower()} …", key=f"maint_run_{name}", on_click=_ask,
-                  args=(name,), disabled=not (allowed and applicable),
-                  help=reason or (None if applicable else ui.prose(pv.refusal)),
+                  args=(name,), disabled=bool(reason or not applicable or idle),
+                  help=reason or (None if applicable else ui.prose(pv.refusal)) or idle,
                   type="primary" if task.destructive else "secondary",
                   icon=":material/play_arrow:")
         if reason:
@@ -308,14 +190,13 @@ def body():
                "logged below. Starting a task needs the admin role.")
     if refusal:
         st.warning(refusal, icon=":material/lock:")
-    _run_pending()
+    maintenance_dialog.run_pending(ctx.db, user_name, refusal)
     last_runs = runner.last_runs(ctx.db)
     columns = st.columns(2)
     for i, name in enumerate(ORDER):
         with columns[i % 2]:
             _card(name, last_runs.get(name))
-    if state.get("maint_confirm"):
-        _confirm_dialog()
+    maintenance_dialog.dialog_if_asked(ctx, refusal)
     _log_table()
     _backups_section()
     revoke_all_panel()
