@@ -4,6 +4,7 @@ whether the watcher that records all this is alive (the monitor database's snaps
 import itertools
 import shlex
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts
@@ -15,6 +16,7 @@ from r2w_db.formatting import signed_bytes
 from r2w_db.figures import forecast as fc
 from r2w_db.figures import history_page as hist
 from r2w_db.figures import uploads
+from r2w_db.monitor import silences
 
 ctx = ui.page("History", "📈")
 
@@ -248,6 +250,25 @@ def notifications(ctx):
                      "changes (R2W_ALERT_URLS or [alerts] urls).")
 
 
+def silence_log(ctx):
+    """The silences set, lifted, expired and ended by a recovery on this database (issue 20)."""
+    st.subheader("Silences")
+    log = ui.cached(silences.SilenceStore().log, ctx.db, sources=(ctx.db, ui.MONITOR))
+    frame = pd.DataFrame(log, columns=["at", "check", "event", "user", "reason", "until"])
+    for column in ("at", "until"):
+        frame[column] = frame[column].map(
+            lambda v: v[:16].replace("T", " ") if isinstance(v, str) else "")
+    ui.table(frame, "history_silences", column_config={
+        "at": st.column_config.TextColumn("When (UTC)"),
+        "check": st.column_config.TextColumn("Check"),
+        "event": st.column_config.TextColumn("Event"),
+        "user": st.column_config.TextColumn("Who"),
+        "reason": st.column_config.TextColumn("Reason"),
+        "until": st.column_config.TextColumn("Until (UTC)")},
+             message="No silence yet: an admin silences a failing check from its row on the "
+                     "Overview, or with `python -m r2w_db silence CHECK --for 1d --reason TEXT`.")
+
+
 def body(ctx):
     window = ctx.window
     # the true age: window.now is floored to the minute (a snapshot 28 s old read "0 s ago")
@@ -263,6 +284,7 @@ def body(ctx):
                 f"{ui.code(errors.command(ctx.location.display, 'watch'))} takes one every "
                 "5 minutes and records the daily roll-ups.", icon=":material/info:")
         notifications(ctx)
+        silence_log(ctx)
         return
     if window.start is not None:
         st.caption(f"Charts: {window.label.lower()}, since {window.start:%Y-%m-%d %H:%M} UTC. "
@@ -272,6 +294,7 @@ def body(ctx):
     tables(ctx, window.start, empty)
     levels(ctx, window.start, empty)
     notifications(ctx)
+    silence_log(ctx)
 
 
 ui.run(ctx, body)

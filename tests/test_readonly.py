@@ -83,7 +83,7 @@ def read_only(env, monkeypatch):
 def test_dashboard_disables_every_task_even_for_admins(read_only):
     at = signed_in(MAINTENANCE, "ada")
     runs = [b for b in at.button if (b.key or "").startswith("maint_run_")]
-    assert len(runs) == 8 and all(b.disabled and "read-only" in b.help for b in runs)
+    assert len(runs) == 9 and all(b.disabled and "read-only" in b.help for b in runs)
     assert "read-only" in texts(at).lower()
     at = app(MAINTENANCE).run()                 # no accounts: the local admin, still read-only
     assert at.button(key="maint_run_integrity").disabled
