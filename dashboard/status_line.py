@@ -88,4 +88,4 @@ def line(checks, watcher, alerts, problem=None):
 
 
 def show(checks, watcher, alerts, problem=None):
-    st.markdown(f"#### {line(checks, watcher, alerts, problem)}")
+    st.markdown(line(checks, watcher, alerts, problem))
