@@ -13,13 +13,19 @@ The cookie is read once, when a session starts (st.context.cookies is what the b
 when it connected); every run checks the token again (revoked, either limit passed, the
 account removed or changed: signed out).
 
+The policy itself (roles, the databases an account may open, read-only, the client's
+address) is plain functions in dashboard/access_policy.py; this module reads the session,
+the secrets and the request for it, and draws the sign-in forms.
+
 Pages use these through dashboard.ui (ui.gate, ui.current_user, ui.read_only, ...). No SQL here.
 """
 from pathlib import Path
 
 import streamlit as st
 
+from dashboard import access_policy as policy
 from dashboard import signin_cookie
+from dashboard.access_policy import OPEN_USER  # noqa: F401  (dashboard.ui re-exports it)
 from dashboard.safe_text import md, prose
 from r2w_db import config, errors
 from r2w_db.engine import timeutil
@@ -32,7 +38,6 @@ COOKIE_SET = "_r2w_cookie_set"      # (token, expires_at) to write into the brow
 COOKIE_CLEAR = "_r2w_cookie_clear"  # delete the browser's cookie next run
 REVOKE_CONFIRM = "_r2w_revoke_confirm"
 REVOKED = "_r2w_revoked"            # how many sign-ins revoke_all ended (shown on the form)
-OPEN_USER = "open: no team accounts"   # who acts on an open dashboard (the logs say so)
 OPEN_BANNER = ("No team accounts configured: anyone who can reach this server can run "
                "maintenance. See docs/security.md.")
 OPEN_BANNER_READ_ONLY = ("No team accounts configured: anyone who can reach this server sees "
@@ -111,34 +116,21 @@ def accounts_configured():
 
 
 def read_only():
-    """The read-only switch: R2W_READ_ONLY, else [monitor] read_only; on when unreadable."""
-    secrets, problem = _loaded()
-    if problem:
-        return True
-    try:
-        return config.read_only(secrets=secrets)
-    except errors.R2WError:  # a secrets file that does not parse: fail closed
-        return True
+    """The read-only switch (access_policy.read_only) of this dashboard's secrets."""
+    return policy.read_only(*_loaded())
 
 
 def client_address():
-    """The client's address for the sign-in throttle, or None (unknown: localhost, tests).
-    With `behind_proxy = true` under [monitor]: the last X-Forwarded-For entry, the address
-    the proxy saw (only safe when every request comes through that proxy)."""
+    """This request's client address for the sign-in throttle (access_policy.client)."""
     try:
         address = st.context.ip_address
     except Exception:  # outside a script run
         address = None
-    monitor = _secret("monitor")
-    if hasattr(monitor, "get") and monitor.get("behind_proxy") is True:
-        try:
-            forwarded = st.context.headers.get("X-Forwarded-For")
-        except Exception:
-            forwarded = None
-        hops = [hop.strip() for hop in forwarded.split(",")] if isinstance(forwarded, str) else []
-        if hops and hops[-1]:
-            address = hops[-1]
-    return address if isinstance(address, str) and address else None
+    try:
+        forwarded = st.context.headers.get("X-Forwarded-For")
+    except Exception:
+        forwarded = None
+    return policy.client(address, _secret("monitor"), forwarded)
 
 
 # ------------------------------------------------------------------ the gate
@@ -350,44 +342,24 @@ def _hours(delta):
 # ------------------------------------------------------------------ roles
 
 def current_user():
-    """(name, role) of whoever is looking: the signed-in team member; with no team accounts,
-    the dashboard runs open and everyone is an admin named OPEN_USER (never the OS user's
-    name, which says nothing about who is looking)."""
-    user = st.session_state.get(SESSION_USER)
-    if user:
-        return user["name"], user["role"]
-    if accounts_configured():
-        return None, None           # not signed in (only reachable past a failed gate)
-    return OPEN_USER, "admin"
+    """(name, role) of whoever is looking (access_policy.who)."""
+    return policy.who(st.session_state.get(SESSION_USER), accounts_configured())
 
 
 def who_line():
-    """Who is looking, in one line: 'Signed in as NAME (role)' or 'Open: no team accounts'."""
-    name, role = current_user()
-    if name == OPEN_USER and not accounts_configured():
-        return "Open: no team accounts (everyone who reaches this server is an admin)"
-    return f"Signed in as **{md(name or 'nobody')}** ({md(role or 'no role')})"
+    """Who is looking, in one line (access_policy.who_line)."""
+    return policy.who_line(*current_user(), accounts_configured())
 
 
 def allowed_databases(choices):
-    """The databases of `choices` the signed-in person may open: all of them with no team
-    accounts or no `databases = [...]` in their [team.NAME]; else only the listed names."""
+    """The databases of `choices` the signed-in person may open (access_policy.databases_for)."""
     name, _ = current_user()
-    account = team_accounts().get(name) if name else None
-    if account is None:
-        return list(choices)
-    return [c for c in choices if account.may_open(c.name)]
+    return policy.databases_for(team_accounts().get(name) if name else None, choices)
 
 
 def maintenance_refusal(role):
-    """Why this person may start no maintenance task now, or None."""
-    if read_only():
-        return ("The monitor is read-only (R2W_READ_ONLY or [monitor] read_only): no "
-                "maintenance runs from the dashboard, whatever the role.")
-    if role != "admin":
-        return (f"Maintenance needs the admin role (you are {md(role or 'not signed in')}): "
-                "viewers see every figure but start no task.")
-    return None
+    """Why this person may start no maintenance task now, or None (access_policy)."""
+    return policy.maintenance_refusal(role, read_only())
 
 
 def weak_hashes_warning():

@@ -144,7 +144,7 @@ def test_signed_in_survives_page_switches(env):
 def test_viewer_sees_the_figures_but_starts_no_task(env):
     at = signed_in(MAINTENANCE, "vic")
     runs = [b for b in at.button if (b.key or "").startswith("maint_run_")]
-    assert len(runs) == 8 and all(b.disabled for b in runs)
+    assert len(runs) == 9 and all(b.disabled for b in runs)   # the ninth: stuck (issue 20)
     assert all("admin role" in b.help for b in runs)
     assert "needs the admin role" in texts(at).lower()
     at = signed_in(OVERVIEW, "vic")
@@ -167,7 +167,8 @@ def test_admin_runs_a_task_and_the_log_names_them(env):
 
 def test_no_accounts_runs_open_with_a_banner(env):
     at = app(OVERVIEW).run()
-    assert figures(at) >= 10 and not at.text_input
+    # no sign-in form (issue 20: the rows' silence forms have the only text inputs)
+    assert figures(at) >= 10 and not [t for t in at.text_input if t.label in ("Username", "Password")]
     assert any("No team accounts configured" in w.value for w in at.sidebar.warning)
     at = app(MAINTENANCE).run()
     assert not at.button(key="maint_run_sessions").disabled
