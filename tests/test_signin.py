@@ -133,10 +133,12 @@ def test_signed_in_survives_page_switches(env):
     at = signed_in(OVERVIEW, "ada")
     labels = [link.proto.label for link in at.sidebar.get("page_link")]
     assert labels == ["Overview", "Cache hits", "Confidence", "Uploads", "Anonymous users",
-                          "History", "Query benchmarks", "Maintenance"]
+                          "History", "Space", "Query benchmarks", "Queries", "Maintenance"]
     at.switch_page(MAINTENANCE).run()
     assert not at.exception, at.exception
-    assert not at.button(key="maint_run_sessions").disabled
+    # integrity always has something to do (issue 20: a card whose preview finds nothing to
+    # do, as sessions once another test cleaned the shared demo, has its Run disabled)
+    assert not at.button(key="maint_run_integrity").disabled
 
 
 # ------------------------------------------------------------------ roles
@@ -171,7 +173,7 @@ def test_no_accounts_runs_open_with_a_banner(env):
     assert figures(at) >= 10 and not [t for t in at.text_input if t.label in ("Username", "Password")]
     assert any("No team accounts configured" in w.value for w in at.sidebar.warning)
     at = app(MAINTENANCE).run()
-    assert not at.button(key="maint_run_sessions").disabled
+    assert not at.button(key="maint_run_integrity").disabled   # see the test above
 
 
 def test_a_missing_secrets_file_is_no_accounts(monkeypatch):
