@@ -258,13 +258,10 @@ def silence_log(ctx):
     for column in ("at", "until"):
         frame[column] = frame[column].map(
             lambda v: v[:16].replace("T", " ") if isinstance(v, str) else "")
-    ui.table(frame, "history_silences", column_config={
-        "at": st.column_config.TextColumn("When (UTC)"),
-        "check": st.column_config.TextColumn("Check"),
-        "event": st.column_config.TextColumn("Event"),
-        "user": st.column_config.TextColumn("Who"),
-        "reason": st.column_config.TextColumn("Reason"),
-        "until": st.column_config.TextColumn("Until (UTC)")},
+    titles = {"at": "When (UTC)", "check": "Check", "event": "Event", "user": "Who",
+              "reason": "Reason", "until": "Until (UTC)"}
+    ui.table(frame, "history_silences",
+             column_config={k: st.column_config.TextColumn(v) for k, v in titles.items()},
              message="No silence yet: an admin silences a failing check from its row on the "
                      "Overview, or with `python -m r2w_db silence CHECK --for 1d --reason TEXT`.")
 
