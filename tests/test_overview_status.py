@@ -151,3 +151,20 @@ def test_the_demo_is_critical_with_its_counts(env):
     """Not injected: the demo's own checks (stuck jobs and stale data among them)."""
     line = status_line(overview())
     assert "**CRITICAL**" in line and " CRITICAL" in line.split("**CRITICAL**", 1)[1]
+
+
+def test_sparklines_from_the_daily_rollups_without_any_snapshot(env, demo_path, tmp_path):
+    """The headline's per-day sparklines come from the roll-ups as soon as the watcher has
+    recorded them, before any snapshot (issue 20)."""
+    import os
+
+    from r2w_db.figures import rollups
+    from r2w_db.monitor.history_store import HistoryStore
+
+    store = HistoryStore(os.environ["R2W_MONITOR_DB"])
+    rollups.roll_up(demo_path, store, NOW)
+    assert not store.snapshots(open_database(demo_path), limit=1)
+    at = overview()
+    shown = {m.label: list(m.proto.chart_data) for m in at.metric}
+    assert len(shown["Uploads"]) >= 2 and len(shown["New users"]) >= 2
+    assert not shown["Database size"], "a point-in-time figure waits for two snapshots"
