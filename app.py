@@ -3,6 +3,7 @@ import streamlit as st
 
 from dashboard import check_rows, maintenance_dialog, status_line, ui
 from r2w_db import errors as r2w_errors
+from r2w_db.engine import timeutil
 from r2w_db.figures import databases, health, health_report, history_page, windowed
 from r2w_db.monitor import silences
 from r2w_db.watch import alerting
@@ -91,8 +92,8 @@ def all_databases(ctx):
                 line[2].caption(ui.prose(row["error"] or ""))
                 continue
             counts = row["health_counts"] or {}
-            line[1].markdown(f"{status_line.word_badge(health_report.status_word(row['worst_health']))}"
-                             f" {ui.md(counts.get('red', 0))} CRITICAL, "
+            word = health_report.status_word(row["worst_health"])
+            line[1].markdown(f"{status_line.word_badge(word)} {ui.md(counts.get('red', 0))} CRITICAL, "
                              f"{ui.md(counts.get('amber', 0))} WARNING")
             line[2].markdown(ui.human_bytes(row["size_bytes"]))
             line[3].caption(f"last snapshot {ui.md(row['last_snapshot'][:16].replace('T', ' '))} UTC"
@@ -112,7 +113,7 @@ def checks_of(ctx):
         return [], r2w_errors.one_line(exc)
 
 
-def monitor_facts(ctx, read, empty):
+def monitor_facts(read, empty):
     """What the monitor database says (the watcher, alerts, silences), or `empty` when it
     cannot be read: the Overview never fails for them."""
     try:
@@ -135,12 +136,12 @@ def body(ctx):
         embedded_note(checks, problem)
         headline(ctx)
         return
-    now = ctx.window.now
+    now = timeutil.utcnow()   # the true ages (the window's now is floored to the minute)
     user, role = ui.current_user()
     refusal = ui.maintenance_refusal(role)
-    watcher = monitor_facts(ctx, lambda: alerting.watcher(ctx.db, now), alerting.NOT_SEEN)
-    alerts = monitor_facts(ctx, lambda: alerting.alerts(ctx.db, now), alerting.UNREADABLE)
-    silenced = monitor_facts(ctx, lambda: silences.SilenceStore().active(ctx.db, now), {})
+    watcher = monitor_facts(lambda: alerting.watcher(ctx.db, now), alerting.NOT_SEEN)
+    alerts = monitor_facts(lambda: alerting.alerts(ctx.db, now), alerting.UNREADABLE)
+    silenced = monitor_facts(lambda: silences.SilenceStore().active(ctx.db, now), {})
     status_line.show(checks, watcher, alerts, problem)
     maintenance_dialog.run_pending(ctx.db, user, refusal)
     check_rows.show(ctx, checks, silenced, user, role, refusal)
