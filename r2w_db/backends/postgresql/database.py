@@ -11,6 +11,14 @@ from r2w_db.backends.postgresql.connection import (CONNECT_TIMEOUT_S, READ_STATE
                                                    _psycopg, translated)
 from r2w_db.engine.locations import identity, is_pg_url, redact
 
+_writers_ended = {}   # url: writers of this process that ended (database_file.change_token)
+
+
+def writers_ended(url):
+    """How many writers of this process have ended on the database at `url`: a change token
+    kept for a moment is read anew after this process wrote."""
+    return _writers_ended.get(url, 0)
+
 
 class PgDatabase(DatabaseObject):
     """A PostgreSQL database named by a libpq URL."""
@@ -98,6 +106,7 @@ class PgDatabase(DatabaseObject):
             raise
         finally:
             conn.close()
+            _writers_ended[self.url] = _writers_ended.get(self.url, 0) + 1
 
     @contextmanager
     def transaction(self, before=None, **options):

@@ -10,13 +10,16 @@
   (pg_stat_user_tables: no ANALYZE and no autoanalyze), as None means "ANALYZE never ran".
 - rows: whether any of the four tables holds a row.
 
-change_token: the dashboard's cache keys hold it. It is the
-four tables' rows inserted, updated and deleted (pg_stat_user_tables): only writes move it
-(pg_stat_database.xact_commit would move with every read the application commits).
-PostgreSQL publishes a writer's counts when its transaction ends (a connection kept open by the
-application: within about 10 s), so a page shows a write within that, or the cache's TTL. The
-token is read at most once per TOKEN_REUSE_S per database and process: a page's dozen figures
-cost one statement, not a dozen connections.
+change_token: the dashboard's cache keys hold it. It is the cluster's current snapshot
+(pg_current_snapshot(): the oldest running transaction id, the next one, and those in progress),
+which moves the moment any transaction that wrote commits or rolls back, and never on a read (a
+reader is given no transaction id): a write shows on the next page run. It is the cluster's, not
+the database's: a write to another database of the same cluster moves it too (a cache miss,
+never a stale figure). The tables' tuple counters (pg_stat_user_tables) it replaces moved only
+when the writer published them, about 10 s after its commit on a connection the application
+keeps open. It costs one short read; it is read at most once per TOKEN_REUSE_S per database and
+process (a page's dozen figures cost one statement, not a dozen connections), and anew as soon
+as a writer of this process ended on that database.
 
 describe: schema version (read off the structure) and the size. application_id: None (SQLite's
 demo mark has no counterpart; a moved demo history is not marked).
@@ -28,9 +31,10 @@ from r2w_db import errors
 from r2w_db.engine import schema
 from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.backends.postgresql import stats as pg_stats
+from r2w_db.backends.postgresql.database import writers_ended
 from r2w_db.backends.postgresql.window_sql import read
 
-TOKEN_REUSE_S = 2.0
+TOKEN_REUSE_S = 1.0
 
 BLOCK_SIZE = "SELECT current_setting('block_size')::int"
 STATISTICS = """
@@ -40,10 +44,7 @@ ANALYSED = """
 SELECT count(*) FROM pg_stat_user_tables
 WHERE schemaname = current_schema() AND relname = ANY(%(tables)s)
   AND coalesce(last_analyze, last_autoanalyze) IS NOT NULL"""
-WRITES = """
-SELECT coalesce(sum(n_tup_ins), 0)::bigint, coalesce(sum(n_tup_upd), 0)::bigint,
-       coalesce(sum(n_tup_del), 0)::bigint, count(*)
-FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = ANY(%(tables)s)"""
+SNAPSHOT = "SELECT pg_current_snapshot()::text"
 ANY_ROWS = """
 SELECT EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM sessions)
     OR EXISTS (SELECT 1 FROM cv_uploads) OR EXISTS (SELECT 1 FROM cv_extraction_cache)"""
@@ -69,19 +70,20 @@ _tokens, _tokens_lock = {}, threading.Lock()
 
 
 def change_token(db):
-    """(inserted, updated, deleted, tables) of the four tables, or ("unreadable", why): never
+    """The cluster's current snapshot ('xmin:xmax:xip,...'), or ("unreadable", why): never
     raises (the figures themselves say what is wrong)."""
+    writers = writers_ended(db.url)
     with _tokens_lock:
-        at, token = _tokens.get(db.url, (None, None))
-    if at is not None and time.monotonic() - at < TOKEN_REUSE_S:
+        at, seen, token = _tokens.get(db.url, (None, None, None))
+    if at is not None and seen == writers and time.monotonic() - at < TOKEN_REUSE_S:
         return token
     try:
         with db.read() as conn:
-            token = tuple(conn.execute(WRITES, {"tables": list(schema.COLUMNS)}).fetchone())
+            token = conn.execute(SNAPSHOT).fetchone()[0]
     except errors.R2WError as exc:
         token = ("unreadable", str(exc))
     with _tokens_lock:
-        _tokens[db.url] = (time.monotonic(), token)
+        _tokens[db.url] = (time.monotonic(), writers, token)
     return token
 
 
