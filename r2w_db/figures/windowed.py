@@ -5,9 +5,12 @@ overview.headline). When the monitor database holds roll-ups of this database in
 window, closed days and hours come from them and only the open hour and the minutes at the
 window's edges are read live (rollup_window.days_of): a long window costs periods, not rows,
 and keeps what cleanups deleted. A closed period's figures are those recorded when it closed
-(an upload that finishes later keeps the status it had then). Otherwise, and on an engine whose
-backend declares the roll-up path unsupported, the live function answers. An all-time window holding timestamps SQLite cannot read is
-answered live too: roll-ups have no day for such a row, and the live totals count it.
+(an upload that finishes later keeps the status it had then). It is one path on every engine:
+the roll-ups of a PostgreSQL database are recorded and read as an SQLite file's are (the periods
+and their figures come from the engine's named queries, backends/<engine>/rollups.py).
+Otherwise the live function answers. An all-time window holding timestamps the engine cannot
+read (SQLite's unparseable text, PostgreSQL's NULL or infinite) is answered live too: roll-ups
+have no day for such a row, and the live totals count it.
 """
 import pandas as pd
 
@@ -16,14 +19,11 @@ from r2w_db.backends import open_database
 from r2w_db.figures import anonymous, cache_hits, confidence, overview, rollup_window, stats, uploads
 from r2w_db.figures.periods import Window, period_frame, read
 
-ROLLUP_WINDOWS = "windowed.rollups"   # the operation an engine may declare unsupported
 
 def usable(db, window: Window, store=None) -> bool:
     """Whether this window is answered from the roll-ups (never when the monitor database
     cannot be read: the pages then read live, and the History page says what is wrong)."""
     db = open_database(db)
-    if not db.backend.supports(ROLLUP_WINDOWS):
-        return False
     try:
         if not rollup_window.covered(db, window, store):
             return False

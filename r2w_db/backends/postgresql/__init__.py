@@ -31,9 +31,7 @@ BACKEND = Backend(
                                                    "the move reads an SQLite file"),
                                    "schema.user_version": "there is no user_version: the version "
                                                           "is read off the structure",
-                                   "stats.file_sizes": "a PostgreSQL database is not a file",
-                                   "windowed.rollups": "the pages read PostgreSQL live (the "
-                                                       "roll-ups answer windows on SQLite)"}),
+                                   "stats.file_sizes": "a PostgreSQL database is not a file"}),
     queries={"health": health, "rollups": rollups, "server_checks": server_checks,
              "snapshot": snapshot, "space": space, "statements": statements,
              "accounts": accounts, "batching": batching, "extractions": extractions,
