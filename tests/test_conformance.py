@@ -904,8 +904,9 @@ NOT_CASES = {
     # the engine's own by design
     "overview.file_sizes": "sizes in bytes (ENGINE_SPECIFIC)",
     "database_file.storage": "the storage's own figures (pages, free list, WAL vs relation sizes)",
-    "database_file.change_token": "a token of the storage (data_version vs xact counters): only "
-                                  "its changing is specified, tests/test_pg_pages.py",
+    "database_file.change_token": "a token of the storage (the file's mtime and size vs the cluster's "
+                                  "snapshot): only its changing is specified, "
+                                  "tests/test_pg_pages.py and tests/test_pg_change_token.py",
     "health.server_checks": "PostgreSQL's pg_stat_* checks: SQLite has no server",
     "health.statement_checks": "PostgreSQL's pg_stat_statements check: SQLite keeps no "
                                "statement statistics (tests/test_pg_queries.py)",
