@@ -7,9 +7,11 @@ tooltips.
 import altair as alt
 import pandas as pd
 
+from r2w_db.figures import history_page
+
 HEIGHT = 260
-SIZE_COLORS = {"database file": "#2563eb", "WAL": "#f59e0b", "free pages": "#7c3aed",
-               "free disk": "#16a34a"}
+SIZE_COLORS = {**dict.fromkeys(history_page.DATABASE_SIZE_LABELS, "#2563eb"), "WAL": "#f59e0b",
+               "free pages": "#7c3aed", "free disk": "#16a34a"}
 LEVEL_COLORS = {"cache entries": "#0891b2", "anonymous ids": "#1e3a8a"}
 OUTCOME_COLORS = {"ok": "#6b7280", "failed": "#dc2626", "refused": "#f59e0b",
                   "cancelled": "#9ca3af", "running": "#2563eb"}

@@ -65,8 +65,9 @@ def result_line(result):
     return " · ".join(parts)
 
 
-def show_result(result, where=st):
-    text = f"**{registry.TASKS[result['task']].title}** — {result_line(result)}"
+def show_result(result, title, where=st):
+    """A run's result under the task's title (as this database's engine titles it)."""
+    text = f"**{title}** — {result_line(result)}"
     if result["outcome"] == "ok":
         where.success(text, icon=":material/check_circle:")
     elif result["outcome"] == "cancelled":
@@ -89,7 +90,7 @@ def run_pending(db, user, refusal):
     st.session_state.pop(TODO, None)
     if not request:
         return
-    task = registry.get_task(request["task"])
+    task = registry.task_for(db, request["task"])
     if refusal:   # checked again: the role or the read-only switch may have changed
         st.error(refusal, icon=":material/block:")
         return
@@ -148,7 +149,7 @@ def _dialog(ctx, refusal):
     request = _request(CONFIRM, ctx.db)
     if not request or state.get(TODO):
         st.rerun()  # confirmed or cancelled: close the dialog with a full rerun
-    task = registry.get_task(request["task"])
+    task = registry.task_for(ctx.db, request["task"])
     st.markdown(f"### {task.title}")
     st.markdown(f":material/database: Database: {target(ctx.location)}")
     try:

@@ -103,7 +103,7 @@ def _card(name, last):
             st.warning(f"Preview unavailable: {ui.prose(exc)}", icon=":material/warning:")
         st.markdown(_last_run_line(last))
         if maintenance_dialog.last_result(name):
-            maintenance_dialog.show_result(maintenance_dialog.last_result(name))
+            maintenance_dialog.show_result(maintenance_dialog.last_result(name), task.title)
         st.button(f"Run {task.title.lower()} …", key=f"maint_run_{name}", on_click=_ask,
                   args=(name,), disabled=bool(reason or not applicable or idle),
                   help=reason or (None if applicable else ui.prose(pv.refusal)) or idle,

@@ -124,7 +124,7 @@ def _print_result(args, result):
 
 def cmd_maintain(args):
     db = database(args)
-    task = registry.get_task(args.task)
+    task = registry.task_for(db, args.task)
     if args.days is not None and task.default_days is None:
         raise errors.InvalidValue(f"maintain {task.name} takes no --days")
     if args.minutes is not None and task.default_minutes is None:

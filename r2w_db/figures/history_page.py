@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pandas as pd
 
-from r2w_db.backends import open_database
+from r2w_db.backends import all_backends, open_database
 from r2w_db.engine import timeutil
 from r2w_db.figures import forecast as fc
 from r2w_db.figures import rollup_window
@@ -22,8 +22,10 @@ from r2w_db.monitor.history_store import HistoryStore, history_frame
 from r2w_db.monitor import lineage
 from r2w_db.monitor.store import MonitorStore
 
-SIZE_SERIES = {"file.size_bytes": "database file", "file.wal_bytes": "WAL",
+SIZE_SERIES = {"file.size_bytes": None, "file.wal_bytes": "WAL",   # None: the engine names it
                "file.free_bytes": "free pages", "disk.free_bytes": "free disk"}
+# file.size_bytes as each engine names it (an SQLite file; PostgreSQL's pg_database_size)
+DATABASE_SIZE_LABELS = tuple(backend.snapshot.SIZE_LABEL for backend in all_backends())
 LEVEL_SERIES = {"stats.cache.cached_extractions": "cache entries",
                 "stats.users.anonymous": "anonymous ids"}
 SPARK_POINTS = 60          # at most this many points in a sparkline
@@ -76,21 +78,28 @@ def _long(frame, names, value):
     return long.reset_index(drop=True)
 
 
+def size_series(db):
+    """{metric: label} of the size series, the database's size named by its engine."""
+    return {metric: label or open_database(db).backend.snapshot.SIZE_LABEL
+            for metric, label in SIZE_SERIES.items()}
+
+
 def sizes(db, since=None, monitor=None):
     """{"series": long DataFrame taken_at, grain, series, bytes; "growth": DataFrame series, now,
     per_day, per_week (None: the history is shorter than a day / a week)}."""
+    names = size_series(db)
     frame = _frame(db, since, list(SIZE_SERIES), monitor)
     # the growth looks a week back whatever the window (a 24-hour window holds no week)
     whole = frame if since is None else _frame(db, since - timedelta(days=8), list(SIZE_SERIES),
                                                monitor)
     rows = []
-    for metric, label in SIZE_SERIES.items():
+    for metric, label in names.items():
         if metric not in whole or whole[metric].dropna().empty:
             continue
         got = fc.growth_table(whole.rename(columns={metric: "bytes"}), "bytes")
         rows.append((label, float(whole[metric].dropna().iloc[-1]), got["per_day"],
                      got["per_week"]))
-    return {"series": _long(frame, SIZE_SERIES, "bytes"),
+    return {"series": _long(frame, names, "bytes"),
             "growth": pd.DataFrame(rows, columns=["series", "now", "per_day", "per_week"])}
 
 

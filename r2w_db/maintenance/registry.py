@@ -64,10 +64,12 @@ TASKS = {task.name: task for task in (
          "When the Stuck jobs check is red and the extraction worker has been looked at.",
          True, default_minutes=stuck_jobs.DEFAULT_MINUTES,
          minutes_label="Processing for more than (minutes)"),
-    # what these do, and when to run them, the engine says (task_for)
+    # what these do, and when to run them, the engine says (task_for), and how it titles the
+    # ones that do different things on each (VACUUM compacts SQLite's file, reclaims PostgreSQL's
+    # dead tuples)
     Task("analyze", "Refresh query statistics", "", "", False),
     Task("checkpoint", "WAL checkpoint", "", "", False),
-    Task("vacuum", "VACUUM (compact the file)", "", "", True),
+    Task("vacuum", "VACUUM", "", "", True),
     Task("integrity", "Integrity check", "", "", False),
     Task("backup", "Backup", "", "", False),
 )}
@@ -139,9 +141,13 @@ def get_task(name) -> Task:
 
 
 def task_for(db, name) -> Task:
-    """The task as it runs on this database's engine (what it does, when to run it)."""
+    """The task as it runs on this database's engine (its title there, what it does, when to
+    run it)."""
     db = open_database(db)
     task = get_task(name)
+    title = db.backend.tasks.title(task.name)
+    if title is not None:
+        task = replace(task, title=title)
     described = db.backend.tasks.description(task.name)
     if described is None:
         return task
@@ -233,7 +239,7 @@ def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT
     """What a run would do now. Only reads; never writes the database or the log.
     `signed_out`: see cleanup_preview; `minutes` (stuck) and `now`: see stuck_preview."""
     db = open_database(db)
-    task = get_task(task)
+    task = task_for(db, task)
     days = check_days(task, days)
     minutes = check_minutes(task, minutes)
     name = task.name

@@ -6,7 +6,8 @@ backup of this database, else force) and calls `restore` and `message` here:
 2. It is restored (pg_restore --single-transaction --exit-on-error, owners and grants as
    dumped) into a new database `<name>_restore_<stamp>` created from template0 with the
    target's owner, encoding and locale; the target's own database-level grants (CONNECT ...)
-   are copied onto it. Its row counts must equal the archive's, and it must hold the
+   and settings (ALTER DATABASE ... SET, ALTER ROLE ... IN DATABASE ... SET: pg_db_role_setting,
+   which pg_dump leaves out) are copied onto it. Its row counts must equal the archive's, and it must hold the
    documented schema (an older state needs force, then migrate). Any failure drops it; the
    target is untouched.
 3. Swapped in only when asked (`swap`, the command line's --yes): refused while any other
@@ -32,6 +33,16 @@ WHERE d.datname = %s"""
 
 
 PRIVILEGES = ("CONNECT", "CREATE", "TEMPORARY")   # of a database
+# the database's settings, for all roles ('' here) and per role: 'name=value' each
+SETTINGS_SQL = """
+SELECT coalesce(r.rolname, ''), s.setconfig
+FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+LEFT JOIN pg_roles r ON r.oid = s.setrole
+WHERE d.datname = %s ORDER BY 1"""
+# the settings whose stored value is a list of quoted names, given back one literal per name
+# (pg_dump's variable_is_guc_list_quote)
+LIST_SETTINGS = ("local_preload_libraries", "search_path", "session_preload_libraries",
+                 "shared_preload_libraries", "temp_tablespaces", "unix_socket_directories")
 
 
 def _sql_name(name):
@@ -70,6 +81,7 @@ def restore(db, source, *, folder, aside, monitor, force, warnings, progress, sw
         rows = pg_tools.table_counts(restored)
         warnings += _verify(restored, source, rows, expected, force)
         _copy_grants(restored, facts["name"], new)
+        _copy_settings(restored, facts["name"], new)
         if swap:
             report(0.9, f"swapping {new} in for {facts['name']}")
             previous = _swap(db, restored, facts["name"], new)
@@ -177,6 +189,59 @@ def _copy_grants(restored, target, new):
             grantee = sql.SQL("PUBLIC") if role == "PUBLIC" else identifier(role)
             conn.execute(sql.SQL("GRANT {} ON DATABASE {} TO {}").format(
                 sql.SQL(privilege), identifier(new), grantee))
+
+
+def _copy_settings(restored, target, new):
+    """The target's settings (pg_db_role_setting: for all roles and per role) onto the new
+    database: they belong to the database's oid, so a swap by renaming would leave them with
+    the previous database. One that cannot be set refuses the restore (the target untouched)."""
+    from psycopg import sql
+
+    with restored.write() as conn:
+        for role, config in conn.execute(SETTINGS_SQL, (target,)).fetchall():
+            where = (sql.SQL("DATABASE {}").format(identifier(new)) if not role else
+                     sql.SQL("ROLE {} IN DATABASE {}").format(identifier(role), identifier(new)))
+            for entry in config or ():
+                name, _, value = entry.partition("=")
+                try:
+                    conn.execute(sql.SQL("ALTER {} SET {} = {}").format(
+                        where, sql.Identifier(*name.split(".")), _setting_value(name, value)))
+                except errors.R2WError as exc:
+                    raise errors.RestoreRefused(
+                        f"the setting {entry!r}{f' of role {role}' if role else ''} could not be "
+                        f"copied onto the restored database ({exc}): restore as the database's "
+                        f"owner (a superuser for settings per role); {NOTHING}") from None
+
+
+def _setting_value(name, value):
+    """A stored setting's value as ALTER ... SET takes it back: one literal, or for a list of
+    quoted names (search_path ...) one literal per name."""
+    from psycopg import sql
+
+    if name.lower() not in LIST_SETTINGS:
+        return sql.Literal(value)
+    return sql.SQL(", ").join(sql.Literal(item) for item in _split_list(value))
+
+
+def _split_list(text):
+    """A stored list setting's names: comma-separated, each maybe in double quotes ("" inside
+    for a quote), whitespace outside quotes ignored, as the server's SplitGUCList reads them."""
+    items, current, quoted, i = [], [], False, 0
+    while i < len(text):
+        char = text[i]
+        if quoted and char == '"' and text[i + 1:i + 2] == '"':
+            current.append('"')
+            i += 1
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted and char == ",":
+            items.append("".join(current))
+            current = []
+        elif quoted or not char.isspace():
+            current.append(char)
+        i += 1
+    items.append("".join(current))
+    return items
 
 
 def _others(conn, name):

@@ -25,6 +25,8 @@ from r2w_db.backends.postgresql.connection import identifier
 from r2w_db.backends.postgresql.database import as_pg
 
 EXACT_ROWS_MAX = 1_000_000
+# what file.size_bytes measures, as the History page names it: more than the four tables
+SIZE_LABEL = "database size (pg_database_size, catalog included)"
 TABLES = """
 SELECT c.relname, c.reltuples, pg_table_size(c.oid), pg_indexes_size(c.oid),
        has_table_privilege(c.oid, 'SELECT')

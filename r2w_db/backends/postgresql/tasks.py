@@ -90,6 +90,15 @@ DESCRIPTIONS = {
 }
 
 
+TITLES = {"vacuum": "VACUUM (reclaim dead tuples)"}
+
+
+def title(name):
+    """A task's title where PostgreSQL names it by what it does there (its VACUUM compacts no
+    file: dead row versions become reusable space); None: the registry's."""
+    return TITLES.get(name)
+
+
 def description(name):
     """(what it does, when to run it) of a task as it runs on PostgreSQL; None: the registry's."""
     return DESCRIPTIONS.get(name)

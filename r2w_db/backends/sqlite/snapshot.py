@@ -10,6 +10,8 @@ import shutil
 from r2w_db.backends.sqlite import space, stats
 from r2w_db.backends.sqlite.database import as_database
 
+SIZE_LABEL = "database file"   # what file.size_bytes measures, as the History page names it
+
 
 def sizes(db, exact=None):
     """{"tables": {table: {"rows", "bytes", "index_bytes"}}, "indexes": {index: {"table",

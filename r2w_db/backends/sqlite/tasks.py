@@ -36,6 +36,14 @@ DESCRIPTIONS = {
 }
 
 
+TITLES = {"vacuum": "VACUUM (compact the file)"}
+
+
+def title(name):
+    """A task's title where SQLite names it by what it does there; None: the registry's."""
+    return TITLES.get(name)
+
+
 def description(name):
     """(what it does, when to run it) of a task as it runs on SQLite; None: the registry's."""
     return DESCRIPTIONS.get(name)
