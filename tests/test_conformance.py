@@ -203,7 +203,7 @@ def _windowed_cases():
         ("anonymous.share_by_period", anonymous.share_by_period),
         # the pages' entry points: without roll-ups in the monitor database (each test has its
         # own, empty) they answer live on both engines; test_windowed_from_rollups_* below
-        # compares SQLite's roll-up path with PostgreSQL's live answer
+        # compares their roll-up path on both with each other and with the live answers
         ("windowed.upload_status_counts", windowed.upload_status_counts),
         ("windowed.upload_by_period", windowed.upload_by_period),
         ("windowed.upload_file_types", windowed.upload_file_types),

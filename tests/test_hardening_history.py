@@ -320,8 +320,14 @@ def test_a_forward_jump_found_only_after_the_clock_passed_it(tmp_path):
     passed the periods it recorded: the data's clock shows they were recorded too early."""
     real = datetime(2026, 11, 24, 10, 20)
     db = build_clock_db(tmp_path / "app.db", real)
-    store = HistoryStore(tmp_path / "monitor.db")
+    forward_jump_found_later(db, add_uploads, HistoryStore(tmp_path / "monitor.db"), real)
+
+
+def forward_jump_found_later(db, add_uploads, store, real):
+    """The story of the test above on a database holding uploads up to `real`, written with
+    add_uploads(db, moments, start) (tests/test_pg_rollups.py tells it on PostgreSQL)."""
     rollups.roll_up(db, store, now=real + timedelta(hours=48))
+    assert store.provisional(db, "hour")
     # the 48 hours happened for real: 48 uploads, then the watcher runs again
     add_uploads(db, [real + timedelta(hours=h, minutes=10) for h in range(50)], start=3000)
     now = real + timedelta(hours=50, minutes=15)

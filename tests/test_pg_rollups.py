@@ -9,10 +9,10 @@ import pytest
 from r2w_db.backends import open_database
 from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.engine import timeutil
-from r2w_db.figures import rollups, uploads, windowed
-from r2w_db.figures.periods import Window
+from r2w_db.figures import rollups
 from r2w_db.monitor.history_store import HistoryStore
 
+from .test_hardening_history import forward_jump_found_later
 from .test_pg_pages import fresh_pages, run_page  # noqa: F401  (fresh_pages: a fixture)
 
 NOW = datetime(2026, 11, 24, 8, 15, 2, 123456)   # the moved demo's now
@@ -71,16 +71,6 @@ def add_uploads(db, moments, start=0):
              for i, m in enumerate(moments)])
 
 
-def assert_pages_equal_live(db, store, now):
-    for key in ("24h", "7d", "30d"):
-        window = Window.of(key, now=now)
-        assert windowed.usable(db, window, store), key
-        live = uploads.status_counts(db, window)["uploads"].tolist()
-        assert windowed.upload_status_counts(db, window, store)["uploads"].tolist() == live, key
-        assert (windowed.upload_by_period(db, window, store)["uploads"].tolist()
-                == uploads.by_period(db, window)["uploads"].tolist()), key
-
-
 def test_periods_recorded_ahead_of_the_data_are_recomputed(pg_url, tmp_path):
     """The watcher ran with its clock 48 hours ahead, then again once the real time had passed
     those hours: PostgreSQL's data clock shows they were recorded too early, they are
@@ -89,13 +79,4 @@ def test_periods_recorded_ahead_of_the_data_are_recomputed(pg_url, tmp_path):
     db = open_database(pg_url)
     real = datetime(2026, 11, 24, 10, 20)
     add_uploads(db, [real - timedelta(minutes=30 * i) for i in range(1, 193)])
-    store = HistoryStore(tmp_path / "monitor.db")
-    rollups.roll_up(db, store, now=real + timedelta(hours=48))
-    assert store.provisional(db, "hour")
-    add_uploads(db, [real + timedelta(hours=h, minutes=10) for h in range(50)], start=1000)
-    now = real + timedelta(hours=50, minutes=15)
-    done = rollups.roll_up(db, store, now=now)
-    assert done["recomputed"] >= 48
-    assert_pages_equal_live(db, store, now)
-    again = rollups.roll_up(db, store, now=now + timedelta(minutes=5))
-    assert again["recomputed"] == 0     # settled
+    forward_jump_found_later(db, add_uploads, HistoryStore(tmp_path / "monitor.db"), real)

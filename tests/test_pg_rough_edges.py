@@ -13,18 +13,11 @@ from r2w_db.figures import history_page
 from r2w_db.maintenance import restore as pg_restore, runner
 from r2w_db.watch import cycle, settings as settings_mod
 
-from .test_pg_backup import databases, name_of
+from .test_pg_backup import databases, isolated, name_of  # noqa: F401  (isolated: autouse)
 from .test_pg_pages import fresh_pages, run_page  # noqa: F401  (fresh_pages: a fixture)
 
 NOW = datetime(2026, 11, 24, 8, 15, 2, 123456)
 PG_SIZE = "database size (pg_database_size, catalog included)"
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    monkeypatch.setenv("R2W_MONITOR_DB", str(tmp_path / "monitor.db"))
-    monkeypatch.setenv("R2W_BACKUP_DIR", str(tmp_path / "backups"))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
 
 
 @pytest.fixture
