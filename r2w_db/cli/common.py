@@ -1,4 +1,5 @@
 """What every group of commands shares: the database of --db, JSON output, warning lines."""
+import getpass
 import json
 import sys
 
@@ -22,3 +23,11 @@ def print_json(data):
 
 def warn(message):
     print(f"warning: {errors.one_line(message)}", file=sys.stderr)
+
+
+def os_user():
+    """Who runs the command: the OS login name ("cli" where there is none, as in containers)."""
+    try:
+        return getpass.getuser() or "cli"
+    except Exception:  # no login name (some containers)
+        return "cli"

@@ -251,6 +251,9 @@ def build_parser():
     from r2w_db.cli.queries_commands import register as register_queries
 
     register_queries(add)  # queries (pg_stat_statements)
+    from r2w_db.cli.silence_commands import register as register_silences
+
+    register_silences(add)  # silence, unsilence, silences
     from r2w_db.cli.bench_commands import add_parser as add_bench
 
     add_bench(sub, common)  # bench

@@ -6,12 +6,11 @@ printed on stdout even when the run failed or was refused.
 """
 import argparse
 import functools
-import getpass
 import sys
 from pathlib import Path
 
 from r2w_db import errors
-from r2w_db.cli.common import database, print_json
+from r2w_db.cli.common import database, os_user, print_json
 from r2w_db.formatting import human_age, human_bytes
 from r2w_db.maintenance import backups, registry, runner
 from r2w_db.monitor.store import MonitorStore
@@ -39,10 +38,7 @@ def _one_line_errors(command):
 
 
 def _user():
-    try:
-        return getpass.getuser() or "cli"
-    except Exception:  # no login name (some containers)
-        return "cli"
+    return os_user()
 
 
 def _progress_printer(enabled):

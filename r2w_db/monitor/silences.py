@@ -88,6 +88,14 @@ def valid_checks(database):
     return checks.keys_for(open_database(database).backend)
 
 
+def checked(database, check):
+    """`check` when it is a check of this database's engine; BadSilence listing them if not."""
+    known = valid_checks(database)
+    if check not in known:
+        raise BadSilence(f"unknown check {check!r}: one of {', '.join(known)}")
+    return check
+
+
 def _silence(row):
     return Silence(row["check_key"], row["database"], row["reason"], row["user"],
                    timeutil.parse(row["set_at"]), timeutil.parse(row["until"]))
@@ -151,9 +159,7 @@ class SilenceStore(MonitorPart):
         future or more than MAX_SILENCE ahead."""
         now = durations.naive_utc(now or timeutil.utcnow())
         db = open_database(database)
-        known = checks.keys_for(db.backend)
-        if check not in known:
-            raise BadSilence(f"unknown check {check!r}: one of {', '.join(known)}")
+        checked(db, check)
         reason = " ".join(str(reason or "").split())
         if not reason:
             raise BadSilence("a silence needs a reason (--reason): say why and who is on it")
@@ -182,9 +188,11 @@ class SilenceStore(MonitorPart):
         return Silence(check, db.key, reason, user, timeutil.parse(stamp), timeutil.parse(end))
 
     def lift(self, database, check, *, user, now=None) -> bool:
-        """Lift the silence of `check` on `database`; False when there was none."""
+        """Lift the silence of `check` on `database`; False when there was none (BadSilence
+        for a check the database does not have)."""
         now = durations.naive_utc(now or timeutil.utcnow())
         key = open_database(database).key
+        checked(database, check)
         with self.monitor.transaction(schema) as conn:
             _expire(conn, key, timeutil.iso(now))
             return end_in(conn, key, check, "lifted", now, user=str(user or "").strip() or None)
