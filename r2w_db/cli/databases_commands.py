@@ -18,7 +18,7 @@ def cmd_databases(args):
             print(f"{row['name']:<16} {row['location']}  unreachable: {row['error']}")
             continue
         print(f"{row['name']:<16} {row['location']}  schema v{row['schema_version']}, "
-              f"{human_bytes(row['size_bytes'])}, health {row['worst_health'] or 'unknown'}, "
+              f"{human_bytes(row['size_bytes'])}, health {row['status']}, "
               f"last snapshot {row['last_snapshot'] or 'never'}")
     return 0
 

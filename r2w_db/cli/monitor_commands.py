@@ -31,19 +31,22 @@ def _settings():
 
 
 def cmd_snapshot(args):
+    from r2w_db.figures import health_report
     from r2w_db.watch import cycle
 
     loaded = _settings()
     snap, stored = cycle.record_snapshot(database(args), loaded)
     if args.json:
-        print_json({"id": stored["id"], **{k: v for k, v in snap.items() if k != "metrics"},
+        print_json({"id": stored["id"], "number": stored["number"],
+                    **{k: v for k, v in snap.items() if k != "metrics"},
                      "metrics": snap["metrics"], "rollups": stored["rollups"],
                      "pruned": stored["pruned"]})
     else:
         report = snap["health"]
-        print(f"snapshot {stored['id']} of {snap['database']} at {snap['taken_at'][:19]} UTC "
+        counts = health_report.status_counts(report["checks"])
+        print(f"snapshot {stored['number']} of {snap['database']} at {snap['taken_at'][:19]} UTC "
               f"({snap['seconds']:.2f} s, table bytes: {snap['table_bytes']}): "
-              f"{report['status']}, {report['counts']['red']} red, {report['counts']['amber']} amber; "
+              f"{report['status']}, {counts['CRITICAL']} CRITICAL, {counts['WARNING']} WARNING; "
               f"{len(stored['rollups']['recorded'])} day(s) rolled up"
               + _unplaced(stored["rollups"]))
     if loaded.problem:
@@ -122,6 +125,7 @@ def cmd_health(args):
         db, metrics = None, None
     else:
         report, metrics = _health(db, loaded, args.prometheus)
+        report = health_report.silenced(db, report)
     report = health_report.with_problem(report, loaded.problem)
     if loaded.problem:
         print(f"error: {errors.one_line(loaded.problem)}", file=sys.stderr)
@@ -200,6 +204,7 @@ def _health_all(args, loaded):
     results = []
     for name, db, per_db in targets:
         report, metrics = _health(db, per_db(loaded), args.prometheus)
+        report = health_report.silenced(db, report)
         report = {**health_report.with_problem(report, loaded.problem), "name": name}
         if args.notify:
             sent = _notify(db, report, loaded.alerts)
@@ -257,9 +262,8 @@ def cmd_watch(args):
                                 "exit_code": result["health"]["exit_code"]}, default=str),
                   flush=True)
             return
-        sent = result["notify"] or {}
         line = (f"{result['as_of'][:19]} {health_report.first_line(result['health']).split(' | ')[0]}"
-                f"; notifications: {sent.get('sent', 0)} sent, {sent.get('failed', 0)} failed")
+                f"; {_notifications(result['notify'])}")
         if result["heartbeat"]:
             line += "; heartbeat " + ("ok" if result["heartbeat"][0] else f"failed: {result['heartbeat'][1]}")
         if result["errors"]:
@@ -274,6 +278,15 @@ def cmd_watch(args):
     if stop.signal is not None:
         print(f"watch: stopped by signal {stop.signal} after {cycles} cycle(s)", file=sys.stderr)
     return 0 if last is None or last["ok"] or not args.once else 1
+
+
+def _notifications(sent):
+    """What a cycle's notifications came to, never suggesting alerts are set up when not."""
+    if sent is None:
+        return "notifications off (--no-notify)"
+    if not sent.get("configured", True):
+        return "no alert destination configured"
+    return f"notifications: {sent['sent']} sent, {sent['failed']} failed"
 
 
 def _watch_all(args, targets, every):

@@ -18,18 +18,21 @@ def thresholds_for(location, environ=None):
 
 def summary(location, now=None, history=None):
     """{name, title, location (redacted), reachable, error, schema_version, size_bytes,
-    worst_health, health_counts, last_snapshot} of one database."""
+    status (OK, WARNING, CRITICAL, UNKNOWN: the command line's words), worst_health (the worst
+    check's level), health_counts, last_snapshot} of one database."""
     now = now or timeutil.utcnow()
     db = open_database(location)
     row = {"name": location.name, "title": location.title, "location": location.display,
            "reachable": False, "error": None, "schema_version": None, "size_bytes": None,
-           "worst_health": None, "health_counts": None, "last_snapshot": None}
+           "status": health_report.status_word(None), "worst_health": None,
+           "health_counts": None, "last_snapshot": None}
     try:
         row["schema_version"] = migrations.schema_version(db)
         row["size_bytes"] = storage(db)["size_bytes"]
         row["reachable"] = True
         thresholds, _ = thresholds_for(location)
         report = health_report.evaluate(db, thresholds, now=now)
+        row["status"] = report["status"]
         row["worst_health"] = report["worst"]
         row["health_counts"] = report["counts"]
         row["error"] = report["error"]

@@ -138,6 +138,16 @@ class HistoryStore(MonitorPart):
                 " VALUES (?, ?, 'raw', ?, ?)",
                 (open_database(database).key, taken_at, seconds, _pack(metrics))).lastrowid
 
+    def count_snapshots(self, database):
+        """How many snapshots of this database (and of no other) the monitor keeps."""
+        if not self.path.exists():
+            return 0
+        with self.monitor.db.read() as conn:
+            if not self._readable(conn, "snapshots"):
+                return 0
+            return conn.execute("SELECT count(*) FROM snapshots WHERE database = ?",
+                                (open_database(database).key,)).fetchone()[0]
+
     def snapshots(self, database, since=None, until=None, limit=None):
         """[{"id", "taken_at", "grain", "seconds", "metrics"}] oldest first ([] when none).
         `since`/`until`: datetimes (since <= taken_at < until)."""

@@ -22,8 +22,8 @@ from r2w_db.watch import notify as notify_mod, prometheus, settings as settings_
 def record_snapshot(db, settings, history=None, now=None):
     """Take a snapshot, store it, apply the retention, record pending roll-ups and capture the
     statements' deltas (figures/queries.py; None where the engine keeps no statistics).
-    Returns (snapshot, {"id", "pruned", "rollups", "statements"}); raises what reading the
-    database raises."""
+    Returns (snapshot, {"id", "number" (this database's snapshots kept, this one included),
+    "pruned", "rollups", "statements"}); raises what reading the database raises."""
     db = open_database(db)
     history = history if isinstance(history, HistoryStore) else HistoryStore(history)
     now = now or timeutil.utcnow()
@@ -35,7 +35,8 @@ def record_snapshot(db, settings, history=None, now=None):
     pruned = history.prune(db, settings.retention, now)
     done = rollups.roll_up(db, history, now)
     captured = queries.capture(db, history.monitor, now, settings.retention.raw_days)
-    return snap, {"id": snap_id, "pruned": pruned, "rollups": done, "statements": captured}
+    return snap, {"id": snap_id, "number": history.count_snapshots(db), "pruned": pruned,
+                  "rollups": done, "statements": captured}
 
 
 def run_cycle(db, settings=None, monitor=None, now=None, notify=True, prometheus_file=None,
@@ -58,6 +59,7 @@ def run_cycle(db, settings=None, monitor=None, now=None, notify=True, prometheus
         # own status is still judged, never made better (or UNKNOWN) by a side failure.
         report = _judged_anyway(db, settings, now, exc)
         result["errors"].append(errors.one_line(exc))
+    report = health_report.silenced(db, report, history.monitor, now)
     result["health"] = report
     result["metrics"] = snap["metrics"] if snap else None
     if settings.problem:

@@ -28,7 +28,8 @@ from r2w_db.figures import health, health_report
 from r2w_db.monitor.alert_store import AlertStore
 
 ORDER = {health.OK: 0, health.WARN: 1, health.ERROR: 2}
-WORDS = {"first": "not green", "worse": "worse", "recovered": "recovered", "reminder": "still red"}
+WORDS = {"first": "not OK", "worse": "worse", "recovered": "recovered",
+         "reminder": "still CRITICAL"}
 DATABASE_CHECK = "database"
 USER_AGENT = "r2w-monitor"
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -129,20 +130,24 @@ def _float(value):
 
 
 def message(report, changes, now):
-    """The JSON sent: text (Slack-compatible), status, database, checks, as_of."""
-    colour = health_report.COLOUR
+    """The JSON sent: text (Slack-compatible), status, database, checks, as_of. Statuses in the
+    command line's words (OK, WARNING, CRITICAL); `colour` stays for the receivers reading it."""
+    word = health_report.status_word
     lines = [f"R2W {report['status']} on {report['database']}"]
     for c in changes:
-        was = f"{colour[c['previous']]} → " if c.get("previous") else ""
-        line = f"• {c['title']}: {was}{colour[c['status']]} ({c['value']}), {WORDS[c['change']]}"
+        was = f"{word(c['previous'])} → " if c.get("previous") else ""
+        line = f"• {c['title']}: {was}{word(c['status'])} ({c['value']}), {WORDS[c['change']]}"
+        if c.get("silenced"):
+            line += f"; its silence ends {health_report.silenced_note(c['silenced'])}"
         if c.get("remedy"):
             line += f". {c['remedy']}"
         lines.append(line)
     checks = [{"key": c["key"], "title": c["title"], "status": c["status"],
-               "colour": colour[c["status"]], "previous": c.get("previous"),
-               "change": c["change"], "number": c.get("number"), "value": c["value"],
-               "detail": c.get("detail", ""), "remedy": c.get("remedy", ""),
-               "command": c.get("command", "")} for c in changes]
+               "status_word": word(c["status"]), "colour": health_report.COLOUR[c["status"]],
+               "previous": c.get("previous"), "change": c["change"], "number": c.get("number"),
+               "value": c["value"], "detail": c.get("detail", ""), "remedy": c.get("remedy", ""),
+               "command": c.get("command", ""), "silenced": c.get("silenced")}
+              for c in changes]
     return {"text": "\n".join(lines), "status": report["status"], "database": report["database"],
             "checks": checks, "as_of": timeutil.iso(now)}
 
@@ -374,14 +379,15 @@ def deliver(claimed, urls, timeout):
 
 def notify(db, report, alerts, store=None, now=None):
     """Send what changed (and retry what failed before). Returns {"sent", "failed", "changes"
-    (the checks in the new message), "problem"}; problem: why nothing could be addressed."""
+    (the checks in the new message), "problem"}; problem: why nothing could be addressed;
+    "configured": False when no destination is set up (nothing is sent or recorded)."""
     store = store if isinstance(store, AlertStore) else AlertStore(store)
     now = now or timeutil.utcnow()
     if alerts.problem:
         store.log_problem(db, alerts.problem, now)
         return {"sent": 0, "failed": 1, "changes": [], "problem": alerts.problem}
     if not alerts.urls:
-        return {"sent": 0, "failed": 0, "changes": [], "problem":
+        return {"sent": 0, "failed": 0, "changes": [], "configured": False, "problem":
                 "no alert destinations: set R2W_ALERT_URLS or urls under [alerts] in the secrets"}
     urls = {destination_id(u): u for u in alerts.urls}
     claimed = store.claim(db, decider(report, alerts.repeat_hours, now),

@@ -1,8 +1,11 @@
 """The health checks and headline figures in node_exporter's textfile format, written atomically
 (a temporary file in the same folder, then os.replace), with the Prometheus client library.
 
-Every series is labelled `database` (its absolute path). Check statuses: 0 green, 1 amber, 2 red;
-r2w_health_status follows the exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+Every series is labelled `database` (its absolute path). Check statuses: 0 OK, 1 WARNING,
+2 CRITICAL; r2w_health_status follows the exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN), and
+r2w_health_status_info and r2w_health_check_info carry the same statuses as a `status` label in
+the command line's words. A silenced check keeps its status and is marked by a gauge of its own,
+r2w_health_check_silenced (1 silenced, 0 not), so that no existing series changes its labels.
 """
 import math
 import os
@@ -56,11 +59,18 @@ def registry_for_all(pairs):
         database = report["database"]
         gauge("r2w_health_status", "worst status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
               []).labels(database).set(report["exit_code"])
+        gauge("r2w_health_status_info", "1, labelled with the worst status's word",
+              ["status"]).labels(database, report["status"]).set(1)
         gauge("r2w_database_up", "1 when the database could be read", []).labels(database).set(
             0 if report["exit_code"] == health_report.UNKNOWN_CODE and not report["checks"] else 1)
         for row in report["checks"]:
-            gauge("r2w_health_check_status", "check status: 0 green, 1 amber, 2 red",
+            gauge("r2w_health_check_status", "check status: 0 OK, 1 WARNING, 2 CRITICAL",
                   ["check"]).labels(database, row["key"]).set(STATUS_NUMBER[row["status"]])
+            gauge("r2w_health_check_info", "1, labelled with the check's status word",
+                  ["check", "status"]).labels(
+                database, row["key"], health_report.status_word(row["status"])).set(1)
+            gauge("r2w_health_check_silenced", "1 while the check is silenced (its status stays)",
+                  ["check"]).labels(database, row["key"]).set(1 if row.get("silenced") else 0)
             gauge("r2w_health_check_value", "the number a check is judged on (NaN: none)",
                   ["check"]).labels(database, row["key"]).set(_value(row["number"]))
         moment = timeutil.parse(report["as_of"])
