@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from r2w_db import config, errors
 from r2w_db.app import anonymous, cache, sessions
 from r2w_db.engine import schema, timeutil
+from r2w_db.engine.checks import STATEMENTS
 from r2w_db.backends import open_database
 from r2w_db.figures import queries
 from r2w_db.figures.database_file import storage
@@ -28,7 +29,7 @@ UPLOADS_PAGE = "pages/3_Uploads.py"
 CONFIDENCE_PAGE = "pages/2_Confidence.py"
 MAINTENANCE_PAGE = "pages/6_Maintenance.py"
 QUERIES_PAGE = "pages/8_Queries.py"
-STATEMENT_CHECKS = ("statement_slowdown",)   # where the engine keeps statement statistics
+STATEMENT_CHECKS = STATEMENTS   # where the engine keeps statement statistics (engine/checks.py)
 LOGGED_TASKS = ("integrity", "backup", "analyze")
 CLEANUP_DAYS = {"sessions": config.SESSION_DAYS, "cache": config.CACHE_RETENTION_DAYS,
                 "anonymous": config.ANONYMOUS_RETENTION_DAYS}
