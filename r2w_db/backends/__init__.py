@@ -6,24 +6,24 @@ everything below the edge takes that object and asks `db.backend` for what diffe
 (the command line's last resort) that must name an error no module translated.
 """
 import sqlite3
+import sys
 
-from r2w_db.backends.postgresql.database import PgDatabase
+from r2w_db.backends.base import DatabaseObject
 from r2w_db.backends.sqlite.database import Database
 from r2w_db.engine.locations import is_pg_url
-
-DATABASE_TYPES = (Database, PgDatabase)
 
 
 def open_database(location):
     """The database object of a location: a PostgreSQL database for a DbLocation with a `url`
     or a postgresql:// URL, else an SQLite database for a DbLocation, a path or a path string;
     a database object is returned as it is."""
-    if isinstance(location, DATABASE_TYPES):
+    if isinstance(location, DatabaseObject):
         return location
     if location is None:
         raise TypeError("say which database: pass a database object, a location or a path")
     url = getattr(location, "url", None) or (location if is_pg_url(location) else None)
-    if url:
+    if url:  # psycopg is imported only when a PostgreSQL database is opened
+        from r2w_db.backends.postgresql.database import PgDatabase
         return PgDatabase(url)
     return Database(getattr(location, "path", location))
 
@@ -35,9 +35,7 @@ def all_backends():
 
 
 def driver_errors():
-    """The database drivers' base exceptions (psycopg's only when it is installed)."""
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - requirements.txt pins it
-        return (sqlite3.Error,)
-    return (sqlite3.Error, psycopg.Error)
+    """The database drivers' base exceptions: psycopg's only once it is imported (no psycopg
+    error can be raised before a PostgreSQL database is opened)."""
+    psycopg = sys.modules.get("psycopg")
+    return (sqlite3.Error,) if psycopg is None else (sqlite3.Error, psycopg.Error)

@@ -182,14 +182,17 @@ def migrate(db, dry_run=False, create=False, additions=True, progress=None):
     started = time.perf_counter()
     with db.transaction(create=create) as conn:
         steps = plan(conn, additions, db.path)
-        structure = [s for s in steps if s.kind in ("table", "column")]
-        for step in structure:
+        # the tables and columns, and the indexes over empty tables (instant: a new file is
+        # built in one transaction), then each other index in its own, with a pause before it
+        first = [s for s in steps if s.kind in ("table", "column") or s.rows == 0]
+        for step in first:
             conn.execute(step.sql)
         _set_version(conn)
     held = time.perf_counter() - started
-    if progress and structure:
-        progress(structure[-1], held)
-    for step in (s for s in steps if s.kind == "index"):
+    if progress:
+        for step in first:
+            progress(step, held)
+    for step in (s for s in steps if s.kind == "index" and s.rows != 0):
         time.sleep(min(held, PAUSE_BETWEEN_STEPS_S))
         started = time.perf_counter()
         with db.transaction() as conn:
