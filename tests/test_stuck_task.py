@@ -153,11 +153,13 @@ def test_the_task_is_declared_admin_only_with_minutes():
     assert registry.check_minutes("sessions", None) is None
 
 
-def test_every_cleanup_preview_says_when_there_is_nothing_to_do(db_path):
+def test_a_preview_says_when_there_is_nothing_to_do(db_path):
     for name in registry.CLEANUPS:
         pv = registry.preview(db_path, name)
         assert pv.nothing_to_do and pv.count == 0 and pv.message.startswith("nothing to do: ")
     assert not registry.preview(db_path, "integrity").nothing_to_do
+    empty = registry.preview(db_path, "checkpoint")     # a fresh file has no WAL
+    assert empty.nothing_to_do and empty.message == "nothing to do: the WAL is empty"
 
 
 def test_the_stuck_check_offers_the_task(tmp_path, clock):

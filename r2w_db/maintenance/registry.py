@@ -258,7 +258,7 @@ def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT
     else:   # analyze, checkpoint, vacuum: the engine's `<name>_preview`
         info = getattr(db.backend.tasks, f"{name}_preview")(db)
     return Preview(name, None, info.get("bytes"), info["message"], refusal=info.get("refusal"),
-                   details=info["details"])
+                   details=info["details"], nothing_to_do=bool(info.get("nothing_to_do")))
 
 
 def backup_preview(db, dest, keep) -> Preview:

@@ -85,6 +85,9 @@ def analyze_preview(db):
 
 def checkpoint_preview(db):
     size, wal = _file_sizes(db.path)
+    if not wal:
+        return {"message": "nothing to do: the WAL is empty", "bytes": 0, "nothing_to_do": True,
+                "details": {"database_bytes": size, "wal_bytes": wal}}
     return {"message": f"the WAL holds {human_bytes(wal)}: it would be copied into the database "
                        f"and truncated", "bytes": wal,
             "details": {"database_bytes": size, "wal_bytes": wal}}
