@@ -173,7 +173,7 @@ def cmd_demo(args):
     from r2w_db.demo.builder import build_demo
 
     db = database(args)
-    summary = build_demo(db, scale=args.scale, seed=args.seed,
+    summary = build_demo(db, scale=args.scale, seed=args.seed, uploads=args.uploads,
                          progress=None if args.quiet else _progress_line)
     if not args.quiet:
         print(file=sys.stderr)
@@ -233,6 +233,9 @@ def build_parser():
     p = add("demo", cmd_demo, "write a deterministic demo history into a new database")
     p.add_argument("--scale", choices=("small", "large"), default="small")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--uploads", type=int, metavar="N",
+                   help="N uploads instead of the scale's, the other tables in proportion "
+                        "(at most 20,000,000)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add("hash-password", cmd_hash_password,
         "prompt for a password (no echo) and print its bcrypt hash for secrets.toml")

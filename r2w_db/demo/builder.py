@@ -97,6 +97,28 @@ SCALES = {
 }
 
 
+MAX_UPLOADS = 20_000_000     # `--uploads` above this is refused: the build holds its rows in memory
+
+
+def scaled(scale="large", uploads=None) -> Scale:
+    """The named scale, or with `uploads` uploads and every other count in the same proportion."""
+    if scale not in SCALES:
+        raise errors.InvalidValue(
+            f"unknown demo scale {scale!r}: choose one of {', '.join(SCALES)}")
+    base = SCALES[scale]
+    if uploads is None:
+        return base
+    if isinstance(uploads, bool) or not isinstance(uploads, int) or not 1 <= uploads <= MAX_UPLOADS:
+        raise errors.InvalidValue(
+            f"--uploads must be a whole number from 1 to {MAX_UPLOADS:,}, not {uploads!r}")
+    factor = uploads / base.uploads
+    users = max(1, round(base.users * factor))
+    stuck = min(round(base.stuck * factor), uploads // 4)
+    recent = min(round(base.recent_processing * factor), uploads // 4)
+    return Scale(users=users, sessions=max(users, round(base.sessions * factor)),
+                 uploads=uploads, stuck=stuck, recent_processing=recent)
+
+
 class DemoTargetNotEmpty(errors.R2WError):
     def __init__(self, path, counts):
         what = ", ".join(f"{n:,} {t}" for t, n in counts.items() if n)
@@ -114,15 +136,14 @@ def is_demo(db) -> bool:
         return db.backend.database_file.application_id(conn) == DEMO_APPLICATION_ID
 
 
-def build_demo(db, scale="small", seed=0, now=None, progress=None) -> dict:
+def build_demo(db, scale="small", seed=0, now=None, progress=None, uploads=None) -> dict:
     """Write a 90-day demo history ending at `now` into a new or empty database; return counts.
 
+    `uploads` replaces the scale's number of uploads, the other tables scaled in proportion.
     Refuses (DemoTargetNotEmpty) when any of the four tables already holds rows. The whole
     history is written in one transaction: a reader sees either nothing or all of it.
     """
-    if scale not in SCALES:
-        raise errors.InvalidValue(
-            f"unknown demo scale {scale!r}: choose one of {', '.join(SCALES)}")
+    sizes = scaled(scale, uploads)
     db = open_database(db)
     db.backend.require("demo", "demo")
     now = _normalise_now(now)
@@ -136,7 +157,7 @@ def build_demo(db, scale="small", seed=0, now=None, progress=None) -> dict:
         files = db.backend.database_file
         with db.transaction(before=files.prepare_bulk_write) as conn:
             _refuse_if_not_empty(conn, db.path)
-            summary = _Builder(SCALES[scale], seed, now, progress).run(conn)
+            summary = _Builder(sizes, seed, now, progress).run(conn)
             files.set_application_id(conn, DEMO_APPLICATION_ID)
     except BaseException:
         if created:
