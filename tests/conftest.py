@@ -6,6 +6,8 @@ inherited by every command and server the tests start):
                               give up on a lock wait that long); set it yourself to run with
                               another value (tests/test_busy_timeout_setting.py proves the real
                               default with the variable unset)
+    TMPDIR=/dev/shm/r2w-tests temporary files in memory when the tmpfs has 4 GiB free and
+                              TMPDIR is not set (no fsync waits)
 
 Markers, applied here so nobody has to remember them (pytest.ini registers them, strictly):
     pg        the test needs PostgreSQL (it uses the pg_cluster fixture, tests/pg_cluster.py)
@@ -14,9 +16,29 @@ The fast inner loop leaves both out: `python -m pytest --fast` (the same as
 `python -m pytest -m "not pg and not browser"`).
 """
 import os
+import shutil
 
 TEST_BUSY_TIMEOUT_MS = "300"
 os.environ.setdefault("R2W_BUSY_TIMEOUT_MS", TEST_BUSY_TIMEOUT_MS)
+
+SHM, SHM_FREE_BYTES = "/dev/shm", 4 << 30
+
+
+def _temporary_files_in_memory():
+    """The tests' temporary files (tmp_path, the test clusters, the servers' copies) on the
+    machine's tmpfs when it has room and TMPDIR is not set: every SQLite commit fsyncs, and on
+    a disk those waits made the I/O-heavy tests ~1.8x slower. Set TMPDIR to choose yourself."""
+    if "TMPDIR" in os.environ or not os.path.isdir(SHM) or not os.access(SHM, os.W_OK):
+        return
+    if shutil.disk_usage(SHM).free < SHM_FREE_BYTES:
+        return
+    folder = os.path.join(SHM, "r2w-tests")
+    os.makedirs(folder, exist_ok=True)
+    os.chmod(folder, 0o1777)   # like /tmp: the test cluster runs as the postgres user
+    os.environ["TMPDIR"] = folder
+
+
+_temporary_files_in_memory()
 
 import pytest  # noqa: E402
 

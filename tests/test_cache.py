@@ -76,7 +76,7 @@ def test_corrupt_entry_is_a_miss_and_not_counted(db):
 
 
 @pytest.mark.parametrize("threads", [2, 8])
-def test_concurrent_hits_are_all_counted(db, threads):
+def test_concurrent_hits_are_all_counted(db, threads, real_busy_timeout):
     assert cache_extraction_result(db, "h", {"x": 1}, "m", 0.0, 0.8)
     barrier = threading.Barrier(threads)
     results, failures = [], []

@@ -1,5 +1,7 @@
 """PostgreSQL: connecting, the schema, migrate and check, on a real throwaway cluster."""
+import os
 import sqlite3
+import tempfile
 
 import pytest
 
@@ -22,7 +24,8 @@ def columns_of(url):
 def test_the_cluster_is_private(pg_url):
     with PgDatabase(pg_url).read() as conn:
         assert conn.execute("SHOW listen_addresses").fetchone()[0] == ""
-        assert conn.execute("SHOW unix_socket_directories").fetchone()[0].startswith("/tmp/r2w-pg-")
+        socket_folder = conn.execute("SHOW unix_socket_directories").fetchone()[0]
+        assert socket_folder.startswith(os.path.join(tempfile.gettempdir(), "r2w-pg-"))
 
 
 def test_readers_are_read_only_and_writers_bounded(pg_url):
