@@ -379,8 +379,10 @@ def engine_task_preview(task, keys, **kwargs):
 
 
 def task_facts(db):
-    """How each task is declared on this engine (what it does and when are the engine's words)."""
-    return {name: (t.name, t.title, t.destructive, t.default_days, t.days_label)
+    """How each task is declared on this engine (what it does and when, and its title, are the
+    engine's words: VACUUM compacts an SQLite file but reclaims PostgreSQL's dead tuples,
+    tests/test_pg_maintenance.py)."""
+    return {name: (t.name, t.destructive, t.default_days, t.days_label)
             for name, t in ((n, registry.task_for(db, n)) for n in registry.TASKS)}
 
 
