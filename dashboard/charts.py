@@ -1,11 +1,20 @@
 """Altair chart builders: plain functions, DataFrame in, alt.Chart out (no Streamlit here).
 
-Periods are naive UTC datetimes; the time axes use UTC time units so the browser's
-time zone never shifts a day. One colour per upload status on every page (STATUS_COLORS).
+Periods are naive UTC datetimes, drawn on the band scale of dashboard/chart_axes.py: 24-hour
+UTC, one band per period of the window (bars fill it, points sit in its middle), nothing past
+the window's end. One colour per upload status on every page (STATUS_COLORS). A rate per period
+says in its tooltip how many cases it stands on; a period with fewer than
+proportions.MIN_CASES is drawn hollow and grey and says why, and the others carry their Wilson
+95 % interval as a band (docs/figures.md).
 """
+from dataclasses import dataclass
+
 import altair as alt
 
+from dashboard.chart_axes import (COUNT, RATE, RATE_FINE, SCORE, Y_EXTENT, count_axis,
+                                  period_keys, period_tooltip, period_x, with_periods)
 from r2w_db import config
+from r2w_db.figures.proportions import MIN_CASES, wilson
 
 STATUS_COLORS = {
     "processing": "#f59e0b",   # amber: in flight
@@ -17,10 +26,19 @@ STATUS_COLORS = {
 SOURCE_COLORS = {"from cache": "#0891b2", "extracted": "#2563eb", "no file hash": "#9ca3af"}
 BAND_COLORS = ("#dc2626", "#f59e0b", "#16a34a")   # low, below the caching threshold, cacheable
 ACCENT = "#2563eb"
+TOO_FEW = "#9ca3af"   # a period with too few cases to judge: hollow grey points
 HEIGHT = 260
 
-TIME_UNIT = {"day": "utcyearmonthdate", "hour": "utcyearmonthdatehours"}
-TIME_FORMAT = {"day": "%a %d %b %Y", "hour": "%d %b %H:00"}
+
+@dataclass(frozen=True)
+class Sample:
+    """What a rate per period stands on: `part` of `whole` (columns; the whole is their sum),
+    told as `says` ("failed {part} of {whole} finished jobs"); `cases` names them ("finished
+    jobs")."""
+    part: str
+    whole: tuple
+    says: str
+    cases: str
 
 
 def status_scale():
@@ -29,20 +47,6 @@ def status_scale():
 
 def _scale(colors):
     return alt.Scale(domain=list(colors), range=list(colors.values()))
-
-
-def _time_x(grain, title=None, centred=False):
-    """The time axis; `centred` puts marks mid-period, level with bars drawn over the period."""
-    label = "UTC day" if grain == "day" else "UTC hour"
-    return alt.X("period:T", timeUnit=TIME_UNIT[grain], title=title or label,
-                 bandPosition=0.5 if centred else alt.Undefined,
-                 axis=alt.Axis(format=TIME_FORMAT[grain] if grain == "hour" else "%d %b",
-                               labelOverlap=True))
-
-
-def _time_tooltip(grain):
-    return alt.Tooltip("period:T", timeUnit=TIME_UNIT[grain], format=TIME_FORMAT[grain],
-                       title="UTC hour" if grain == "hour" else "UTC day")
 
 
 def _base(frame):
@@ -64,74 +68,137 @@ def _source(frame, field="source"):
             [alt.Tooltip(f"{field}:N", title="from")])
 
 
-def stacked_periods(frame, category, value, colors, grain="day", title=None, value_title=None):
+def stacked_periods(frame, category, value, colors, window, title=None, value_title=None):
     """Stacked bars per period: frame has period, `category`, `value` (long form)."""
     order = list(colors)
     # long rows of a frame from figures.earlier_days carry their day's source as source_of_day
     opacity, source_tip = (_source(frame[["source_of_day"]].set_axis(["source"], axis=1),
                                    "source_of_day") if "source_of_day" in frame
                            else (alt.Undefined, []))
-    return _base(frame).mark_bar().encode(
-        x=_time_x(grain),
-        y=alt.Y(f"{value}:Q", stack="zero", title=value_title or value),
+    grain = window.grain
+    return _base(with_periods(frame, grain)).mark_bar().encode(
+        x=period_x(grain, period_keys(frame, window)),
+        y=alt.Y(f"{value}:Q", stack="zero",
+                **count_axis(value_title or value, minExtent=Y_EXTENT, maxExtent=Y_EXTENT)),
         color=alt.Color(f"{category}:N", scale=_scale(colors), sort=order,
                         legend=alt.Legend(title=None, orient="top")),
         order=alt.Order("order:Q"), opacity=opacity,
-        tooltip=[_time_tooltip(grain), alt.Tooltip(f"{category}:N"),
-                 alt.Tooltip(f"{value}:Q", format=","), *source_tip],
+        tooltip=[period_tooltip(grain), alt.Tooltip(f"{category}:N"),
+                 alt.Tooltip(f"{value}:Q", format=COUNT), *source_tip],
     ).transform_calculate(
         order=f"indexof({order!r}, datum.{category})"
     ).properties(title=title or "")
 
 
-def status_periods(frame, grain="day"):
+def status_periods(frame, window):
     """Uploads per period stacked by status (frame: period, status, uploads)."""
-    return stacked_periods(frame, "status", "uploads", STATUS_COLORS, grain, value_title="uploads")
+    return stacked_periods(frame, "status", "uploads", STATUS_COLORS, window, value_title="uploads")
 
 
-def served_periods(frame, grain="day"):
+def served_periods(frame, window):
     """Uploads per period: served from cache vs extracted (frame: period, source, uploads)."""
-    return stacked_periods(frame, "source", "uploads", SOURCE_COLORS, grain, value_title="uploads")
+    return stacked_periods(frame, "source", "uploads", SOURCE_COLORS, window, value_title="uploads")
 
 
-def rate_line(frame, rate, grain="day", title="rate", overall=None, counts=(), color=ACCENT,
-              full_scale=True):
-    """A share (0..1) per period as a line with points; gaps where there is no data (NaN).
+def judged(frame, rate, sample):
+    """`frame` with, per period, `cases`, `judged` (at least MIN_CASES cases), `sample` (the
+    sentence of its cases), `note` (why it is not judged), and the Wilson 95 % interval `low`,
+    `high` and its text `interval` (NaN / "–" where not judged)."""
+    cases = sum(frame[c] for c in sample.whole).astype("int64")
+    part = frame[sample.part].astype("int64")
+    enough = cases >= MIN_CASES
+    bounds = [wilson(int(p), int(n)) if ok else None for p, n, ok in zip(part, cases, enough)]
+    return frame.assign(
+        cases=cases, judged=enough,
+        sample=[sample.says.format(part=f"{p:,}", whole=f"{n:,}") for p, n in zip(part, cases)],
+        note=["" if ok else f"no {sample.cases}" if not n else
+              f"fewer than {MIN_CASES} {sample.cases}: too few to judge"
+              for ok, n in zip(enough, cases)],
+        low=[b[0] if b else float("nan") for b in bounds],
+        high=[b[1] if b else float("nan") for b in bounds],
+        interval=[f"{b[0]:.1%} to {b[1]:.1%}" if b else "–" for b in bounds])
 
-    `overall` draws a dashed rule at that level; `counts` are extra tooltip fields;
-    `full_scale` fixes the axis at 0–100 % (else from 0 to a little above the largest value,
-    at least 5 %).
+
+def _judged_marks(data, x, field, y_axis, color, tooltip, opacity=alt.Undefined):
+    """A line through the judged periods (a gap at the others), filled points on them, and
+    hollow grey points on the periods with too few cases (`y_axis`: title, scale, axis)."""
+    base = _base(data)
+    y = alt.Y(f"{field}:Q", **y_axis)
+    line = base.transform_calculate(
+        shown=f"datum.judged ? datum['{field}'] : null").mark_line(color=color).encode(
+        x=x, y=alt.Y("shown:Q", **y_axis))
+    solid = base.transform_filter("datum.judged").mark_point(
+        filled=True, size=45, color=color).encode(x=x, y=y, tooltip=tooltip, opacity=opacity)
+    hollow = base.transform_filter("!datum.judged").mark_point(
+        filled=False, size=45, strokeWidth=1.5, color=TOO_FEW).encode(x=x, y=y, tooltip=tooltip)
+    return [line, solid, hollow]
+
+
+def rate_line(frame, rate, window, title, sample, overall=None, color=ACCENT, full_scale=True):
+    """A share (0..1) per period: its Wilson 95 % band, a line through the periods with at least
+    MIN_CASES cases and points; hollow grey points where there are fewer; gaps where none.
+
+    `sample` (Sample) says what each period stands on; `overall` draws a dashed rule at the
+    whole window's level; `full_scale` fixes the axis at 0–100 % (else from 0 to a little above
+    the largest rate or interval, at least 5 %).
     """
-    largest = frame[rate].max() if len(frame) else None
-    largest = 0.0 if largest is None or largest != largest else float(largest)  # NaN: no data
-    top = 1.0 if full_scale else min(1.0, max(0.05, largest * 1.1))
+    grain = window.grain
+    data = with_periods(judged(frame, rate, sample), grain)
+    rates = [float(v) for v in data[rate] if v == v]
+    highs = [float(v) for v in data["high"] if v == v]
+    top = 1.0 if full_scale else min(1.0, max(0.05, max(rates, default=0.0) * 1.1,
+                                              max(highs, default=0.0)))
+    x = period_x(grain, period_keys(frame, window), centred=True)
+    y_axis = dict(title=title, scale=alt.Scale(domain=[0, top]),
+                  axis=alt.Axis(format=RATE, tickCount=5, minExtent=Y_EXTENT, maxExtent=Y_EXTENT))
     opacity, source_tip = _source(frame)
-    y = alt.Y(f"{rate}:Q", title=title, axis=alt.Axis(format=".0%"), scale=alt.Scale(domain=[0, top]))
-    tooltip = [_time_tooltip(grain), alt.Tooltip(f"{rate}:Q", format=".1%", title=title),
-               *[alt.Tooltip(f"{c}:Q", format=",") for c in counts], *source_tip]
-    line = _base(frame).mark_line(point=True, color=color).encode(
-        x=_time_x(grain), y=y, tooltip=tooltip)
-    if source_tip:   # the points carry the source (a line cannot change opacity midway)
-        line = _base(frame).mark_line(color=color).encode(x=_time_x(grain), y=y) + _base(
-            frame).mark_point(filled=True, color=color, size=40).encode(
-            x=_time_x(grain), y=y, opacity=opacity, tooltip=tooltip)
-    if overall is None:
-        return line
-    level = alt.Data(values=[{"overall": overall}])
-    rule = alt.Chart(level).mark_rule(strokeDash=[6, 4], color="#6b7280").encode(
-        y="overall:Q", tooltip=alt.Tooltip("overall:Q", format=".1%", title="whole window"))
-    return alt.layer(line, rule)
+    tooltip = [period_tooltip(grain), alt.Tooltip(f"{rate}:Q", format=RATE_FINE, title=title),
+               alt.Tooltip("sample:N", title="out of"),
+               alt.Tooltip("interval:N", title="95 % interval"),
+               alt.Tooltip("note:N", title="note"), *source_tip]
+    band = _base(data).mark_area(opacity=0.16, color=color).encode(
+        x=x, y=alt.Y("low:Q", **y_axis), y2="high:Q", tooltip=tooltip)
+    layers = [band, *_judged_marks(data, x, rate, y_axis, color, tooltip, opacity)]
+    if overall is not None:
+        level = alt.Data(values=[{"overall": overall}])
+        layers.append(alt.Chart(level).mark_rule(strokeDash=[6, 4], color="#6b7280").encode(
+            y="overall:Q", tooltip=alt.Tooltip("overall:Q", format=RATE_FINE, title="whole window")))
+    return alt.layer(*layers)
 
 
-def value_line(frame, value, grain="day", title=None, fmt=".3f", counts=(), domain=None):
-    """A value (e.g. mean confidence) per period."""
-    y = alt.Y(f"{value}:Q", title=title or value,
-              scale=alt.Scale(domain=domain, zero=False) if domain else alt.Scale(zero=False))
-    return _base(frame).mark_line(point=True, color=ACCENT).encode(
-        x=_time_x(grain), y=y,
-        tooltip=[_time_tooltip(grain), alt.Tooltip(f"{value}:Q", format=fmt, title=title or value),
-                 *[alt.Tooltip(f"{c}:Q", format=",") for c in counts]],
-    )
+def rate_caption(cases):
+    """The sentence under a rate chart that says how to read its marks."""
+    return (f"Shaded: the 95 % Wilson interval of each period's rate. Hollow grey points: "
+            f"periods with fewer than {MIN_CASES} {cases}, too few to judge (hover for the "
+            "counts).")
+
+
+def threshold_rules(rules=((config.LOW_CONFIDENCE, "low below"),
+                           (config.CACHE_THRESHOLD, "caching threshold"))):
+    """Dashed rules at the confidence thresholds, each with its tooltip."""
+    data = alt.Data(values=[{"at": at, "rule": f"{text} {at}"} for at, text in rules])
+    return alt.Chart(data).mark_rule(strokeDash=[5, 3], color="#111827").encode(
+        y="at:Q",
+        tooltip=[alt.Tooltip("rule:N"), alt.Tooltip("at:Q", format=".2f")])
+
+
+def value_line(frame, value, window, title, counts=(), cases="entries", noun="cache entries"):
+    """A score (e.g. mean confidence) per period on its whole 0–1 axis, with the low and the
+    caching thresholds as dashed rules: a dip reads against them, never as a cliff. A period
+    with fewer than MIN_CASES `cases` is hollow and grey and says why."""
+    grain = window.grain
+    n = frame[cases].astype("int64")
+    data = with_periods(frame.assign(
+        judged=n >= MIN_CASES,
+        note=["" if k >= MIN_CASES else f"fewer than {MIN_CASES} {noun}: too few to judge"
+              for k in n]), grain)
+    x = period_x(grain, period_keys(frame, window), centred=True)
+    y_axis = dict(title=title, scale=alt.Scale(domain=[0, 1]),
+                  axis=alt.Axis(format=".2f", tickCount=5, minExtent=Y_EXTENT, maxExtent=Y_EXTENT))
+    tooltip = [period_tooltip(grain), alt.Tooltip(f"{value}:Q", format=SCORE, title=title),
+               *[alt.Tooltip(f"{c}:Q", format=COUNT) for c in counts],
+               alt.Tooltip("note:N", title="note")]
+    return alt.layer(*_judged_marks(data, x, value, y_axis, ACCENT, tooltip), threshold_rules())
 
 
 def count_bars(frame, category, value, title=None, sort=None, color=ACCENT, horizontal=True,
@@ -143,9 +210,9 @@ def count_bars(frame, category, value, title=None, sort=None, color=ACCENT, hori
     return _base(frame).mark_bar(color=color).encode(
         cat(f"{category}:N", sort=sort if sort is not None else "-x" if horizontal else None,
             title=None, axis=alt.Axis(labelLimit=320)),
-        val(f"{value}:Q", title=title or value),
-        tooltip=[alt.Tooltip(f"{category}:N"), alt.Tooltip(f"{value}:Q", format=","),
-                 *[alt.Tooltip(f"{e}:Q", format=",") for e in extra]],
+        val(f"{value}:Q", **count_axis(title or value)),
+        tooltip=[alt.Tooltip(f"{category}:N"), alt.Tooltip(f"{value}:Q", format=COUNT),
+                 *[alt.Tooltip(f"{e}:Q", format=COUNT) for e in extra]],
     )
 
 
@@ -154,9 +221,9 @@ def status_bars(frame):
     return _base(frame).mark_bar().encode(
         y=alt.Y("status:N", sort=list(STATUS_COLORS), title=None,
                 axis=alt.Axis(labelOverlap=False, labelLimit=200)),
-        x=alt.X("uploads:Q", title="uploads"),
+        x=alt.X("uploads:Q", **count_axis("uploads")),
         color=alt.Color("status:N", scale=status_scale(), legend=None),
-        tooltip=[alt.Tooltip("status:N"), alt.Tooltip("uploads:Q", format=",")],
+        tooltip=[alt.Tooltip("status:N"), alt.Tooltip("uploads:Q", format=COUNT)],
     ).properties(height=40 * len(STATUS_COLORS))
 
 
@@ -166,14 +233,14 @@ def confidence_histogram(frame, bands):
     colors = dict(zip(bands, BAND_COLORS))
     bars = _base(frame).mark_bar(binSpacing=1).encode(
         x=alt.X("bin_start:Q", bin="binned", title="confidence score",
-                scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".2f", tickCount=20)),
+                scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".2f", tickCount=10)),
         x2="bin_end:Q",
-        y=alt.Y("entries:Q", title="cache entries"),
+        y=alt.Y("entries:Q", **count_axis("cache entries")),
         color=alt.Color("band:N", scale=_scale(colors),
                         legend=alt.Legend(title=None, orient="top", labelLimit=400)),
         tooltip=[alt.Tooltip("bin_start:Q", title="from", format=".2f"),
                  alt.Tooltip("bin_end:Q", title="to", format=".2f"),
-                 alt.Tooltip("entries:Q", format=","), alt.Tooltip("band:N")],
+                 alt.Tooltip("entries:Q", format=COUNT), alt.Tooltip("band:N")],
     )
     rules = [(config.LOW_CONFIDENCE, f"low below {config.LOW_CONFIDENCE}", "right", -4),
              (config.CACHE_THRESHOLD, f"caching threshold {config.CACHE_THRESHOLD}", "left", 4)]
@@ -188,18 +255,22 @@ def confidence_histogram(frame, bands):
     return alt.layer(bars, *marks)
 
 
-def new_and_total(frame, grain="day"):
-    """Anonymous ids: new per period (bars) and the running total still owning uploads (line),
-    on their own y axes."""
-    base = _base(frame).encode(x=_time_x(grain))
+def new_and_total(frame, window):
+    """Anonymous ids: new per period (bars) and the running total still owning uploads (line,
+    in the middle of each period's band), on their own y axes."""
+    grain = window.grain
+    keys = period_keys(frame, window)
+    base = _base(with_periods(frame, grain))
     opacity, source_tip = _source(frame)
-    tooltip = [_time_tooltip(grain), alt.Tooltip("new_ids:Q", title="new ids", format=","),
-               alt.Tooltip("owning_ids:Q", title="ids owning uploads", format=","), *source_tip]
+    tooltip = [period_tooltip(grain), alt.Tooltip("new_ids:Q", title="new ids", format=COUNT),
+               alt.Tooltip("owning_ids:Q", title="ids owning uploads", format=COUNT), *source_tip]
     bars = base.mark_bar(color="#93c5fd").encode(
-        y=alt.Y("new_ids:Q", title="new anonymous ids (bars)"), tooltip=tooltip, opacity=opacity)
+        x=period_x(grain, keys), tooltip=tooltip, opacity=opacity,
+        y=alt.Y("new_ids:Q", **count_axis("new anonymous ids (bars)", minExtent=Y_EXTENT,
+                                          maxExtent=Y_EXTENT)))
     line = base.mark_line(color="#1e3a8a", point=True).encode(
-        x=_time_x(grain, centred=True),
-        y=alt.Y("owning_ids:Q", title="ids still owning uploads (line)"), tooltip=tooltip)
+        x=period_x(grain, keys, centred=True), tooltip=tooltip,
+        y=alt.Y("owning_ids:Q", **count_axis("ids still owning uploads (line)")))
     return alt.layer(bars, line).resolve_scale(y="independent")
 
 
@@ -211,9 +282,9 @@ def age_bars(frame):
         **{"within retention": "datum.ids - datum.stale", "beyond retention (stale)": "datum.stale"}
     ).transform_fold(list(colors), as_=["side", "count"]).mark_bar().encode(
         y=alt.Y("bucket:N", sort=list(frame["bucket"]), title=None),
-        x=alt.X("count:Q", stack="zero", title="anonymous ids"),
+        x=alt.X("count:Q", stack="zero", **count_axis("anonymous ids")),
         color=alt.Color("side:N", scale=_scale(colors), legend=alt.Legend(title=None, orient="top")),
         tooltip=[alt.Tooltip("bucket:N", title="newest upload"), alt.Tooltip("side:N"),
-                 alt.Tooltip("count:Q", title="ids", format=","),
-                 alt.Tooltip("uploads:Q", title="uploads (whole bucket)", format=",")],
+                 alt.Tooltip("count:Q", title="ids", format=COUNT),
+                 alt.Tooltip("uploads:Q", title="uploads (whole bucket)", format=COUNT)],
     )

@@ -1,75 +1,85 @@
 """Altair chart builders of the History page: plain functions, DataFrame in, alt.Chart out.
 
-Snapshot times are naive UTC datetimes, drawn on a UTC time scale so the browser's time zone
-never shifts them. Sizes are in bytes, shown with SI prefixes on the axes and in full in the
-tooltips.
+Snapshot times are naive UTC datetimes, drawn on a UTC time scale whose domain is the window
+(`span`: its start and end; the data's first and last instant where the window leaves a side
+open), with 24-hour UTC labels (dashboard/chart_axes.py). Sizes are bytes, shown as KB/MB/GB on
+the axes and in the tooltips, and in full bytes in the tooltips too.
 """
 import altair as alt
 import pandas as pd
 
+from dashboard.chart_axes import (COUNT, bytes_axis, bytes_expr, count_axis, instant_tooltip,
+                                  instant_x, iso_utc, span_of)
 from r2w_db.figures import history_page
 
 HEIGHT = 260
 SIZE_COLORS = {**dict.fromkeys(history_page.DATABASE_SIZE_LABELS, "#2563eb"), "WAL": "#f59e0b",
                "free pages": "#7c3aed", "free disk": "#16a34a"}
 LEVEL_COLORS = {"cache entries": "#0891b2", "anonymous ids": "#1e3a8a"}
-OUTCOME_COLORS = {"ok": "#6b7280", "failed": "#dc2626", "refused": "#f59e0b",
-                  "cancelled": "#9ca3af", "running": "#2563eb"}
-TIME_FORMAT = "%d %b %H:%M"
+OUTCOME_SHAPES = {"ok": "circle", "failed": "cross", "refused": "triangle-down",
+                  "cancelled": "square", "running": "diamond"}
+NO_SPAN = (None, None)
 
 
-def _x(field="taken_at", title="UTC time"):
-    return alt.X(f"{field}:T", title=title, scale=alt.Scale(type="utc"),
-                 axis=alt.Axis(format="%d %b", labelOverlap=True, formatType="utc"))
+def _x(frame, span, field="taken_at"):
+    return instant_x(field, span_of(frame, field, *span))
 
 
 def _when(field="taken_at", title="taken (UTC)"):
-    return alt.Tooltip(f"{field}:T", title=title, format=TIME_FORMAT, formatType="utc")
+    return instant_tooltip(field, title)
 
 
 def _scale(colors):
     return alt.Scale(domain=list(colors), range=list(colors.values()))
 
 
-def size_lines(frame, colors=SIZE_COLORS, title="bytes"):
+def _with_sizes(chart, **fields):
+    """`chart` with a text field per bytes field, as KB/MB/GB (name: bytes field)."""
+    return chart.transform_calculate(**{name: bytes_expr(f"datum['{field}']")
+                                        for name, field in fields.items()})
+
+
+def size_lines(frame, colors=SIZE_COLORS, title="size", span=NO_SPAN):
     """Sizes over time (frame: taken_at, series, bytes), one line per series."""
     present = [s for s in colors if s in set(frame["series"])] or list(colors)
-    return alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=18), interpolate="step-after"
-                                      ).encode(
-        x=_x(),
-        y=alt.Y("bytes:Q", title=title, axis=alt.Axis(format="~s")),
+    return _with_sizes(alt.Chart(frame), size="bytes").mark_line(
+        point=alt.OverlayMarkDef(size=18), interpolate="step-after", clip=True).encode(
+        x=_x(frame, span),
+        y=alt.Y("bytes:Q", **bytes_axis(title)),
         color=alt.Color("series:N", scale=_scale({s: colors[s] for s in present}),
                         legend=alt.Legend(title=None, orient="top")),
-        tooltip=[_when(), alt.Tooltip("series:N"), alt.Tooltip("bytes:Q", format=",.0f"),
-                 alt.Tooltip("grain:N", title="kept as")],
+        tooltip=[_when(), alt.Tooltip("series:N"), alt.Tooltip("size:N"),
+                 alt.Tooltip("bytes:Q", format=COUNT), alt.Tooltip("grain:N", title="kept as")],
     ).properties(height=HEIGHT)
 
 
 def forecast_chart(observed, band, horizons=()):
     """The recorded size (points), the fitted line and its extension (dashed), the 95 %
     prediction band (shaded) and a rule at each horizon (horizons: [{"label", "at", "bytes",
-    "low", "high"}])."""
-    area = alt.Chart(band).mark_area(opacity=0.22, color="#2563eb").encode(
-        x=_x(), y=alt.Y("low:Q", title="database file + WAL (bytes)", axis=alt.Axis(format="~s")),
-        y2="high:Q",
-        tooltip=[_when(title="UTC day"), alt.Tooltip("bytes:Q", title="forecast", format=",.0f"),
-                 alt.Tooltip("low:Q", title="95 % low", format=",.0f"),
-                 alt.Tooltip("high:Q", title="95 % high", format=",.0f")])
-    line = alt.Chart(band).mark_line(strokeDash=[6, 4], color="#1e3a8a").encode(
-        x=_x(), y="bytes:Q")
-    points = alt.Chart(observed).mark_circle(size=22, color="#111827").encode(
-        x=_x(), y="bytes:Q",
-        tooltip=[_when(), alt.Tooltip("bytes:Q", title="recorded", format=",.0f")])
+    "low", "high"}]). Its time axis runs from the first snapshot fitted to the last horizon."""
+    span = span_of(pd.concat([observed[["taken_at"]], band[["taken_at"]]]), "taken_at", None, None)
+    x = instant_x("taken_at", span)
+    area = _with_sizes(alt.Chart(band), forecast="bytes", low_size="low",
+                       high_size="high").mark_area(opacity=0.22, color="#2563eb").encode(
+        x=x, y=alt.Y("low:Q", **bytes_axis("database file + WAL")), y2="high:Q",
+        tooltip=[_when(title="UTC day"), alt.Tooltip("forecast:N"),
+                 alt.Tooltip("low_size:N", title="95 % low"),
+                 alt.Tooltip("high_size:N", title="95 % high")])
+    line = alt.Chart(band).mark_line(strokeDash=[6, 4], color="#1e3a8a").encode(x=x, y="bytes:Q")
+    points = _with_sizes(alt.Chart(observed), recorded="bytes").mark_circle(
+        size=22, color="#111827").encode(
+        x=x, y="bytes:Q",
+        tooltip=[_when(), alt.Tooltip("recorded:N"), alt.Tooltip("bytes:Q", format=COUNT)])
     layers = [area, line, points]
     if len(horizons):
-        marks = alt.Data(values=[{**h, "at": h["at"].isoformat()} for h in horizons])
-        rule = alt.Chart(marks).mark_rule(color="#6b7280", strokeDash=[2, 2]).encode(
+        marks = alt.Data(values=[{**h, "at": iso_utc(h["at"])} for h in horizons])
+        rule = _with_sizes(alt.Chart(marks), forecast="bytes", low_size="low",
+                           high_size="high").mark_rule(color="#6b7280", strokeDash=[2, 2]).encode(
             x=alt.X("at:T", scale=alt.Scale(type="utc")),
             tooltip=[alt.Tooltip("label:N", title="in"),
                      alt.Tooltip("at:T", title="UTC day", format="%d %b %Y", formatType="utc"),
-                     alt.Tooltip("bytes:Q", title="forecast", format=",.0f"),
-                     alt.Tooltip("low:Q", title="95 % low", format=",.0f"),
-                     alt.Tooltip("high:Q", title="95 % high", format=",.0f")])
+                     alt.Tooltip("forecast:N"), alt.Tooltip("low_size:N", title="95 % low"),
+                     alt.Tooltip("high_size:N", title="95 % high")])
         label = alt.Chart(marks).mark_text(align="left", dx=4, dy=-6, color="#374151").encode(
             x=alt.X("at:T", scale=alt.Scale(type="utc")), y=alt.value(8), text="label:N")
         layers += [rule, label]
@@ -84,55 +94,60 @@ def table_bars(frame):
                       for name, column in (("table", "bytes"), ("indexes", "index_bytes"))],
                      ignore_index=True)
     order = list(frame.sort_values("bytes", ascending=False)["table"])
-    return alt.Chart(long).mark_bar().encode(
+    return _with_sizes(alt.Chart(long), size="part_bytes", table_size="bytes",
+                       index_size="index_bytes").mark_bar().encode(
         y=alt.Y("table:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
-        x=alt.X("part_bytes:Q", stack="zero", title="bytes", axis=alt.Axis(format="~s")),
+        x=alt.X("part_bytes:Q", stack="zero", **bytes_axis("size")),
         color=alt.Color("part:N", scale=_scale(parts), legend=alt.Legend(title=None, orient="top")),
         order=alt.Order("part:N", sort="descending"),
-        tooltip=[alt.Tooltip("table:N"), alt.Tooltip("part:N"),
-                 alt.Tooltip("part_bytes:Q", title="bytes", format=",.0f"),
-                 alt.Tooltip("rows:Q", format=","),
-                 alt.Tooltip("bytes:Q", title="table bytes", format=",.0f"),
-                 alt.Tooltip("index_bytes:Q", title="index bytes", format=",.0f")],
+        tooltip=[alt.Tooltip("table:N"), alt.Tooltip("part:N"), alt.Tooltip("size:N"),
+                 alt.Tooltip("rows:Q", format=COUNT),
+                 alt.Tooltip("table_size:N", title="table"),
+                 alt.Tooltip("index_size:N", title="indexes")],
     ).properties(height=alt.Step(34))
 
 
-def table_rows(frame):
+def table_rows(frame, span=NO_SPAN):
     """Rows per table over time (frame: taken_at, table, rows, bytes)."""
-    return alt.Chart(frame).mark_line(interpolate="step-after").encode(
-        x=_x(), y=alt.Y("rows:Q", title="rows", axis=alt.Axis(format="~s")),
+    return _with_sizes(alt.Chart(frame), size="bytes").mark_line(
+        interpolate="step-after", clip=True).encode(
+        x=_x(frame, span), y=alt.Y("rows:Q", **count_axis("rows")),
         color=alt.Color("table:N", legend=alt.Legend(title=None, orient="top")),
-        tooltip=[_when(), alt.Tooltip("table:N"), alt.Tooltip("rows:Q", format=","),
-                 alt.Tooltip("bytes:Q", format=",.0f")],
+        tooltip=[_when(), alt.Tooltip("table:N"), alt.Tooltip("rows:Q", format=COUNT),
+                 alt.Tooltip("size:N")],
     ).properties(height=HEIGHT)
 
 
-def level_with_runs(frame, runs, series):
+def level_with_runs(frame, runs, series, span=NO_SPAN):
     """One level over time (frame: taken_at, grain, series, value; the rows of `series`) with
-    every maintenance run (runs: started_at, task, outcome, rows, user) a vertical rule on the
-    time axis, so a cleanup's effect shows on the line."""
+    every maintenance run (runs: started_at, task, outcome, rows, user) a thin rule on the time
+    axis and a mark at its top, one colour per task (the legend) and one shape per outcome,
+    with the run in the tooltip: so a cleanup's effect shows on the line, and runs close
+    together never write over each other."""
     color = LEVEL_COLORS.get(series, "#1e3a8a")
     part = frame[frame["series"] == series]
-    line = alt.Chart(part).mark_line(interpolate="step-after", color=color,
+    x = _x(part, span)
+    line = alt.Chart(part).mark_line(interpolate="step-after", color=color, clip=True,
                                      point=alt.OverlayMarkDef(size=14, color=color)).encode(
-        x=_x(), y=alt.Y("value:Q", title=series, scale=alt.Scale(zero=False)),
-        tooltip=[_when(), alt.Tooltip("series:N"), alt.Tooltip("value:Q", format=",")])
+        x=x, y=alt.Y("value:Q", **count_axis(series)),
+        tooltip=[_when(), alt.Tooltip("series:N"), alt.Tooltip("value:Q", format=COUNT)])
     if not len(runs):
         return line.properties(height=HEIGHT)
-    data = runs.assign(started_at=runs["started_at"].dt.strftime("%Y-%m-%dT%H:%M:%S"),
+    data = runs.assign(started_at=runs["started_at"].map(iso_utc),
                        rows=runs["rows"].astype("float64"))
-    present = [o for o in OUTCOME_COLORS if o in set(data["outcome"])]
-    present += sorted(set(data["outcome"]) - set(present))
-    rules = alt.Chart(data).mark_rule(strokeWidth=2, strokeDash=[4, 3]).encode(
-        x=alt.X("started_at:T", scale=alt.Scale(type="utc")),
-        color=alt.Color("outcome:N", title="maintenance run",
-                        scale=alt.Scale(domain=present,
-                                        range=[OUTCOME_COLORS.get(o, "#111827") for o in present]),
-                        legend=alt.Legend(orient="top")),
-        tooltip=[alt.Tooltip("task:N"), alt.Tooltip("outcome:N"),
-                 alt.Tooltip("rows:Q", format=","), alt.Tooltip("user:N"),
-                 _when("started_at", "started (UTC)")])
-    labels = alt.Chart(data).mark_text(align="left", dx=3, dy=4, baseline="top", fontSize=10,
-                                       color="#374151").encode(
-        x=alt.X("started_at:T", scale=alt.Scale(type="utc")), y=alt.value(0), text="task:N")
-    return alt.layer(line, rules, labels).properties(height=HEIGHT)
+    outcomes = [o for o in OUTCOME_SHAPES if o in set(data["outcome"])]
+    outcomes += sorted(set(data["outcome"]) - set(outcomes))
+    run_x = alt.X("started_at:T", scale=alt.Scale(type="utc"))
+    tooltip = [alt.Tooltip("task:N"), alt.Tooltip("outcome:N"),
+               alt.Tooltip("rows:Q", format=COUNT), alt.Tooltip("user:N"),
+               _when("started_at", "started (UTC)")]
+    task = alt.Color("task:N", title="maintenance run (task)", scale=alt.Scale(scheme="tableau10"),
+                     legend=alt.Legend(orient="top"))
+    rules = alt.Chart(data).mark_rule(strokeWidth=1.5, opacity=0.7, clip=True).encode(
+        x=run_x, color=task, tooltip=tooltip)
+    marks = alt.Chart(data).mark_point(filled=True, size=70, clip=True).encode(
+        x=run_x, y=alt.value(6), color=task, tooltip=tooltip,
+        shape=alt.Shape("outcome:N", scale=alt.Scale(
+            domain=outcomes, range=[OUTCOME_SHAPES.get(o, "circle") for o in outcomes]),
+            legend=alt.Legend(orient="top", title="outcome")))
+    return alt.layer(line, rules, marks).properties(height=HEIGHT)

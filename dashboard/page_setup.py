@@ -6,10 +6,12 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
+from dashboard import csv_names
 from dashboard.access import allowed_databases, gate
 from dashboard.messages import show_error
 from dashboard.navigation import embedded, sidebar_account, sidebar_database, sidebar_navigation
 from dashboard.safe_text import code, md, prose
+from dashboard.widgets import CSV_CONTEXT
 from r2w_db import errors
 from r2w_db.backends import open_database
 from r2w_db.demo.default import ensure_default
@@ -100,6 +102,8 @@ def page(title, icon="📊", window=True) -> PageContext:
                              draw=not embed)
         refresh = _choice("Auto-refresh", list(REFRESH), "refresh", "off", REFRESH_LABELS,
                           query_param="refresh", draw=not embed)
+    st.session_state[CSV_CONTEXT] = (csv_names.database_name(location),
+                                     window_key if window else "now")
     ctx = PageContext(open_database(location), location, demo, version,
                       periods.Window.of(window_key), REFRESH[refresh],
                       None if embed else st.sidebar.empty(), choices, size, window)

@@ -4,8 +4,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard import csv_names
 from r2w_db import formatting
+from r2w_db.engine import timeutil
+from r2w_db.figures import periods
 
+CSV_CONTEXT = "_r2w_csv_context"   # (database name, window key) of the page, for CSV file names
 human_bytes = formatting.human_bytes
 human_age = formatting.human_age
 
@@ -63,31 +67,41 @@ def metric(where, label, value, current=None, previous=None, kind="count", inver
                  delta_arrow="off" if unchanged else "auto", **spark)
 
 
-def chart(spec, data, name, *, empty=None, message="No data in this window."):
-    """Draw an Altair chart with its data offered as CSV, or a sentence when there is nothing
-    to draw. `empty` (bool) overrides the test "data has no rows"."""
+def chart(spec, data, name, *, empty=None, message="No data in this window.", caption=None,
+          what=None):
+    """Draw an Altair chart, its caption right under it, and the Download button of its data
+    (CSV, labelled with `what` it downloads); or a sentence when there is nothing to draw.
+    `empty` (bool) overrides the test "data has no rows"."""
     if (data is None or len(data) == 0) if empty is None else empty:
         st.info(message, icon=":material/info:")
         return False
     st.altair_chart(spec, width="stretch")
-    csv_download(data, name)
+    if caption:
+        st.caption(caption)
+    csv_download(data, name, what)
     return True
 
 
-def csv_download(data, name):
-    st.download_button("Download CSV", data.to_csv(index=False).encode("utf-8"),
-                       file_name=f"{name}.csv", mime="text/csv", key=f"csv_{name}",
-                       icon=":material/download:", type="tertiary")
+def csv_download(data, name, what=None):
+    """The Download button of a CSV: it says what it downloads, and the file is named
+    <database>_<name>_<window>_<date>.csv (dashboard/csv_names.py)."""
+    database, window = st.session_state.get(CSV_CONTEXT, ("database", periods.DEFAULT_WINDOW))
+    file_name = csv_names.csv_file_name(database, name, window, timeutil.utcnow().date())
+    st.download_button(f"Download {what or name.replace('_', ' ')} (CSV)",
+                       data.to_csv(index=False).encode("utf-8"), file_name=file_name,
+                       mime="text/csv", key=f"csv_{name}", icon=":material/download:",
+                       type="tertiary")
 
 
-def table(data, name, column_config=None, message="Nothing to list.", height="auto"):
-    """A data table with its CSV, or a sentence when it is empty."""
+def table(data, name, column_config=None, message="Nothing to list.", height="auto", what=None):
+    """A data table with its CSV (the button says `what` it downloads), or a sentence when it
+    is empty."""
     if data is None or len(data) == 0:
         st.info(message, icon=":material/info:")
         return False
     st.dataframe(data, hide_index=True, column_config=column_config, width="stretch",
                  height=height)
-    csv_download(data, name)
+    csv_download(data, name, what)
     return True
 
 

@@ -8,6 +8,8 @@ from r2w_db.figures import cache_hits, earlier_days
 from r2w_db.formatting import plural
 
 ctx = ui.page("Cache hits", "🎯")
+HIT_SAMPLE = charts.Sample("hits", ("hashed",), "{part} of {whole} hashed uploads served from cache",
+                           "hashed uploads")
 
 
 def rollup_note(hits):
@@ -35,20 +37,22 @@ def body(ctx):
                                     "the hash was not computed); left out of the hit rate.")
 
     st.subheader(f"Hit rate {ui.per(window)}")
-    if ui.chart(charts.rate_line(frame, "hit_rate", window.grain, "hit rate",
-                                 overall=hits["hit_rate"], counts=("hits", "hashed")),
-                frame[["period", "source", "hashed", "hits", "hit_rate"]], "cache_hit_rate",
-                empty=not hits["hashed"],
-                message="No upload with a file_hash in this window, so there is no hit rate "
-                        "(“no data”, not 0 %)."):
-        st.caption("Dashed line: the whole window. A period without hashed uploads is a gap, "
-                   "not 0 %." + ui.rollup_note(ctx) + rollup_note(hits))
+    ui.chart(charts.rate_line(frame, "hit_rate", window, "hit rate", HIT_SAMPLE,
+                              overall=hits["hit_rate"]),
+             frame[["period", "source", "hashed", "hits", "hit_rate"]], "cache_hit_rate",
+             what=f"the hit rate {ui.per(window)}", empty=not hits["hashed"],
+             message="No upload with a file_hash in this window, so there is no hit rate "
+                     "(“no data”, not 0 %).",
+             caption=charts.rate_caption("hashed uploads") + " Dashed line: the whole window. A "
+                     "period without hashed uploads is a gap, not 0 %." + ui.rollup_note(ctx)
+                     + rollup_note(hits))
 
     st.subheader(f"Uploads served from cache vs extracted, {ui.per(window)}")
-    ui.chart(charts.served_periods(earlier_days.served_long(frame), window.grain),
+    ui.chart(charts.served_periods(earlier_days.served_long(frame), window),
              frame[["period", "source", "hits", "extracted", "unhashed"]].rename(
                  columns={"hits": "from_cache", "unhashed": "no_file_hash"}),
-             "cache_served", empty=not hits["uploads"], message="No uploads in this window.")
+             "cache_served", what=f"uploads served from cache {ui.per(window)}",
+             empty=not hits["uploads"], message="No uploads in this window.")
 
     st.subheader("The cache now")
     st.caption("Every entry the cache holds at this moment, whatever the window.")
@@ -74,10 +78,12 @@ def body(ctx):
     access = ui.cached(cache_hits.access_counts, ctx.db)
     ui.chart(charts.count_bars(access, "bucket", "entries", title="cache entries",
                                sort=list(access["bucket"]), extra=["accesses"]),
-             access, "cache_access_counts", empty=not contents["entries"],
+             access, "cache_access_counts", what="cache entries by access count",
+             empty=not contents["entries"],
              message="The cache is empty.")
     st.markdown("**By extraction model**")
     ui.table(contents["by_model"], "cache_by_model", message="The cache is empty.",
+             what="the cache by extraction model",
              column_config={
                  "average_confidence": st.column_config.NumberColumn("average confidence",
                                                                      format="%.3f"),

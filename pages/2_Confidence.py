@@ -36,20 +36,24 @@ def body(ctx):
     st.subheader("Distribution (bins of 0.05)")
     histogram = ui.cached(windowed.confidence_histogram, ctx.db, window)
     ui.chart(charts.confidence_histogram(histogram, conf.BANDS), histogram, "confidence_histogram",
-             empty=not summary["valid"],
+             what="the confidence distribution", empty=not summary["valid"],
              message="No cache entry with a valid confidence was created in this window.")
 
     left, right = st.columns(2)
     with left:
         st.subheader(f"Mean {ui.per(window)}")
         means = ui.cached(windowed.confidence_by_period, ctx.db, window)
-        ui.chart(charts.value_line(means, "mean", window.grain, "mean confidence",
+        ui.chart(charts.value_line(means, "mean", window, "mean confidence",
                                    counts=("entries",)),
-                 means, "confidence_mean", empty=not summary["valid"],
-                 message="No valid confidence in this window.")
+                 means, "confidence_mean", what=f"the mean {ui.per(window)}",
+                 empty=not summary["valid"], message="No valid confidence in this window.",
+                 caption=f"On the whole 0–1 scale; dashed: the low ({config.LOW_CONFIDENCE}) and "
+                         f"caching ({config.CACHE_THRESHOLD}) thresholds. Hollow grey points: "
+                         f"periods with fewer than {charts.MIN_CASES} entries, too few to judge.")
     with right:
         st.subheader("By model")
         ui.table(ui.cached(conf.by_model, ctx.db, window), "confidence_by_model",
+                 what="confidence by model",
                  message="No cache entry was created in this window.",
                  column_config={
                      "mean": st.column_config.NumberColumn("mean", format="%.3f"),
@@ -60,7 +64,7 @@ def body(ctx):
     st.subheader("Lowest scores")
     st.caption("The first 12 characters of the file hash identify the entry; the document "
                "itself is never shown.")
-    ui.table(ui.cached(conf.lowest, ctx.db, window), "confidence_lowest",
+    ui.table(ui.cached(conf.lowest, ctx.db, window), "confidence_lowest", what="the lowest scores",
              message="No valid confidence in this window.",
              column_config={"hash_prefix": "file hash (prefix)",
                             "confidence": st.column_config.NumberColumn(format="%.3f"),

@@ -6,6 +6,8 @@ from r2w_db import config
 from r2w_db.figures import uploads, windowed
 
 ctx = ui.page("Uploads", "📤")
+FAILURE_SAMPLE = charts.Sample("failed", ("completed", "failed"),
+                               "failed {part} of {whole} finished jobs", "finished jobs")
 
 
 def body(ctx):
@@ -37,20 +39,25 @@ def body(ctx):
     with left:
         st.subheader("By status")
         ui.chart(charts.status_bars(counts), counts, "upload_status_counts",
-                 empty=not summary["uploads"], message="No uploads in this window.")
+                 what="uploads by status", empty=not summary["uploads"],
+                 message="No uploads in this window.")
     frame = ui.cached(windowed.upload_by_period, ctx.db, window)
     with right:
         st.subheader(f"Status {ui.per(window)}")
-        ui.chart(charts.status_periods(uploads.status_long(frame), window.grain),
+        ui.chart(charts.status_periods(uploads.status_long(frame), window),
                  frame.drop(columns="failure_rate"), "upload_status_by_period",
-                 empty=not summary["uploads"], message="No uploads in this window.")
+                 what=f"uploads {ui.per(window)}", empty=not summary["uploads"],
+                 message="No uploads in this window.")
 
     st.subheader(f"Failure rate {ui.per(window)}")
-    ui.chart(charts.rate_line(frame, "failure_rate", window.grain, "failure rate",
-                              overall=summary["failure_rate"], counts=("failed", "completed"),
+    ui.chart(charts.rate_line(frame, "failure_rate", window, "failure rate", FAILURE_SAMPLE,
+                              overall=summary["failure_rate"],
                               color=charts.STATUS_COLORS["failed"], full_scale=False),
              frame[["period", "completed", "failed", "failure_rate"]], "upload_failure_rate",
-             empty=not summary["finished"], message="No job finished in this window.")
+             what=f"the failure rate {ui.per(window)}", empty=not summary["finished"],
+             message="No job finished in this window.",
+             caption="failed / (completed + failed) per period; dashed: the whole window. "
+                     + charts.rate_caption("finished jobs"))
 
     st.subheader("Stuck jobs")
     st.caption(f"Still 'processing' more than {config.STUCK_MINUTES} minutes after upload, "
@@ -59,7 +66,7 @@ def body(ctx):
     if stuck["count"] > len(jobs):
         st.caption(f"The oldest {len(jobs):,} of {stuck['count']:,}.")
     ui.table(jobs.assign(age=jobs["age_minutes"].map(lambda m: ui.human_age(m * 60))),
-             "stuck_jobs", message="No stuck job.",
+             "stuck_jobs", message="No stuck job.", what="the stuck jobs",
              column_config={"job_id": "job id", "file_type": "file type",
                             "uploaded_at": "uploaded (UTC)",
                             "age_minutes": None})  # in the CSV; shown as `age`
@@ -67,14 +74,14 @@ def body(ctx):
     st.subheader("File types")
     types = ui.cached(windowed.upload_file_types, ctx.db, window)
     ui.chart(charts.count_bars(types, "file_type", "uploads", extra=["failed"]), types,
-             "upload_file_types", message="No uploads in this window.")
+             "upload_file_types", what="uploads by file type", message="No uploads in this window.")
 
     st.subheader("Statuses the application never writes")
     others = ui.cached(uploads.other_statuses, ctx.db, window)
     if len(others):
         st.warning("The application only writes processing, completed, failed and uploaded: "
                    "find what wrote these.", icon=":material/warning:")
-    ui.table(others, "upload_other_statuses",
+    ui.table(others, "upload_other_statuses", what="the unexpected statuses",
              message="None: every upload of the window is processing, completed, failed or "
                      "uploaded.")
 

@@ -7,6 +7,8 @@ from r2w_db.figures import anonymous as anon, earlier_days, windowed
 from r2w_db.formatting import plural
 
 ctx = ui.page("Anonymous users", "👤")
+SHARE_SAMPLE = charts.Sample("anonymous", ("uploads",), "{part} of {whole} uploads anonymous",
+                             "uploads")
 
 
 def body(ctx):
@@ -37,17 +39,19 @@ def body(ctx):
                   help=f"{share['anonymous']:,} of the window's {share['uploads']:,} uploads.")
 
     st.subheader(f"New ids {ui.per(window)}, and ids still owning uploads")
-    if ui.chart(charts.new_and_total(ids, window.grain), ids, "anonymous_ids",
-                empty=ids.empty or not (ids["new_ids"].any() or ids["owning_ids"].any()),
-                message="No anonymous id in this window."):
-        st.caption("Bars: ids first seen that day. Line: anonymous ids that still own uploads "
-                   "today, counted from the day of their first remaining upload."
-                   + (f" Lighter bars: the {plural(merged['rollup_days'], 'day')} before "
-                      f"{merged['first_live']:%d %b %Y}, which the database no longer holds "
-                      "(cleaned up), from the daily roll-ups."
-                      if merged["rollup_days"] and merged["first_live"] is not None else
-                      f" Lighter bars: {plural(merged['rollup_days'], 'day')} from the daily roll-ups "
-                      "(the database no longer holds them)." if merged["rollup_days"] else ""))
+    ui.chart(charts.new_and_total(ids, window), ids, "anonymous_ids",
+             what=f"anonymous ids {ui.per(window)}",
+             empty=ids.empty or not (ids["new_ids"].any() or ids["owning_ids"].any()),
+             message="No anonymous id in this window.",
+             caption="Bars: ids first seen that day. Line: anonymous ids that still own uploads "
+                     "today, counted from the day of their first remaining upload."
+                     + (f" Lighter bars: the {plural(merged['rollup_days'], 'day')} before "
+                        f"{merged['first_live']:%d %b %Y}, which the database no longer holds "
+                        "(cleaned up), from the daily roll-ups."
+                        if merged["rollup_days"] and merged["first_live"] is not None else
+                        f" Lighter bars: {plural(merged['rollup_days'], 'day')} from the daily "
+                        "roll-ups (the database no longer holds them)." if merged["rollup_days"]
+                        else ""))
 
     left, right = st.columns(2)
     with left:
@@ -55,7 +59,8 @@ def body(ctx):
         st.caption(f"By each id's newest upload; now, whatever the window. Beyond "
                    f"{ages['retention_days']} days is stale.")
         ui.chart(charts.age_bars(ages["by_age"]), ages["by_age"], "anonymous_ages",
-                 empty=not ages["ids"], message="No anonymous id owns an upload.")
+                 what="anonymous ids by age", empty=not ages["ids"],
+                 message="No anonymous id owns an upload.")
         if ages["stale_ids"]:
             st.warning(f"{ages['stale_ids']:,} anonymous ids ({ui.human_percent(ages['stale_share'])}"
                        f") hold {ages['stale_uploads']:,} uploads past the "
@@ -64,10 +69,11 @@ def body(ctx):
     with right:
         st.subheader(f"Anonymous share of uploads {ui.per(window)}")
         frame = share["by_period"]
-        ui.chart(charts.rate_line(frame, "share", window.grain, "anonymous share",
-                                  overall=share["share"], counts=("anonymous", "uploads")),
-                 frame, "anonymous_share", empty=not share["uploads"],
-                 message="No uploads in this window.")
+        ui.chart(charts.rate_line(frame, "share", window, "anonymous share", SHARE_SAMPLE,
+                                  overall=share["share"]),
+                 frame, "anonymous_share", what=f"the anonymous share {ui.per(window)}",
+                 empty=not share["uploads"], message="No uploads in this window.",
+                 caption="Dashed: the whole window. " + charts.rate_caption("uploads"))
 
 
 ui.run(ctx, body)

@@ -74,14 +74,16 @@ def show_results(run, runs):
                        f"{ui.md(engine)}, {run['seconds']:.1f} s in all")
 
     st.subheader("Median per query")
-    st.caption("Bar: median time of one execution (fetching every row). Black tick: p95. "
-               "Log scale: lookups take microseconds, aggregates over every row milliseconds.")
-    ui.chart(bench_charts.medians_chart(frame), frame, "bench_medians")
+    ui.chart(bench_charts.medians_chart(frame), frame, "bench_medians",
+             what="the median per query",
+             caption="Bar: median time of one execution (fetching every row). Black tick: p95. "
+                     "Log scale: lookups take microseconds, aggregates over every row "
+                     "milliseconds.")
 
     st.subheader("Every figure")
     table = frame[["name", "median_ms", "p95_ms", "mean_ms", "min_ms", "max_ms", "stdev_ms",
                    "iterations", "rows", "plan_kind", "kind", "source", "title"]]
-    ui.table(table, "bench_queries", column_config={
+    ui.table(table, "bench_queries", what="every figure", column_config={
         c: st.column_config.NumberColumn(c.replace("_ms", " (ms)"), format="%.4f")
         for c in ("median_ms", "p95_ms", "mean_ms", "min_ms", "max_ms", "stdev_ms")})
 
@@ -110,7 +112,8 @@ def show_results(run, runs):
             st.success(f"Against run #{prev['id']} ({ui.md(str(prev['started_at'])[:19])}): no query slower "
                        f"(median more than {benchmark.SLOWER_RATIO}× and "
                        f"{benchmark.SLOWER_MIN_MS} ms), no plan changed.", icon=":material/check:")
-        ui.table(bench_charts.comparison_frame(comparison), "bench_comparison", column_config={
+        ui.table(bench_charts.comparison_frame(comparison), "bench_comparison",
+                 what="the comparison", column_config={
             "previous_median_ms": st.column_config.NumberColumn("previous median (ms)", format="%.4f"),
             "median_ms": st.column_config.NumberColumn("median (ms)", format="%.4f"),
             "ratio": st.column_config.NumberColumn("ratio", format="%.2f×"),
@@ -142,9 +145,10 @@ def show_results(run, runs):
     if history["run_id"].nunique() < 2:
         st.info("The history appears once this database has two stored runs.", icon=":material/info:")
     else:
-        st.caption("Median of each query, one point per stored run (newest "
-                   f"{HISTORY_RUNS}). Click a legend entry to pick a query out.")
-        ui.chart(bench_charts.history_chart(history), history, "bench_history")
+        ui.chart(bench_charts.history_chart(history), history, "bench_history",
+                 what="the benchmark history",
+                 caption=f"Median of each query, one point per stored run (newest {HISTORY_RUNS}"
+                         "; times UTC). Click a legend entry to pick a query out.")
 
 
 def show_load(load):
@@ -162,9 +166,9 @@ def show_load(load):
                "latency includes opening the connection, as the application does per call.")
     frame = bench_charts.load_frame(load)
     long = bench_charts.load_long(frame)
-    ui.chart(bench_charts.load_chart(long), long, "load_latency", empty=long.empty,
-             message="No operation completed.")
-    ui.table(frame, "load_by_kind", column_config={
+    ui.chart(bench_charts.load_chart(long), long, "load_latency", what="the load-test latency",
+             empty=long.empty, message="No operation completed.")
+    ui.table(frame, "load_by_kind", what="the load test by kind", column_config={
         c: st.column_config.NumberColumn(c.replace("_ms", " (ms)"), format="%.3f")
         for c in ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms")} | {
         "ops_per_s": st.column_config.NumberColumn("ops/s", format="%.0f")})

@@ -3,11 +3,12 @@ they do not hold), how the database grows, when the disk fills, what the cleanup
 whether the watcher that records all this is alive (the monitor database's snapshots)."""
 import itertools
 import shlex
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts
+from dashboard import chart_axes, charts
 from dashboard import history_charts as hc
 from dashboard import ui
 from r2w_db import errors
@@ -93,13 +94,14 @@ def day_by_day(ctx, window):
                f"deleted since), {got['live_days']:,} read at least in part from the database "
                "now (the days since the newest roll-up).")
     st.markdown("**Uploads per day, by status**")
-    ui.chart(charts.status_periods(uploads.status_long(days), "day"), days,
+    drawn = chart_axes.shared_window(replace(window, grain="day"), days)   # one band a day
+    ui.chart(charts.status_periods(uploads.status_long(days), drawn), days,
              "history_days", empty=not days["uploads"].sum(), message="No upload in this window.")
     for column, (name, label, color) in zip(st.columns(len(NEW_PER_DAY)), NEW_PER_DAY):
         with column:
             st.markdown(f"**{label.capitalize()} per day**")
             part = days[["period", name]].assign(series=label)
-            ui.chart(charts.stacked_periods(part, "series", name, {label: color}, "day",
+            ui.chart(charts.stacked_periods(part, "series", name, {label: color}, drawn,
                                             value_title=label),
                      part.drop(columns="series"), f"history_{name}_per_day",
                      empty=not part[name].sum(), message=f"No {label} in this window.")
@@ -115,7 +117,7 @@ def one_snapshot(frame, what):
     return True
 
 
-def sizes(ctx, since, empty):
+def sizes(ctx, since, empty, span):
     st.subheader("Database size over time")
     got = ui.cached(hist.sizes, ctx.db, since, sources=(ctx.db, ui.MONITOR))
     growth = got["growth"]
@@ -135,11 +137,12 @@ def sizes(ctx, since, empty):
     left, right = st.columns(2)
     with left:
         part = series[series["series"] != "free disk"]
-        ui.chart(hc.size_lines(part), part, "history_sizes", message=empty)
+        ui.chart(hc.size_lines(part, span=span), part, "history_sizes", what="the file sizes",
+                 message=empty)
     with right:
         part = series[series["series"] == "free disk"]
-        ui.chart(hc.size_lines(part, title="free disk (bytes)"), part, "history_free_disk",
-                 message=empty)
+        ui.chart(hc.size_lines(part, title="free disk", span=span), part, "history_free_disk",
+                 what="the free disk", message=empty)
 
 
 def forecast(ctx, empty):
@@ -177,10 +180,10 @@ def forecast(ctx, empty):
                "uncertainty). Dashed: the fitted line, extended 90 days.")
     horizons = [{"label": f"{d} days", **f.horizons[d]} for d in fc.HORIZONS]
     ui.chart(hc.forecast_chart(got["observed"], got["band"], horizons),
-             got["band"], "history_forecast")
+             got["band"], "history_forecast", what="the forecast")
 
 
-def tables(ctx, since, empty):
+def tables(ctx, since, empty, span):
     st.subheader("Rows and bytes per table")
     got = ui.cached(hist.tables, ctx.db, since, sources=(ctx.db, ui.MONITOR))
     if got["exact"] is not None:
@@ -191,18 +194,19 @@ def tables(ctx, since, empty):
                       "(dbstat is skipped on large files)."))
     left, right = st.columns(2)
     with left:
-        ui.chart(hc.table_bars(got["latest"]), got["latest"], "history_tables", message=empty)
+        ui.chart(hc.table_bars(got["latest"]), got["latest"], "history_tables",
+                 what="the table sizes", message=empty)
     with right:
         if one_snapshot(got["series"], "rows over time"):
             for col, (_, row) in zip(itertools.cycle(st.columns(2)), got["latest"].iterrows()):
                 col.metric(ui.md(row["table"]), ui.human_count(int(row["rows"])), border=True,
                            help=f"rows; {ui.human_bytes(row['bytes'])} of table pages")
         else:
-            ui.chart(hc.table_rows(got["series"]), got["series"], "history_table_rows",
-                     message=empty)
+            ui.chart(hc.table_rows(got["series"], span=span), got["series"],
+                     "history_table_rows", what="the rows per table", message=empty)
 
 
-def levels(ctx, since, empty):
+def levels(ctx, since, empty, span):
     st.subheader("Cache entries and anonymous ids, with the maintenance runs")
     got = ui.cached(hist.levels, ctx.db, since, sources=(ctx.db, ui.MONITOR))
     series, runs = got["series"], got["runs"]
@@ -216,13 +220,15 @@ def levels(ctx, since, empty):
                                                      ("anonymous ids", "history_anonymous_ids"))):
         with column:
             part = series[series["series"] == name]
-            drawn |= ui.chart(hc.level_with_runs(series, runs, name), part, label, message=empty)
+            drawn |= ui.chart(hc.level_with_runs(series, runs, name, span), part, label,
+                              what=f"the {name}", message=empty)
     if drawn:
-        st.caption("Dashed rules: maintenance runs from the maintenance log (hover for the task, "
-                   "outcome and rows), so a cleanup's effect shows on the line."
+        st.caption("Thin rules, one colour per task, a mark per outcome at the top: maintenance "
+                   "runs from the maintenance log (hover for the task, outcome and rows), so a "
+                   "cleanup's effect shows on the line."
                    + ("" if len(runs) else " No maintenance run in this span."))
         if len(runs):
-            ui.csv_download(runs, "history_maintenance_runs")
+            ui.csv_download(runs, "history_maintenance_runs", "the maintenance runs")
 
 
 def notifications(ctx):
@@ -237,7 +243,7 @@ def notifications(ctx):
         shown[column] = shown[column].map(
             lambda v: v[:19].replace("T", " ") if isinstance(v, str) else "")
     shown["error"] = shown["error"].fillna("")
-    ui.table(shown, "history_notifications", column_config={
+    ui.table(shown, "history_notifications", what="the notifications", column_config={
         "created_at": st.column_config.TextColumn("When (UTC)"),
         "kind": st.column_config.TextColumn("Kind"), "status": st.column_config.TextColumn("Status"),
         "summary": st.column_config.TextColumn("Summary"),
@@ -286,10 +292,11 @@ def body(ctx):
     if window.start is not None:
         st.caption(f"Charts: {window.label.lower()}, since {window.start:%Y-%m-%d %H:%M} UTC. "
                    "The forecast always fits the last 14 days.")
-    sizes(ctx, window.start, empty)
+    span = (window.start, window.end or window.now)   # the charts' time axes: the window
+    sizes(ctx, window.start, empty, span)
     forecast(ctx, empty)
-    tables(ctx, window.start, empty)
-    levels(ctx, window.start, empty)
+    tables(ctx, window.start, empty, span)
+    levels(ctx, window.start, empty, span)
     notifications(ctx)
     silence_log(ctx)
 

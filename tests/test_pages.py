@@ -76,6 +76,12 @@ def chart_data(at):
     return found
 
 
+# what the chart builders add to a period frame for drawing (issue 21): the UTC period's band
+# key and tooltip label; a rate's cases, whether they are enough to judge, and its interval
+PERIOD_COLUMNS = ("period_key", "period_label")
+RATE_COLUMNS = (*PERIOD_COLUMNS, "cases", "judged", "sample", "note", "low", "high", "interval")
+
+
 def frame_with(at, *columns):
     """The one chart dataset that has exactly these columns."""
     hits = [f for _, frames in chart_data(at) for f in frames if set(columns) == set(f.columns)]
@@ -215,10 +221,10 @@ def test_cache_page_chart_data(demo_db, monkeypatch):
     hits = cache_hits.hit_rate(demo_db, window)
     assert metric_values(at)["Hit rate"] == f"{hits['hit_rate']:.1%}"
     rates = frame_with(at, "period", "uploads", "hashed", "hits", "extracted", "unhashed", "hit_rate",
-                       "source")
+                       "source", *RATE_COLUMNS)
     assert rates["hits"].sum() == hits["hits"] and rates["hashed"].sum() == hits["hashed"]
     assert len(rates) == len(hits["by_period"]) == 31
-    served = frame_with(at, "period", "source", "uploads", "source_of_day")
+    served = frame_with(at, "period", "source", "uploads", "source_of_day", *PERIOD_COLUMNS)
     assert served.groupby("source")["uploads"].sum()["from cache"] == hits["hits"]
     access = frame_with(at, "bucket", "entries", "accesses")
     contents = cache_hits.contents(demo_db)
@@ -239,7 +245,7 @@ def test_confidence_page_chart_data(demo_db, monkeypatch):
     assert values["Low (< 0.7)"] == f"{summary['low']:,}"
     assert values["Invalid"] == f"{summary['invalid']:,}"
     assert at.warning  # the demo holds entries below the caching threshold
-    means = frame_with(at, "period", "mean", "entries")
+    means = frame_with(at, "period", "mean", "entries", "judged", "note", *PERIOD_COLUMNS)
     assert means["entries"].sum() == summary["valid"]
     tables = at.dataframe
     lowest = confidence.lowest(demo_db, window)
@@ -254,7 +260,7 @@ def test_uploads_page_chart_data(demo_db, monkeypatch):
     counts = uploads.status_counts(demo_db, window)
     shown = frame_with(at, "status", "uploads")
     assert dict(zip(shown["status"], shown["uploads"])) == dict(zip(counts["status"], counts["uploads"]))
-    by_status = frame_with(at, "period", "status", "uploads")
+    by_status = frame_with(at, "period", "status", "uploads", *PERIOD_COLUMNS)
     assert by_status["period"].nunique() == 25   # hourly buckets over 24 hours
     assert by_status.groupby("status")["uploads"].sum().to_dict() == dict(
         zip(counts["status"], counts["uploads"]))
@@ -269,7 +275,7 @@ def test_anonymous_page_chart_data(demo_db, monkeypatch):
     assert_clean(at)
     window = Window.of("90d", now=NOW)
     ids = anonymous.ids_by_period(demo_db, window)
-    shown = frame_with(at, "period", "new_ids", "owning_ids", "source")
+    shown = frame_with(at, "period", "new_ids", "owning_ids", "source", *PERIOD_COLUMNS)
     assert shown["new_ids"].tolist() == ids["new_ids"].tolist()
     assert shown["owning_ids"].iloc[-1] == ids["owning_ids"].iloc[-1]
     ages = anonymous.ages(demo_db, NOW)
@@ -277,7 +283,7 @@ def test_anonymous_page_chart_data(demo_db, monkeypatch):
     assert frame_with(at, "bucket", "ids", "uploads", "stale")["stale"].sum() == ages["stale_ids"]
     assert metric_values(at)["Ids owning uploads"] == f"{ages['ids']:,}"
     share = anonymous.share_by_period(demo_db, window)
-    shares = frame_with(at, "period", "uploads", "anonymous", "share")
+    shares = frame_with(at, "period", "uploads", "anonymous", "share", *RATE_COLUMNS)
     assert shares["anonymous"].sum() == share["anonymous"]
 
 

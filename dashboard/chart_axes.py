@@ -1,0 +1,149 @@
+"""What every chart of the dashboard shares: one time convention and numbers as people read them.
+
+Time is 24-hour UTC everywhere, and the browser's time zone never shifts it:
+
+- a chart of periods (days, hours) puts them on a band scale of UTC period keys formatted here
+  (`period_key`, '2026-12-07' or '2026-12-07 14:00'), so a day is one band on every chart of a
+  page: bars fill it, points and lines sit in its middle (bandPosition 0.5). The domain is every
+  period of the window, so no chart runs past it;
+- a chart of instants (snapshots) has a `utc` time scale whose domain is the window's
+  [start, end], and 24-hour UTC labels.
+
+Counts are integers with thousands separators on zero-based axes, bytes are KB/MB/GB (1024,
+as formatting.human_bytes), rates percentages, scores 2–3 places. No Streamlit here.
+"""
+import altair as alt
+import pandas as pd
+
+from r2w_db.figures.periods import PERIOD_FORMAT
+
+TIME_TITLE = {"day": "UTC day", "hour": "UTC hour"}
+LABEL_FORMAT = {"day": "%a %d %b %Y", "hour": "%a %d %b %Y, %H:00–%H:59"}
+Y_EXTENT = 64   # the y axis's width on every period chart, so stacked charts' bands line up
+COUNT = ",d"
+RATE, RATE_FINE = ".0%", ".1%"
+SCORE = ".3f"
+
+# 1536 -> '1.5 KB': the Vega expression of formatting.human_bytes, for axes and tooltips
+_BYTES = ("abs({v}) >= 1099511627776 ? format({v} / 1099511627776, ',.1f') + ' TB' : "
+          "abs({v}) >= 1073741824 ? format({v} / 1073741824, ',.1f') + ' GB' : "
+          "abs({v}) >= 1048576 ? format({v} / 1048576, ',.1f') + ' MB' : "
+          "abs({v}) >= 1024 ? format({v} / 1024, ',.1f') + ' KB' : format({v}, ',d') + ' B'")
+# an instant's axis label: the day at midnight, else the 24-hour time (never %I, never local)
+INSTANT_LABEL = ("utcFormat(datum.value, utchours(datum.value) == 0 && "
+                 "utcminutes(datum.value) == 0 ? '%d %b' : '%H:%M')")
+INSTANT_TOOLTIP = "%d %b %Y %H:%M"
+
+
+def bytes_expr(value):
+    """The Vega expression that writes the bytes in `value` (an expression) as formatting.human_bytes does."""
+    return _BYTES.format(v=value)
+
+
+# ------------------------------------------------------------------ periods on a band scale
+
+def period_keys(frame, window):
+    """Every period key a chart of `window` shows, oldest first: from the window's first
+    period (the data's first, for all time) to its last (or the data's last, if later)."""
+    grain = window.grain
+    present = (pd.to_datetime(frame["period"]).dropna()
+               if frame is not None and "period" in frame else pd.Series(dtype="datetime64[ns]"))
+    first = window.first_period
+    if first is None:
+        first = present.min() if len(present) else window.last_period
+    last = max([window.last_period, *([present.max()] if len(present) else [])])
+    step = "h" if grain == "hour" else "D"
+    return [p.strftime(PERIOD_FORMAT[grain]) for p in pd.date_range(first, last, freq=step)]
+
+
+def with_periods(frame, grain):
+    """`frame` with `period_key` (the band) and `period_label` (the tooltip's UTC period)."""
+    period = pd.to_datetime(frame["period"])
+    return frame.assign(period_key=period.dt.strftime(PERIOD_FORMAT[grain]),
+                        period_label=period.dt.strftime(LABEL_FORMAT[grain]))
+
+
+def period_label_expr(grain, keys):
+    """Axis labels of period keys, parsed and written in UTC: '07 Dec' for days ('07 Dec 26'
+    over more than a year), '14:00' for hours with the day at midnight."""
+    if grain == "hour":
+        return ("utcFormat(utcParse(datum.value, '%Y-%m-%d %H:%M'), "
+                "slice(datum.value, 11) == '00:00' ? '%d %b' : '%H:%M')")
+    fmt = "%d %b %y" if len(keys) > 366 else "%d %b"
+    return f"utcFormat(utcParse(datum.value, '%Y-%m-%d'), '{fmt}')"
+
+
+def period_x(grain, keys, centred=False):
+    """The x encoding of every period chart: one band per period of the window. `centred` puts
+    a point or line mark in the middle of its band, level with the bars of the same period."""
+    return alt.X("period_key:O", title=TIME_TITLE[grain],
+                 scale=alt.Scale(type="band", domain=keys),
+                 bandPosition=0.5 if centred else alt.Undefined,
+                 axis=alt.Axis(labelExpr=period_label_expr(grain, keys), labelAngle=0,
+                               labelOverlap=True, labelSeparation=6, labelFlush=False,
+                               ticks=False))
+
+
+def period_tooltip(grain):
+    return alt.Tooltip("period_label:N", title=TIME_TITLE[grain])
+
+
+# ------------------------------------------------------------------ instants on a UTC time scale
+
+def utc_datetime(moment):
+    """A naive UTC datetime as a Vega-Lite DateTime in UTC (never read as local time)."""
+    moment = pd.Timestamp(moment).to_pydatetime()
+    return alt.DateTime(year=moment.year, month=moment.month, date=moment.day, hours=moment.hour,
+                        minutes=moment.minute, seconds=moment.second, utc=True)
+
+
+def instant_domain(start, end):
+    """[start, end] of a time axis as UTC DateTimes (None when either is unknown)."""
+    if start is None or end is None or pd.isna(start) or pd.isna(end):
+        return None
+    return [utc_datetime(start), utc_datetime(end)]
+
+
+def span_of(frame, column, start, end):
+    """(start, end) of a chart of instants: the window's, or the data's first and last instant
+    where the window leaves a side open (all time) or the data runs past it."""
+    times = pd.to_datetime(frame[column]).dropna() if column in frame else pd.Series(dtype=object)
+    low = start if start is not None else (times.min() if len(times) else None)
+    high = end if end is not None else None
+    if len(times):
+        high = times.max() if high is None else max(pd.Timestamp(high), times.max())
+    return low, high
+
+
+def instant_x(field, span, title="UTC time"):
+    """A time axis of instants on a UTC scale ending where the window ends."""
+    domain = instant_domain(*span)
+    return alt.X(f"{field}:T", title=title,
+                 scale=alt.Scale(type="utc", domain=domain) if domain else alt.Scale(type="utc"),
+                 axis=alt.Axis(labelExpr=INSTANT_LABEL, labelOverlap=True, labelSeparation=8))
+
+
+def instant_tooltip(field, title):
+    return alt.Tooltip(f"{field}:T", title=title, format=INSTANT_TOOLTIP, formatType="utc")
+
+
+def iso_utc(moment):
+    """A naive UTC moment as an ISO text a browser reads as UTC ('Z'), for inline data."""
+    moment = pd.Timestamp(moment)
+    if moment.tzinfo is not None:
+        moment = moment.tz_convert("UTC").tz_localize(None)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ------------------------------------------------------------------ numbers
+
+def count_axis(title, **kwargs):
+    """A zero-based count axis: whole numbers with thousands separators, a handful of ticks."""
+    return dict(title=title, scale=alt.Scale(zero=True),
+                axis=alt.Axis(format=COUNT, tickMinStep=1, tickCount=5, **kwargs))
+
+
+def bytes_axis(title):
+    return dict(title=title, scale=alt.Scale(zero=True),
+                axis=alt.Axis(labelExpr=bytes_expr("datum.value"), tickCount=5))
+
