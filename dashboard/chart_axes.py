@@ -12,6 +12,9 @@ Time is 24-hour UTC everywhere, and the browser's time zone never shifts it:
 Counts are integers with thousands separators on zero-based axes, bytes are KB/MB/GB (1024,
 as formatting.human_bytes), rates percentages, scores 2–3 places. No Streamlit here.
 """
+import math
+from dataclasses import replace
+
 import altair as alt
 import pandas as pd
 
@@ -25,10 +28,10 @@ RATE, RATE_FINE = ".0%", ".1%"
 SCORE = ".3f"
 
 # 1536 -> '1.5 KB': the Vega expression of formatting.human_bytes, for axes and tooltips
-_BYTES = ("abs({v}) >= 1099511627776 ? format({v} / 1099511627776, ',.1f') + ' TB' : "
-          "abs({v}) >= 1073741824 ? format({v} / 1073741824, ',.1f') + ' GB' : "
-          "abs({v}) >= 1048576 ? format({v} / 1048576, ',.1f') + ' MB' : "
-          "abs({v}) >= 1024 ? format({v} / 1024, ',.1f') + ' KB' : format({v}, ',d') + ' B'")
+_BYTES = ("abs({v}) >= 1099511627776 ? format({v} / 1099511627776, ',.1~f') + ' TB' : "
+          "abs({v}) >= 1073741824 ? format({v} / 1073741824, ',.1~f') + ' GB' : "
+          "abs({v}) >= 1048576 ? format({v} / 1048576, ',.1~f') + ' MB' : "
+          "abs({v}) >= 1024 ? format({v} / 1024, ',.1~f') + ' KB' : format({v}, ',d') + ' B'")
 # an instant's axis label: the day at midnight, else the 24-hour time (never %I, never local)
 INSTANT_LABEL = ("utcFormat(datum.value, utchours(datum.value) == 0 && "
                  "utcminutes(datum.value) == 0 ? '%d %b' : '%H:%M')")
@@ -54,6 +57,16 @@ def period_keys(frame, window):
     last = max([window.last_period, *([present.max()] if len(present) else [])])
     step = "h" if grain == "hour" else "D"
     return [p.strftime(PERIOD_FORMAT[grain]) for p in pd.date_range(first, last, freq=step)]
+
+
+def shared_window(window, *frames):
+    """The window every period chart of a page draws: `window`, or for all time the window from
+    the first period of any of the page's `frames`, so that their bands line up."""
+    if window.start is not None:
+        return window
+    firsts = [pd.to_datetime(f["period"]).min() for f in frames if len(f)]
+    firsts = [f for f in firsts if not pd.isna(f)]
+    return replace(window, start=min(firsts).to_pydatetime()) if firsts else window
 
 
 def with_periods(frame, grain):
@@ -143,7 +156,21 @@ def count_axis(title, **kwargs):
                 axis=alt.Axis(format=COUNT, tickMinStep=1, tickCount=5, **kwargs))
 
 
-def bytes_axis(title):
-    return dict(title=title, scale=alt.Scale(zero=True),
-                axis=alt.Axis(labelExpr=bytes_expr("datum.value"), tickCount=5))
+def bytes_ticks(largest, count=5):
+    """About `count` tick values from 0 to at least `largest` bytes at round steps of one
+    binary unit (0, 2, 4, 6, 8 MB; never 976.6 KB, 1.9 MB)."""
+    if not largest or largest != largest or largest <= 0:
+        return [0, 1024]
+    unit = 1024 ** min(4, int(math.log(largest, 1024)))
+    raw = largest / unit / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw) * unit
+    return [i * step for i in range(math.ceil(largest / step - 1e-9) + 1)]
+
+
+def bytes_axis(title, largest):
+    """A zero-based bytes axis with round binary ticks up to `largest`, labelled KB/MB/GB."""
+    ticks = bytes_ticks(largest)
+    return dict(title=title, scale=alt.Scale(domain=[0, ticks[-1]]),
+                axis=alt.Axis(labelExpr=bytes_expr("datum.value"), values=ticks))
 

@@ -14,7 +14,7 @@ import altair as alt
 from dashboard.chart_axes import (COUNT, RATE, RATE_FINE, SCORE, Y_EXTENT, count_axis,
                                   period_keys, period_tooltip, period_x, with_periods)
 from r2w_db import config
-from r2w_db.figures.proportions import MIN_CASES, wilson
+from r2w_db.figures.proportions import MIN_CASES, too_few, wilson
 
 STATUS_COLORS = {
     "processing": "#f59e0b",   # amber: in flight
@@ -100,13 +100,13 @@ def served_periods(frame, window):
     return stacked_periods(frame, "source", "uploads", SOURCE_COLORS, window, value_title="uploads")
 
 
-def judged(frame, rate, sample):
+def judged(frame, sample):
     """`frame` with, per period, `cases`, `judged` (at least MIN_CASES cases), `sample` (the
     sentence of its cases), `note` (why it is not judged), and the Wilson 95 % interval `low`,
     `high` and its text `interval` (NaN / "–" where not judged)."""
     cases = sum(frame[c] for c in sample.whole).astype("int64")
     part = frame[sample.part].astype("int64")
-    enough = cases >= MIN_CASES
+    enough = ~cases.map(too_few).astype(bool)
     bounds = [wilson(int(p), int(n)) if ok else None for p, n, ok in zip(part, cases, enough)]
     return frame.assign(
         cases=cases, judged=enough,
@@ -124,13 +124,15 @@ def _judged_marks(data, x, field, y_axis, color, tooltip, opacity=alt.Undefined)
     hollow grey points on the periods with too few cases (`y_axis`: title, scale, axis)."""
     base = _base(data)
     y = alt.Y(f"{field}:Q", **y_axis)
+    size = 45 if len(data) <= 40 else 16   # 90 days of points would crowd the line
     line = base.transform_calculate(
         shown=f"datum.judged ? datum['{field}'] : null").mark_line(color=color).encode(
         x=x, y=alt.Y("shown:Q", **y_axis))
     solid = base.transform_filter("datum.judged").mark_point(
-        filled=True, size=45, color=color).encode(x=x, y=y, tooltip=tooltip, opacity=opacity)
+        filled=True, size=size, color=color).encode(x=x, y=y, tooltip=tooltip, opacity=opacity)
     hollow = base.transform_filter("!datum.judged").mark_point(
-        filled=False, size=45, strokeWidth=1.5, color=TOO_FEW).encode(x=x, y=y, tooltip=tooltip)
+        filled=False, size=size * 1.5, strokeWidth=1.5, color=TOO_FEW).encode(
+        x=x, y=y, tooltip=tooltip)
     return [line, solid, hollow]
 
 
@@ -143,7 +145,7 @@ def rate_line(frame, rate, window, title, sample, overall=None, color=ACCENT, fu
     the largest rate or interval, at least 5 %).
     """
     grain = window.grain
-    data = with_periods(judged(frame, rate, sample), grain)
+    data = with_periods(judged(frame, sample), grain)
     rates = [float(v) for v in data[rate] if v == v]
     highs = [float(v) for v in data["high"] if v == v]
     top = 1.0 if full_scale else min(1.0, max(0.05, max(rates, default=0.0) * 1.1,
@@ -189,8 +191,8 @@ def value_line(frame, value, window, title, counts=(), cases="entries", noun="ca
     grain = window.grain
     n = frame[cases].astype("int64")
     data = with_periods(frame.assign(
-        judged=n >= MIN_CASES,
-        note=["" if k >= MIN_CASES else f"fewer than {MIN_CASES} {noun}: too few to judge"
+        judged=~n.map(too_few).astype(bool),
+        note=[f"fewer than {MIN_CASES} {noun}: too few to judge" if too_few(k) else ""
               for k in n]), grain)
     x = period_x(grain, period_keys(frame, window), centred=True)
     y_axis = dict(title=title, scale=alt.Scale(domain=[0, 1]),

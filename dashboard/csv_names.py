@@ -14,8 +14,10 @@ def safe_part(text):
 
 def database_name(location):
     """A database's short name: its configured name, else the file's stem, else the database
-    of a postgresql:// URL (the display form, password already redacted)."""
-    if location.name:
+    of a postgresql:// URL (the display form, password already redacted). A location given by
+    --db or DATABASE_URL carries a stand-in name ('default') labelled with its display: not a
+    name of its own."""
+    if location.name and location.label != location.display:
         return location.name
     display = location.display
     if "://" in display:

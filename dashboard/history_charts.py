@@ -45,7 +45,7 @@ def size_lines(frame, colors=SIZE_COLORS, title="size", span=NO_SPAN):
     return _with_sizes(alt.Chart(frame), size="bytes").mark_line(
         point=alt.OverlayMarkDef(size=18), interpolate="step-after", clip=True).encode(
         x=_x(frame, span),
-        y=alt.Y("bytes:Q", **bytes_axis(title)),
+        y=alt.Y("bytes:Q", **bytes_axis(title, frame["bytes"].max())),
         color=alt.Color("series:N", scale=_scale({s: colors[s] for s in present}),
                         legend=alt.Legend(title=None, orient="top")),
         tooltip=[_when(), alt.Tooltip("series:N"), alt.Tooltip("size:N"),
@@ -61,7 +61,9 @@ def forecast_chart(observed, band, horizons=()):
     x = instant_x("taken_at", span)
     area = _with_sizes(alt.Chart(band), forecast="bytes", low_size="low",
                        high_size="high").mark_area(opacity=0.22, color="#2563eb").encode(
-        x=x, y=alt.Y("low:Q", **bytes_axis("database file + WAL")), y2="high:Q",
+        x=x, y=alt.Y("low:Q", **bytes_axis("database file + WAL",
+                                          pd.concat([band["high"], observed["bytes"]]).max())),
+        y2="high:Q",
         tooltip=[_when(title="UTC day"), alt.Tooltip("forecast:N"),
                  alt.Tooltip("low_size:N", title="95 % low"),
                  alt.Tooltip("high_size:N", title="95 % high")])
@@ -97,7 +99,8 @@ def table_bars(frame):
     return _with_sizes(alt.Chart(long), size="part_bytes", table_size="bytes",
                        index_size="index_bytes").mark_bar().encode(
         y=alt.Y("table:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
-        x=alt.X("part_bytes:Q", stack="zero", **bytes_axis("size")),
+        x=alt.X("part_bytes:Q", stack="zero",
+                **bytes_axis("size", (frame["bytes"] + frame["index_bytes"]).max())),
         color=alt.Color("part:N", scale=_scale(parts), legend=alt.Legend(title=None, orient="top")),
         order=alt.Order("part:N", sort="descending"),
         tooltip=[alt.Tooltip("table:N"), alt.Tooltip("part:N"), alt.Tooltip("size:N"),

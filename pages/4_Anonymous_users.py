@@ -1,7 +1,7 @@
 """Anonymous users: how many ids are created, how many still hold uploads, and how old they are."""
 import streamlit as st
 
-from dashboard import charts, ui
+from dashboard import chart_axes, charts, ui
 from r2w_db import config
 from r2w_db.figures import anonymous as anon, earlier_days, windowed
 from r2w_db.formatting import plural
@@ -38,8 +38,9 @@ def body(ctx):
     row[3].metric("Anonymous share of uploads", ui.human_percent(share["share"]), border=True,
                   help=f"{share['anonymous']:,} of the window's {share['uploads']:,} uploads.")
 
+    drawn = chart_axes.shared_window(window, ids, share["by_period"])   # one band per day on both
     st.subheader(f"New ids {ui.per(window)}, and ids still owning uploads")
-    ui.chart(charts.new_and_total(ids, window), ids, "anonymous_ids",
+    ui.chart(charts.new_and_total(ids, drawn), ids, "anonymous_ids",
              what=f"anonymous ids {ui.per(window)}",
              empty=ids.empty or not (ids["new_ids"].any() or ids["owning_ids"].any()),
              message="No anonymous id in this window.",
@@ -69,7 +70,7 @@ def body(ctx):
     with right:
         st.subheader(f"Anonymous share of uploads {ui.per(window)}")
         frame = share["by_period"]
-        ui.chart(charts.rate_line(frame, "share", window, "anonymous share", SHARE_SAMPLE,
+        ui.chart(charts.rate_line(frame, "share", drawn, "anonymous share", SHARE_SAMPLE,
                                   overall=share["share"]),
                  frame, "anonymous_share", what=f"the anonymous share {ui.per(window)}",
                  empty=not share["uploads"], message="No uploads in this window.",
