@@ -41,6 +41,13 @@ class Sample:
     cases: str
 
 
+HIT_SAMPLE = Sample("hits", ("hashed",), "{part} of {whole} hashed uploads served from cache",
+                    "hashed uploads")
+FAILURE_SAMPLE = Sample("failed", ("completed", "failed"), "failed {part} of {whole} finished jobs",
+                        "finished jobs")
+SHARE_SAMPLE = Sample("anonymous", ("uploads",), "{part} of {whole} uploads anonymous", "uploads")
+
+
 def status_scale():
     return alt.Scale(domain=list(STATUS_COLORS), range=list(STATUS_COLORS.values()))
 

@@ -8,8 +8,6 @@ from r2w_db.figures import cache_hits, earlier_days
 from r2w_db.formatting import plural
 
 ctx = ui.page("Cache hits", "🎯")
-HIT_SAMPLE = charts.Sample("hits", ("hashed",), "{part} of {whole} hashed uploads served from cache",
-                           "hashed uploads")
 
 
 def rollup_note(hits):
@@ -37,7 +35,7 @@ def body(ctx):
                                     "the hash was not computed); left out of the hit rate.")
 
     st.subheader(f"Hit rate {ui.per(window)}")
-    ui.chart(charts.rate_line(frame, "hit_rate", window, "hit rate", HIT_SAMPLE,
+    ui.chart(charts.rate_line(frame, "hit_rate", window, "hit rate", charts.HIT_SAMPLE,
                               overall=hits["hit_rate"]),
              frame[["period", "source", "hashed", "hits", "hit_rate"]], "cache_hit_rate",
              what=f"the hit rate {ui.per(window)}", empty=not hits["hashed"],

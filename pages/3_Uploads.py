@@ -6,8 +6,6 @@ from r2w_db import config
 from r2w_db.figures import uploads, windowed
 
 ctx = ui.page("Uploads", "📤")
-FAILURE_SAMPLE = charts.Sample("failed", ("completed", "failed"),
-                               "failed {part} of {whole} finished jobs", "finished jobs")
 
 
 def body(ctx):
@@ -50,7 +48,7 @@ def body(ctx):
                  message="No uploads in this window.")
 
     st.subheader(f"Failure rate {ui.per(window)}")
-    ui.chart(charts.rate_line(frame, "failure_rate", window, "failure rate", FAILURE_SAMPLE,
+    ui.chart(charts.rate_line(frame, "failure_rate", window, "failure rate", charts.FAILURE_SAMPLE,
                               overall=summary["failure_rate"],
                               color=charts.STATUS_COLORS["failed"], full_scale=False),
              frame[["period", "completed", "failed", "failure_rate"]], "upload_failure_rate",

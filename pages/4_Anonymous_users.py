@@ -7,8 +7,6 @@ from r2w_db.figures import anonymous as anon, earlier_days, windowed
 from r2w_db.formatting import plural
 
 ctx = ui.page("Anonymous users", "👤")
-SHARE_SAMPLE = charts.Sample("anonymous", ("uploads",), "{part} of {whole} uploads anonymous",
-                             "uploads")
 
 
 def body(ctx):
@@ -70,7 +68,7 @@ def body(ctx):
     with right:
         st.subheader(f"Anonymous share of uploads {ui.per(window)}")
         frame = share["by_period"]
-        ui.chart(charts.rate_line(frame, "share", drawn, "anonymous share", SHARE_SAMPLE,
+        ui.chart(charts.rate_line(frame, "share", drawn, "anonymous share", charts.SHARE_SAMPLE,
                                   overall=share["share"]),
                  frame, "anonymous_share", what=f"the anonymous share {ui.per(window)}",
                  empty=not share["uploads"], message="No uploads in this window.",

@@ -23,8 +23,7 @@ NOW = datetime(2026, 12, 7, 18, 38)
 WEEK = Window.of("7d", now=NOW)
 DAY = Window.of("24h", now=NOW)
 DAYS = pd.date_range("2026-11-30", "2026-12-07", freq="D")
-FAILURES = charts.Sample("failed", ("completed", "failed"), "failed {part} of {whole} finished jobs",
-                         "finished jobs")
+FAILURES = charts.FAILURE_SAMPLE
 
 
 def spec(chart):
