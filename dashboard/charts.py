@@ -149,14 +149,13 @@ def rate_line(frame, rate, window, title, sample, overall=None, color=ACCENT, fu
 
     `sample` (Sample) says what each period stands on; `overall` draws a dashed rule at the
     whole window's level; `full_scale` fixes the axis at 0–100 % (else from 0 to a little above
-    the largest rate or interval, at least 5 %).
+    the largest rate, at least 5 %; an interval reaching higher is cut at the top, its bounds
+    in the tooltip).
     """
     grain = window.grain
     data = with_periods(judged(frame, sample), grain)
     rates = [float(v) for v in data[rate] if v == v]
-    highs = [float(v) for v in data["high"] if v == v]
-    top = 1.0 if full_scale else min(1.0, max(0.05, max(rates, default=0.0) * 1.1,
-                                              max(highs, default=0.0)))
+    top = 1.0 if full_scale else min(1.0, max(0.05, max(rates, default=0.0) * 1.1))
     x = period_x(grain, period_keys(frame, window), centred=True)
     y_axis = dict(title=title, scale=alt.Scale(domain=[0, top]),
                   axis=alt.Axis(format=RATE, tickCount=5, minExtent=Y_EXTENT, maxExtent=Y_EXTENT))
@@ -165,7 +164,7 @@ def rate_line(frame, rate, window, title, sample, overall=None, color=ACCENT, fu
                alt.Tooltip("sample:N", title="out of"),
                alt.Tooltip("interval:N", title="95 % interval"),
                alt.Tooltip("note:N", title="note"), *source_tip]
-    band = _base(data).mark_area(opacity=0.16, color=color).encode(
+    band = _base(data).mark_area(opacity=0.16, color=color, clip=True).encode(
         x=x, y=alt.Y("low:Q", **y_axis), y2="high:Q", tooltip=tooltip)
     layers = [band, *_judged_marks(data, x, rate, y_axis, color, tooltip, opacity)]
     if overall is not None:

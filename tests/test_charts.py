@@ -70,7 +70,6 @@ def test_failure_rate_axis_fits_small_rates_and_all_zero():
                                  full_scale=False)
         return spec(chart)["layer"][2]["encoding"]["y"]["scale"]["domain"]
 
-    # (the top also covers each judged period's Wilson interval, tight on 5,000 jobs a day)
     assert y_domain([0, 100, 0], [5000, 5000, 0]) == [0, 0.05]
     assert y_domain([0, 0, 0], [5000, 5000, 0]) == [0, 0.05]
     assert y_domain([2000, 0, 0], [5000, 5000, 0])[1] == pytest.approx(0.44)
