@@ -1,5 +1,5 @@
 """A proportion per period, told honestly: its Wilson score interval, and whether it stands on
-enough cases to be judged at all (docs/figures.md: the rates of the pages).
+enough cases to be judged at all (docs/figures.md, "Rates per day or hour").
 
 Pure Python, no SQL: the pages' rates are counted elsewhere; this only says how sure they are.
 """
