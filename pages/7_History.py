@@ -96,7 +96,8 @@ def day_by_day(ctx, window):
     st.markdown("**Uploads per day, by status**")
     drawn = chart_axes.shared_window(replace(window, grain="day"), days)   # one band a day
     ui.chart(charts.status_periods(uploads.status_long(days), drawn), days,
-             "history_days", empty=not days["uploads"].sum(), message="No upload in this window.")
+             "history_days", what="uploads per day", empty=not days["uploads"].sum(),
+             message="No upload in this window.")
     for column, (name, label, color) in zip(st.columns(len(NEW_PER_DAY)), NEW_PER_DAY):
         with column:
             st.markdown(f"**{label.capitalize()} per day**")
@@ -104,6 +105,7 @@ def day_by_day(ctx, window):
             ui.chart(charts.stacked_periods(part, "series", name, {label: color}, drawn,
                                             value_title=label),
                      part.drop(columns="series"), f"history_{name}_per_day",
+                     what=f"{label} per day",
                      empty=not part[name].sum(), message=f"No {label} in this window.")
 
 
