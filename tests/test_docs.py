@@ -136,7 +136,7 @@ def set_up_lines(page):
 
 def test_ci_and_the_development_page_run_the_readmes_test_command():
     readme = set_up_lines(ROOT / "README.md")
-    assert readme[0].startswith("python3 -m venv .venv") and readme[-1].endswith("python -m pytest")
+    assert readme[0].startswith("python3 -m venv ") and readme[-1].endswith("python -m pytest")
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
     assert [line for line in ci if line in readme] == readme
     assert set_up_lines(DOCS / "development.md") == readme
