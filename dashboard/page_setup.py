@@ -117,8 +117,9 @@ def page(title, icon="📊", window=True) -> PageContext:
                    "maintenance refuses to touch it. Upgrade r2w monitor.",
                    icon=":material/warning:")
     if demo and not embed:   # embedded in someone else's tool: the figures only
-        st.info("This is **demo data**. Point `DATABASE_URL` or `-- --db PATH` at the real file to "
-                "monitor production.", icon=":material/science:")
+        st.info("This is **demo data**. To monitor production, set `DATABASE_URL` to the real "
+                "database, or start with `streamlit run app.py -- --db PATH`.",
+                icon=":material/science:")
     return ctx
 
 
