@@ -6,7 +6,16 @@ demo history and on the production-like fixture.
 - Anonymous: `starts_with(user_id, 'anonymous_')`, a literal, case-sensitive prefix (LIKE
   would read `_` as a wildcard).
 - Timestamps are `timestamptz`, so comparisons are between instants with no parsing.
-- `counts` reads every figure in ONE read-only REPEATABLE READ transaction: one snapshot.
+- `counts` reads every figure from ONE snapshot, on two readers at once: the first exports its
+  snapshot (pg_export_snapshot) and the second imports it (SET TRANSACTION SNAPSHOT) and counts
+  the cache hits while the first counts the rest (bench/POSTGRES.md has the timings and plans).
+- Each statement is written for index-only scans over the indexes of migrations 6-9 (the move
+  ends with VACUUM (ANALYZE), and autovacuum keeps the visibility map fresh after that):
+  with_hash and hits are ONE merge join of two indexes in file_hash order
+  (idx_cv_uploads_hash_date, idx_extraction_cache_hash_created) that reads no table row; the
+  anonymous owners are read DISTINCT in the order of idx_cv_uploads_user_id (no sort) plus the
+  anonymous users rows that own no upload; a timestamp that is not an instant (NULL, or
+  +-infinity, the only values for which isfinite is false) is looked up in the column's index.
 - Valid cells as on SQLite: a confidence in [0, 1]; an access_count from 0 to
   MAX_ACCESS_COUNT (the column is `integer`, so only a negative count can be invalid here;
   the move reports every SQLite value an integer column cannot hold).
@@ -28,10 +37,14 @@ from r2w_db.backends.postgresql.schema import require_schema  # noqa: F401  (per
 ANON = "anonymous_"
 
 REGISTERED_SQL = "SELECT count(*) FROM users WHERE NOT starts_with(user_id, %(anon)s)"
+# |owners of anonymous uploads UNION anonymous users| = the distinct owners + the users rows
+# among them that own no upload
 ANONYMOUS_SQL = """
-SELECT count(*) FROM (
-    SELECT user_id FROM cv_uploads WHERE starts_with(user_id, %(anon)s)
-    UNION SELECT user_id FROM users WHERE starts_with(user_id, %(anon)s)) AS ids"""
+SELECT (SELECT count(*) FROM (SELECT DISTINCT user_id FROM cv_uploads
+                              WHERE starts_with(user_id, %(anon)s)) AS owners)
+     + (SELECT count(*) FROM users u
+        WHERE starts_with(u.user_id, %(anon)s)
+          AND NOT EXISTS (SELECT 1 FROM cv_uploads c WHERE c.user_id = u.user_id))"""
 SESSIONS_SQL = """
 SELECT count(*) FILTER (WHERE created_at >= %(cutoff)s) AS active,
        count(*) FILTER (WHERE created_at < %(cutoff)s) AS expired
@@ -43,6 +56,13 @@ WITH_HASH_SQL = "SELECT count(*) FROM cv_uploads WHERE file_hash IS NOT NULL AND
 HITS_SQL = """
 SELECT count(*) FROM cv_extraction_cache c JOIN cv_uploads u ON u.file_hash = c.file_hash
 WHERE c.file_hash <> '' AND c.created_at < u.upload_date"""
+# with_hash and hits in one pass: every upload with a hash, joined to its cache entry (at most
+# one: file_hash is the cache's primary key); a merge join of the two covering indexes
+HASH_SQL = """
+SELECT count(*) FILTER (WHERE u.file_hash <> '') AS with_hash,
+       count(c.file_hash) FILTER (WHERE c.created_at < u.upload_date) AS hits
+FROM cv_uploads u LEFT JOIN cv_extraction_cache c ON c.file_hash = u.file_hash AND c.file_hash <> ''
+WHERE u.file_hash IS NOT NULL"""
 CACHE_SQL = """
 SELECT count(*) AS n,
        avg(confidence_score) FILTER (WHERE confidence_score BETWEEN 0 AND 1) AS avg_conf,
@@ -66,8 +86,9 @@ def _utc(moment):
 def _quality_sql(table, column):
     from psycopg import sql
 
-    return sql.SQL("SELECT count(*) FROM {t} WHERE {c} IS NULL OR NOT isfinite({c})").format(
-        t=sql.Identifier(table), c=sql.Identifier(column))
+    # = `{c} IS NULL OR NOT isfinite({c})`, in a form the column's index answers
+    return sql.SQL("SELECT count(*) FROM {t} WHERE {c} IS NULL OR {c} = 'infinity'"
+                   " OR {c} = '-infinity'").format(t=sql.Identifier(table), c=sql.Identifier(column))
 
 
 def _params(now):
@@ -163,18 +184,50 @@ def cache_counts(db):
         return {"cache": cache_row(conn), "with_hash": with_hash(conn), "hits": hits(conn)}
 
 
+def hash_counts(conn):
+    """(uploads with a hash, hits) in one statement: a merge join of two index-only scans (a
+    hash join of the same scans takes about twice as long)."""
+    conn.execute("SET LOCAL enable_hashjoin = off")
+    try:
+        return tuple(conn.execute(HASH_SQL).fetchone())
+    finally:
+        conn.execute("SET LOCAL enable_hashjoin = on")
+
+
+def _in_snapshot(db, snapshot, work):
+    """`work(conn)` on a second reader that sees exactly the snapshot `snapshot` exported."""
+    from psycopg import sql
+
+    with db.read() as conn:
+        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+        return work(conn)
+
+
+def _second_half(params):
+    """The counts the second reader takes (about half the work: the hits' merge join)."""
+    def work(conn):
+        with_hash_, hits_ = hash_counts(conn)
+        return {"with_hash": with_hash_, "hits": hits_,
+                "registered": _one(conn, REGISTERED_SQL, params)}
+    return work
+
+
 def counts(db, now):
-    """Every count of `stats` (sessions and stuck jobs as of `now`) from one snapshot, keyed as
-    on SQLite."""
+    """Every count of `stats` (sessions and stuck jobs as of `now`) from one snapshot read on
+    two readers at once, keyed as on SQLite."""
+    from concurrent.futures import ThreadPoolExecutor
+
     params = _params(now)
     with db.read() as conn:
         drift = require_schema(conn, db)
-        active_, expired_ = conn.execute(SESSIONS_SQL, params).fetchone()
-        got = {"registered": _one(conn, REGISTERED_SQL, params),
-               "anonymous": _one(conn, ANONYMOUS_SQL, params),
-               "active": active_, "expired": expired_, "status": status_counts(conn),
-               "stuck": _one(conn, STUCK_SQL, params), "cache": _cache_row(conn, params),
-               "with_hash": _one(conn, WITH_HASH_SQL, params), "hits": _one(conn, HITS_SQL, params),
-               "data_quality": data_quality(conn), "version": drift.version}
-        size = _size(conn)
+        snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            other = pool.submit(_in_snapshot, db, snapshot, _second_half(params))
+            active_, expired_ = conn.execute(SESSIONS_SQL, params).fetchone()
+            got = {"anonymous": _one(conn, ANONYMOUS_SQL, params),
+                   "active": active_, "expired": expired_, "status": status_counts(conn),
+                   "stuck": _one(conn, STUCK_SQL, params), "cache": _cache_row(conn, params),
+                   "data_quality": data_quality(conn), "version": drift.version}
+            size = _size(conn)
+            got |= other.result()
     return got | {"database": {"path": db.display, "size_bytes": size, "wal_bytes": None}}
