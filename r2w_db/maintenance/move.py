@@ -13,8 +13,9 @@ the indexes, the rows read back):
 3. The rows go in with COPY, all four tables in ONE transaction (tables created in it when
    missing): a refused or failed move leaves the target as it was. Then the indexes are built
    (backends/postgresql/move.py).
-4. Verification: every table's row count and content checksum, read back from PostgreSQL in a
-   new transaction, must equal the source's (of the converted rows).
+4. Verification: every table's row count and content checksum, computed by PostgreSQL from
+   the stored rows in a new transaction (no row is read back), must equal the source's (of
+   the converted rows, maintenance/move_convert.py). Then VACUUM (ANALYZE).
 5. Re-running is safe: a target whose tables already hold rows is compared (count and checksum
    per table), never overwritten; different is refused. Equal finishes a move that was killed
    after its rows were committed (while its indexes were built, or during verification): the
@@ -32,7 +33,7 @@ from r2w_db import errors
 from r2w_db.backends import open_database
 from r2w_db.engine import schema
 from r2w_db.figures.check import run_check
-from r2w_db.maintenance.move_convert import Checksum
+from r2w_db.maintenance.move_convert import Checksum, checksum_hex
 from r2w_db.monitor.store import MonitorStore
 
 MODES = ("refuse", "null", "skip-row")
@@ -59,16 +60,14 @@ def source_snapshot(db):
 
 
 def target_checksums(target, tables=TABLES):
-    """{table: (rows, checksum hex)} read from the target in one snapshot, computed exactly as
-    the source side's."""
+    """{table: (rows, checksum hex)} of the target in one snapshot, computed by its server
+    exactly as the source side's."""
     target = open_database(target)
     found = {}
     with target.read() as conn:
         for table in tables:
-            total = Checksum()
-            for row in target.backend.move.table_rows(conn, table):
-                total.add(row)
-            found[table] = (total.rows, total.hex)
+            rows, high, low = target.backend.move.table_checksums(conn, table)
+            found[table] = (rows, checksum_hex(high, low))
     return found
 
 
@@ -183,6 +182,8 @@ def _finish(report, target, occupied, dry_run, progress):
     _verify(report, target, occupied, progress)
     if occupied:  # equal: finish a move killed after its commit (indexes missing or INVALID)
         report["indexes_built"] = target.backend.move.build_indexes(target)
+    if not occupied or report["indexes_built"]:
+        target.backend.move.vacuum_analyze(target)
     _require_check(report, target)
     if occupied and report["indexes_built"]:
         report["outcome"] = (f"already moved: the target equals the source; the interrupted "

@@ -1,5 +1,12 @@
-"""The move's value conversion: an SQLite cell -> a PostgreSQL value (maintenance/move.py moves,
-maintenance/move_convert.py checksums the converted rows).
+"""The move's value conversion: an SQLite row -> one tuple of COPY's binary format
+(maintenance/move.py moves it, maintenance/move_convert.py checksums it).
+
+A converted row is the bytes COPY ... (FORMAT BINARY) reads for one tuple: the number of fields
+(int16), then each field as its length (int32; -1 for NULL) and the value in the type's binary
+send form (text: its UTF-8 bytes; integer: int4; double precision: IEEE 754 float8;
+timestamptz: int8 microseconds since 2000-01-01 UTC), all big-endian. The same bytes are
+what the move checksums on both sides: here from the source, and on the server with the
+types' send functions (backends/postgresql/move.py, CHECKSUM_SQL), so no row is read back.
 
 Conversion, per PostgreSQL type of the column (pg_schema.COLUMN_TYPES):
 - timestamptz: text in a form docs/figures.md accepts (naive UTC ISO-8601, a space separator, a Z
@@ -12,13 +19,22 @@ Conversion, per PostgreSQL type of the column (pg_schema.COLUMN_TYPES):
 - NULL stays NULL, except in a NOT NULL column (an SQLite primary key can hold NULL).
 Anything else is a Problem (table, key, column, value, why), never silently changed.
 """
+import struct
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from r2w_db.engine import timeutil
 from r2w_db.backends.postgresql import schema as pg_schema
 
 INT4 = (-2**31, 2**31 - 1)
+NULL_FIELD = b"\xff\xff\xff\xff"              # length -1
+PG_EPOCH = datetime(2000, 1, 1)               # timestamptz's binary form counts from it
+ONE_US = timedelta(microseconds=1)
+_LENGTH = struct.Struct(">i").pack
+_COUNT = struct.Struct(">h").pack
+_INT4_FIELD = struct.Struct(">ii").pack       # length 4, the value
+_INT8_FIELD = struct.Struct(">iq").pack       # length 8, the value
+_FLOAT8_FIELD = struct.Struct(">id").pack     # length 8, the value
 SHOWN_CHARS = 200  # of an unconvertible value in the report
 
 
@@ -51,7 +67,7 @@ def _timestamp(value):
         return None, "a timestamp outside the years 1 to 9999 once in UTC"
     if moment is None or text[4:5] != "-":
         return None, "not a timestamp in an accepted form"
-    return moment.replace(tzinfo=timezone.utc), None
+    return _INT8_FIELD(8, (moment - PG_EPOCH) // ONE_US), None
 
 
 def _written_out(text):
@@ -66,7 +82,7 @@ def _written_out(text):
 def _double(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None, f"a {type(value).__name__}, not a number"
-    return float(value), None
+    return _FLOAT8_FIELD(8, value), None
 
 
 def _integer(value):
@@ -74,15 +90,19 @@ def _integer(value):
         return None, f"a {type(value).__name__}, not an integer"
     if not INT4[0] <= value <= INT4[1]:
         return None, "outside PostgreSQL's integer range"
-    return value, None
+    return _INT4_FIELD(4, value), None
 
 
 def _text(value):
     if not isinstance(value, str):
         return None, f"a {type(value).__name__}, not text"
-    if "\x00" in value:
+    try:
+        data = value.encode("utf-8")
+    except UnicodeEncodeError:   # lone surrogates: bytes that were not UTF-8 (valid_utf8)
+        return None, "text that is not valid UTF-8"
+    if b"\x00" in data:
         return None, "text with a NUL character"
-    return value, None
+    return _LENGTH(len(data)) + data, None
 
 
 def valid_utf8(value):
@@ -102,7 +122,8 @@ CONVERTERS = {"timestamptz": _timestamp, "double precision": _double, "integer":
 
 
 class Converter:
-    """Converts the rows of one table; collects the Problems; applies the chosen handling."""
+    """Converts the rows of one table into COPY's binary tuples; collects the Problems;
+    applies the chosen handling."""
 
     def __init__(self, table, mode):
         self.table, self.mode = table, mode
@@ -111,27 +132,29 @@ class Converter:
         self.funcs = [CONVERTERS[c.type] for c in columns]
         self.not_null = [c.not_null for c in columns]
         self.key_index = self.names.index(pg_schema.PRIMARY_KEYS[table])
+        self.columns = list(zip(self.funcs, self.not_null))
+        self.head = _COUNT(len(columns))
         self.problems = []
 
     def convert(self, row):
-        """The converted row, or None when it is left out (skip-row, or a blocking value)."""
-        out, found = [], []
-        for i, value in enumerate(row):
+        """The row as one tuple of COPY's binary format (bytes), or None when it is left out
+        (skip-row, or a blocking value)."""
+        out, found = [self.head], []
+        for (func, not_null), value in zip(self.columns, row):
             if value is None:
-                if self.not_null[i]:
-                    found.append((i, value, "NULL in a NOT NULL column"))
-                out.append(None)
+                if not_null:
+                    found.append((len(out) - 1, value, "NULL in a NOT NULL column"))
+                out.append(NULL_FIELD)
                 continue
-            if isinstance(value, str) and not valid_utf8(value):
-                found.append((i, value, "text that is not valid UTF-8"))
-                out.append(None)
-                continue
-            converted, why = self.funcs[i](value)
+            field, why = func(value)
             if why:
-                found.append((i, value, why))
-            out.append(converted)
+                if isinstance(value, str) and not valid_utf8(value):
+                    why = "text that is not valid UTF-8"
+                found.append((len(out) - 1, value, why))
+                field = NULL_FIELD
+            out.append(field)
         if not found:
-            return tuple(out)
+            return b"".join(out)
         key = row[self.key_index]
         key = key if isinstance(key, str) and valid_utf8(key) else _shown(key)
         skip = self.mode == "skip-row"
@@ -142,9 +165,8 @@ class Converter:
                        else "blocking")
             blocked = blocked or handled == "blocking"
             self.problems.append(Problem(self.table, key, self.names[i], _shown(value), why, handled))
-            out[i] = None
         # a blocked row is not sent either: the move refuses once every value has been read
-        return None if skip or blocked else tuple(out)
+        return None if skip or blocked else b"".join(out)
 
     @property
     def blocking(self):

@@ -184,7 +184,7 @@ def cache_counts(db):
         return {"cache": cache_row(conn), "with_hash": with_hash(conn), "hits": hits(conn)}
 
 
-def hash_counts(conn):
+def _hash_counts(conn):
     """(uploads with a hash, hits) in one statement: a merge join of two index-only scans (a
     hash join of the same scans takes about twice as long)."""
     conn.execute("SET LOCAL enable_hashjoin = off")
@@ -206,7 +206,7 @@ def _in_snapshot(db, snapshot, work):
 def _second_half(params):
     """The counts the second reader takes (about half the work: the hits' merge join)."""
     def work(conn):
-        with_hash_, hits_ = hash_counts(conn)
+        with_hash_, hits_ = _hash_counts(conn)
         return {"with_hash": with_hash_, "hits": hits_,
                 "registered": _one(conn, REGISTERED_SQL, params)}
     return work

@@ -26,8 +26,9 @@ BACKEND = Backend(
                                                   "(find_rows), so the write lock never waits "
                                                   "on a scan",
                           "backups.dump": "an SQLite backup is a copy of the file (backups.copy)",
-                          **dict.fromkeys(("move.target_state", "move.converter", "move.table_rows",
-                                           "move.load_transaction", "move.build_indexes"),
+                          **dict.fromkeys(("move.target_state", "move.converter",
+                                           "move.table_checksums", "move.load_transaction",
+                                           "move.build_indexes", "move.vacuum_analyze"),
                                           "the move goes from an SQLite file into PostgreSQL"),
                           "schema.column_type": "SQLite's columns take any type",
                           "schema.wrong_types": "SQLite's columns take any type",

@@ -5,8 +5,10 @@ transaction (`BEGIN` + reads) on a read-only connection; it does not block the a
 writers (it holds back checkpoints while it lasts). In a rollback-journal mode such a transaction
 would hold a SHARED lock that stops every writer for the whole move, so the snapshot is an online
 backup (SQLite's backup API in one step, the lock held well under a second on 100 MB) into a
-temporary file, read the same way. Text that is not valid UTF-8 is read with surrogateescape
-(decode_text): the converter lists it, with its bytes, instead of the read failing.
+temporary file, read the same way. Text is decoded by sqlite3 itself (in C); a table holding text
+that is not valid UTF-8 (the read fails on it) is read again with surrogateescape (decode_text,
+a Python call per value: several times slower), its rows already given skipped: the converter
+lists the bad value, with its bytes, instead of the read failing.
 """
 import functools
 import sqlite3
@@ -39,7 +41,6 @@ def source_snapshot(db):
             finally:
                 source.close()
         conn = open_reader(path)
-        conn.text_factory = decode_text
         try:
             with translated(db.path):
                 conn.execute("BEGIN")
@@ -60,9 +61,26 @@ decode_text = functools.partial(str, encoding="utf-8", errors="surrogateescape")
 def source_rows(conn, table, columns):
     """The rows of `table` in the snapshot, `columns` in that order, fetched in batches."""
     names = ", ".join(f'"{c}"' for c in columns)  # schema names only
-    cur = conn.execute(f'SELECT {names} FROM "{table}"')
-    while batch := cur.fetchmany(FETCH_ROWS):
-        yield from batch
+    query, given = f'SELECT {names} FROM "{table}"', 0
+    try:
+        cur = conn.execute(query)
+        while batch := cur.fetchmany(FETCH_ROWS):
+            given += len(batch)
+            yield from batch
+        return
+    except sqlite3.OperationalError as exc:
+        if "decode" not in str(exc):
+            raise
+    # the same statement on the same snapshot gives the same rows in the same order
+    conn.text_factory = decode_text
+    try:
+        cur = conn.execute(query)
+        while given:   # the rows already given
+            given -= len(cur.fetchmany(min(given, FETCH_ROWS)))
+        while batch := cur.fetchmany(FETCH_ROWS):
+            yield from batch
+    finally:
+        conn.text_factory = str
 
 
 def check_source(conn, db):
