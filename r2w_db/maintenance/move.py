@@ -63,12 +63,8 @@ def target_checksums(target, tables=TABLES):
     """{table: (rows, checksum hex)} of the target in one snapshot, computed by its server
     exactly as the source side's."""
     target = open_database(target)
-    found = {}
-    with target.read() as conn:
-        for table in tables:
-            rows, high, low = target.backend.move.table_checksums(conn, table)
-            found[table] = (rows, checksum_hex(high, low))
-    return found
+    return {table: (rows, checksum_hex(high, low)) for table, (rows, high, low)
+            in target.backend.move.table_checksums(target, tables).items()}
 
 
 def _convert_table(source, target, conn, table, mode, sink=None):

@@ -18,7 +18,7 @@ COPY's binary form with the types' send functions, hashed (sha256), summed; no r
 """
 from contextlib import contextmanager
 
-from r2w_db.backends.postgresql import schema as pg_schema
+from r2w_db.backends.postgresql import schema as pg_schema, shared_snapshot
 from r2w_db.backends.postgresql.connection import identifier
 from r2w_db.backends.postgresql.move_convert import Converter
 from r2w_db.engine import schema
@@ -86,30 +86,55 @@ def _checksum_sql(table, utf8=True):
     return sql.SQL(CHECKSUM_SQL).format(row=row, table=identifier(table))
 
 
-def table_checksums(conn, table):
-    """(rows, high sum, low sum) of `table`, computed by the server from its rows exactly as
-    the converter's bytes are checksummed (maintenance/move_convert.py)."""
+def _checksums(conn, tables):
     utf8 = conn.execute("SELECT current_setting('server_encoding') = 'UTF8'").fetchone()[0]
-    rows, high, low = conn.execute(_checksum_sql(table, utf8)).fetchone()
-    return rows, int(high), int(low)
+    found = {}
+    for table in tables:
+        rows, high, low = conn.execute(_checksum_sql(table, utf8)).fetchone()
+        found[table] = (rows, int(high), int(low))
+    return found
+
+
+def table_checksums(db, tables=TABLES):
+    """{table: (rows, high sum, low sum)} computed by the server from the rows of one snapshot,
+    exactly as the converter's bytes are checksummed (maintenance/move_convert.py); the largest
+    table (cv_uploads) on a second reader of that snapshot while the first does the others."""
+    tables = list(tables)
+    largest = [t for t in tables if t == "cv_uploads"]
+    rest = [t for t in tables if t not in largest]
+    with db.read() as conn:
+        if not (largest and rest):
+            return _checksums(conn, tables)
+        mine, other = shared_snapshot.split(db, conn, lambda c: _checksums(c, rest),
+                                            lambda c: _checksums(c, largest))
+    return mine | other
 
 
 @contextmanager
 def load_transaction(db):
     """One transaction: the missing tables created, the four tables locked against writers;
-    yields (the tables that already hold rows, copy(table, rows)). Committed when the block
-    ends, rolled back (nothing written, not even the tables) when it raises."""
+    yields (the tables that already hold rows, copy(table, rows)). The keys (PRIMARY KEY,
+    UNIQUE) of the tables it created are added after their rows: one sorted build each (a
+    duplicate key fails there, as in COPY). Committed when the block ends, rolled back (nothing
+    written, not even the tables) when it raises."""
     with db.write() as pg:
         pg.execute("SET statement_timeout = 0")  # COPY of a large table; the locks stay bounded
         if _has_lz4(pg):
             pg.execute("SET default_toast_compression = 'lz4'")
+        created = []
         for step in pg_schema.plan(pg):
-            if not step.concurrent:
+            if step.kind == "table":   # its keys are added once its rows are in (as pg_restore)
+                pg.execute(pg_schema.table_without_keys_sql(step.table))
+                created.append(step.table)
+            elif not step.concurrent:
                 pg.execute(step.statement)
         pg.execute(_lock_sql())
         filled = [table for table in TABLES if _count(pg, table)]
         with pg.cursor() as cur:
             yield filled, lambda table, rows: _copy(cur, table, rows)
+        pg.execute("SET maintenance_work_mem = '256MB'")   # the keys' sorts, this session only
+        for table in created:
+            pg.execute(pg_schema.add_keys_sql(table))
 
 
 def _has_lz4(conn):

@@ -111,14 +111,37 @@ def _column_sql(column):
     return sql.SQL(" ").join(parts)
 
 
-def create_table_sql(table):
+def _key_sql(table):
+    """The table's PRIMARY KEY and UNIQUE constraints (PostgreSQL names them <table>_pkey and
+    <table>_<column>_key, written inline or added later alike)."""
     sql = _sql()
-    columns = TABLES[table]
-    items = [_column_sql(c) for c in columns]
-    items.append(sql.SQL("PRIMARY KEY ({})").format(sql.Identifier(PRIMARY_KEYS[table])))
-    items += [sql.SQL("UNIQUE ({})").format(sql.Identifier(c.name)) for c in columns if c.unique]
+    keys = [sql.SQL("PRIMARY KEY ({})").format(sql.Identifier(PRIMARY_KEYS[table]))]
+    return keys + [sql.SQL("UNIQUE ({})").format(sql.Identifier(c.name))
+                   for c in TABLES[table] if c.unique]
+
+
+def _create_sql(table, keys):
+    sql = _sql()
+    items = [_column_sql(c) for c in TABLES[table]] + (_key_sql(table) if keys else [])
     return sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
         sql.Identifier(table), sql.SQL(", ").join(items))
+
+
+def create_table_sql(table):
+    return _create_sql(table, keys=True)
+
+
+def table_without_keys_sql(table):
+    """CREATE TABLE without its PRIMARY KEY and UNIQUE constraints, for a bulk load: add_keys_sql
+    adds them once the rows are in (their indexes built once, sorted, not row by row)."""
+    return _create_sql(table, keys=False)
+
+
+def add_keys_sql(table):
+    """ALTER TABLE adding the constraints table_without_keys_sql(table) left out."""
+    sql = _sql()
+    return sql.SQL("ALTER TABLE {} {}").format(sql.Identifier(table), sql.SQL(", ").join(
+        sql.SQL("ADD {}").format(key) for key in _key_sql(table)))
 
 
 def add_column_sql(table, column):

@@ -32,6 +32,7 @@ from datetime import timezone
 
 from r2w_db import config
 from r2w_db.engine import schema, timeutil
+from r2w_db.backends.postgresql import shared_snapshot
 from r2w_db.backends.postgresql.schema import require_schema  # noqa: F401  (periods, health)
 
 ANON = "anonymous_"
@@ -114,7 +115,7 @@ def _quality_count(conn, table, column):
 
 def hit_counts(conn):
     """(uploads with a hash, hits) over the whole history."""
-    return with_hash(conn), hits(conn)
+    return _hash_counts(conn)
 
 
 def with_hash(conn):
@@ -181,26 +182,19 @@ def cache_counts(db):
     """{"cache": cache_row, "with_hash", "hits"} of a database at the documented schema."""
     with db.read() as conn:
         require_schema(conn, db)
-        return {"cache": cache_row(conn), "with_hash": with_hash(conn), "hits": hits(conn)}
+        with_hash_, hits_ = _hash_counts(conn)
+        return {"cache": cache_row(conn), "with_hash": with_hash_, "hits": hits_}
 
 
 def _hash_counts(conn):
     """(uploads with a hash, hits) in one statement: a merge join of two index-only scans (a
     hash join of the same scans takes about twice as long)."""
-    conn.execute("SET LOCAL enable_hashjoin = off")
+    before = conn.execute("SELECT current_setting('enable_hashjoin')").fetchone()[0]
+    conn.execute("SELECT set_config('enable_hashjoin', 'off', true)")   # this transaction only
     try:
         return tuple(conn.execute(HASH_SQL).fetchone())
     finally:
-        conn.execute("SET LOCAL enable_hashjoin = on")
-
-
-def _in_snapshot(db, snapshot, work):
-    """`work(conn)` on a second reader that sees exactly the snapshot `snapshot` exported."""
-    from psycopg import sql
-
-    with db.read() as conn:
-        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-        return work(conn)
+        conn.execute("SELECT set_config('enable_hashjoin', %s, true)", (before,))
 
 
 def _second_half(params):
@@ -215,19 +209,18 @@ def _second_half(params):
 def counts(db, now):
     """Every count of `stats` (sessions and stuck jobs as of `now`) from one snapshot read on
     two readers at once, keyed as on SQLite."""
-    from concurrent.futures import ThreadPoolExecutor
-
     params = _params(now)
+
+    def first_half(conn):
+        active_, expired_ = conn.execute(SESSIONS_SQL, params).fetchone()
+        return {"anonymous": _one(conn, ANONYMOUS_SQL, params),
+                "active": active_, "expired": expired_, "status": status_counts(conn),
+                "stuck": _one(conn, STUCK_SQL, params), "cache": _cache_row(conn, params),
+                "data_quality": data_quality(conn), "size": _size(conn)}
+
     with db.read() as conn:
         drift = require_schema(conn, db)
-        snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            other = pool.submit(_in_snapshot, db, snapshot, _second_half(params))
-            active_, expired_ = conn.execute(SESSIONS_SQL, params).fetchone()
-            got = {"anonymous": _one(conn, ANONYMOUS_SQL, params),
-                   "active": active_, "expired": expired_, "status": status_counts(conn),
-                   "stuck": _one(conn, STUCK_SQL, params), "cache": _cache_row(conn, params),
-                   "data_quality": data_quality(conn), "version": drift.version}
-            size = _size(conn)
-            got |= other.result()
-    return got | {"database": {"path": db.display, "size_bytes": size, "wal_bytes": None}}
+        got, other = shared_snapshot.split(db, conn, first_half, _second_half(params))
+    size = got.pop("size")
+    return got | other | {"version": drift.version,
+                          "database": {"path": db.display, "size_bytes": size, "wal_bytes": None}}
