@@ -2,6 +2,7 @@
 benchmark and the load test.
 
     python bench/postgres.py [--scale large] [--runs 3] [--iterations 20] [--skip-load] [--no-write]
+    python bench/postgres.py --only speed [--rounds 3] [--runs 7] [--source FILE]
 
 The large scale (the default: ~600k uploads) uses bench/work/large.db, the database
 bench/scale.py builds (`demo --scale large --seed 0`, reused when present); smaller scales
@@ -17,6 +18,13 @@ snapshot, verified by counts and checksums), timed. Then, SQLite and PostgreSQL 
 - the query benchmark (--iterations per query) and, unless --skip-load, the load test on a
   scratch copy (4 threads, 5 s).
 Writes bench/POSTGRES.md unless --no-write; stops the cluster whatever happens.
+
+`--only speed` measures the two targets of issue 22 in one run, each pair interleaved
+(ABAB..., medians): `stats --json` as a process on SQLite and on PostgreSQL (--runs each), and
+--rounds of [the move into an empty database, pg_restore (one job) of a pg_dump -Fc of the moved
+data into an empty database with the server's default TOAST compression, and the same with
+lz4 (PGOPTIONS), the compression the move uses]; the startup (`import r2w_db.cli.main`) too.
+It prints the figures as JSON (bench/POSTGRES.md quotes them) and writes nothing.
 """
 import argparse
 import json
@@ -38,7 +46,6 @@ from machine_info import describe  # noqa: E402
 from r2w_db.bench import benchmark, loadtest  # noqa: E402
 from r2w_db.demo.builder import build_demo  # noqa: E402
 from r2w_db.figures import stats  # noqa: E402
-from r2w_db.backends.postgresql import stats as pg_stats
 from r2w_db.maintenance import move  # noqa: E402
 from tests.pg_cluster import Cluster, install_postgresql  # noqa: E402
 
@@ -118,6 +125,80 @@ def connect_ms(db, times=20):
     return statistics.median(took)
 
 
+def interleaved(commands, runs, env):
+    """{name: [wall seconds]} of each (name, argv) run in turn, `runs` rounds, after a warm-up."""
+    for _, argv_ in commands:
+        scale.run_process(argv_, env)
+    walls = {name: [] for name, _ in commands}
+    for _ in range(runs):
+        for name, argv_ in commands:
+            walls[name].append(scale.run_process(argv_, env)[0])
+    return walls
+
+
+def restore_seconds(cluster, dump, options=""):
+    """Wall seconds of pg_restore (one job) of `dump` into a new empty database (then dropped)."""
+    import subprocess
+
+    from r2w_db.backends.postgresql.tools import find_tool
+
+    name = cluster.create_database("restore").split("/")[3].split("?")[0]
+    env = {**os.environ, "PGOPTIONS": options}
+    began = time.perf_counter()
+    subprocess.run([str(find_tool("pg_restore")), "-h", str(cluster.root), "-p", str(cluster.port),
+                    "-U", cluster.superuser, "-d", name, str(dump)], env=env, check=True)
+    took = time.perf_counter() - began
+    cluster.execute(f'DROP DATABASE "{name}"')
+    return took
+
+
+def speed(source, cluster, args, env):
+    """Issue 22's two ratios, measured in this one run (see the module's docstring)."""
+    import subprocess
+
+    from r2w_db.backends.postgresql.tools import find_tool
+
+    found = {"load_start": os.getloadavg(), "move": [], "restore": [], "restore_lz4": []}
+    dump = WORK / "moved.dump"
+    for round_ in range(args.rounds):
+        url = cluster.create_database("moved")
+        log(f"round {round_ + 1}: move ...")
+        report = move.move(source, url, record=False)
+        found["move"].append(report["seconds"])
+        found["rows"] = sum(t["rows_moved"] for t in report["tables"].values())
+        if not dump.exists():
+            subprocess.run([str(find_tool("pg_dump")), "-Fc", "-h", str(cluster.root), "-p",
+                            str(cluster.port), "-U", cluster.superuser, "-f", str(dump),
+                            url.split("/")[3].split("?")[0]], check=True)
+        if round_ < args.rounds - 1:
+            cluster.execute(f'DROP DATABASE "{url.split("/")[3].split("?")[0]}"')
+        else:
+            found["stats_url"] = url
+        log("  pg_restore ...")
+        found["restore"].append(restore_seconds(cluster, dump))
+        found["restore_lz4"].append(restore_seconds(cluster, dump, "-c default_toast_compression=lz4"))
+        log(f"  move {found['move'][-1]:.1f} s, pg_restore {found['restore'][-1]:.1f} s, "
+            f"with lz4 {found['restore_lz4'][-1]:.1f} s")
+    log("stats --json as a process, interleaved ...")
+    found["stats"] = interleaved([(name, [sys.executable, "-m", "r2w_db", "--db", str(db), "stats",
+                                          "--json"])
+                                  for name, db in (("sqlite", source),
+                                                   ("postgresql", found.pop("stats_url")))],
+                                 args.runs, env)
+    found["import"] = interleaved([("import", [sys.executable, "-c", "import r2w_db.cli.main"]),
+                                   ("python", [sys.executable, "-c", "pass"])], args.runs, env)
+    medians = {k: statistics.median(found[k]) for k in ("move", "restore", "restore_lz4")}
+    medians |= {f"{k}_{n}": statistics.median(w) for k in ("stats", "import")
+                for n, w in found[k].items()}
+    found["medians"] = medians
+    found["ratios"] = {"stats": medians["stats_postgresql"] / medians["stats_sqlite"],
+                       "move_vs_restore": medians["move"] / medians["restore"],
+                       "move_vs_restore_lz4": medians["move"] / medians["restore_lz4"]}
+    found["rows_per_second"] = found["rows"] / medians["move"]
+    found["load_end"] = os.getloadavg()
+    return found
+
+
 def machine():
     m = describe(ROOT / "bench")
     return (f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM; Python {m['python']}, "
@@ -131,6 +212,9 @@ def main(argv=None):
     parser.add_argument("--iterations", type=int, default=20, help="query benchmark iterations")
     parser.add_argument("--skip-load", action="store_true", help="no load test")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--only", choices=("all", "speed"), default="all")
+    parser.add_argument("--rounds", type=int, default=3, help="move / pg_restore rounds (speed)")
+    parser.add_argument("--source", type=Path, help="the SQLite file (speed; default: the scale's)")
     args = parser.parse_args(argv)
     began = time.perf_counter()
     bin_dir = install_postgresql()
@@ -141,9 +225,16 @@ def main(argv=None):
     monitor = WORK / "monitor.db"  # empty: live figures on both backends, nothing rolled up
     env = {"R2W_MONITOR_DB": str(monitor)}
     os.environ.update(env)
-    source, summary = source_database(args.scale)
+    source, summary = (args.source, None) if args.source else source_database(args.scale)
     r = {"scale": args.scale, "source": source, "summary": summary, "load_start": os.getloadavg()}
     cluster = Cluster(bin_dir).start()
+    if args.only == "speed":
+        try:
+            print(json.dumps(speed(source, cluster, args, env), indent=1, default=str))
+        finally:
+            cluster.stop()
+            shutil.rmtree(WORK, ignore_errors=True)
+        return 0
     try:
         url = cluster.create_database("bench")
         log("moving ...")
@@ -155,7 +246,7 @@ def main(argv=None):
             argv_ = [sys.executable, "-m", "r2w_db", "--db", str(db), "stats", "--json"]
             r[f"stats_{name}"] = process_times(argv_, args.runs, env)
             log(f"  {name}: {r[f'stats_{name}']['median_s']:.3f} s")
-        lite, pg = stats.collect_stats(source, now=NOW), pg_stats.collect_stats(url, now=NOW)
+        lite, pg = stats.collect_stats(source, now=NOW), stats.collect_stats(url, now=NOW)
         r["stats_differences"] = differing_figures(lite, pg)
         r["same_stats"] = not r["stats_differences"]
         r["sizes"] = (lite["database"]["size_bytes"], pg["database"]["size_bytes"])
