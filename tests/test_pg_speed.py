@@ -1,26 +1,17 @@
 """Issue 22, a fast stats and move on PostgreSQL: the server-side checksum, the bulk load's
 keys, frozen and all-visible pages, the statistics, and the figures the faster statements give."""
 import sqlite3
-from datetime import datetime
 
 import pytest
 
 from r2w_db.backends import migrations
 from r2w_db.backends.postgresql import move as pg_move
 from r2w_db.backends.postgresql.database import PgDatabase
-from r2w_db.demo.builder import build_demo
 from r2w_db.engine import schema
 from r2w_db.figures import stats
 from r2w_db.maintenance import move
 
-NOW = datetime(2026, 11, 24, 8, 15, 2, 123456)
-
-
-@pytest.fixture
-def demo(tmp_path):
-    path = tmp_path / "demo.db"
-    build_demo(path, scale="small", seed=5, now=NOW)
-    return path
+from .test_move import NOW, demo  # noqa: F401  (the fixture: a small demo, seed 5)
 
 
 def changing_after_commit(monkeypatch, statement):
