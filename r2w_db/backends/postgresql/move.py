@@ -2,7 +2,7 @@
 SQLite's values, COPY into the tables in one transaction, the indexes, the checksums.
 
 The rows go in with COPY (binary: the converter writes COPY's tuples itself, the stream is sent
-in blocks of COPY_BLOCK bytes), all four tables in ONE transaction (tables created in it when
+in blocks of COPY_BLOCK bytes by a thread of its own), all four tables in ONE transaction (tables created in it when
 missing, locked against other writers): a refused or failed move leaves the target as it was.
 - A table created in that transaction is loaded with COPY FREEZE: its rows are written frozen
   and its pages all-visible, so index-only scans work from the first query and no later
@@ -24,7 +24,7 @@ from r2w_db.backends.postgresql.move_convert import Converter
 from r2w_db.engine import schema
 
 TABLES = tuple(schema.COLUMNS)
-COPY_BLOCK = 1 << 20                     # bytes sent to COPY at a time
+COPY_BLOCK = 1 << 16   # bytes per block sent to COPY (the writer queues up to 1024: 64 MB)
 COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)   # the header: flags 0, no extension
 COPY_TRAILER = b"\xff\xff"
 SEND = {"integer": ("4", "int4send"), "double precision": ("8", "float8send"),
@@ -171,10 +171,14 @@ def _copy(cur, table, rows):
     table was created by this transaction."""
     from psycopg import sql
 
+    from psycopg.copy import QueuedLibpqWriter
+
     columns = sql.SQL(", ").join(identifier(c) for c in pg_schema.COLUMN_TYPES[table])
     options = sql.SQL("FORMAT BINARY, FREEZE" if _created_here(cur, table) else "FORMAT BINARY")
+    # a thread sends the blocks while this one reads and converts the next (the server and the
+    # conversion work at the same time)
     with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
-            identifier(table), columns, options)) as copy:
+            identifier(table), columns, options), writer=QueuedLibpqWriter(cur)) as copy:
         block, size = [COPY_SIGNATURE], 0
         for row in rows:
             block.append(row)

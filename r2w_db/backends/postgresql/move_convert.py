@@ -141,6 +141,14 @@ class Converter:
         (skip-row, or a blocking value)."""
         out, found = [self.head], []
         for (func, not_null), value in zip(self.columns, row):
+            if func is _text and type(value) is str:   # most values: _text's usual case inlined
+                try:
+                    data = value.encode("utf-8")
+                except UnicodeEncodeError:
+                    data = b"\x00"   # _text says why
+                if b"\x00" not in data:
+                    out.append(_LENGTH(len(data)) + data)
+                    continue
             if value is None:
                 if not_null:
                     found.append((len(out) - 1, value, "NULL in a NOT NULL column"))
