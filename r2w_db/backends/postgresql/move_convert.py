@@ -11,7 +11,7 @@ types' send functions (backends/postgresql/move.py, CHECKSUM_SQL), so no row is 
 Conversion, per PostgreSQL type of the column (pg_schema.COLUMN_TYPES):
 - timestamptz: text in a form docs/figures.md accepts (naive UTC ISO-8601, a space separator, a Z
   or +HH:MM suffix, missing fractions), read by timeutil.parse, with a '-' after the year as
-  stats' data-quality test requires; it becomes an aware UTC datetime.
+  stats' data-quality test requires; it becomes the UTC instant's microseconds.
 - double precision: an SQLite integer or real. integer: an SQLite integer within int4.
 - text: SQLite text without a NUL character (PostgreSQL text cannot hold one).
 - text that is not valid UTF-8, in any column, is a Problem shown as its bytes (b'caf\\xe9'); a
