@@ -3,7 +3,9 @@ they do not hold), how the database grows, when the disk fills, what the cleanup
 whether the watcher that records all this is alive (the monitor database's snapshots)."""
 import itertools
 import shlex
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -16,19 +18,22 @@ from r2w_db.engine import timeutil
 from r2w_db.formatting import signed_bytes
 from r2w_db.figures import forecast as fc
 from r2w_db.figures import history_page as hist
+from r2w_db.figures import rollups
 from r2w_db.figures import uploads
 from r2w_db.monitor import silences
 
 ctx = ui.page("History", "📈")
 
 SCHEDULE = """# crontab (every 5 minutes; or one long-running `watch`, below)
-*/5 * * * *  {snapshot} >/dev/null
-# or as a service: ExecStart=/usr/bin/python3 -m r2w_db --db {db} watch --every 5m"""
+*/5 * * * *  cd {folder} && {python} -m r2w_db --db {db} snapshot >/dev/null
+# or as a service (docs/deployment.md): ExecStart={python} -m r2w_db --db {db} watch --every 5m"""
 
 
 def schedule(db):
-    """The crontab and service lines for a database, its location shell-quoted."""
-    return SCHEDULE.format(snapshot=errors.command(db, "snapshot"), db=shlex.quote(db))
+    """The crontab and service lines for a database, its location shell-quoted, run by this
+    dashboard's own Python (its virtual environment's) from this project's folder."""
+    return SCHEDULE.format(folder=shlex.quote(str(Path.cwd())), python=shlex.quote(sys.executable),
+                           db=shlex.quote(db))
 
 
 def when(stamp):
@@ -84,6 +89,7 @@ def day_by_day(ctx, window):
                 f"them back to the first day the database holds ({once}). Until then the "
                 "Uploads, Cache hits and Anonymous users pages read the same figures live.",
                 icon=":material/info:")
+        record_rollups_now(ctx)
         return
     if not len(days):
         st.info("No row in this window.", icon=":material/info:")
@@ -107,6 +113,24 @@ def day_by_day(ctx, window):
                      part.drop(columns="series"), f"history_{name}_per_day",
                      what=f"{label} per day",
                      empty=not part[name].sum(), message=f"No {label} in this window.")
+
+
+def record_rollups_now(ctx):
+    """An admin may record the roll-ups from here (they go to the monitor database only; on a
+    large database this reads every row once, as the watcher's first cycle does)."""
+    _, role = ui.current_user()
+    if role != "admin":
+        return
+    if st.button("Record the daily roll-ups now", icon=":material/history:",
+                 key="history_record_rollups"):
+        try:
+            with st.spinner("Recording the daily roll-ups (every closed day the database holds) ..."):
+                done = rollups.roll_up(ctx.db)
+        except (errors.R2WError, OSError) as exc:
+            ui.show_error(exc if isinstance(exc, errors.R2WError) else errors.R2WError(str(exc)))
+            return
+        st.toast(f"{len(done['recorded']):,} days recorded.", icon=":material/check:")
+        st.rerun()
 
 
 def one_snapshot(frame, what):

@@ -9,6 +9,7 @@ from r2w_db.figures.periods import Window
 from r2w_db.figures.snapshot import take_snapshot
 from r2w_db.monitor.history_store import HistoryStore
 
+from .signin_helpers import demo_path, env, signed_in  # noqa: F401
 from .test_history_page import (HISTORY, NOW, cleaned, demo_db, monitor, run,  # noqa: F401
                                 texts)
 
@@ -93,3 +94,23 @@ def test_history_without_rollups_says_how_to_record_them(demo_db, monitor, monke
     said = [i for i in texts(at, "info") if i.startswith("Day by day starts with the daily")]
     assert len(said) == 1 and " watch --once`" in said[0]
     assert not at.get("vega_lite_chart")
+
+
+def test_an_admin_records_the_rollups_from_the_page(demo_db, monitor, monkeypatch):
+    at = run(HISTORY, demo_db, monkeypatch, window="all")
+    assert not at.get("vega_lite_chart")
+    at.button(key="history_record_rollups").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("vega_lite_chart")) == DAILY_CHARTS
+    assert not [i for i in texts(at, "info") if i.startswith("Day by day starts with the daily")]
+    days = HistoryStore(monitor).rollups(demo_db)
+    assert len(days) >= 90   # the demo's 90 days, in the monitor database
+
+
+def test_a_viewer_cannot_record_the_rollups(env):
+    at = signed_in(HISTORY, "vic", query={"window": "all"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(i.startswith("Day by day starts with the daily") for i in texts(at, "info"))
+    assert not [b for b in at.button if b.key == "history_record_rollups"]
+    admin = signed_in(HISTORY, "ada", query={"window": "all"})
+    assert admin.button(key="history_record_rollups")
