@@ -100,7 +100,7 @@ def table(data, name, column_config=None, message="Nothing to list.", height="au
         st.info(message, icon=":material/info:")
         return False
     st.dataframe(data, hide_index=True, column_config=column_config, width="stretch",
-                 height=height)
+                 height=height, placeholder="–")   # a cell with no value, never "None"
     csv_download(data, name, what)
     return True
 
