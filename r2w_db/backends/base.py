@@ -6,6 +6,7 @@ Neutral code never names an engine: it asks `db.backend` for a fragment, a featu
 query, the way Django code asks `connection.ops` and `connection.features`.
 """
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from r2w_db import errors
 
@@ -54,17 +55,25 @@ class Backend:
 
 
 class DatabaseObject:
-    """What every engine's database object shares: two are equal when they are of one engine
-    and name the same place (`_place`); `display` is how it is shown (no secret in it)."""
+    """What every engine's database object shares. An engine's constructor sets `place` (two
+    objects are equal when they are of one engine and name the same place) and `display` (how
+    it is shown and logged: no secret in it), and defines `_identity()`, its `key`."""
 
-    def _place(self):
+    place = display = None
+
+    @cached_property
+    def key(self):
+        """Its identity in the monitor database (history, logs, cache entries), computed once."""
+        return self._identity()
+
+    def _identity(self):
         raise NotImplementedError
 
     def __repr__(self):
         return f"{type(self).__name__}({self.display!r})"
 
     def __eq__(self, other):
-        return type(other) is type(self) and other._place() == self._place()
+        return type(other) is type(self) and other.place == self.place
 
     def __hash__(self):
-        return hash((type(self).__name__, self._place()))
+        return hash((type(self).__name__, self.place))

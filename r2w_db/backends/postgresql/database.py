@@ -2,7 +2,6 @@
 a location is resolved (backends.open_database). Settings and errors: connection.py."""
 import os
 from contextlib import contextmanager
-from functools import cached_property
 
 from r2w_db import errors
 from r2w_db.backends.base import DatabaseObject
@@ -33,19 +32,10 @@ class PgDatabase(DatabaseObject):
         if not is_pg_url(text):
             raise errors.BadLocation(f"{redact(text)!r} is not a postgresql:// or postgres:// URL")
         self.url = text
+        self.place, self.display = text, redact(text)   # shown and logged: no password
 
-    def _place(self):
-        return self.url
-
-    @property
-    def display(self):
-        """The URL fit to show or log: any password replaced by ***."""
-        return redact(self.url)
-
-    @cached_property
-    def key(self):
-        """Its identity in the monitor database: the URL without its password, so a URL given
-        with or without it is one database."""
+    def _identity(self):
+        """The URL without its password, so a URL given with or without it is one database."""
         return identity(self.url)
 
     def connect(self, *, read_only, autocommit=False):

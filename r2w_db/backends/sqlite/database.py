@@ -1,7 +1,6 @@
 """An SQLite database file: the object every operation takes, made once where a location is
 resolved (backends.open_database). Its connections come from connection.py."""
 from contextlib import contextmanager
-from functools import cached_property
 from pathlib import Path
 
 from r2w_db import errors
@@ -21,18 +20,10 @@ class Database(DatabaseObject):
 
     def __init__(self, path):
         self.path = Path(path)
+        self.place, self.display = self.path, str(self.path)   # shown and logged: its path
 
-    def _place(self):
-        return self.path
-
-    @property
-    def display(self):
-        """How the database is shown and logged: its path."""
-        return str(self.path)
-
-    @cached_property
-    def key(self):
-        """Its identity in the monitor database (history, logs, cache entries): the absolute path."""
+    def _identity(self):
+        """The absolute path."""
         return str(self.path.resolve())
 
     def read(self):
