@@ -4,7 +4,7 @@ import streamlit as st
 from dashboard import check_rows, maintenance_dialog, status_line, ui
 from r2w_db import errors as r2w_errors
 from r2w_db.engine import timeutil
-from r2w_db.figures import databases, health, health_report, history_page, windowed
+from r2w_db.figures import databases, health, health_report, history_page, watched_checks, windowed
 from r2w_db.monitor import silences
 from r2w_db.watch import alerting
 
@@ -101,16 +101,28 @@ def all_databases(ctx):
 
 
 def checks_of(ctx):
-    """(the health checks, None), or ([], why they could not run: the status is UNKNOWN)."""
+    """(the health checks, None, when the watcher's snapshot counted the figures that grow with
+    the rows or None), or ([], why they could not run: the status is UNKNOWN, None)."""
     thresholds, problems = health.load_thresholds(ui.health_overrides()
                                                   | dict(ctx.location.health or {}))
     for problem in problems:
         st.warning(f"Health threshold ignored: {ui.prose(problem)}", icon=":material/settings:")
     try:
         last_runs = health.last_maintenance(ctx.db)
-        return ui.cached(health.run_checks, ctx.db, thresholds, last_runs), None
+        checks, counted_at = ui.cached(watched_checks.checks, ctx.db, thresholds, last_runs,
+                                       sources=(ctx.db, ui.MONITOR))
+        return checks, None, counted_at
     except r2w_errors.R2WError as exc:
-        return [], r2w_errors.one_line(exc)
+        return [], r2w_errors.one_line(exc), None
+
+
+def counted_note(counted_at, now):
+    """Whose counts the checks show: the watcher's snapshot (with its age) or now."""
+    if counted_at is None:
+        return "Every check counted now."
+    return (f"Counts as of the watcher's snapshot of {counted_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"({ui.human_age(max(0.0, (now - counted_at).total_seconds()))} ago); stuck jobs, "
+            "the schema and the file read now.")
 
 
 def monitor_facts(read, empty):
@@ -131,7 +143,7 @@ def embedded_note(checks, problem):
 
 
 def body(ctx):
-    checks, problem = checks_of(ctx)
+    checks, problem, counted_at = checks_of(ctx)
     if ui.embedded():   # someone else's tool: the figures, and a line when something is wrong
         embedded_note(checks, problem)
         headline(ctx)
@@ -143,6 +155,8 @@ def body(ctx):
     alerts = monitor_facts(lambda: alerting.alerts(ctx.db, now), alerting.UNREADABLE)
     silenced = monitor_facts(lambda: silences.SilenceStore().active(ctx.db, now), {})
     status_line.show(checks, watcher, alerts, problem)
+    if checks:
+        st.caption(counted_note(counted_at, now))
     maintenance_dialog.run_pending(ctx.db, user, refusal)
     check_rows.show(ctx, checks, silenced, user, role, refusal)
     maintenance_dialog.dialog_if_asked(ctx, refusal)

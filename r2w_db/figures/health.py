@@ -281,6 +281,19 @@ def cleanup_figures(db, t=None):
     }
 
 
+CLEANUP_GRACE = {"sessions": "sessions_grace_days", "cache": "cache_grace_days",
+                 "anonymous": "anonymous_grace_days"}   # cleanup_figures' key -> its grace
+
+
+def cleanup_record(cleanups, t=None):
+    """cleanup_figures' result as the snapshot keeps it: {task: {"waiting", "overdue",
+    "grace_days"}} (overdue depends on the grace the thresholds gave)."""
+    t = t or Thresholds()
+    return {task: {"waiting": waiting, "overdue": overdue,
+                   "grace_days": getattr(t, CLEANUP_GRACE[task])}
+            for task, (waiting, overdue) in cleanups.items()}
+
+
 def figures_from_stats(got):
     """_figures' figures from a `stats` result of the same moment (the snapshot has one), so
     that they are not counted twice."""

@@ -34,8 +34,9 @@ def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=Non
         got_sizes = pool.submit(db.backend.snapshot.sizes, db, exact_sizes)
         got_cleanups = pool.submit(health.cleanup_figures, db, thresholds)
         figures = stats.collect_stats(db, now)   # the checks reuse its counts
+        cleanups = got_cleanups.result()
         checks = health.run_checks(db, thresholds, last_runs, now, stats_figures=figures,
-                                   cleanups=got_cleanups.result())
+                                   cleanups=cleanups)
         sizes = got_sizes.result()
     report = health_report.report(db, checks, thresholds, last_runs,
                                   health_report.storage_figures(db), now)
@@ -44,7 +45,8 @@ def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=Non
             "table_bytes": sizes["table_bytes"]}
     if "table_rows" in sizes:
         snap["table_rows"] = sizes["table_rows"]
-    snap.update(file=sizes["file"], disk=sizes["disk"], health=report)
+    snap.update(file=sizes["file"], disk=sizes["disk"], health=report,
+                cleanups=health.cleanup_record(cleanups, thresholds))
     snap["seconds"] = round(time.perf_counter() - started, 4)
     snap["metrics"] = metrics_of(snap)
     return snap
@@ -53,7 +55,8 @@ def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=Non
 def metrics_of(snap):
     """The flat metrics of a snapshot: stats.<group>.<name>, file.*, disk.*,
     tables.<table>.rows|bytes|index_bytes, indexes.<index>.bytes, table_bytes_exact,
-    checks.<key>.status (0 green, 1 amber, 2 red) and checks.<key>.number, health.exit_code,
+    checks.<key>.status (0 green, 1 amber, 2 red) and checks.<key>.number,
+    cleanups.<task>.waiting|overdue|grace_days (health.cleanup_record), health.exit_code,
     snapshot.seconds, and table_rows_exact where rows may be estimated."""
     out = {}
     for group in STATS_GROUPS:
@@ -71,6 +74,8 @@ def metrics_of(snap):
     for row in snap["health"]["checks"]:
         out[f"checks.{row['key']}.status"] = STATUS_NUMBER[row["status"]]
         out[f"checks.{row['key']}.number"] = row["number"]
+    for task, counts in snap.get("cleanups", {}).items():
+        out.update({f"cleanups.{task}.{k}": v for k, v in counts.items()})
     out["health.exit_code"] = snap["health"]["exit_code"]
     out["snapshot.seconds"] = snap.get("seconds")
     if "table_rows" in snap:
