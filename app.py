@@ -4,6 +4,7 @@ import streamlit as st
 from dashboard import check_rows, maintenance_dialog, status_line, ui
 from r2w_db import errors as r2w_errors
 from r2w_db.engine import timeutil
+from r2w_db.formatting import snapshot_time
 from r2w_db.figures import databases, health, health_report, history_page, watched_checks, windowed
 from r2w_db.monitor import silences
 from r2w_db.watch import alerting
@@ -120,9 +121,8 @@ def counted_note(counted_at, now):
     """Whose counts the checks show: the watcher's snapshot (with its age) or now."""
     if counted_at is None:
         return "Every check counted now."
-    return (f"Counts as of the watcher's snapshot of {counted_at:%Y-%m-%d %H:%M:%S} UTC "
-            f"({ui.human_age(max(0.0, (now - counted_at).total_seconds()))} ago); stuck jobs, "
-            "the schema and the file read now.")
+    return (f"Counts as of the watcher's snapshot of {snapshot_time(counted_at, now)}; stuck "
+            "jobs, the schema and the file read now.")
 
 
 def monitor_facts(read, empty):

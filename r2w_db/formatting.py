@@ -34,3 +34,10 @@ def human_age(seconds):
     if seconds < 48 * 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} d"
+
+
+def snapshot_time(taken_at, now):
+    """When the watcher's snapshot was taken and how long ago: '2026-11-24 11:55:00 UTC (5 min
+    ago)' (naive UTC datetimes)."""
+    age = human_age(max(0.0, (now - taken_at).total_seconds()))
+    return f"{taken_at:%Y-%m-%d %H:%M:%S} UTC ({age} ago)"

@@ -7,7 +7,9 @@ Sizes are read now, read-only, by the engine (db.backend.space: dbstat or an est
 the catalog on PostgreSQL). Growth compares them with the newest snapshot at least 7 (30) days
 old and at most a day older than that (the snapshots' tables.<t>.bytes and indexes.<i>.bytes,
 figures/snapshot.py); none there, or one from before the database was moved to another engine,
-gives no growth (None).
+gives no growth (None). A table's rows are the watcher's newest snapshot's when it is recent
+(figures.watched_checks.recent_snapshot: counting every table per page view is a scan), with
+the snapshot's time; counted now otherwise.
 """
 from datetime import timedelta
 
@@ -17,6 +19,7 @@ from r2w_db import errors
 from r2w_db.backends import open_database
 from r2w_db.engine import timeutil
 from r2w_db.figures.history_page import moved_since
+from r2w_db.figures.watched_checks import recent_snapshot
 from r2w_db.monitor.history_store import HistoryStore
 from r2w_db.monitor.store import MonitorStore
 
@@ -36,11 +39,17 @@ def space(db, now=None, monitor=None, exact=None):
     {days: the compared snapshot's taken_at (ISO text) or None}, "history_problem": why the
     monitor database could not be read (then no growth) or None, "unused": {"what", "bytes",
     "share", "tables": DataFrame UNUSED_COLUMNS, empty on SQLite} (db.backend.space.unused),
-    "reclaimed_by": the task's name, "as_of"}.
+    "reclaimed_by": the task's name, "as_of", "rows_as_of": the snapshot's taken_at (datetime)
+    when the rows are its counts ("rows": "snapshot"), else None}.
     `exact`: the engine's (SQLite: True dbstat, False the estimate, None by the file's size)."""
     db = open_database(db)
     now = now or timeutil.utcnow()
-    got = db.backend.space.relations(db, exact)
+    store = monitor if isinstance(monitor, MonitorStore) else MonitorStore(monitor)
+    kept = recent_snapshot(db, now, HistoryStore(store), store)
+    known = {} if kept is None else {
+        name[len("tables."):-len(".rows")]: int(value) for name, value in kept[1].items()
+        if name.startswith("tables.") and name.endswith(".rows") and value is not None}
+    got = db.backend.space.relations(db, exact, known_rows=known)
     unused = db.backend.space.unused(db)
     unused["tables"] = pd.DataFrame(unused["tables"], columns=UNUSED_COLUMNS)
     total = got["file"]["bytes"]
@@ -63,7 +72,8 @@ def space(db, now=None, monitor=None, exact=None):
     return {"relations": frame, "method": got["method"], "why": got["why"], "rows": got["rows"],
             "database_bytes": total, "database_growth": database_growth, "compared": compared,
             "history_problem": problem,
-            "unused": unused, "reclaimed_by": RECLAIMED_BY, "as_of": timeutil.iso(now)}
+            "unused": unused, "reclaimed_by": RECLAIMED_BY, "as_of": timeutil.iso(now),
+            "rows_as_of": kept[0] if got["rows"] == "snapshot" else None}
 
 
 def _compared_snapshot(db, now, days, monitor=None):

@@ -28,7 +28,9 @@ def checks(db, thresholds=None, last_runs=None, now=None, history=None, log=None
     db = open_database(db)
     t = thresholds or health.Thresholds()
     now = now or timeutil.utcnow()
-    kept = _usable_snapshot(db, t, now, history, log)
+    kept = recent_snapshot(db, now, history, log)
+    if kept is not None and not _same_grace(kept[1], t):
+        kept = None
     if kept is None:
         return health.run_checks(db, t, last_runs, now), None
     taken_at, metrics = kept
@@ -40,8 +42,11 @@ def checks(db, thresholds=None, last_runs=None, now=None, history=None, log=None
     return health.run_checks(db, t, last_runs, now, stats_figures=got, cleanups=cleanups), taken_at
 
 
-def _usable_snapshot(db, t, now, history, log):
-    """(taken_at, metrics) of the newest snapshot whose counts may stand for now, or None."""
+def recent_snapshot(db, now=None, history=None, log=None):
+    """(taken_at, metrics) of the newest snapshot whose counts may stand for now: at most
+    MAX_AGE old and taken after the newest maintenance run on the database; else None."""
+    db = open_database(db)
+    now = now or timeutil.utcnow()
     try:
         snap = (history or HistoryStore()).latest_snapshot(db)
         newest_run = (log or MonitorStore()).recent_log(limit=1, database=db)
@@ -55,12 +60,15 @@ def _usable_snapshot(db, t, now, history, log):
         return None
     if newest_run and newest_run[0]["started_at"] >= snap["taken_at"]:
         return None
-    for task, grace in health.CLEANUP_GRACE.items():
-        if (metrics.get(f"cleanups.{task}.grace_days") != getattr(t, grace)
-                or metrics.get(f"cleanups.{task}.waiting") is None
-                or metrics.get(f"cleanups.{task}.overdue") is None):
-            return None
     return taken_at, metrics
+
+
+def _same_grace(metrics, t):
+    """The snapshot counted the cleanups with the thresholds' grace days."""
+    return all(metrics.get(f"cleanups.{task}.grace_days") == getattr(t, grace)
+               and metrics.get(f"cleanups.{task}.waiting") is not None
+               and metrics.get(f"cleanups.{task}.overdue") is not None
+               for task, grace in health.CLEANUP_GRACE.items())
 
 
 def _stats_of(metrics):

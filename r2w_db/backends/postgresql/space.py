@@ -21,22 +21,29 @@ WHERE s.schemaname = current_schema()
 ORDER BY s.relname COLLATE "C" """
 
 
-def relations(db, exact=None):
+def relations(db, exact=None, known_rows=None):
     """{"relations": [{"name", "kind" ("table" or "index"), "table", "rows" (tables; None for
     an index), "bytes", "total_bytes" (tables; None for an index)}], "method": "catalog", "why":
     None,
     "rows": "count" (every table counted) or "estimate" (some from pg_class.reltuples),
     "file": {"page_size", "page_count", "freelist_count": None, "bytes" (pg_database_size)}}.
-    `exact` as snapshot.sizes: True counts every table's rows, False takes reltuples."""
+    `exact` as snapshot.sizes: True counts every table's rows, False takes reltuples.
+    `known_rows`: {table: rows} from the watcher's snapshot, shown instead ("rows": "snapshot")."""
     db = as_pg(db)
-    tables, counted, file, _ = snapshot.storage(db, exact)
+    known_rows = known_rows or {}
+    tables, counted, file, _ = snapshot.storage(db, exact and not known_rows)
+    used = any(known_rows.get(t) is not None for t in tables)
+    for table, figures in tables.items():
+        if known_rows.get(table) is not None:
+            figures["rows"] = known_rows[table]
     indexes = snapshot.index_sizes(db)
     out = [{"name": t, "kind": "table", "table": t, "rows": f["rows"], "bytes": f["bytes"],
             "total_bytes": f["bytes"] + f["index_bytes"]} for t, f in tables.items()]
     out += [{"name": i, "kind": "index", "table": f["table"], "rows": None, "bytes": f["bytes"]}
             for i, f in indexes.items()]
     return {"relations": out, "method": "catalog", "why": None,
-            "rows": "count" if all(m == "count" for m in counted.values()) else "estimate",
+            "rows": "snapshot" if used else
+                    "count" if all(m == "count" for m in counted.values()) else "estimate",
             "file": {"page_size": file["page_size"], "page_count": file["page_count"],
                      "freelist_count": None, "bytes": file["size_bytes"]}}
 

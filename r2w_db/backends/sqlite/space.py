@@ -18,20 +18,23 @@ OBJECTS = ("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('
 DBSTAT = "SELECT name, pgsize FROM dbstat WHERE aggregate = 1"
 
 
-def relations(db, exact=None):
+def relations(db, exact=None, known_rows=None):
     """{"relations": [{"name", "kind" ("table" or "index"), "table", "rows" (tables; None for
     an index), "bytes", "total_bytes" (a table with its indexes; None for an index)}], "method":
     "dbstat" or "estimate", "why": why the estimate (None with dbstat), "rows": "count", "file":
     {"page_size", "page_count", "freelist_count", "bytes" (page_size x page_count)}}. `exact`:
-    True asks for dbstat whatever the size, False the estimate, None picks by the file's size."""
+    True asks for dbstat whatever the size, False the estimate, None picks by the file's size.
+    `known_rows`: {table: rows} counted already (the watcher's snapshot): those tables are not
+    counted again, and "rows" is then "snapshot"."""
+    known_rows = known_rows or {}
     db = as_database(db)
     with db.read() as conn:
         page_size, page_count, freelist = _pages(conn)
         objects = conn.execute(OBJECTS).fetchall()
         tables = [o["name"] for o in objects if o["type"] == "table"]
         indexes = {o["name"]: o for o in objects if o["type"] == "index"}
-        rows = {t: conn.execute(f'SELECT count(*) FROM "{_quoted(t)}"').fetchone()[0]
-                for t in tables}
+        rows = {t: known_rows[t] if known_rows.get(t) is not None else
+                conn.execute(f'SELECT count(*) FROM "{_quoted(t)}"').fetchone()[0] for t in tables}
         why = None
         if exact is None and page_count * page_size > DBSTAT_MAX_BYTES:
             why = (f"dbstat reads every page, so it is skipped on files over "
@@ -52,7 +55,8 @@ def relations(db, exact=None):
     for table in (r for r in out if r["kind"] == "table"):
         table["total_bytes"] = table["bytes"] + sum(r["bytes"] for r in out if r["kind"] == "index"
                                                     and r["table"] == table["name"])
-    return {"relations": out, "method": method, "why": why, "rows": "count",
+    used = any(known_rows.get(t) is not None for t in tables)
+    return {"relations": out, "method": method, "why": why, "rows": "snapshot" if used else "count",
             "file": {"page_size": page_size, "page_count": page_count,
                      "freelist_count": freelist, "bytes": page_size * page_count}}
 
