@@ -17,6 +17,7 @@ The fast inner loop leaves both out: `python -m pytest --fast` (the same as
 """
 import os
 import shutil
+import tempfile
 
 TEST_BUSY_TIMEOUT_MS = "300"
 os.environ.setdefault("R2W_BUSY_TIMEOUT_MS", TEST_BUSY_TIMEOUT_MS)
@@ -35,7 +36,8 @@ def _temporary_files_in_memory():
     folder = os.path.join(SHM, "r2w-tests")
     os.makedirs(folder, exist_ok=True)
     os.chmod(folder, 0o1777)   # like /tmp: the test cluster runs as the postgres user
-    os.environ["TMPDIR"] = folder
+    os.environ["TMPDIR"] = folder        # the commands, servers and workers started from here
+    tempfile.tempdir = folder            # this process (pytest may have asked already)
 
 
 _temporary_files_in_memory()
