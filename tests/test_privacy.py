@@ -2,6 +2,8 @@
 the production-like fixture (known password hashes, session ids, CV documents, emails),
 signed in as an admin, after pressing the cheap run buttons; everything sent to the
 browser is serialised (protos, table contents, chart specs and datasets) and searched."""
+import shutil
+
 import pytest
 from streamlit import dataframe_util
 
@@ -25,7 +27,9 @@ def prodlike(tmp_path_factory):
 
 @pytest.fixture
 def env(prodlike, tmp_path, monkeypatch):
-    with pages_on(prodlike, tmp_path, monkeypatch):
+    own = tmp_path / "prod.db"   # the Maintenance page's cleanups change it
+    shutil.copyfile(prodlike, own)
+    with pages_on(own, tmp_path, monkeypatch):
         yield
 
 
