@@ -47,7 +47,8 @@ def test_history_page_and_sparklines(page, open_server):
     """The History page's charts and its watcher; the Overview's sparklines from the history."""
     open_page(page, open_server, "History", window="30d")
     assert_no_exception(page)
-    assert wait_for_charts(page, at_least=7) == 7
+    # 7 from the snapshots (sizes, forecast, tables, levels) and 4 day by day from the roll-ups
+    assert wait_for_charts(page, at_least=11) == 11
     shown = metric_values(page)
     assert shown["Disk full"] and shown["Size in 30 days"] and shown["Last snapshot"].endswith("ago")
     assert page.get_by_text("No watcher has run").count() == 0
