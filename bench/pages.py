@@ -38,6 +38,7 @@ STATS_TARGET = 1.0        # a page's first render, × one `stats --json` process
 GROWTH_TARGET = 1.5       # a page on a later database, × its own time on the first
 SNAPSHOT_TARGET_S = 1.0
 MAX_UPLOADS = 20_000_000
+NOTES = "\n## Notes\n"   # from here on the report is written by hand and kept by every run
 
 
 def _machine():
@@ -188,7 +189,9 @@ def main(argv=None):
     got = measure(databases, pages, args.runs)
     command = "python bench/pages.py " + " ".join(argv if argv is not None else sys.argv[1:])
     lines, met = report(databases, pages, got, args.runs, began, load_start, command.strip())
-    args.report.write_text("\n".join(lines) + "\n")
+    kept = args.report.read_text() if args.report.exists() else ""
+    notes = kept[kept.index(NOTES):] if NOTES in kept else ""
+    args.report.write_text("\n".join(lines) + "\n" + notes)
     scale.log(f"wrote {args.report}: {'every target met' if met else 'a target MISSED'}")
     return 0
 
