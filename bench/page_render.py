@@ -50,8 +50,10 @@ def timed_calls(ui):
             try:
                 return original(func, *args, **kwargs)
             finally:
-                calls.append({"call": f"{func.__module__.split('.')[-1]}.{func.__name__}",
-                              "s": time.perf_counter() - began})
+                name = f"{func.__module__.split('.')[-1]}.{func.__name__}"
+                if len(args) > 1 and isinstance(args[1], str):   # registry.preview(db, task)
+                    name += f"({args[1]})"
+                calls.append({"call": name, "s": time.perf_counter() - began})
         setattr(ui, helper, timed)
 
     wrap("cached")
