@@ -1,6 +1,5 @@
 """Shared by the sign-in, read-only, embedding and privacy tests: a demo database, team
 accounts with fast bcrypt hashes (rounds=4), and AppTest helpers."""
-import shutil
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -50,11 +49,8 @@ def pages_on(db_path, tmp_path, monkeypatch):
 
 @pytest.fixture
 def env(demo_path, tmp_path, monkeypatch):
-    """A copy of the demo database (a test may run a cleanup), a fresh monitor database, frozen
-    time, the read-only switch off."""
-    own = tmp_path / "demo.db"
-    shutil.copyfile(demo_path, own)
-    with pages_on(own, tmp_path, monkeypatch):
+    """The demo database, a fresh monitor database, frozen time, the read-only switch off."""
+    with pages_on(demo_path, tmp_path, monkeypatch):
         yield tmp_path
 
 

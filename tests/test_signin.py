@@ -1,5 +1,6 @@
 """Team sign-in: the gate on every page, same answer for a wrong password and an unknown
 name, lockouts in the monitor database, roles, sign-out, and the open dashboard."""
+import shutil
 from datetime import timedelta
 
 import pytest
@@ -153,7 +154,10 @@ def test_viewer_sees_the_figures_but_starts_no_task(env):
     assert figures(at) >= 10
 
 
-def test_admin_runs_a_task_and_the_log_names_them(env):
+def test_admin_runs_a_task_and_the_log_names_them(env, demo_path, monkeypatch):
+    own = env / "demo.db"   # the cleanup changes it: a copy, never the session's demo
+    shutil.copyfile(demo_path, own)
+    monkeypatch.setenv("DATABASE_URL", str(own))
     at = signed_in(MAINTENANCE, "ada")
     runs = [b for b in at.button if (b.key or "").startswith("maint_run_")]
     # an admin may run every task; a card whose preview finds nothing to do is disabled
