@@ -10,9 +10,13 @@ class R2WError(Exception):
 
 
 def one_line(text, limit=600):
-    """Fold a message onto one line (a multi-line SQLite report included), at most `limit` chars."""
+    """Fold a message onto one line (a multi-line SQLite report included), at most `limit` chars:
+    a longer one loses its middle, never its end (where the command to run is)."""
     folded = " ".join(str(text).split())
-    return folded if len(folded) <= limit else folded[:limit - 3] + "..."
+    if len(folded) <= limit:
+        return folded
+    head = (limit - 5) // 3             # what failed, then the remedy whole at the end
+    return f"{folded[:head]} ... {folded[-(limit - 5 - head):]}"
 
 
 def command(location, *words):
@@ -84,7 +88,7 @@ class DatabaseDamaged(R2WError):
 class HotJournal(R2WError):
     def __init__(self, path):
         super().__init__(
-            f"{path} has a hot rollback journal ({path}-journal): a writer crashed in the middle of "
+            f"{path} has a hot rollback journal (its -journal file): a writer crashed in the middle of "
             f"a transaction, and a read-only reader cannot roll it back. The application's next "
             f"write rolls it back, or run `{command(path, 'recover')}`; never delete "
             f"the -journal file (that corrupts the database)"

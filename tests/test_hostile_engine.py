@@ -270,3 +270,10 @@ def test_nothing_switches_the_journal_mode_unless_asked(prod_db):
 def test_errors_are_one_line():
     exc = errors.R2WError("integrity_check failed:\n  row 1 missing\n  row 2 missing\n")
     assert str(exc) == "integrity_check failed: row 1 missing row 2 missing"
+
+
+def test_a_long_message_keeps_its_end_where_the_command_is():
+    remedy = "run `python -m r2w_db --db '/srv/a b/app.db' recover`"
+    text = errors.one_line("backup failed: " + "x" * 1000 + " " + remedy)
+    assert len(text) == 600 and text.startswith("backup failed: xxx") and text.endswith(remedy)
+    assert " ... " in text

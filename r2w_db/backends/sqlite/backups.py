@@ -132,7 +132,7 @@ def failure(exc, db, final, removed):
         return errors.BackupLocked(db.path)
     if isinstance(exc, errors.HotJournal) or _hot_journal(exc, db.path):
         partial = "the partial copy was removed" if removed else "no partial copy was left"
-        return errors.BackupFailed(f"backup of {db.path} failed: {errors.HotJournal(db.path)}; "
+        return errors.BackupFailed(f"backup failed: {errors.HotJournal(db.path)}; "
                                    f"{partial}")
     if not isinstance(exc, (sqlite3.Error, OSError)):
         return None
