@@ -38,7 +38,9 @@ PAGES = [
     ("Uploads", "Uploads", True),
     ("Anonymous_users", "Anonymous users", True),
     ("History", "History", True),
+    ("Space", "Space", False),
     ("Query_benchmarks", "Query benchmarks", False),
+    ("Queries", "Queries", False),
     ("Maintenance", "Maintenance", False),
 ]
 

@@ -1,12 +1,14 @@
 """Every page of the sidebar, in a real browser: no exception, every chart drawn, the figures
 the library computes on the same database, a full-page screenshot."""
 import pytest
+from playwright.sync_api import expect
 
 from dashboard import ui
 from r2w_db.figures import overview, periods
 
 from .streamlit_app import (
     PAGES,
+    WAIT_MS,
     assert_no_exception,
     metric_values,
     open_page,
@@ -37,6 +39,9 @@ def test_page_renders(page, open_server, path, title, window):
 
 def test_sidebar_lists_every_page(page, open_server):
     open_page(page, open_server)
+    # the navigation is drawn with the page: wait for all of it (a loaded machine is slow)
+    expect(page.locator('[data-testid="stSidebar"] a[href]')).to_have_count(len(PAGES),
+                                                                          timeout=WAIT_MS)
     links = sidebar_links(page)
     for path, title, _ in PAGES:
         assert path in links, f"no sidebar link to {title!r} ({links})"
@@ -54,7 +59,7 @@ def test_history_page_and_sparklines(page, open_server):
     assert page.get_by_text("No watcher has run").count() == 0
     open_page(page, open_server, window="30d")
     sparks = page.locator('[data-testid="stMetric"] [data-testid="stMetricChart"]')
-    assert sparks.count() == 10, "a headline figure without its sparkline"
+    expect(sparks).to_have_count(10, timeout=WAIT_MS)   # every headline figure has its sparkline
 
 
 def test_overview_headline_numbers(page, open_server, demo_db):
