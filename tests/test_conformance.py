@@ -760,6 +760,27 @@ def test_the_same_calls_give_the_same_results_and_errors(empty, story):
     assert raised or story in (anonymous_story, same_instant_story)
 
 
+def test_the_stories_record_what_the_application_expects(empty):
+    """A few lines of the stories pinned to what the application returns (the comparison
+    above only proves the two engines agree)."""
+    set_clock(NOW)
+    t = Transcript(empty[0])
+    uploads_story(t)
+    transfer = next(v for call, v in t.lines if call == "uploads.transfer_cv_ownership")
+    assert transfer["success"] and transfer["message"] == f"transferred from {ANONYMOUS} to <jane>"
+    t = Transcript(empty[0])
+    cache_story(t)
+    assert [v for _, v in t.lines[:3]] == [True, False, False]   # at, below, without a score
+    assert t.lines[9] == ("cache.get_cached_extraction", None)   # the refused entry: never written
+    assert t.lines[15] == ("cache.get_cached_extraction", [1, 2])   # cached at threshold=0.5
+    for db in empty:
+        jane = users.create_user(db, "p@example.com", "h")
+        portfolio.update_user_portfolio(db, jane, "p-9", "https://p.example/9")
+        shown = portfolio.get_user_portfolio(db, jane)
+        assert (timeutil.parse(shown["expires_at"]) - timeutil.parse(shown["created_at"])
+                == timedelta(days=30)) and not shown["expired"]
+
+
 def test_each_cleanup_leaves_the_same_rows(fresh_both):
     """The three retention cleanups run (through the runner, as the page and the command line
     run them) on the demo: the same counts removed, the same figures afterwards."""
