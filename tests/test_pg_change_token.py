@@ -73,11 +73,19 @@ def test_reads_never_move_it(db, monkeypatch, tmp_path):
     it) stays the same."""
     monkeypatch.setattr(pg_database_file, "TOKEN_REUSE_S", 0.0)
     users.create_user(db, "c@example.com", "hash")
-    before = database_file.change_token(db)
     window = Window.of("7d", now=NOW)
-    stats.collect_stats(db, now=NOW)
-    uploads.status_counts(db, window)
-    rollup_window.totals(db, window, tmp_path / "monitor.db")
-    database_file.storage(db)
-    assert database_file.change_token(db) == before
+    unchanged = []
+    # the token is the cluster's snapshot: autovacuum analysing another test's database moves
+    # it too (a cache miss, never a stale figure), so the reads get five tries; reads that moved
+    # it would move it every time
+    for _ in range(5):
+        before = database_file.change_token(db)
+        stats.collect_stats(db, now=NOW)
+        uploads.status_counts(db, window)
+        rollup_window.totals(db, window, tmp_path / "monitor.db")
+        database_file.storage(db)
+        unchanged.append(database_file.change_token(db) == before)
+        if unchanged[-1]:
+            break
+    assert unchanged[-1], "every round of reads moved the token"
     assert isinstance(before, str) and before.count(":") == 2
