@@ -4,8 +4,8 @@ import streamlit as st
 from dashboard import charts, ui
 from r2w_db import config
 from r2w_db.app.cache import MAX_ACCESS_COUNT
-from r2w_db.figures import cache_hits, earlier_days
-from r2w_db.formatting import plural
+from r2w_db.figures import cache_hits, earlier_days, watched_cache
+from r2w_db.formatting import plural, snapshot_time
 
 ctx = ui.page("Cache hits", "🎯")
 
@@ -18,6 +18,14 @@ def rollup_note(hits):
             f"holds, from the daily roll-ups ({hits['rollup_hits']:,} hits of "
             f"{hits['rollup_hashed']:,} hashed uploads, "
             + ("included in" if hits["in_totals"] else "not in") + " the figures above).")
+
+
+def cache_note(taken_at, now):
+    """Whose counts "the cache now" shows: the watcher's snapshot (with its age) or now."""
+    if taken_at is None:
+        return "Every entry the cache holds at this moment, whatever the window."
+    return ("Every entry the cache held at the watcher's snapshot of "
+            f"{snapshot_time(taken_at, now)}, whatever the window.")
 
 
 def body(ctx):
@@ -53,8 +61,9 @@ def body(ctx):
              empty=not hits["uploads"], message="No uploads in this window.")
 
     st.subheader("The cache now")
-    st.caption("Every entry the cache holds at this moment, whatever the window.")
-    contents = ui.cached(cache_hits.contents, ctx.db)
+    held = ui.cached(watched_cache.cache_now, ctx.db, window.now, sources=(ctx.db, ui.MONITOR))
+    contents = held["contents"]
+    st.caption(cache_note(held["as_of"], window.now))
     row = st.columns(4)
     row[0].metric("Entries", ui.human_count(contents["entries"]), border=True)
     size_note = (f" Estimated from the newest {cache_hits.SIZE_SAMPLE:,} entries."
@@ -73,7 +82,7 @@ def body(ctx):
                   help=f"Older than {config.CACHE_RETENTION_DAYS} days and never reused "
                        "(access_count = 1): what the cache cleanup deletes.")
     st.markdown("**Entries by access count**")
-    access = ui.cached(cache_hits.access_counts, ctx.db)
+    access = held["access_counts"]
     ui.chart(charts.count_bars(access, "bucket", "entries", title="cache entries",
                                sort=list(access["bucket"]), extra=["accesses"]),
              access, "cache_access_counts", what="cache entries by access count",

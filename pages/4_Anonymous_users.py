@@ -3,10 +3,25 @@ import streamlit as st
 
 from dashboard import chart_axes, charts, ui
 from r2w_db import config
-from r2w_db.figures import anonymous as anon, earlier_days, windowed
-from r2w_db.formatting import plural
+from r2w_db.figures import earlier_days, watched_anonymous, windowed
+from r2w_db.formatting import plural, snapshot_time
 
 ctx = ui.page("Anonymous users", "👤")
+
+
+def as_of(taken_at):
+    return "Now" if taken_at is None else "As of the watcher's snapshot"
+
+
+def owners_note(owners_at, ages_at, now):
+    """Whose counts the ids owning uploads are: the watcher's snapshot (with its age) or now."""
+    if owners_at is None and ages_at is None:
+        return "Ids owning uploads: counted now."
+    taken_at = ages_at or owners_at
+    which = ("the ids owning uploads, their ages and the chart's line" if owners_at and ages_at
+             else "the ids owning uploads and their ages" if ages_at else "the chart's line")
+    return (f"{which[0].upper()}{which[1:]}: as of the watcher's snapshot of "
+            f"{snapshot_time(taken_at, now)}; the new ids and the anonymous share are the window's own.")
 
 
 def body(ctx):
@@ -14,10 +29,11 @@ def body(ctx):
     st.caption("Anonymous: a user_id starting with the literal prefix `anonymous_` (case-sensitive). "
                "The application gives each anonymous upload its own id and writes no users row."
                + ui.rollup_note(ctx))
-    merged = ui.cached(earlier_days.anonymous_ids, ctx.db, window,
+    merged = ui.cached(watched_anonymous.anonymous_ids, ctx.db, window,
                        sources=(ctx.db, ui.MONITOR))
     ids = merged["by_period"]
-    ages = ui.cached(anon.ages, ctx.db, window.now)
+    ages = ui.cached(watched_anonymous.ages, ctx.db, window.now, sources=(ctx.db, ui.MONITOR))
+    st.caption(owners_note(merged["owners_as_of"], ages["as_of"], window.now))
     share = ui.cached(windowed.anonymous_share, ctx.db, window)
     row = st.columns(4)
     live_new = int(ids.loc[ids["source"] == earlier_days.LIVE, "new_ids"].sum())
@@ -27,7 +43,7 @@ def body(ctx):
                           "earlier days from the daily roll-ups (in the chart)."
                           if merged["rollup_days"] else "."))
     row[1].metric("Ids owning uploads", ui.human_count(ages["ids"]), border=True,
-                  help=f"Now; {ages['uploads']:,} uploads between them.")
+                  help=f"{as_of(ages['as_of'])}; {ages['uploads']:,} uploads between them.")
     row[2].metric(f"Stale (> {ages['retention_days']} days)", ui.human_count(ages["stale_ids"]),
                   border=True,
                   help=f"Ids whose every upload is older than the {ages['retention_days']}-day "
@@ -55,7 +71,8 @@ def body(ctx):
     left, right = st.columns(2)
     with left:
         st.subheader("Age of anonymous data")
-        st.caption(f"By each id's newest upload; now, whatever the window. Beyond "
+        st.caption(f"By each id's newest upload; {as_of(ages['as_of']).lower()}, whatever the "
+                   f"window. Beyond "
                    f"{ages['retention_days']} days is stale.")
         ui.chart(charts.age_bars(ages["by_age"]), ages["by_age"], "anonymous_ages",
                  what="anonymous ids by age", empty=not ages["ids"],

@@ -12,37 +12,40 @@ from r2w_db import config
 from r2w_db.engine import timeutil
 from r2w_db.backends import open_database
 from r2w_db.figures import database_file
+from r2w_db.figures.definitions import AGE_BUCKETS, UNKNOWN_AGE
 from r2w_db.figures.periods import Window, period_frame, rate_column, ratio, read
 
-# (label, upper bound of the age in days; None = no bound), by the id's newest upload
-AGE_BUCKETS = (("< 1 day", 1), ("1–7 days", 7), ("7–30 days", 30), ("30–90 days", 90),
-               ("> 90 days", None))
-UNKNOWN_AGE = "unknown (unparseable date)"
 
 
-def ids_by_period(db, window: Window):
+def ids_by_period(db, window: Window, owners=None):
     """DataFrame period, new_ids, owning_ids.
 
     new_ids: anonymous ids first seen in the period (over their uploads and any users row).
     owning_ids: running total, at the end of the period, of the anonymous ids that
     still own uploads today (by the first of those uploads).
+    `owners`: as with_owning_ids'.
     """
     db = open_database(db)
     with read(db) as conn:
         new = db.backend.anonymous.new_ids_by_period(conn, window)
-    return with_owning_ids(db, window, period_frame(new, window, counts=("new_ids",)))
+    return with_owning_ids(db, window, period_frame(new, window, counts=("new_ids",)), owners)
 
 
-def with_owning_ids(db, window: Window, new_ids):
+def with_owning_ids(db, window: Window, new_ids, owners=None):
     """ids_by_period's frame from its new_ids frame (period, new_ids): the owners' pass adds the
-    running total (those first seen before the window are its start)."""
-    owners, baseline = {}, 0
-    for period, _, ids, *_ in owner_groups(db, window.now, window=window):
+    running total (those first seen before the window are its start). `owners`: the owners
+    already grouped, [(period of the first upload, 'before' or 'after' the window, or None;
+    ids)] (figures.watched_anonymous), or None: one pass over them now."""
+    if owners is None:
+        owners = [(period, ids) for period, _, ids, *_ in
+                  owner_groups(db, window.now, window=window)]
+    by_period, baseline = {}, 0
+    for period, ids in owners:
         if period == "before":
             baseline += ids
         elif period not in (None, "after"):
-            owners[period] = owners.get(period, 0) + ids
-    owning = period_frame(sorted(owners.items()), window, counts=("owning_new",))
+            by_period[period] = by_period.get(period, 0) + ids
+    owning = period_frame(sorted(by_period.items()), window, counts=("owning_new",))
     frame = new_ids.merge(owning, on="period", how="outer").fillna(0).astype(
         {"new_ids": "int64", "owning_new": "int64"})
     frame["owning_ids"] = baseline + frame["owning_new"].cumsum()
@@ -77,8 +80,13 @@ def ages(db, now=None, retention_days=config.ANONYMOUS_RETENTION_DAYS):
     """{"ids", "uploads", "stale_ids", "stale_uploads", "stale_share", "by_age": DataFrame
     bucket, ids, uploads, stale}: every anonymous id that owns uploads, by its newest upload."""
     now = now or timeutil.utcnow()
+    return ages_of([row[1:] for row in owner_groups(db, now, retention_days)], retention_days)
+
+
+def ages_of(groups, retention_days=config.ANONYMOUS_RETENTION_DAYS):
+    """ages' result from [(bucket, ids, uploads, stale ids, stale uploads)]."""
     got = {}
-    for _, bucket, *counts in owner_groups(db, now, retention_days):
+    for bucket, *counts in groups:
         got[bucket] = tuple(a + b for a, b in zip(got.get(bucket, (0, 0, 0, 0)), counts))
     labels = [label for label, _ in AGE_BUCKETS] + ([UNKNOWN_AGE] if UNKNOWN_AGE in got else [])
     by_age = pd.DataFrame([(b, *got.get(b, (0, 0, 0, 0))) for b in labels],

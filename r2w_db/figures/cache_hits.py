@@ -9,13 +9,9 @@ import pandas as pd
 from r2w_db.app import cache
 from r2w_db.backends import open_database
 from r2w_db.figures import stats
+from r2w_db.figures.definitions import ACCESS_BUCKETS, INVALID_COUNT, SIZE_SAMPLE, document_bytes
 from r2w_db.figures.periods import Window, period_frame, rate_column, read
 
-# (label, lowest access_count in the bucket); NULL and 0 count as 1, as the cleanup does
-ACCESS_BUCKETS = (("1 (never reused)", 1), ("2", 2), ("3–5", 3), ("6–10", 6), ("11–50", 11),
-                  ("51+", 51))
-# an access_count that is not a count (negative, fractional, huge, text): listed only when present
-INVALID_COUNT = "not a count (invalid)"
 
 
 def hit_rate(db, window: Window):
@@ -63,14 +59,16 @@ def access_counts(db):
     db = open_database(db)
     with read(db) as conn:
         got = db.backend.cache_hits.access_counts(conn, ACCESS_BUCKETS, INVALID_COUNT)
+    return access_counts_of(got)
+
+
+def access_counts_of(got):
+    """access_counts' frame from {bucket label: (entries, accesses)}."""
     labels = [label for label, _ in ACCESS_BUCKETS]
     labels += [INVALID_COUNT] if INVALID_COUNT in got else []
     return pd.DataFrame({"bucket": labels,
                          "entries": [int(got.get(b, (0, 0))[0]) for b in labels],
                          "accesses": [int(got.get(b, (0, 0))[1]) for b in labels]})
-
-
-SIZE_SAMPLE = 2000  # above this many entries the documents' size is estimated from the newest ones
 
 
 def contents(db):
@@ -85,14 +83,18 @@ def contents(db):
     db = open_database(db)
     with read(db) as conn:
         rows, sampled, sample_bytes = db.backend.cache_hits.contents(conn, SIZE_SAMPLE)
+    size = document_bytes(sum(int(r[1]) for r in rows), sampled, sample_bytes)
+    return contents_of(rows, size, cache.count_old_cache_entries(db))
+
+
+def contents_of(rows, size, eligible_for_cleanup):
+    """contents' result from the engine's rows (db.backend.cache_hits.contents), the
+    documents' (bytes, estimated) and the cleanup's count."""
     by_model = pd.DataFrame(rows, columns=[
         "model", "entries", "accesses", "average_confidence", "below_threshold", "invalid"])
     by_model["average_confidence"] = by_model["average_confidence"].astype("float64")
     invalid = int(by_model.pop("invalid").sum())
     entries = int(by_model["entries"].sum())
-    estimated = entries > sampled
-    size = round(sample_bytes / sampled * entries) if estimated else int(sample_bytes)
-    return {"entries": entries, "bytes": size, "bytes_estimated": estimated,
+    return {"entries": entries, "bytes": size[0], "bytes_estimated": size[1],
             "accesses": int(by_model["accesses"].sum()), "invalid_access_counts": invalid,
-            "eligible_for_cleanup": cache.count_old_cache_entries(db),
-            "by_model": by_model}
+            "eligible_for_cleanup": eligible_for_cleanup, "by_model": by_model}

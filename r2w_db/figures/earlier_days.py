@@ -87,18 +87,19 @@ def _oldest_day(db, anonymous_only):
     return None if first is None else pd.Timestamp(first)
 
 
-def anonymous_ids(db, window: Window, store=None):
+def anonymous_ids(db, window: Window, store=None, owners=None):
     """{"by_period": anonymous.ids_by_period + source, "rollup_days", "rollup_new_ids",
     "first_live": Timestamp or None, "in_totals"}. A roll-up day's new_ids is the roll-up's;
-    its owning_ids stays the live running total (ids that still own uploads today).
-    in_totals: the roll-up days are part of the window's figures (figures.windowed answered
-    from the roll-ups); otherwise they are added here, beside the live figures."""
+    its owning_ids stays the running total of ids that still own uploads today (`owners`: as
+    anonymous.with_owning_ids'). in_totals: the roll-up days are part of the window's figures
+    (figures.windowed answered from the roll-ups); otherwise they are added here, beside the
+    live figures."""
     in_totals = windowed.usable(db, window, store)
     if in_totals:
         first_live = _oldest_day(db, anonymous_only=True)
-        merged = _marked(windowed.anonymous_ids(db, window, store), window, first_live)
+        merged = _marked(windowed.anonymous_ids(db, window, store, owners), window, first_live)
     else:
-        frame = anonymous.ids_by_period(db, window)
+        frame = anonymous.ids_by_period(db, window, owners)
         first_live = _first_live(frame, "new_ids")
         rollups = _rollup_days(db, window, first_live, store)
         merged = _merged(frame, rollups, lambda f: {"new_ids": int(f["anonymous"]["new_ids"])})

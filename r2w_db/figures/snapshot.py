@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from r2w_db.backends import open_database
 from r2w_db.engine import timeutil
-from r2w_db.figures import health, health_report, stats
+from r2w_db.figures import health, health_report, stats, watched_anonymous, watched_cache
 
 STATUS_NUMBER = {health.OK: 0, health.WARN: 1, health.ERROR: 2}
 STATS_GROUPS = ("users", "sessions", "uploads", "cache", "data_quality")
@@ -18,8 +18,8 @@ EXACT_TABLE_BYTES = ("dbstat", "pg_table_size")   # table bytes read off the eng
 
 def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=None):
     """{"database", "taken_at", "seconds", "stats", "tables", "indexes", "table_bytes",
-    ["table_rows"], "file", "disk", "health" (health_report.report), "metrics" (flat
-    {name: number or None})}.
+    ["table_rows"], "file", "disk", "health" (health_report.report), "cleanups",
+    "page_counts" (the pages' figures as of now), "metrics" (flat {name: number or None})}.
 
     `exact_sizes`: True forces exact sizes (dbstat, every table's rows counted), False the
     estimate, None picks by the size. `table_rows` ({table: "count" or "reltuples"}) where
@@ -33,11 +33,14 @@ def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=Non
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="r2w-snapshot") as pool:
         got_sizes = pool.submit(db.backend.snapshot.sizes, db, exact_sizes)
         got_cleanups = pool.submit(health.cleanup_figures, db, thresholds)
+        got_pages = [pool.submit(watched_anonymous.metrics, db, now),
+                     pool.submit(watched_cache.metrics, db)]
         figures = stats.collect_stats(db, now)   # the checks reuse its counts
         cleanups = got_cleanups.result()
         checks = health.run_checks(db, thresholds, last_runs, now, stats_figures=figures,
                                    cleanups=cleanups)
         sizes = got_sizes.result()
+        page_counts = {k: v for got in got_pages for k, v in got.result().items()}
     report = health_report.report(db, checks, thresholds, last_runs,
                                   health_report.storage_figures(db), now)
     snap = {"database": db.display, "taken_at": timeutil.iso(now), "stats": figures,
@@ -46,7 +49,7 @@ def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=Non
     if "table_rows" in sizes:
         snap["table_rows"] = sizes["table_rows"]
     snap.update(file=sizes["file"], disk=sizes["disk"], health=report,
-                cleanups=health.cleanup_record(cleanups, thresholds))
+                cleanups=health.cleanup_record(cleanups, thresholds), page_counts=page_counts)
     snap["seconds"] = round(time.perf_counter() - started, 4)
     snap["metrics"] = metrics_of(snap)
     return snap
@@ -57,7 +60,8 @@ def metrics_of(snap):
     tables.<table>.rows|bytes|index_bytes, indexes.<index>.bytes, table_bytes_exact,
     checks.<key>.status (0 green, 1 amber, 2 red) and checks.<key>.number,
     cleanups.<task>.waiting|overdue|grace_days (health.cleanup_record), health.exit_code,
-    snapshot.seconds, and table_rows_exact where rows may be estimated."""
+    snapshot.seconds, table_rows_exact where rows may be estimated, and the pages' counts as of
+    now (anonymous.*: figures.watched_anonymous; cache.*: figures.watched_cache)."""
     out = {}
     for group in STATS_GROUPS:
         for name, value in snap["stats"].get(group, {}).items():
@@ -76,6 +80,7 @@ def metrics_of(snap):
         out[f"checks.{row['key']}.number"] = row["number"]
     for task, counts in snap.get("cleanups", {}).items():
         out.update({f"cleanups.{task}.{k}": v for k, v in counts.items()})
+    out.update(snap.get("page_counts", {}))
     out["health.exit_code"] = snap["health"]["exit_code"]
     out["snapshot.seconds"] = snap.get("seconds")
     if "table_rows" in snap:

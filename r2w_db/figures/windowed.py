@@ -104,14 +104,16 @@ def anonymous_share(db, window: Window, store=None):
         window)
 
 
-def anonymous_ids(db, window: Window, store=None):
+def anonymous_ids(db, window: Window, store=None, owners=None):
     """As anonymous.ids_by_period: new ids from the roll-ups, the owners' running total live
-    (it is about the ids that own uploads today)."""
+    (it is about the ids that own uploads today) unless `owners` are given (as
+    anonymous.with_owning_ids')."""
     if not usable(db, window, store):
-        return anonymous.ids_by_period(db, window)
+        return anonymous.ids_by_period(db, window, owners)
     rows = _rows(_periods(db, window, store), lambda f: [f["anonymous"]["new_ids"]],
                  lambda f: f["anonymous"]["new_ids"])
-    return anonymous.with_owning_ids(db, window, period_frame(rows, window, counts=("new_ids",)))
+    return anonymous.with_owning_ids(db, window, period_frame(rows, window, counts=("new_ids",)),
+                                     owners)
 
 
 # ------------------------------------------------------------------ Confidence page
