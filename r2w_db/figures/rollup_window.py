@@ -66,13 +66,14 @@ def _days_of(db, window, store):
 
 
 def _recorded(store, db, unit, ranges):
-    """{period start (datetime): roll-up} of the unit's roll-ups inside the ranges' span."""
-    if not ranges:
-        return {}
-    starts = [r[0] for r in ranges]
-    first = None if None in starts else timeutil.period_key(min(starts), unit)
-    last = timeutil.period_key(max(r[1] for r in ranges) - rollups.STEP[unit], unit)
-    got = store.rollups(db, first, last, grain=unit)
+    """{period start (datetime): roll-up} of the unit's roll-ups inside the ranges (each read
+    on its own: an all-time window's hours are those before its first day and of its open day,
+    not every hour in between)."""
+    got = {}
+    for start, stop in ranges:
+        first = None if start is None else timeutil.period_key(start, unit)
+        got.update(store.rollups(db, first, timeutil.period_key(stop - rollups.STEP[unit], unit),
+                                 grain=unit))
     found = {timeutil.period_start(k): v for k, v in got.items()}
     found.pop(None, None)   # a key that names no period (never written by roll_up)
     return found
