@@ -4,7 +4,7 @@ uploads, their ages, the cache's contents) from the watcher's newest snapshot
 live when no snapshot may stand for now, and the pages say whose counts they show and how old
 they are."""
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -12,26 +12,15 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from r2w_db.demo.builder import build_demo
 from r2w_db.engine import timeutil
 from r2w_db.figures import (anonymous, cache_hits, earlier_days, rollups, snapshot,
                             watched_anonymous, watched_cache, watched_checks)
 from r2w_db.figures.periods import WINDOWS, Window
 from r2w_db.monitor.history_store import HistoryStore
 from r2w_db.monitor.store import MonitorStore
+from tests.test_watched_checks import NOW, TAKEN, demo  # noqa: F401 (the small demo, as of NOW)
 
 ROOT = Path(__file__).resolve().parent.parent
-NOW = datetime(2026, 11, 24, 12, 0, 0)
-TAKEN = NOW - timedelta(minutes=5)
-
-
-@pytest.fixture
-def demo(tmp_path, monkeypatch):
-    monkeypatch.setenv("R2W_MONITOR_DB", str(tmp_path / "monitor.db"))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    path = tmp_path / "demo.db"
-    build_demo(path, scale="small", seed=0, now=NOW)
-    return path
 
 
 def record(db, taken_at=NOW):
