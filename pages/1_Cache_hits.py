@@ -4,6 +4,7 @@ import streamlit as st
 from dashboard import charts, ui
 from r2w_db import config
 from r2w_db.app.cache import MAX_ACCESS_COUNT
+from r2w_db.engine import timeutil
 from r2w_db.figures import cache_hits, earlier_days, watched_cache
 from r2w_db.formatting import plural, snapshot_time
 
@@ -61,9 +62,9 @@ def body(ctx):
              empty=not hits["uploads"], message="No uploads in this window.")
 
     st.subheader("The cache now")
-    held = ui.cached(watched_cache.cache_now, ctx.db, window.now, sources=(ctx.db, ui.MONITOR))
+    held = ui.cached(watched_cache.cache_now, ctx.db, sources=(ctx.db, ui.MONITOR))
     contents = held["contents"]
-    st.caption(cache_note(held["as_of"], window.now))
+    st.caption(cache_note(held["as_of"], timeutil.utcnow()))
     row = st.columns(4)
     row[0].metric("Entries", ui.human_count(contents["entries"]), border=True)
     size_note = (f" Estimated from the newest {cache_hits.SIZE_SAMPLE:,} entries."

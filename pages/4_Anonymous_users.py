@@ -3,6 +3,7 @@ import streamlit as st
 
 from dashboard import chart_axes, charts, ui
 from r2w_db import config
+from r2w_db.engine import timeutil
 from r2w_db.figures import earlier_days, watched_anonymous, windowed
 from r2w_db.formatting import plural, snapshot_time
 
@@ -33,7 +34,7 @@ def body(ctx):
                        sources=(ctx.db, ui.MONITOR))
     ids = merged["by_period"]
     ages = ui.cached(watched_anonymous.ages, ctx.db, window.now, sources=(ctx.db, ui.MONITOR))
-    st.caption(owners_note(merged["owners_as_of"], ages["as_of"], window.now))
+    st.caption(owners_note(merged["owners_as_of"], ages["as_of"], timeutil.utcnow()))
     share = ui.cached(windowed.anonymous_share, ctx.db, window)
     row = st.columns(4)
     live_new = int(ids.loc[ids["source"] == earlier_days.LIVE, "new_ids"].sum())

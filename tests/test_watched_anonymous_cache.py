@@ -23,6 +23,12 @@ from tests.test_watched_checks import NOW, TAKEN, demo  # noqa: F401 (the small 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def clock(monkeypatch):
+    """The clock the snapshot's age is judged by (a page's own now is floored to the minute)."""
+    monkeypatch.setattr(timeutil, "utcnow", lambda: NOW)
+
+
 def record(db, taken_at=NOW):
     snap = snapshot.take_snapshot(db, now=taken_at)
     HistoryStore().record_snapshot(db, snap["metrics"], taken_at=taken_at)
@@ -48,7 +54,7 @@ def assert_same_ages(db, now=NOW):
 
 
 def assert_same_cache(db, now=NOW):
-    got = watched_cache.cache_now(db, now)
+    got = watched_cache.cache_now(db)
     assert got["as_of"] is not None
     live = cache_hits.contents(db)
     pd.testing.assert_frame_equal(got["contents"].pop("by_model"), live["by_model"])
@@ -106,7 +112,7 @@ def test_counted_live_without_a_usable_snapshot(demo):
 
     def as_of():
         return (watched_anonymous.anonymous_ids(demo, window)["owners_as_of"],
-                watched_anonymous.ages(demo, NOW)["as_of"], watched_cache.cache_now(demo, NOW)["as_of"])
+                watched_anonymous.ages(demo, NOW)["as_of"], watched_cache.cache_now(demo)["as_of"])
 
     assert as_of() == (None, None, None)                                     # none yet
     record(demo, taken_at=NOW - watched_checks.MAX_AGE - timedelta(seconds=1))
@@ -115,10 +121,16 @@ def test_counted_live_without_a_usable_snapshot(demo):
     assert as_of() == (TAKEN, TAKEN, TAKEN)
     assert watched_anonymous.ages(demo, NOW, retention_days=7)["as_of"] is None   # other retention
     MonitorStore().log_start(user="t", task="anonymous", database=demo)      # a run since
-    later = NOW + timedelta(seconds=1)
-    assert watched_anonymous.ages(demo, later)["as_of"] is None
-    assert watched_cache.cache_now(demo, later)["as_of"] is None
-    assert watched_anonymous.anonymous_ids(demo, Window.of("7d", now=later))["owners_as_of"] is None
+    assert as_of() == (None, None, None)
+
+
+def test_a_snapshot_of_the_pages_minute_counts(demo, monkeypatch):
+    """A page's now is floored to the minute: a snapshot taken seconds later is still used."""
+    record(demo, taken_at=NOW + timedelta(seconds=20))
+    monkeypatch.setattr(timeutil, "utcnow", lambda: NOW + timedelta(seconds=30))
+    assert watched_anonymous.ages(demo, NOW)["as_of"] == NOW + timedelta(seconds=20)
+    assert watched_cache.cache_now(demo)["as_of"] == NOW + timedelta(seconds=20)
+    assert watched_anonymous.anonymous_ids(demo, Window.of("7d", now=NOW))["owners_as_of"]
 
 
 def test_a_snapshot_without_the_page_counts_is_not_used(demo):
@@ -127,7 +139,7 @@ def test_a_snapshot_without_the_page_counts_is_not_used(demo):
                if not k.startswith(("anonymous.", "cache."))}
     HistoryStore().record_snapshot(demo, metrics, taken_at=NOW)
     assert watched_anonymous.ages(demo, NOW)["as_of"] is None
-    assert watched_cache.cache_now(demo, NOW)["as_of"] is None
+    assert watched_cache.cache_now(demo)["as_of"] is None
     assert watched_anonymous.anonymous_ids(demo, Window.of("30d", now=NOW))["owners_as_of"] is None
 
 
@@ -148,7 +160,6 @@ def test_the_snapshot_keys_are_bounded(demo):
 
 
 def page(path, demo, monkeypatch, window="7d"):
-    monkeypatch.setattr(timeutil, "utcnow", lambda: NOW)
     monkeypatch.setenv("DATABASE_URL", str(demo))
     st.cache_data.clear()
     at = AppTest.from_file(str(ROOT / path), default_timeout=60)
@@ -184,7 +195,6 @@ def test_the_pages_say_when_they_counted_now(demo, monkeypatch):
 def test_on_both_engines_the_snapshot_gives_the_live_figures(tmp_path, monkeypatch, pg_templates):
     """SQLite and PostgreSQL alike: the snapshot's figures are the live ones, and the same."""
     monkeypatch.setenv("R2W_MONITOR_DB", str(tmp_path / "monitor.db"))
-    monkeypatch.setattr(timeutil, "utcnow", lambda: NOW)
     path, url = pg_templates.moved_demo(tmp_path, seed=0, now=NOW, prefix="watchedpages")
     got = {}
     for db in (path, url):

@@ -5,8 +5,9 @@ age of their newest upload) takes one pass over every anonymous upload: seconds 
 database. The watcher's snapshot makes that pass once (`metrics`) and keeps the owners grouped
 by the hour of their first upload (the day, beyond the last two days) and by age bucket; the
 page reads them back with the snapshot's time (`anonymous_ids`, `ages`). The rules are
-watched_checks.recent_snapshot's: a snapshot at most an hour old and taken after the newest
-maintenance run on the database, else the page counts live. The new ids per period are never
+watched_checks.recent_snapshot's, judged by the clock (a page's `now` is floored to the minute,
+and a snapshot of the last seconds must count): a snapshot at most an hour old and taken after
+the newest maintenance run on the database, else the page counts live. The new ids per period are never
 the snapshot's: they come from the roll-ups and the open hour (figures.windowed).
 
 Metrics (offsets are signed, from the snapshot's own UTC day or hour):
@@ -117,7 +118,7 @@ def anonymous_ids(db, window: Window, store=None, history=None, log=None):
     now)."""
     from r2w_db.figures import earlier_days
 
-    kept = recent_snapshot(db, window.now, history, log)
+    kept = recent_snapshot(db, None, history, log)   # by the clock: window.now is floored
     owners = None if kept is None else owner_periods(kept[1], kept[0], window)
     got = earlier_days.anonymous_ids(db, window, store, owners)
     return {**got, "owners_as_of": None if owners is None else kept[0]}
@@ -129,7 +130,7 @@ def ages(db, now=None, retention_days=config.ANONYMOUS_RETENTION_DAYS, history=N
     from r2w_db.figures import anonymous
 
     now = now or timeutil.utcnow()
-    kept = recent_snapshot(db, now, history, log)
+    kept = recent_snapshot(db, None, history, log)   # by the clock: the pages' now is floored
     groups = None
     if kept is not None and kept[1].get(RETENTION) == retention_days:
         groups = age_groups(kept[1])

@@ -55,12 +55,13 @@ def contents_rows(metrics):
             for model, got in sorted(models.items(), key=lambda m: m[1]["rank"])]
 
 
-def cache_now(db, now=None, history=None, log=None):
+def cache_now(db, history=None, log=None):
     """{"contents": cache_hits.contents, "access_counts": cache_hits.access_counts, "as_of":
-    the watcher's snapshot's time, or None when counted now}."""
+    the watcher's snapshot's time, or None when counted now}. The snapshot is judged by the
+    clock, as watched_anonymous' are."""
     from r2w_db.figures import cache_hits
 
-    kept = recent_snapshot(db, now, history, log)
+    kept = recent_snapshot(db, None, history, log)
     if kept is None or BYTES not in kept[1] or kept[1].get(ELIGIBLE) is None:
         return {"contents": cache_hits.contents(db), "access_counts": cache_hits.access_counts(db),
                 "as_of": None}
