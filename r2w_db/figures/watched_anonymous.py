@@ -55,10 +55,9 @@ def metrics(db, now):
             out.update({f"anonymous.age.{key}.{c}": 0 for c in AGE_COUNTS})
     for period, bucket, ids, *counts in rows:
         for name, value in zip(AGE_COUNTS, (ids, *counts)):
-            key = f"anonymous.age.{AGE_KEYS[bucket]}.{name}"
-            out[key] = out.get(key, 0) + int(value)
+            _add(out, f"anonymous.age.{AGE_KEYS[bucket]}.{name}", value)
         if period == "before":
-            out[EARLIER] += int(ids)
+            _add(out, EARLIER, ids)
             continue
         first = timeutil.period_start(period)
         if first is None:   # no readable first upload, or years ahead: in no running total
