@@ -60,6 +60,13 @@ def _base(frame):
     return alt.Chart(frame).properties(height=HEIGHT)
 
 
+def _layered(data, *layers):
+    """The layers (built on `_base(alt.Undefined)`) over one data set given once, at the top.
+    Layers that each carried the same frame cost Altair a hash of the frame's text per layer
+    (a DataFrame repr) and a deep copy: most of a chart's construction time."""
+    return alt.layer(*layers, data=data)
+
+
 ROLLUP = "daily roll-up"   # figures.earlier_days: a day the live database no longer holds
 
 
@@ -129,7 +136,7 @@ def judged(frame, sample):
 def _judged_marks(data, x, field, y_axis, color, tooltip, opacity=alt.Undefined):
     """A line through the judged periods (a gap at the others), filled points on them, and
     hollow grey points on the periods with too few cases (`y_axis`: title, scale, axis)."""
-    base = _base(data)
+    base = _base(alt.Undefined)   # the caller layers these over `data` (_layered)
     y = alt.Y(f"{field}:Q", **y_axis)
     size = 45 if len(data) <= 40 else 16   # 90 days of points would crowd the line
     line = base.transform_calculate(
@@ -164,14 +171,14 @@ def rate_line(frame, rate, window, title, sample, overall=None, color=ACCENT, fu
                alt.Tooltip("sample:N", title="out of"),
                alt.Tooltip("interval:N", title="95 % interval"),
                alt.Tooltip("note:N", title="note"), *source_tip]
-    band = _base(data).mark_area(opacity=0.16, color=color, clip=True).encode(
+    band = _base(alt.Undefined).mark_area(opacity=0.16, color=color, clip=True).encode(
         x=x, y=alt.Y("low:Q", **y_axis), y2="high:Q", tooltip=tooltip)
     layers = [band, *_judged_marks(data, x, rate, y_axis, color, tooltip, opacity)]
     if overall is not None:
         level = alt.Data(values=[{"overall": overall}])
         layers.append(alt.Chart(level).mark_rule(strokeDash=[6, 4], color="#6b7280").encode(
             y="overall:Q", tooltip=alt.Tooltip("overall:Q", format=RATE_FINE, title="whole window")))
-    return alt.layer(*layers)
+    return _layered(data, *layers)
 
 
 def rate_caption(cases):
@@ -206,7 +213,7 @@ def value_line(frame, value, window, title, counts=(), cases="entries", noun="ca
     tooltip = [period_tooltip(grain), alt.Tooltip(f"{value}:Q", format=SCORE, title=title),
                *[alt.Tooltip(f"{c}:Q", format=COUNT) for c in counts],
                alt.Tooltip("note:N", title="note")]
-    return alt.layer(*_judged_marks(data, x, value, y_axis, ACCENT, tooltip), threshold_rules())
+    return _layered(data, *_judged_marks(data, x, value, y_axis, ACCENT, tooltip), threshold_rules())
 
 
 def count_bars(frame, category, value, title=None, sort=None, color=ACCENT, horizontal=True,
@@ -268,7 +275,7 @@ def new_and_total(frame, window):
     in the middle of each period's band), on their own y axes."""
     grain = window.grain
     keys = period_keys(frame, window)
-    base = _base(with_periods(frame, grain))
+    base = _base(alt.Undefined)
     opacity, source_tip = _source(frame)
     tooltip = [period_tooltip(grain), alt.Tooltip("new_ids:Q", title="new ids", format=COUNT),
                alt.Tooltip("owning_ids:Q", title="ids owning uploads", format=COUNT), *source_tip]
@@ -279,7 +286,7 @@ def new_and_total(frame, window):
     line = base.mark_line(color="#1e3a8a", point=True).encode(
         x=period_x(grain, keys, centred=True), tooltip=tooltip,
         y=alt.Y("owning_ids:Q", **count_axis("ids still owning uploads (line)")))
-    return alt.layer(bars, line).resolve_scale(y="independent")
+    return _layered(with_periods(frame, grain), bars, line).resolve_scale(y="independent")
 
 
 def age_bars(frame):
