@@ -15,13 +15,22 @@ def status_counts(conn, window):
 
 
 def other_statuses(conn, window):
-    """[(stored status or 'NULL', uploads)] of the statuses the application never writes."""
+    """[(stored status or 'NULL', uploads)] of the statuses the application never writes.
+
+    Read as the ranges of the (status, upload_date) index between the documented statuses
+    (NULL, below the first, between two, above the last: exactly `NOT IN` under the column's
+    BINARY order), so the cost is the foreign rows', normally none, not every upload's."""
     where, params = in_window("upload_date", window)
-    documented = ", ".join(f"'{s}'" for s in config.STATUSES)
+    parts = ["SELECT status FROM cv_uploads WHERE status IS NULL AND " + where]
+    bounds = sorted(config.STATUSES)
+    for low, high in zip([None, *bounds], [*bounds, None]):
+        between = " AND ".join(([f"status > '{low}'"] if low else [])
+                               + ([f"status < '{high}'"] if high else []))
+        parts.append(f"SELECT status FROM cv_uploads WHERE {between} AND {where}")
     return [tuple(r) for r in conn.execute(
-        f"SELECT coalesce(status, 'NULL') AS status, count(*) AS uploads FROM cv_uploads"
-        f" WHERE (status IS NULL OR status NOT IN ({documented})) AND {where}"
-        " GROUP BY status ORDER BY uploads DESC, status", params)]
+        "SELECT coalesce(status, 'NULL') AS status, count(*) AS uploads FROM ("
+        + " UNION ALL ".join(parts) + ") GROUP BY status ORDER BY uploads DESC, status",
+        params * len(parts))]
 
 
 def by_period(conn, window):
@@ -52,6 +61,24 @@ def awaiting_extraction(conn, now):
         f" FROM (SELECT count(*) AS n, coalesce(sum({bad}), 0) AS bad,"
         f" min(CASE WHEN NOT {bad} THEN julianday(upload_date) END) AS first"
         " FROM cv_uploads WHERE status = 'uploaded')", (timeutil.iso(now),)).fetchone())
+
+
+def awaiting_oldest(conn, now):
+    """(oldest_at, oldest_age_minutes, unreadable) of the uploads in status 'uploaded', as
+    awaiting_extraction gives them, without its count: index seeks. The oldest canonical
+    timestamp is the first on the (status, upload_date) index (canonical text sorts as its
+    instant); the odd ones (normally none) are found on migration 9's partial index."""
+    bad, odd = unparseable("upload_date"), schema.time_is_odd("upload_date")
+    return tuple(conn.execute(
+        "SELECT strftime('%Y-%m-%dT%H:%M:%f', min(j)), (julianday(?) - min(j)) * 1440.0,"
+        " coalesce(sum(bad), 0) FROM ("
+        " SELECT * FROM (SELECT julianday(upload_date) AS j, 0 AS bad FROM cv_uploads"
+        f" WHERE status = 'uploaded' AND upload_date >= '0' AND upload_date < ':' AND NOT {odd}"
+        " ORDER BY upload_date LIMIT 1)"
+        f" UNION ALL SELECT min(CASE WHEN NOT {bad} THEN julianday(upload_date) END),"
+        f" coalesce(sum({bad}), 0) FROM cv_uploads WHERE +status = 'uploaded'"
+        f" AND rowid IN (SELECT rowid FROM cv_uploads WHERE {odd}))",
+        (timeutil.iso(now),)).fetchone())
 
 
 def file_types(conn, window):
