@@ -5,7 +5,7 @@ from dashboard import check_rows, maintenance_dialog, status_line, ui
 from r2w_db import errors as r2w_errors
 from r2w_db.engine import timeutil
 from r2w_db.formatting import snapshot_time
-from r2w_db.figures import databases, health, health_report, history_page, watched_checks, windowed
+from r2w_db.figures import databases, health, health_report, history_page, watched_checks, watched_now
 from r2w_db.monitor import silences
 from r2w_db.watch import alerting
 
@@ -32,10 +32,12 @@ def sparklines(ctx):
 
 
 def headline(ctx):
-    figures = ui.cached(windowed.headline, ctx.db, ctx.window)
+    figures, counted_at = ui.cached(watched_now.headline, ctx.db, ctx.window,
+                                    sources=(ctx.db, ui.MONITOR))
     cur, prev, now = figures["current"], figures["previous"] or {}, figures["now"]
     spark = sparklines(ctx)
     st.caption(window_caption(ctx.window) + ui.rollup_note(ctx)
+               + f" Active sessions {active_as_of(counted_at, ctx.window.now)}."
                + (" Sparklines: per closed UTC day from the daily roll-ups, and snapshots for the "
                   "figures as of now (History page)." if spark else ""))
     row = st.columns(5)
@@ -46,7 +48,8 @@ def headline(ctx):
               cur["anonymous_new"], prev.get("anonymous_new"), series=spark.get("anonymous_new"),
               series_type="bar", help="user_ids with the literal prefix `anonymous_` first seen in the window.")
     ui.metric(row[2], "Active sessions", ui.human_count(now["active_sessions"]),
-              series=spark.get("active_sessions"), help="Sessions created within the last 7 days, as of now (a point-in-time "
+              series=spark.get("active_sessions"), help="Sessions created within the last 7 days, "
+                   + active_as_of(counted_at, ctx.window.now) + " (a point-in-time "
                    "figure: expired sessions are cleaned up, so no change is shown).")
     ui.metric(row[3], "Uploads", ui.human_count(cur["uploads"]), cur["uploads"], prev.get("uploads"),
               series=spark.get("uploads"), series_type="bar", help=f"CV uploads in the window, whatever their status: {cur['uploaded']:,} "
@@ -115,6 +118,13 @@ def checks_of(ctx):
         return checks, None, counted_at
     except r2w_errors.R2WError as exc:
         return [], r2w_errors.one_line(exc), None
+
+
+def active_as_of(counted_at, now):
+    """When the active sessions were counted: the watcher's snapshot (with its age) or now."""
+    if counted_at is None:
+        return "as of now"
+    return f"as of the watcher's snapshot of {snapshot_time(counted_at, now)}"
 
 
 def counted_note(counted_at, now):

@@ -3,7 +3,8 @@ import streamlit as st
 
 from dashboard import charts, ui
 from r2w_db import config
-from r2w_db.figures import uploads, windowed
+from r2w_db.figures import uploads, watched_now, windowed
+from r2w_db.formatting import snapshot_time
 
 ctx = ui.page("Uploads", "📤")
 
@@ -13,7 +14,8 @@ def body(ctx):
     counts = ui.cached(windowed.upload_status_counts, ctx.db, window)
     summary = uploads.summarise(counts)
     stuck = ui.cached(uploads.stuck_jobs, ctx.db, window.now)
-    waiting = ui.cached(uploads.awaiting_extraction, ctx.db, window.now)
+    waiting, counted_at = ui.cached(watched_now.awaiting_extraction, ctx.db, window.now,
+                                    sources=(ctx.db, ui.MONITOR))
     row = st.columns(5)
     row[0].metric("Uploads", ui.human_count(summary["uploads"]), border=True)
     row[1].metric("Failure rate", ui.human_percent(summary["failure_rate"]), border=True,
@@ -28,7 +30,7 @@ def body(ctx):
     row[4].metric("Other statuses", ui.human_count(summary["other"]), border=True,
                   help="Statuses the application never writes (anything but processing, "
                        "completed, failed and uploaded; NULL included).")
-    st.markdown(waiting_line(waiting))
+    st.markdown(waiting_line(waiting, counted_at, window.now))
     if ui.rollup_note(ctx):
         st.caption(ui.rollup_note(ctx).strip() + " An upload that finished after its hour closed "
                    "keeps the status it had then; stuck jobs and waiting uploads are read live.")
@@ -84,9 +86,12 @@ def body(ctx):
                      "uploaded.")
 
 
-def waiting_line(waiting):
-    """One sentence on the uploads in status 'uploaded' and the age of the oldest."""
-    line = f"**Waiting for extraction ('uploaded'):** {waiting['count']:,} now"
+def waiting_line(waiting, counted_at=None, now=None):
+    """One sentence on the uploads in status 'uploaded' (as of the watcher's snapshot taken at
+    `counted_at`, or now when None) and the age of the oldest."""
+    line = f"**Waiting for extraction ('uploaded'):** {waiting['count']:,} " + (
+        f"as of the watcher's snapshot of {snapshot_time(counted_at, now)}"
+        if counted_at else "now")
     if waiting["oldest_at"]:
         age = ui.human_age(max(waiting["oldest_age_minutes"], 0) * 60)
         when = waiting["oldest_at"][:16].replace("T", " ")

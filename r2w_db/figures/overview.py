@@ -51,9 +51,12 @@ def people_figures(conn, queries, window: Window):
     return figures
 
 
-def now_figures(conn, db, now):
-    """{"active_sessions", "stuck_total"} as of now, exactly as `stats` counts them."""
-    return {"active_sessions": db.backend.stats.active(conn, now),
+def now_figures(conn, db, now, active_sessions=None):
+    """{"active_sessions", "stuck_total"} as of now, exactly as `stats` counts them
+    (`active_sessions`: already counted, by the watcher's snapshot)."""
+    if active_sessions is None:
+        active_sessions = db.backend.stats.active(conn, now)
+    return {"active_sessions": active_sessions,
             "stuck_total": db.backend.stats.stuck(conn, now)}
 
 
@@ -64,7 +67,7 @@ def file_sizes(db):
     return {"size_bytes": sizes["size_bytes"], "wal_bytes": sizes["wal_bytes"]}
 
 
-def headline(db, window: Window):
+def headline(db, window: Window, active_sessions=None):
     """The overview's figures: {"current": {...}, "previous": {...} or None, "now": {...}}.
 
     current/previous: registered_new, anonymous_new, uploads, completed, failed,
@@ -73,7 +76,8 @@ def headline(db, window: Window):
     minutes), hashed, hits, cache_hit_rate (None = no data), failure_rate
     (failed / (completed + failed), None = no finished job), average_confidence
     (of cache entries created in the window). now: active_sessions,
-    stuck_total, size_bytes, wal_bytes, as of window.now.
+    stuck_total, size_bytes, wal_bytes, as of window.now (`active_sessions`: see
+    now_figures).
     """
     db = open_database(db)
     queries = db.backend.overview
@@ -82,6 +86,6 @@ def headline(db, window: Window):
         figures = {name: {**people[name], **uploads[name],
                           "average_confidence": queries.confidence_average(conn, w)}
                    for name, w in sides(window)}
-        point = now_figures(conn, db, window.now)
+        point = now_figures(conn, db, window.now, active_sessions)
     point.update(file_sizes(db))
     return {"current": figures["current"], "previous": figures.get("previous"), "now": point}

@@ -145,11 +145,11 @@ def confidence_by_period(db, window: Window, store=None):
 
 # ------------------------------------------------------------------ the Overview
 
-def headline(db, window: Window, store=None):
+def headline(db, window: Window, store=None, active_sessions=None):
     """As overview.headline: each side's figures from the roll-ups (stuck jobs and the figures
-    as of now stay live: they are about now)."""
+    as of now stay live: they are about now; `active_sessions`: see overview.now_figures)."""
     if not usable(db, window, store):
-        return overview.headline(db, window)
+        return overview.headline(db, window, active_sessions)
     db = open_database(db)
     figures = {}
     for name, side in overview.sides(window):
@@ -164,6 +164,6 @@ def headline(db, window: Window, store=None):
     with read(db) as conn:
         for name, side in overview.sides(window):
             figures[name]["stuck"] = db.backend.overview.stuck_in(conn, side)
-        point = overview.now_figures(conn, db, window.now)
+        point = overview.now_figures(conn, db, window.now, active_sessions)
     point.update(overview.file_sizes(db))
     return {"current": figures["current"], "previous": figures.get("previous"), "now": point}

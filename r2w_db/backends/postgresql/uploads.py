@@ -35,6 +35,13 @@ SELECT n, to_char(first AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS'),
 FROM (SELECT count(*) AS n,
              date_trunc('milliseconds', min(upload_date) + interval '500 microseconds') AS first
       FROM cv_uploads WHERE status = 'uploaded') AS waiting"""
+AWAITING_OLDEST = """
+SELECT to_char(first AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS'),
+       date_part('epoch', date_trunc('milliseconds', %(now)s::timestamptz
+                                     + interval '500 microseconds') - first) / 60.0
+FROM (SELECT date_trunc('milliseconds', upload_date + interval '500 microseconds') AS first
+      FROM cv_uploads WHERE status = 'uploaded' ORDER BY upload_date LIMIT 1) AS oldest
+RIGHT JOIN (SELECT 1) AS one ON true"""
 FILE_TYPES = """
 SELECT file_type, count(*) AS uploads, count(*) FILTER (WHERE status = 'failed') AS failed,
        count(*) FILTER (WHERE status IN ('completed', 'failed')) AS finished
@@ -77,6 +84,13 @@ def awaiting_extraction(conn, now):
     (a timestamptz always reads: unreadable is 0)."""
     n, oldest, age = conn.execute(AWAITING, {"now": utc(now)}).fetchone()
     return n, oldest, age, 0
+
+
+def awaiting_oldest(conn, now):
+    """(oldest_at, oldest_age_minutes, unreadable) as awaiting_extraction gives them, without
+    its count: the first row of the (status, upload_date) index."""
+    oldest, age = conn.execute(AWAITING_OLDEST, {"now": utc(now)}).fetchone()
+    return oldest, age, 0
 
 
 def file_types(conn, window):
