@@ -11,7 +11,8 @@ from dashboard import maintenance_dialog, ui
 from dashboard.access import revoke_all_panel
 from r2w_db import errors
 from r2w_db.engine import timeutil
-from r2w_db.maintenance import backups, registry, runner
+from r2w_db.formatting import snapshot_time
+from r2w_db.maintenance import backups, registry, runner, watched_previews
 from r2w_db.monitor.store import MonitorStore
 
 DOWNLOAD_LIMIT = 512 * 1024 ** 2   # larger backups are copied from the server, not the browser
@@ -92,9 +93,14 @@ def _card(name, last):
         applicable = True   # a task this database's engine has no use for (checkpoint on PostgreSQL)
         idle = None         # why a run would change nothing now
         try:
-            pv = ui.cached(registry.preview, ctx.db, name, days=days, quick=bool(quick),
-                           minutes=minutes, signed_out=False)
+            pv, counted_at = ui.cached(watched_previews.preview, ctx.db, name, days=days,
+                                       quick=bool(quick), minutes=minutes, signed_out=False,
+                                       sources=(ctx.db, ui.MONITOR))
             st.markdown(f"**Preview:** {ui.prose(pv.message)}.")
+            if counted_at:
+                st.caption(f"As of the watcher's snapshot of "
+                           f"{snapshot_time(counted_at, timeutil.utcnow())}; Run counts again "
+                           "before it asks for confirmation.")
             if pv.refusal:
                 st.warning(ui.prose(pv.refusal), icon=":material/block:")
             applicable = (pv.details or {}).get("applicable", True)

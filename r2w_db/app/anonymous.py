@@ -29,7 +29,12 @@ def count_stale(db, days=config.ANONYMOUS_RETENTION_DAYS):
 
 def count_stale_at(db, *days_list) -> tuple:
     """count_stale's ids for several retentions at once, in one pass over the anonymous ids."""
+    return tuple(ids for ids, _ in stale_totals_at(db, *days_list))
+
+
+def stale_totals_at(db, *days_list) -> tuple:
+    """count_stale's (ids, uploads) for several retentions at once, in one pass."""
     db = open_database(db)
     moments = [stale_cutoff(d) for d in days_list]
     with db.read() as conn:
-        return db.backend.retention.count_stale_at(conn, moments)
+        return db.backend.retention.stale_totals_at(conn, moments)

@@ -268,17 +268,37 @@ def worst(checks):
 def cleanup_figures(db, t=None):
     """(waiting, overdue) per cleanup, counted by the maintenance previews' own functions (as of
     now), so that the Overview and the Maintenance page always show the same numbers."""
+    return cleanup_counts(db, t)[0]
+
+
+def cleanup_counts(db, t=None):
+    """(cleanup_figures' pairs, the uploads of the anonymous ids waiting), in the same passes:
+    the snapshot keeps both for the Maintenance page's previews (preview_record)."""
     t = t or Thresholds()
+    (ids, uploads), (overdue, _) = anonymous.stale_totals_at(
+        db, config.ANONYMOUS_RETENTION_DAYS,
+        config.ANONYMOUS_RETENTION_DAYS + t.anonymous_grace_days)
     return {   # each pair counted in one read (the same definitions as the previews)
         "sessions": sessions.count_old_sessions_at(
             db, config.SESSION_DAYS, config.SESSION_DAYS + t.sessions_grace_days),
         "cache": (cache.count_old_cache_entries(db, config.CACHE_RETENTION_DAYS),
                   cache.count_old_cache_entries(db, config.CACHE_RETENTION_DAYS
                                                 + t.cache_grace_days)),
-        "anonymous": anonymous.count_stale_at(
-            db, config.ANONYMOUS_RETENTION_DAYS,
-            config.ANONYMOUS_RETENTION_DAYS + t.anonymous_grace_days),
-    }
+        "anonymous": (ids, overdue),
+    }, uploads
+
+
+CLEANUP_DAYS = {"sessions": config.SESSION_DAYS, "cache": config.CACHE_RETENTION_DAYS,
+                "anonymous": config.ANONYMOUS_RETENTION_DAYS}   # what `waiting` is counted at
+
+
+def preview_record(cleanups, anonymous_uploads):
+    """The cleanups' previews at their retention as the snapshot keeps them: {task: {"days",
+    "count"}}, and the anonymous one's "uploads" (cleanup_counts' result)."""
+    record = {task: {"days": CLEANUP_DAYS[task], "count": waiting}
+              for task, (waiting, _) in cleanups.items()}
+    record["anonymous"]["uploads"] = anonymous_uploads
+    return record
 
 
 CLEANUP_GRACE = {"sessions": "sessions_grace_days", "cache": "cache_grace_days",

@@ -32,11 +32,11 @@ def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=Non
     last_runs = health.last_maintenance(db) if last_runs is None else last_runs
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="r2w-snapshot") as pool:
         got_sizes = pool.submit(db.backend.snapshot.sizes, db, exact_sizes)
-        got_cleanups = pool.submit(health.cleanup_figures, db, thresholds)
+        got_cleanups = pool.submit(health.cleanup_counts, db, thresholds)
         got_pages = [pool.submit(watched_anonymous.metrics, db, now),
                      pool.submit(watched_cache.metrics, db)]
         figures = stats.collect_stats(db, now)   # the checks reuse its counts
-        cleanups = got_cleanups.result()
+        cleanups, anonymous_uploads = got_cleanups.result()
         checks = health.run_checks(db, thresholds, last_runs, now, stats_figures=figures,
                                    cleanups=cleanups)
         sizes = got_sizes.result()
@@ -49,7 +49,8 @@ def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=Non
     if "table_rows" in sizes:
         snap["table_rows"] = sizes["table_rows"]
     snap.update(file=sizes["file"], disk=sizes["disk"], health=report,
-                cleanups=health.cleanup_record(cleanups, thresholds), page_counts=page_counts)
+                cleanups=health.cleanup_record(cleanups, thresholds), page_counts=page_counts,
+                previews=health.preview_record(cleanups, anonymous_uploads))
     snap["seconds"] = round(time.perf_counter() - started, 4)
     snap["metrics"] = metrics_of(snap)
     return snap
@@ -59,9 +60,11 @@ def metrics_of(snap):
     """The flat metrics of a snapshot: stats.<group>.<name>, file.*, disk.*,
     tables.<table>.rows|bytes|index_bytes, indexes.<index>.bytes, table_bytes_exact,
     checks.<key>.status (0 green, 1 amber, 2 red) and checks.<key>.number,
-    cleanups.<task>.waiting|overdue|grace_days (health.cleanup_record), health.exit_code,
-    snapshot.seconds, table_rows_exact where rows may be estimated, and the pages' counts as of
-    now (anonymous.*: figures.watched_anonymous; cache.*: figures.watched_cache)."""
+    cleanups.<task>.waiting|overdue|grace_days (health.cleanup_record),
+    preview.<task>.days|count and preview.anonymous.uploads (health.preview_record),
+    health.exit_code, snapshot.seconds, table_rows_exact where rows may be estimated, and the
+    pages' counts as of now (anonymous.*: figures.watched_anonymous; cache.*:
+    figures.watched_cache)."""
     out = {}
     for group in STATS_GROUPS:
         for name, value in snap["stats"].get(group, {}).items():
@@ -81,6 +84,8 @@ def metrics_of(snap):
     for task, counts in snap.get("cleanups", {}).items():
         out.update({f"cleanups.{task}.{k}": v for k, v in counts.items()})
     out.update(snap.get("page_counts", {}))
+    for task, counts in snap.get("previews", {}).items():
+        out.update({f"preview.{task}.{k}": v for k, v in counts.items()})
     out["health.exit_code"] = snap["health"]["exit_code"]
     out["snapshot.seconds"] = snap.get("seconds")
     if "table_rows" in snap:

@@ -189,22 +189,23 @@ def check_minutes(task, minutes):
 
 # ----------------------------------------------------------------------- preview
 
-def cleanup_preview(db, name, days, signed_out=True) -> Preview:
+def cleanup_preview(db, name, days, signed_out=True, counted=None) -> Preview:
     """The preview of a retention cleanup (sessions, cache, anonymous) on any engine (the counts
     are app/'s). `signed_out=False`: the
     sessions preview leaves out the distinct users it signs out (that count reads every old
     session row: a second on 400k sessions), as the Maintenance page's cards do; the run's
-    confirmation counts them."""
-    pv = _cleanup_preview(db, name, days, signed_out)
+    confirmation counts them. `counted`: (rows, uploads or None) already counted at these
+    days (the watcher's snapshot, maintenance/watched_previews.py) instead of counting now."""
+    pv = _cleanup_preview(db, name, days, signed_out, counted)
     if not pv.count:
         pv.nothing_to_do = True
         pv.message = f"nothing to do: {pv.message}"
     return pv
 
 
-def _cleanup_preview(db, name, days, signed_out):
+def _cleanup_preview(db, name, days, signed_out, counted):
     if name == "sessions" and not signed_out:
-        n = sessions.count_old_sessions(db, days)
+        n = counted[0] if counted else sessions.count_old_sessions(db, days)
         return Preview(name, n, None, f"{plural(n, 'session')} older than {days} days would be "
                        f"deleted (Run counts the users this signs out)",
                        details={"days": days, "users": None})
@@ -215,11 +216,11 @@ def _cleanup_preview(db, name, days, signed_out):
                    f"sessions itself)")
         return Preview(name, n, None, message, details={"days": days, "users": users})
     if name == "cache":
-        n = cache.count_old_cache_entries(db, days)
+        n = counted[0] if counted else cache.count_old_cache_entries(db, days)
         return Preview(name, n, None, f"{plural(n, 'cache entry', 'cache entries')} older than "
                        f"{days} days and never reused would be deleted", details={"days": days})
     if name == "anonymous":
-        ids, uploads = anonymous.count_stale(db, days)
+        ids, uploads = counted if counted else anonymous.count_stale(db, days)
         return Preview(name, ids, None,
                        f"{plural(ids, 'anonymous id')} ({plural(uploads, 'upload')}) with every "
                        f"upload older than {days} days would be removed",
@@ -235,9 +236,10 @@ def stuck_preview(db, minutes, now=None) -> Preview:
 
 
 def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT_KEEP,
-            signed_out=True, minutes=None, now=None) -> Preview:
+            signed_out=True, minutes=None, now=None, counted=None) -> Preview:
     """What a run would do now. Only reads; never writes the database or the log.
-    `signed_out`: see cleanup_preview; `minutes` (stuck) and `now`: see stuck_preview."""
+    `signed_out` and `counted` (a cleanup's): see cleanup_preview; `minutes` (stuck) and
+    `now`: see stuck_preview."""
     db = open_database(db)
     task = task_for(db, task)
     days = check_days(task, days)
@@ -248,7 +250,7 @@ def preview(db, task, *, days=None, quick=False, dest=None, keep=backups.DEFAULT
         return Preview(name, None, None, f"{task.title}: {unsupported}", refusal=unsupported,
                        details={"applicable": False})
     if name in CLEANUPS:
-        return cleanup_preview(db, name, days, signed_out)
+        return cleanup_preview(db, name, days, signed_out, counted)
     if name == "stuck":
         return stuck_preview(db, minutes, now)
     if name == "backup":

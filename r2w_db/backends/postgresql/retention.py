@@ -83,15 +83,18 @@ def count_stale(conn, moment) -> tuple:
     return ids, uploads
 
 
-def count_stale_at(conn, moments) -> tuple:
-    """count_stale's ids for several moments at once, in one pass over the anonymous ids."""
+def stale_totals_at(conn, moments) -> tuple:
+    """count_stale's (ids, uploads) for several moments at once, in one pass over the
+    anonymous ids."""
     cutoffs = [instant(moment) for moment in moments]
     inner = ", ".join(f"count(*) = count(*) FILTER (WHERE upload_date < %s) AS stale{i}"
                       for i in range(len(cutoffs)))
-    outer = ", ".join(f"count(*) FILTER (WHERE stale{i})" for i in range(len(cutoffs)))
-    return tuple(conn.execute(
-        f"SELECT {outer} FROM (SELECT {inner} FROM cv_uploads WHERE starts_with(user_id, %s)"
-        f" GROUP BY user_id) AS ids", (*cutoffs, ANON)).fetchone())
+    outer = ", ".join(f"count(*) FILTER (WHERE stale{i}),"
+                      f" coalesce(sum(n) FILTER (WHERE stale{i}), 0)::bigint" for i in range(len(cutoffs)))
+    row = conn.execute(
+        f"SELECT {outer} FROM (SELECT count(*) AS n, {inner} FROM cv_uploads"
+        f" WHERE starts_with(user_id, %s) GROUP BY user_id) AS ids", (*cutoffs, ANON)).fetchone()
+    return tuple((row[2 * i], row[2 * i + 1]) for i in range(len(cutoffs)))
 
 
 def stale_ids(conn, moment, after, limit) -> list:

@@ -72,14 +72,17 @@ def count_stale(conn, moment) -> tuple:
     return row["ids"], row["uploads"]
 
 
-def count_stale_at(conn, moments) -> tuple:
-    """count_stale's ids for several moments at once, in one pass over the anonymous ids."""
+def stale_totals_at(conn, moments) -> tuple:
+    """count_stale's (ids, uploads) for several moments at once, in one pass over the
+    anonymous ids."""
     cutoffs = [instant(moment) for moment in moments]
     inner = ", ".join(f"({STALE}) AS stale{i}" for i in range(len(cutoffs)))
-    outer = ", ".join(f"coalesce(sum(stale{i}), 0)" for i in range(len(cutoffs)))
-    return tuple(conn.execute(f"""
-        SELECT {outer} FROM (SELECT {inner} FROM cv_uploads WHERE {P.is_anonymous()}
-                             GROUP BY user_id)""", cutoffs).fetchone())
+    outer = ", ".join(f"coalesce(sum(stale{i}), 0), coalesce(sum(CASE WHEN stale{i} THEN n END), 0)"
+                      for i in range(len(cutoffs)))
+    row = conn.execute(f"""
+        SELECT {outer} FROM (SELECT count(*) AS n, {inner} FROM cv_uploads
+                             WHERE {P.is_anonymous()} GROUP BY user_id)""", cutoffs).fetchone()
+    return tuple((row[2 * i], row[2 * i + 1]) for i in range(len(cutoffs)))
 
 
 def stale_ids(conn, moment, after, limit) -> list:
