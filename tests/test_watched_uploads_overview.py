@@ -182,19 +182,20 @@ def unusable(demo, read_figure):
     assert read_figure(NOW + timedelta(seconds=1)) is None
 
 
-def test_waiting_uploads_are_counted_live_without_a_usable_snapshot(demo):
-    def counted_at(now):
-        got, at = watched_now.awaiting_extraction(demo, now)
-        assert got == uploads.awaiting_extraction(demo, now)
-        return at
-    unusable(demo, counted_at)
+def waiting(demo, now):
+    return watched_now.awaiting_extraction(demo, now), uploads.awaiting_extraction(demo, now)
 
 
-def test_active_sessions_are_counted_live_without_a_usable_snapshot(demo):
+def headline(demo, now):
+    window = Window.of("7d", now=now)
+    return watched_now.headline(demo, window), windowed.headline(demo, window)
+
+
+@pytest.mark.parametrize("figure", [waiting, headline], ids=["waiting", "active_sessions"])
+def test_counted_live_without_a_usable_snapshot(demo, figure):
     def counted_at(now):
-        window = Window.of("7d", now=now)
-        got, at = watched_now.headline(demo, window)
-        assert got == windowed.headline(demo, window)
+        (got, at), live = figure(demo, now)
+        assert got == live
         return at
     unusable(demo, counted_at)
 
