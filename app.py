@@ -37,7 +37,7 @@ def headline(ctx):
     cur, prev, now = figures["current"], figures["previous"] or {}, figures["now"]
     spark = sparklines(ctx)
     st.caption(window_caption(ctx.window) + ui.rollup_note(ctx)
-               + f" Active sessions {active_as_of(counted_at, ctx.window.now)}."
+               + f" Active sessions {active_as_of(counted_at, timeutil.utcnow())}."
                + (" Sparklines: per closed UTC day from the daily roll-ups, and snapshots for the "
                   "figures as of now (History page)." if spark else ""))
     row = st.columns(5)
@@ -49,7 +49,7 @@ def headline(ctx):
               series_type="bar", help="user_ids with the literal prefix `anonymous_` first seen in the window.")
     ui.metric(row[2], "Active sessions", ui.human_count(now["active_sessions"]),
               series=spark.get("active_sessions"), help="Sessions created within the last 7 days, "
-                   + active_as_of(counted_at, ctx.window.now) + " (a point-in-time "
+                   + active_as_of(counted_at, timeutil.utcnow()) + " (a point-in-time "
                    "figure: expired sessions are cleaned up, so no change is shown).")
     ui.metric(row[3], "Uploads", ui.human_count(cur["uploads"]), cur["uploads"], prev.get("uploads"),
               series=spark.get("uploads"), series_type="bar", help=f"CV uploads in the window, whatever their status: {cur['uploaded']:,} "

@@ -3,6 +3,7 @@ import streamlit as st
 
 from dashboard import charts, ui
 from r2w_db import config
+from r2w_db.engine import timeutil
 from r2w_db.figures import uploads, watched_now, windowed
 from r2w_db.formatting import snapshot_time
 
@@ -25,15 +26,18 @@ def body(ctx):
                        "whenever uploaded.")
     row[3].metric("Waiting for extraction now", ui.human_count(waiting["count"]), border=True,
                   help="Status 'uploaded': anonymous uploads the application extracts once the "
-                       "person signs up and claims them, whenever uploaded. "
-                       f"{summary['uploaded']:,} of this window's uploads.")
+                       "person signs up and claims them, whenever uploaded"
+                       + (" (counted by the watcher's snapshot: the line below says when). "
+                          if counted_at else ". ")
+                       + f"{summary['uploaded']:,} of this window's uploads.")
     row[4].metric("Other statuses", ui.human_count(summary["other"]), border=True,
                   help="Statuses the application never writes (anything but processing, "
                        "completed, failed and uploaded; NULL included).")
-    st.markdown(waiting_line(waiting, counted_at, window.now))
+    st.markdown(waiting_line(waiting, counted_at, timeutil.utcnow()))
     if ui.rollup_note(ctx):
         st.caption(ui.rollup_note(ctx).strip() + " An upload that finished after its hour closed "
-                   "keeps the status it had then; stuck jobs and waiting uploads are read live.")
+                   "keeps the status it had then; stuck jobs " + (
+                       "are read live." if counted_at else "and waiting uploads are read live."))
 
     left, right = st.columns([1, 2])
     with left:

@@ -14,9 +14,11 @@ from r2w_db.figures import uploads, watched_checks, windowed
 from r2w_db.figures.periods import Window, read
 
 
-def _kept(db, metric, now, history, log):
-    """(the snapshot's value of `metric`, its taken_at), or (None, None) without a usable one."""
-    kept = watched_checks.recent_snapshot(db, now, history, log)
+def _kept(db, metric, history, log):
+    """(the snapshot's value of `metric`, its taken_at), or (None, None) without one usable
+    now. Judged on the clock, not on a window's `now` (rounded down to its minute, it would
+    refuse a snapshot of this minute)."""
+    kept = watched_checks.recent_snapshot(db, None, history, log)
     if kept is None or kept[1].get(metric) is None:
         return None, None
     return kept[1][metric], kept[0]
@@ -27,7 +29,7 @@ def awaiting_extraction(db, now=None, history=None, log=None):
     now): the count as of the snapshot, the oldest and the unreadable read now."""
     db = open_database(db)
     now = now or timeutil.utcnow()
-    count, taken_at = _kept(db, "stats.uploads.uploaded", now, history, log)
+    count, taken_at = _kept(db, "stats.uploads.uploaded", history, log)
     if count is None:
         return uploads.awaiting_extraction(db, now), None
     with read(db) as conn:
@@ -40,7 +42,7 @@ def headline(db, window: Window, store=None, history=None, log=None):
     """(windowed.headline's figures, the snapshot's taken_at or None): now["active_sessions"]
     as of the snapshot when there is a usable one, counted now otherwise."""
     db = open_database(db)
-    active, taken_at = _kept(db, "stats.sessions.active", window.now, history, log)
+    active, taken_at = _kept(db, "stats.sessions.active", history, log)
     figures = windowed.headline(db, window, store,
                                 active_sessions=None if active is None else int(active))
     return figures, taken_at
