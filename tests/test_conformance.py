@@ -339,6 +339,7 @@ FIGURES = [
     Case("health.cleanup_figures", health.cleanup_figures, "health.cleanup_figures"),
     Case("health.cleanup_figures[strict]", lambda db: health.cleanup_figures(db, STRICT),
          "health.cleanup_figures"),
+    Case("health.cleanup_counts", health.cleanup_counts, "health.cleanup_counts"),
     Case("health_report.evaluate", health_report_rows, "health_report.evaluate"),
     Case("snapshot.take_snapshot", snapshot_figures, "snapshot.take_snapshot"),
     Case("space.space", space_figures, "space.space"),
@@ -416,6 +417,8 @@ PREVIEWS = [
          "cache.count_old_cache_entries"),
     Case("app.anonymous.count_stale_at",
          lambda db: app_anonymous.count_stale_at(db, 1, 30, 60), "anonymous.count_stale_at"),
+    Case("app.anonymous.stale_totals_at",
+         lambda db: app_anonymous.stale_totals_at(db, 1, 30, 60), "anonymous.stale_totals_at"),
 ]
 
 
@@ -911,6 +914,7 @@ NOT_CASES = {
                      "anonymous.share_of", "anonymous.ages_of", "cache_hits.contents_of",
                      "cache_hits.access_counts_of", "earlier_days.served_long", "health.worst",
                      "health.figures_from_stats", "health.cleanup_record",
+                     "health.preview_record",
                      "health_report.number_of",
                      "health_report.perfdata", "health_report.first_line", "health_report.lines",
                      "health_report.with_problem", "health_report.unknown",
