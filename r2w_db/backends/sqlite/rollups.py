@@ -26,7 +26,9 @@ def fill(conn, window, periods):
         put(key, "cache", "hits", n)
     # anonymous.ids_by_period's new ids, without its running total of owners: the same SQL
     start, end = periods.start, periods.end
-    short = start is not None and (end is None or end - start <= SHORT_RANGE)
+    # short: a few hours, or what comes before the first roll-up (an all-time window's live
+    # head: the roll-ups back-fill from the first day the data holds, so normally nothing)
+    short = (end is not None) if start is None else (end is None or end - start <= SHORT_RANGE)
     first_sql, first_params = first_seen_anonymous_sql(window.start, window.end, short)
     jwhere, jparams = julian_where("first", window)
     for key, n in conn.execute(f"SELECT {period_of('first', grain)}, count(*) FROM ({first_sql})"
