@@ -5,7 +5,8 @@ from dashboard import check_rows, maintenance_dialog, status_line, ui
 from r2w_db import errors as r2w_errors
 from r2w_db.engine import timeutil
 from r2w_db.formatting import snapshot_time
-from r2w_db.figures import databases, health, health_report, history_page, watched_checks, watched_now
+from r2w_db.figures import (databases, health, health_report, history_page, watched_checks,
+                            watched_now)
 from r2w_db.monitor import silences
 from r2w_db.watch import alerting
 

@@ -90,7 +90,8 @@ def stale_totals_at(conn, moments) -> tuple:
     inner = ", ".join(f"count(*) = count(*) FILTER (WHERE upload_date < %s) AS stale{i}"
                       for i in range(len(cutoffs)))
     outer = ", ".join(f"count(*) FILTER (WHERE stale{i}),"
-                      f" coalesce(sum(n) FILTER (WHERE stale{i}), 0)::bigint" for i in range(len(cutoffs)))
+                      f" coalesce(sum(n) FILTER (WHERE stale{i}), 0)::bigint"
+                      for i in range(len(cutoffs)))
     row = conn.execute(
         f"SELECT {outer} FROM (SELECT count(*) AS n, {inner} FROM cv_uploads"
         f" WHERE starts_with(user_id, %s) GROUP BY user_id) AS ids", (*cutoffs, ANON)).fetchone()
