@@ -124,6 +124,18 @@ class Migration:
 
 
 # The documented history (1-6), then this project's indexes (7-8).
+def foreign_status_ranges(statuses, column="status"):
+    """SQL conditions, one per gap between the application's statuses (below the first,
+    between two, above the last), that together hold exactly the non-NULL values `NOT IN
+    statuses` (given lowercase words: they sort alike under SQLite's BINARY and every
+    deterministic PostgreSQL collation). Each is a range of an index on `column`, so counting
+    the foreign statuses reads the foreign rows, normally none, not every row."""
+    bounds = sorted(statuses)
+    return [" AND ".join(([f"{column} > '{low}'"] if low else [])
+                         + ([f"{column} < '{high}'"] if high else []))
+            for low, high in zip([None, *bounds], [*bounds, None])]
+
+
 MIGRATIONS = (
     Migration(1, "users.name", (AddColumn("users", "name"),)),
     Migration(2, "users.phone", (AddColumn("users", "phone"),)),

@@ -8,15 +8,17 @@ instants rounded to the millisecond, as SQLite's julianday() rounds them, so bot
 the same ages (to SQLite's floating-point resolution).
 """
 from r2w_db import config
-from r2w_db.engine import timeutil
+from r2w_db.engine import schema, timeutil
 from r2w_db.backends.postgresql.window_sql import (  # noqa: F401  (status_class: re-exported)
     ANON, ISO_FORMAT, UPLOAD_IN_WINDOW, per_period, period_rows, rows, status_class, utc,
     window_params)
 
 STATUS_COUNTS = "SELECT status, count(*) FROM cv_uploads WHERE " + UPLOAD_IN_WINDOW + " GROUP BY 1"
+FOREIGN_STATUS = " OR ".join(["status IS NULL", *(f"({r})" for r in
+                                                schema.foreign_status_ranges(config.STATUSES))])
 OTHER_STATUSES = """
 SELECT coalesce(status, 'NULL') AS status, count(*) AS uploads FROM cv_uploads
-WHERE (status IS NULL OR NOT status = ANY(%(statuses)s)) AND """ + UPLOAD_IN_WINDOW + """
+WHERE (""" + FOREIGN_STATUS + ") AND " + UPLOAD_IN_WINDOW + """
 GROUP BY cv_uploads.status
 ORDER BY count(*) DESC, coalesce(cv_uploads.status, 'NULL') COLLATE "C" """
 BY_PERIOD = per_period("upload_date", UPLOAD_IN_WINDOW, by="status")
@@ -58,7 +60,7 @@ def status_counts(conn, window):
 
 def other_statuses(conn, window):
     """[(stored status or 'NULL', uploads)] of the statuses the application never writes."""
-    return rows(conn, OTHER_STATUSES, window_params(window, statuses=list(config.STATUSES)))
+    return rows(conn, OTHER_STATUSES, window_params(window))
 
 
 def by_period(conn, window):

@@ -17,16 +17,12 @@ def status_counts(conn, window):
 def other_statuses(conn, window):
     """[(stored status or 'NULL', uploads)] of the statuses the application never writes.
 
-    Read as the ranges of the (status, upload_date) index between the documented statuses
-    (NULL, below the first, between two, above the last: exactly `NOT IN` under the column's
-    BINARY order), so the cost is the foreign rows', normally none, not every upload's."""
+    Read as NULL and the ranges of the (status, upload_date) index between the documented
+    statuses (schema.foreign_status_ranges), one part each: the foreign rows' cost, normally
+    none, not every upload's."""
     where, params = in_window("upload_date", window)
-    parts = ["SELECT status FROM cv_uploads WHERE status IS NULL AND " + where]
-    bounds = sorted(config.STATUSES)
-    for low, high in zip([None, *bounds], [*bounds, None]):
-        between = " AND ".join(([f"status > '{low}'"] if low else [])
-                               + ([f"status < '{high}'"] if high else []))
-        parts.append(f"SELECT status FROM cv_uploads WHERE {between} AND {where}")
+    parts = [f"SELECT status FROM cv_uploads WHERE {r} AND {where}"
+             for r in ["status IS NULL", *schema.foreign_status_ranges(config.STATUSES)]]
     return [tuple(r) for r in conn.execute(
         "SELECT coalesce(status, 'NULL') AS status, count(*) AS uploads FROM ("
         + " UNION ALL ".join(parts) + ") GROUP BY status ORDER BY uploads DESC, status",
