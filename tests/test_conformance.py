@@ -902,7 +902,8 @@ FIGURE_MODULES = {m.__name__.rsplit(".", 1)[-1]: m for m in (
 # locations; each row is database_file.storage, migrations.schema_version and
 # health_report.evaluate, compared here), periods and definitions (windows, bins, no query),
 # watched_anonymous and watched_cache (the snapshot's figures read back: compared with the live
-# ones on both engines by tests/test_watched_anonymous_cache.py).
+# ones on both engines by tests/test_watched_anonymous_cache.py), watched_now (the same, by
+# tests/test_watched_uploads_overview.py).
 
 # Public functions of those modules without a conformance case, and why.
 NOT_CASES = {
