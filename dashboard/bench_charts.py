@@ -111,7 +111,7 @@ def medians_chart(frame):
     base = alt.Chart(data).properties(height=alt.Step(24))
     bars = base.mark_bar().encode(
         x=alt.X("floor:Q", scale=x_scale, title="median time per execution (ms, log scale)"),
-        x2="median_ms:Q",
+        x2=alt.X2("median_ms:Q"),
         y=y,
         color=alt.Color("plan_kind:N", title="plan",
                         scale=alt.Scale(domain=list(PLAN_COLORS), range=list(PLAN_COLORS.values())),
@@ -154,7 +154,7 @@ def load_chart(long):
     base = alt.Chart(long).properties(height=alt.Step(30))
     span = base.mark_rule(color="#9ca3af").encode(
         x=alt.X("min(ms):Q", scale=alt.Scale(type="log"), title="latency (ms, log scale)"),
-        x2="max(ms):Q", y=y)
+        x2=alt.X2("max(ms):Q"), y=y)
     points = base.mark_point(filled=True, size=80).encode(
         x=x, y=y,
         color=alt.Color("percentile:N", scale=alt.Scale(domain=list(PERCENTILE_COLORS),

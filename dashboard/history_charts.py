@@ -63,14 +63,14 @@ def forecast_chart(observed, band, horizons=()):
                        high_size="high").mark_area(opacity=0.22, color="#2563eb").encode(
         x=x, y=alt.Y("low:Q", **bytes_axis("database file + WAL",
                                           pd.concat([band["high"], observed["bytes"]]).max())),
-        y2="high:Q",
+        y2=alt.Y2("high:Q"),
         tooltip=[_when(title="UTC day"), alt.Tooltip("forecast:N"),
                  alt.Tooltip("low_size:N", title="95 % low"),
                  alt.Tooltip("high_size:N", title="95 % high")])
-    line = alt.Chart(band).mark_line(strokeDash=[6, 4], color="#1e3a8a").encode(x=x, y="bytes:Q")
+    line = alt.Chart(band).mark_line(strokeDash=[6, 4], color="#1e3a8a").encode(x=x, y=alt.Y("bytes:Q"))
     points = _with_sizes(alt.Chart(observed), recorded="bytes").mark_circle(
         size=22, color="#111827").encode(
-        x=x, y="bytes:Q",
+        x=x, y=alt.Y("bytes:Q"),
         tooltip=[_when(), alt.Tooltip("recorded:N"), alt.Tooltip("bytes:Q", format=COUNT)])
     layers = [area, line, points]
     if len(horizons):
@@ -83,7 +83,7 @@ def forecast_chart(observed, band, horizons=()):
                      alt.Tooltip("forecast:N"), alt.Tooltip("low_size:N", title="95 % low"),
                      alt.Tooltip("high_size:N", title="95 % high")])
         label = alt.Chart(marks).mark_text(align="left", dx=4, dy=-6, color="#374151").encode(
-            x=alt.X("at:T", scale=alt.Scale(type="utc")), y=alt.value(8), text="label:N")
+            x=alt.X("at:T", scale=alt.Scale(type="utc")), y=alt.value(8), text=alt.Text("label:N"))
         layers += [rule, label]
     return alt.layer(*layers).properties(height=HEIGHT + 40)
 
