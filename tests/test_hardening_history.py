@@ -25,7 +25,8 @@ import pytest
 from r2w_db import errors
 from r2w_db.backends import migrations
 from r2w_db.engine import locations, timeutil
-from r2w_db.figures import history_page, rollup_window, rollups, snapshot, uploads, windowed
+from r2w_db.figures import (anonymous, history_page, rollup_window, rollups, snapshot, uploads,
+                            windowed)
 from r2w_db.figures.periods import Window
 from r2w_db.monitor.alert_store import AlertStore
 from r2w_db.monitor.history_store import HistoryStore, history_frame
@@ -252,6 +253,11 @@ def test_odd_timestamps_on_postgresql(tmp_path, pg_url):
     # 0100, 0001+14, 44 BC and -infinity are before the covered days; infinity cannot be placed
     assert done["unplaced"]["cv_uploads.upload_date"] == 5
     snapshot.take_snapshot(pg_url, now=NOW)
+    # the owners' ages: a date ahead (year 12000, infinity) is under a day old, as on SQLite;
+    # one far back (years 100, 1, 44 BC, -infinity) over 90 days
+    by_age = anonymous.ages(pg_url, NOW)["by_age"].set_index("bucket")["ids"]
+    assert by_age.to_dict() == {"< 1 day": 2, "1–7 days": 1, "7–30 days": 0, "30–90 days": 0,
+                                "> 90 days": 4}
     for key in ("7d", "all"):
         rollup_window.daily(pg_url, Window.of(key, now=NOW), store)
         rollup_window.totals(pg_url, Window.of(key, now=NOW), store)

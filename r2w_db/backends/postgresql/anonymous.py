@@ -17,7 +17,10 @@ OWNERS = """
 SELECT user_id, count(*) AS uploads, min(upload_date) AS first, max(upload_date) AS newest
 FROM cv_uploads WHERE starts_with(user_id, %(anon)s) GROUP BY user_id"""
 # period: of the first upload, 'before' / 'after' the window (NULL without a window); bucket:
-# width_bucket of the newest upload's age (seconds) over the buckets' upper bounds (-1: none)
+# width_bucket of the newest upload's age (seconds) over the buckets' upper bounds (-1: none);
+# the age as a difference of epochs, which ±infinity has (a timestamp difference has none: an
+# error before PostgreSQL 17): 'infinity' is in the first bucket and '-infinity' in the last,
+# as SQLite places a date far ahead or far back
 OWNER_GROUPS = """
 SELECT CASE WHEN %(windowed)s IS NOT TRUE OR first IS NULL THEN NULL
             WHEN %(start)s::timestamptz IS NOT NULL AND first < %(start)s::timestamptz
@@ -25,8 +28,8 @@ SELECT CASE WHEN %(windowed)s IS NOT TRUE OR first IS NULL THEN NULL
             WHEN %(end)s::timestamptz IS NOT NULL AND first >= %(end)s::timestamptz THEN 'after'
             ELSE to_char(date_trunc(%(grain)s, first AT TIME ZONE 'UTC'), %(fmt)s) END AS period,
        CASE WHEN newest IS NULL THEN -1
-            ELSE width_bucket(date_part('epoch', %(now)s::timestamptz - newest),
-                              %(bounds)s::float8[])
+            ELSE width_bucket(date_part('epoch', %(now)s::timestamptz)
+                              - date_part('epoch', newest), %(bounds)s::float8[])
        END AS bucket, count(*), sum(uploads)::bigint,
        count(*) FILTER (WHERE newest < %(cutoff)s),
        coalesce(sum(uploads) FILTER (WHERE newest < %(cutoff)s), 0)::bigint
