@@ -53,15 +53,16 @@ def size_lines(frame, colors=SIZE_COLORS, title="size", span=NO_SPAN):
     ).properties(height=HEIGHT)
 
 
-def forecast_chart(observed, band, horizons=()):
+def forecast_chart(observed, band, horizons=(), label="database file + WAL"):
     """The recorded size (points), the fitted line and its extension (dashed), the 95 %
     prediction band (shaded) and a rule at each horizon (horizons: [{"label", "at", "bytes",
-    "low", "high"}]). Its time axis runs from the first snapshot fitted to the last horizon."""
+    "low", "high"}]; label: the bytes' axis title, history_page.size_label). Its time axis runs
+    from the first snapshot fitted to the last horizon."""
     span = span_of(pd.concat([observed[["taken_at"]], band[["taken_at"]]]), "taken_at", None, None)
     x = instant_x("taken_at", span)
     area = _with_sizes(alt.Chart(band), forecast="bytes", low_size="low",
                        high_size="high").mark_area(opacity=0.22, color="#2563eb").encode(
-        x=x, y=alt.Y("low:Q", **bytes_axis("database file + WAL",
+        x=x, y=alt.Y("low:Q", **bytes_axis(label,
                                           pd.concat([band["high"], observed["bytes"]]).max())),
         y2=alt.Y2("high:Q"),
         tooltip=[_when(title="UTC day"), alt.Tooltip("forecast:N"),

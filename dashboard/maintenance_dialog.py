@@ -130,12 +130,12 @@ def dialog_if_asked(ctx, refusal):
         _dialog(ctx, refusal)
 
 
-def _warnings(task, pv):
+def _warnings(task, pv, db):
     if task.name == "sessions":
         users = plural(pv.details.get("users", 0), "distinct user")
         st.warning(f"This signs **{users}** out: the application never expires sessions "
                    "itself, so deleting a session ends that sign-in.", icon=":material/logout:")
-    if task.name == "vacuum":
+    if task.name == "vacuum" and db.backend.features.vacuum_blocks_writers:
         st.warning("VACUUM locks the database for writers while it runs: the application's "
                    "writes wait (and may time out) until it ends. Prefer a quiet hour.",
                    icon=":material/lock:")
@@ -160,7 +160,7 @@ def _dialog(ctx, refusal):
         st.button("Close", key="maint_dialog_cancel", on_click=_cancel)
         return
     st.markdown(f"**What will happen:** {prose(pv.message)}.")
-    _warnings(task, pv)
+    _warnings(task, pv, ctx.db)
     if pv.nothing_to_do:
         st.info("Nothing to do: the preview finds nothing this task would change.",
                 icon=":material/check_circle:")

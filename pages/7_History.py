@@ -205,7 +205,7 @@ def forecast(ctx, empty):
                "snapshots close together are not independent, so read it as the least "
                "uncertainty). Dashed: the fitted line, extended 90 days.")
     horizons = [{"label": f"{d} days", **f.horizons[d]} for d in fc.HORIZONS]
-    ui.chart(hc.forecast_chart(got["observed"], got["band"], horizons),
+    ui.chart(hc.forecast_chart(got["observed"], got["band"], horizons, got["label"]),
              got["band"], "history_forecast", what="the forecast")
 
 

@@ -212,6 +212,13 @@ def test_the_sessions_dialog_says_how_many_users_are_signed_out(db):
     assert "never expires sessions" in warnings
 
 
+def test_the_vacuum_dialog_warns_that_writers_wait(db):
+    at = open_page()
+    at.button(key="maint_run_vacuum").click().run()
+    assert not at.exception and at.button(key="maint_dialog_confirm")
+    assert "VACUUM locks the database for writers" in " ".join(str(w.value) for w in at.warning)
+
+
 @pytest.mark.timeout(90)
 def test_back_up_first_on_a_locked_database_ends_in_the_locked_message(db, monkeypatch):
     real = runner._backup_first

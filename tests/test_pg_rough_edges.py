@@ -1,5 +1,6 @@
 """Issue 22's rough edges on PostgreSQL: restore's swap keeps the database's settings (ALTER
-DATABASE ... SET, per role too), and the History page names pg_database_size for what it is.
+DATABASE ... SET, per role too), the History page names pg_database_size for what it is (its
+sizes and its forecast), and the VACUUM dialog does not warn of a lock PostgreSQL never takes.
 (The VACUUM title: tests/test_pg_maintenance.py; the change token: tests/test_pg_change_token.py.)"""
 from datetime import datetime, timedelta
 
@@ -84,7 +85,23 @@ def test_the_history_names_pg_database_size_for_what_it_is(moved, monkeypatch, f
     assert PG_SIZE in pg_series and "database file" not in pg_series
     assert "database file" in set(history_page.sizes(path)["series"]["series"])
     assert PG_SIZE in set(history_page.sizes(url)["growth"]["series"])
+    assert history_page.size_forecast(url)["label"] == PG_SIZE   # its bytes axis (no WAL)
+    assert history_page.size_forecast(path)["label"] == "database file + WAL"
     at = run_page("pages/7_History.py", url, monkeypatch, window="all")
     assert_clean(at)
     sizes = next(frames[0] for spec, frames in chart_data(at) if "bytes" in spec and "series" in spec)
     assert PG_SIZE in set(sizes["series"]) and "database file" not in set(sizes["series"])
+
+
+def test_the_vacuum_dialog_warns_of_no_lock_on_postgresql(moved, monkeypatch, fresh_pages):
+    """SQLite's VACUUM holds the write lock until it ends (the dialog says so, test_page_maintenance);
+    PostgreSQL's VACUUM (ANALYZE) lets the application read and write."""
+    _, url = moved
+    at = run_page("pages/6_Maintenance.py", url, monkeypatch)
+    at.button(key="maint_run_vacuum").click().run()
+    assert not at.exception, at.exception
+    assert at.button(key="maint_dialog_confirm")          # the dialog is open
+    warnings = " ".join(str(w.value) for w in at.warning)
+    assert "locks the database" not in warnings
+    assert "the application keeps reading and writing" in " ".join(
+        str(m.value) for m in at.markdown)

@@ -22,6 +22,7 @@ class Features:
     dbstat: bool            # per-table sizes read from the engine (SQLite: only where compiled in)
     amcheck: bool           # index integrity checked by amcheck
     server_stats: bool      # pg_stat_* views: connections, long queries, autovacuum, wraparound
+    vacuum_blocks_writers: bool  # its VACUUM holds the write lock until it ends
     # named operations this engine does not have, with why (shown in the one-line refusal)
     unsupported: dict = field(default_factory=dict)
 

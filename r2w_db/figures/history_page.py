@@ -106,12 +106,13 @@ def sizes(db, since=None, monitor=None):
 def size_forecast(db, monitor=None, days=fc.FIT_DAYS):
     """{"forecast": forecast.Forecast of the database file (+ its WAL), "band": DataFrame
     taken_at, bytes, low, high, "observed": DataFrame taken_at, bytes (the fitted span and
-    before)}. The disk-full date uses the newest snapshot's free disk."""
+    before), "label": what the bytes are, as the engine names them}. The disk-full date uses
+    the newest snapshot's free disk."""
     frame = _frame(db, None, ["file.size_bytes", "file.wal_bytes", "disk.free_bytes"], monitor)
     if frame.empty or "file.size_bytes" not in frame:
         return {"forecast": fc.fit(pd.DataFrame(columns=["taken_at", "bytes"])),
                 "band": fc.band(fc.Forecast(fc.NOT_ENOUGH, "")),
-                "observed": pd.DataFrame(columns=["taken_at", "bytes"])}
+                "observed": pd.DataFrame(columns=["taken_at", "bytes"]), "label": size_label(db)}
     wal = frame["file.wal_bytes"].fillna(0) if "file.wal_bytes" in frame else 0
     observed = pd.DataFrame({"taken_at": frame["taken_at"], "bytes": frame["file.size_bytes"] + wal})
     observed = observed.dropna()
@@ -123,7 +124,13 @@ def size_forecast(db, monitor=None, days=fc.FIT_DAYS):
                     days=days)
     recent = observed[observed["taken_at"] >= observed["taken_at"].max() - timedelta(days=2 * days)]
     return {"forecast": result, "band": fc.band(result, step_days=1.0), "observed": recent,
-            "moved_at": moved_at}
+            "moved_at": moved_at, "label": size_label(db)}
+
+
+def size_label(db):
+    """The forecast's bytes as the engine names them: the file (+ its WAL where it has one)."""
+    db = open_database(db)
+    return db.backend.snapshot.SIZE_LABEL + (" + WAL" if db.backend.features.wal else "")
 
 
 def moved_since(db, monitor=None):

@@ -18,7 +18,7 @@ BY_DELETE = "PostgreSQL locks rows: each batch is one DELETE that finds its rows
 BACKEND = Backend(
     name="postgresql", label="PostgreSQL", ops=ops,
     features=Features(file=False, wal=False, journal_mode=False, hot_journal=False, dbstat=False,
-                      amcheck=True, server_stats=True,
+                      amcheck=True, server_stats=True, vacuum_blocks_writers=False,
                       unsupported={"journal": JOURNAL, "demo": "", "recover": "",
                                    "database_file.set_application_id": DEMO_MARK,
                                    "database_file.prepare_bulk_write": DEMO_MARK,

@@ -13,7 +13,7 @@ from r2w_db.backends.sqlite import health, rollups, snapshot, space
 BACKEND = Backend(
     name="sqlite", label="SQLite", ops=ops,
     features=Features(file=True, wal=True, journal_mode=True, hot_journal=True, dbstat=True,
-                      amcheck=False, server_stats=False,
+                      amcheck=False, server_stats=False, vacuum_blocks_writers=True,
                       unsupported={
                           "server_checks": "SQLite is a file, not a server: no connections, "
                                            "sessions or autovacuum to watch (the file's own "
