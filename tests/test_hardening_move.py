@@ -1,7 +1,8 @@
 """Issue 19, hardening round 3: the move, backups and restore under hostile input.
 
 10  a move killed at any stage (tables loading, indexes building, verification, the final check)
-    and run again finishes or repairs it; "already moved" only when `check` passes;
+    and run again finishes or repairs it; "already moved" only when `check` passes (a killed
+    load, with its indexes and verification, leaves nothing: tests/test_pg_move_one_transaction.py);
 11  text that is not valid UTF-8 is listed (table, key, column, its bytes) and handled as asked;
 12  a far-off timestamp (past year 9999 or before year 1 once in UTC) is a listed value;
 13  every command printed for a person to paste quotes its identifiers, paths and URLs;
@@ -87,7 +88,15 @@ KILL = textwrap.dedent("""
                     yield row
             return copy(cur, table, some())
         pg_move._copy = killing_copy
-    elif stage.startswith("indexes"):   # after 2 of the indexes were built
+    elif stage == "indexes-in-load":    # after 2 indexes were built inside the load
+        create, built = pg_schema.index_in_transaction_sql, []
+        def create_then_die(name):
+            if len(built) == 2:
+                die()
+            built.append(name)
+            return create(name)
+        pg_schema.index_in_transaction_sql = create_then_die
+    elif stage.startswith("indexes"):   # after 2 of the indexes were built (after the commit)
         migrate, built = pg_schema.migrate, []
         def progress(step, seconds):
             if step.kind == "index":
@@ -95,8 +104,8 @@ KILL = textwrap.dedent("""
                 if len(built) == 2:
                     die()
         pg_schema.migrate = lambda db, **kw: migrate(db, progress=progress)
-    elif stage == "verify":        # reading the rows back
-        move.target_checksums = die
+    elif stage == "verify":        # the server computing the checksums
+        pg_move._checksums = die
     elif stage == "check":         # the final check
         move.run_check = die
     move.move(source, url)
@@ -108,6 +117,15 @@ def killed_move(source, url, stage):
     done = subprocess.run([sys.executable, "-c", KILL, stage, str(source), url], cwd=REPO,
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == -9, (done.returncode, done.stdout, done.stderr)
+
+
+def tables_without_indexes(url):
+    """The target as someone may have left it: the tables there, empty, without their indexes
+    (the move then builds them CONCURRENTLY after its commit)."""
+    migrations.init(url)
+    with PgDatabase(url).write() as conn:
+        for name in pg_schema.INDEXES:
+            conn.execute(f'DROP INDEX "{name}"')
 
 
 def assert_moved_and_checked(demo, url):
@@ -122,8 +140,10 @@ def assert_moved_and_checked(demo, url):
 @pytest.mark.parametrize("stage", ["load", "indexes", "indexes-invalid", "verify", "check"])
 def test_a_move_killed_at_any_stage_is_finished_by_the_next_run(demo, pg_cluster, stage):
     url = pg_cluster.create_database()
+    if stage.startswith("indexes"):   # the tables existed before the move: built after it
+        tables_without_indexes(url)
     killed_move(demo, url, stage)
-    if stage == "load":
+    if stage in ("load", "verify"):
         assert pg_counts(url) == dict.fromkeys(move.TABLES)  # one transaction: nothing there
     elif stage.startswith("indexes"):
         assert pg_counts(url) == sqlite_counts(demo)         # the rows were committed
@@ -140,7 +160,7 @@ def test_a_move_killed_at_any_stage_is_finished_by_the_next_run(demo, pg_cluster
     assert again.returncode == 0, again.stdout + again.stderr
     last = again.stdout.strip().splitlines()
     outcome = next(line for line in last if line.startswith(("moved", "already moved")))
-    if stage == "load":
+    if stage in ("load", "verify"):
         assert outcome.startswith("moved")
     elif stage.startswith("indexes"):
         assert "interrupted move was finished" in outcome
@@ -154,6 +174,7 @@ def test_a_move_killed_at_any_stage_is_finished_by_the_next_run(demo, pg_cluster
 def test_never_already_moved_while_check_fails(demo, pg_url, monkeypatch):
     from r2w_db.backends.postgresql import move as pg_move
 
+    tables_without_indexes(pg_url)   # so that the indexes are built after the load's commit
     monkeypatch.setattr(pg_move, "build_indexes", lambda db: 0)   # the indexes never get built
     with pytest.raises(move.MoveIncomplete, match="not complete: check fails.*index") as first:
         move.move(demo, pg_url)

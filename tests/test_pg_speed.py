@@ -14,17 +14,16 @@ from r2w_db.maintenance import move
 from .test_move import NOW, demo  # noqa: F401  (the fixture: a small demo, seed 5)
 
 
-def changing_after_commit(monkeypatch, statement):
-    """Runs `statement` on the target once the load is committed, before the verification."""
-    build = pg_move.build_indexes
+def changing_before_the_checksums(monkeypatch, statement):
+    """Runs `statement` in the load's transaction once the rows are in, before the server
+    computes the checksums the verification compares (it runs there, before the commit)."""
+    checksums = pg_move._checksums
 
-    def build_then_change(db):
-        built = build(db)
-        with db.write() as conn:
-            assert conn.execute(statement).rowcount == 1
-        return built
+    def change_then_checksum(conn, tables):
+        assert conn.execute(statement).rowcount == 1
+        return checksums(conn, tables)
 
-    monkeypatch.setattr(pg_move, "build_indexes", build_then_change)
+    monkeypatch.setattr(pg_move, "_checksums", change_then_checksum)
 
 
 @pytest.mark.parametrize("table,statement", [
@@ -37,13 +36,16 @@ def changing_after_commit(monkeypatch, statement):
                             "WHERE confidence_score IS NOT NULL)"),
 ])
 def test_the_verification_catches_one_changed_value(demo, pg_url, monkeypatch, table, statement):
-    changing_after_commit(monkeypatch, statement)
-    with pytest.raises(move.MoveRefused, match=f"verification FAILED after the copy: {table} ") as no:
+    changing_before_the_checksums(monkeypatch, statement)
+    with pytest.raises(move.MoveRefused, match=f"verification FAILED after the copy: {table} "
+                                               f".*rolled back: nothing was written") as no:
         move.move(demo, pg_url, record=False)
     verified = {t: f["verified"] for t, f in no.value.report["tables"].items()}
     assert verified == {t: t != table for t in move.TABLES}
     changed = no.value.report["tables"][table]
     assert changed["target_rows"] == changed["rows_moved"]   # found by content, not by count
+    with PgDatabase(pg_url).read() as conn:   # the load was rolled back: not even the tables
+        assert conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None
 
 
 def test_the_verification_catches_a_row_changed_on_its_way_to_copy(demo, pg_url, monkeypatch):

@@ -11,15 +11,18 @@ the indexes, the rows read back):
    written) unless `unconvertible` says how to handle them: "null" (a nullable column becomes
    NULL; a NOT NULL column still blocks) or "skip-row" (the row stays behind, reported).
 3. The rows go in with COPY, all four tables in ONE transaction (tables created in it when
-   missing): a refused or failed move leaves the target as it was. Then the indexes are built
-   (backends/postgresql/move.py).
-4. Verification: every table's row count and content checksum, computed by PostgreSQL from
-   the stored rows in a new transaction (no row is read back), must equal the source's (of
-   the converted rows, maintenance/move_convert.py). Then VACUUM (ANALYZE).
+   missing, their keys and indexes built in it too): a refused, failed or killed move leaves
+   the target as it was (backends/postgresql/move.py).
+4. Verification, inside that transaction before its commit: every table's row count and
+   content checksum, computed by PostgreSQL from the stored rows as the transaction will
+   commit them (no row is read back), must equal the source's (of the converted rows,
+   maintenance/move_convert.py); a difference rolls the load back. Tables that existed before
+   the move get their missing indexes after the commit (concurrently) and VACUUM (ANALYZE).
 5. Re-running is safe: a target whose tables already hold rows is compared (count and checksum
-   per table), never overwritten; different is refused. Equal finishes a move that was killed
-   after its rows were committed (while its indexes were built, or during verification): the
-   missing or INVALID indexes are built, then it is "already moved".
+   per table, in one snapshot), never overwritten; different is refused. Equal finishes a move
+   that was killed after its rows were committed (while the indexes of tables that existed
+   before were built, or in the final check): the missing or INVALID indexes are built, then
+   it is "already moved".
    A move is done only when `check` would pass on the target (figures/check.py, quick: the
    documented schema, this project's indexes, integrity); otherwise it ends in MoveIncomplete
    (exit 1), saying what is missing and that running it again finishes it.
@@ -63,8 +66,11 @@ def target_checksums(target, tables=TABLES):
     """{table: (rows, checksum hex)} of the target in one snapshot, computed by its server
     exactly as the source side's."""
     target = open_database(target)
-    return {table: (rows, checksum_hex(high, low)) for table, (rows, high, low)
-            in target.backend.move.table_checksums(target, tables).items()}
+    return _as_hex(target.backend.move.table_checksums(target, tables))
+
+
+def _as_hex(found):
+    return {table: (rows, checksum_hex(high, low)) for table, (rows, high, low) in found.items()}
 
 
 def _convert_table(source, target, conn, table, mode, sink=None):
@@ -112,13 +118,14 @@ def move(source, to, unconvertible="refuse", dry_run=False, progress=None, user=
         with source.backend.move.source_snapshot(source) as (conn, how):
             report["snapshot"] = how
             report["tables_not_moved"] = source.backend.move.check_source(conn, source)
+            frozen = ()
             if dry_run or occupied:
                 for table in TABLES:
                     _note(report, table, *_convert_table(source, target, conn, table,
                                                          unconvertible), progress)
             else:
-                _load(source, conn, target, report, unconvertible, progress)
-        _finish(report, target, occupied, dry_run, progress)
+                frozen = _load(source, conn, target, report, unconvertible, progress)
+        _finish(report, target, occupied, dry_run, progress, frozen)
     except BaseException as exc:
         if log is not None:
             _log_finish(log, report, started, exc)
@@ -152,20 +159,26 @@ def _refuse_if_blocking(report):
 
 
 def _load(source, conn, target, report, mode, progress):
-    """Create what is missing and COPY the four tables in one transaction; refuse (rolled back)
-    while a blocking value remains, or when another writer filled the target meanwhile."""
-    with target.backend.move.load_transaction(target) as (filled, copy):
-        if filled:
-            raise MoveRefused(f"{target.display} table {filled[0]} filled up during the move: "
-                              f"nothing was written", report)
+    """Create what is missing, COPY the four tables and verify them in one transaction; refuse
+    (rolled back) while a blocking value remains, when another writer filled the target
+    meanwhile, or when the rows differ. Returns the tables it created (loaded frozen and
+    analysed, their indexes built)."""
+    with target.backend.move.load_transaction(target) as load:
+        if load.filled:
+            raise MoveRefused(f"{target.display} table {load.filled[0]} filled up during the "
+                              f"move: nothing was written", report)
         for table in TABLES:
             _note(report, table, *_convert_table(
-                source, target, conn, table, mode, sink=lambda rows, t=table: copy(t, rows)),
+                source, target, conn, table, mode, sink=lambda rows, t=table: load.copy(t, rows)),
                 progress)
         _refuse_if_blocking(report)  # raises inside the transaction: rolled back
+        # before the commit: a difference raises, and the load is rolled back
+        _verify(report, _as_hex(load.checksums(TABLES)), occupied=False, progress=progress)
+    report["indexes_built"] = load.indexes_built
+    return load.created
 
 
-def _finish(report, target, occupied, dry_run, progress):
+def _finish(report, target, occupied, dry_run, progress, frozen):
     if dry_run:
         report["outcome"] = "dry run: nothing written"
         report["would_refuse"] = bool(_blocking(report)) or (
@@ -173,13 +186,16 @@ def _finish(report, target, occupied, dry_run, progress):
         return
     if occupied:
         _refuse_if_blocking(report)
-    else:
-        report["indexes_built"] = target.backend.move.build_indexes(target)  # concurrently
-    _verify(report, target, occupied, progress)
-    if occupied:  # equal: finish a move killed after its commit (indexes missing or INVALID)
+        _verify(report, target_checksums(target), occupied, progress)
+        # equal: finish a move killed after its commit (indexes missing or INVALID)
         report["indexes_built"] = target.backend.move.build_indexes(target)
-    if not occupied or report["indexes_built"]:
-        target.backend.move.vacuum_analyze(target)
+        if report["indexes_built"]:
+            target.backend.move.vacuum_analyze(target)
+    else:   # the tables that existed before the move: indexes concurrently, then VACUUM
+        report["indexes_built"] += target.backend.move.build_indexes(target)
+        unfrozen = [table for table in TABLES if table not in frozen]
+        if unfrozen:
+            target.backend.move.vacuum_analyze(target, unfrozen)
     _require_check(report, target)
     if occupied and report["indexes_built"]:
         report["outcome"] = (f"already moved: the target equals the source; the interrupted "
@@ -189,9 +205,9 @@ def _finish(report, target, occupied, dry_run, progress):
     report["application_url"] = target.display
 
 
-def _verify(report, target, occupied, progress):
-    """Every table's rows and checksum read back from the target must equal the source's."""
-    found = target_checksums(target)
+def _verify(report, found, occupied, progress):
+    """Every table's rows and checksum on the target ({table: (rows, hex)}, computed by its
+    server) must equal the source's."""
     differences = []
     for table, figures in report["tables"].items():
         rows, checksum = found[table]
@@ -204,7 +220,8 @@ def _verify(report, target, occupied, progress):
     if differences:
         message = ("the target differs from the source: " if occupied
                    else "verification FAILED after the copy: ") + ", ".join(differences)
-        raise MoveRefused(message + ("; nothing was written" if occupied else ""), report)
+        raise MoveRefused(message + ("; nothing was written" if occupied else
+                                     "; the load was rolled back: nothing was written"), report)
 
 
 def _require_check(report, target):

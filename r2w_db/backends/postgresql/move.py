@@ -2,19 +2,24 @@
 SQLite's values, COPY into the tables in one transaction, the indexes, the checksums.
 
 The rows go in with COPY (binary: the converter writes COPY's tuples itself, the stream is sent
-in blocks of COPY_BLOCK bytes by a thread of its own), all four tables in ONE transaction (tables created in it when
-missing, locked against other writers): a refused or failed move leaves the target as it was.
+in blocks of COPY_BLOCK bytes by a thread of its own), all four tables in ONE transaction
+(tables created in it when missing, locked against other writers): a refused, failed or killed
+move leaves the target as it was.
 - A table created in that transaction is loaded with COPY FREEZE: its rows are written frozen
-  and its pages all-visible, so index-only scans work from the first query and no later
-  anti-wraparound VACUUM rewrites them.
+  and its pages all-visible (the visibility map set by COPY itself), so index-only scans work
+  from the first query and no later anti-wraparound VACUUM rewrites them. Its keys and indexes
+  are built plainly in that transaction, after its rows (as pg_restore does), then ANALYZE.
+- The verification's checksums are computed inside that transaction, before its commit
+  (Load.checksums): it sees exactly the rows it commits, and a difference rolls it back.
 - Large values (cv_data) are compressed with lz4 where the server has it
   (default_toast_compression for the load's session; PostgreSQL 14+ built with lz4): several
   times faster than pglz to write and to read. Each value records its method; pglz values and
   lz4 values read the same.
-Then the indexes are built (pg_schema.migrate: CREATE INDEX CONCURRENTLY), and VACUUM (ANALYZE)
-gives the planner its statistics and the visibility map of any table that was not frozen.
-The verification's checksums are computed by the server (CHECKSUM_SQL): each row rebuilt in
-COPY's binary form with the types' send functions, hashed (sha256), summed; no row is read back.
+A table that existed before the move (others may read it) gets its missing indexes after the
+commit (pg_schema.migrate: CREATE INDEX CONCURRENTLY), and VACUUM (ANALYZE) gives the planner
+its statistics and its visibility map (it was not frozen).
+The checksums are computed by the server (CHECKSUM_SQL): each row rebuilt in COPY's binary form
+with the types' send functions, hashed (sha256), summed; no row is read back.
 """
 from contextlib import contextmanager
 
@@ -110,13 +115,34 @@ def table_checksums(db, tables=TABLES):
     return mine | other
 
 
+class Load:
+    """What load_transaction yields, inside the load's one transaction: `filled` (the tables
+    that already hold rows), `copy(table, rows)`, and `checksums(tables)`: computed by the
+    server from the rows as this transaction sees them, which are exactly the rows it commits
+    (nobody else can see a table it created, or write to one it locked). After the block:
+    `created` (the tables it created: loaded with COPY FREEZE, their keys and indexes built and
+    ANALYZEd inside it) and `indexes_built` (how many indexes, inside it)."""
+
+    def __init__(self, pg, cur, filled, created):
+        self._pg, self._cur = pg, cur
+        self.filled, self.created, self.indexes_built = filled, created, 0
+
+    def copy(self, table, rows):
+        _copy(self._cur, table, rows)
+
+    def checksums(self, tables=TABLES):
+        """{table: (rows, high sum, low sum)}, as table_checksums gives them."""
+        return _checksums(self._pg, tables)
+
+
 @contextmanager
 def load_transaction(db):
     """One transaction: the missing tables created, the four tables locked against writers;
-    yields (the tables that already hold rows, copy(table, rows)). The keys (PRIMARY KEY,
-    UNIQUE) of the tables it created are added after their rows: one sorted build each (a
-    duplicate key fails there, as in COPY). Committed when the block ends, rolled back (nothing
-    written, not even the tables) when it raises."""
+    yields a Load. The tables it created get their keys (PRIMARY KEY, UNIQUE) after their rows
+    (one sorted build each: a duplicate key fails there, as in COPY), then their indexes,
+    plainly (as pg_restore builds them: nobody can see these tables before the commit, so
+    nothing waits, and a killed move leaves nothing behind), then ANALYZE. Committed when the
+    block ends, rolled back (nothing written, not even the tables) when it raises."""
     with db.write() as pg:
         pg.execute("SET statement_timeout = 0")  # COPY of a large table; the locks stay bounded
         if _has_lz4(pg):
@@ -131,10 +157,29 @@ def load_transaction(db):
         pg.execute(_lock_sql())
         filled = [table for table in TABLES if _count(pg, table)]
         with pg.cursor() as cur:
-            yield filled, lambda table, rows: _copy(cur, table, rows)
-        pg.execute("SET maintenance_work_mem = '256MB'")   # the keys' sorts, this session only
+            load = Load(pg, cur, filled, created)
+            yield load
+        # the keys' and indexes' sorts, this session only (parallel workers share it)
+        pg.execute("SET maintenance_work_mem = '256MB'")
         for table in created:
             pg.execute(pg_schema.add_keys_sql(table))
+        load.indexes_built = _build_indexes_in(pg, created)
+        if created:
+            pg.execute(_tables_sql("ANALYZE {}", created))
+
+
+def _build_indexes_in(pg, tables):
+    """The indexes of `tables` (created by this transaction), built plainly inside it."""
+    names = [name for name, index in pg_schema.INDEXES.items() if index.table in tables]
+    for name in names:
+        pg.execute(pg_schema.index_in_transaction_sql(name))
+    return len(names)
+
+
+def _tables_sql(template, tables):
+    from psycopg import sql
+
+    return sql.SQL(template).format(sql.SQL(", ").join(identifier(t) for t in tables))
 
 
 def _has_lz4(conn):
@@ -143,21 +188,19 @@ def _has_lz4(conn):
 
 
 def build_indexes(db):
-    """The indexes (CREATE INDEX CONCURRENTLY, after the load); how many were built."""
+    """The indexes missing after the load (CREATE INDEX CONCURRENTLY: the tables that existed
+    before the move, and a killed move's); how many were built."""
     steps = pg_schema.migrate(db)
     return len([s for s in steps if s.kind == "index"])
 
 
-def vacuum_analyze(db):
-    """VACUUM (ANALYZE) of the four tables: the planner's statistics and a fresh visibility map
-    (index-only scans) from the start; autovacuum keeps both fresh afterwards. It blocks no
-    reader or writer (SHARE UPDATE EXCLUSIVE)."""
-    from psycopg import sql
-
+def vacuum_analyze(db, tables=TABLES):
+    """VACUUM (ANALYZE) of `tables` (loaded without FREEZE): the planner's statistics and a
+    fresh visibility map (index-only scans) from the start; autovacuum keeps both fresh
+    afterwards. It blocks no reader or writer (SHARE UPDATE EXCLUSIVE)."""
     with db.write(autocommit=True) as conn:
         conn.execute("SET statement_timeout = 0")
-        conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(
-            sql.SQL(", ").join(identifier(t) for t in TABLES)))
+        conn.execute(_tables_sql("VACUUM (ANALYZE) {}", tables))
 
 
 def _created_here(cur, table):
@@ -191,7 +234,4 @@ def _copy(cur, table, rows):
 
 
 def _lock_sql():
-    from psycopg import sql
-
-    return sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(
-        sql.SQL(", ").join(identifier(t) for t in TABLES))
+    return _tables_sql("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", TABLES)

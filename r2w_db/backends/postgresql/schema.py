@@ -152,10 +152,21 @@ def add_column_sql(table, column):
 
 
 def create_index_sql(name):
+    """CREATE INDEX CONCURRENTLY: on a table others can see (migrate)."""
+    return _index_sql(name, "CONCURRENTLY IF NOT EXISTS")
+
+
+def index_in_transaction_sql(name):
+    """CREATE INDEX, plainly: inside the transaction that created the table (the move's load:
+    nobody can see the table yet, so nothing waits)."""
+    return _index_sql(name, "IF NOT EXISTS")
+
+
+def _index_sql(name, how):
     sql = _sql()
     index = INDEXES[name]
-    return sql.SQL("CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({})").format(
-        sql.Identifier(name), sql.Identifier(index.table),
+    return sql.SQL("CREATE INDEX {} {} ON {} ({})").format(
+        sql.SQL(how), sql.Identifier(name), sql.Identifier(index.table),
         sql.SQL(", ").join(sql.Identifier(c) for c in index.columns))
 
 

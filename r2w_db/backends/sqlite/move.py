@@ -5,12 +5,18 @@ transaction (`BEGIN` + reads) on a read-only connection; it does not block the a
 writers (it holds back checkpoints while it lasts). In a rollback-journal mode such a transaction
 would hold a SHARED lock that stops every writer for the whole move, so the snapshot is an online
 backup (SQLite's backup API in one step, the lock held well under a second on 100 MB) into a
-temporary file, read the same way. Text is decoded by sqlite3 itself (in C); a table holding text
+temporary file, read the same way. That file goes to memory (/dev/shm) when the tmpfs and the
+machine's available memory both hold twice the file (and TMPDIR does not choose a folder):
+a 3 GB copy took 4-7 s there against 7-12 s on the disk, and the application's writers wait
+for the copy. A file in WAL mode needs no copy: its read transaction blocks no writer, only
+holds back checkpoints (the -wal grows) until the move ends. Text is decoded by sqlite3 itself (in C); a table holding text
 that is not valid UTF-8 (the read fails on it) is read again with surrogateescape (decode_text,
 a Python call per value: several times slower), its rows already given skipped: the converter
 lists the bad value, with its bytes, instead of the read failing.
 """
 import functools
+import os
+import shutil
 import sqlite3
 import tempfile
 from contextlib import contextmanager
@@ -21,6 +27,8 @@ from r2w_db.backends.sqlite import schema as sqlite_schema
 from r2w_db.backends.sqlite.connection import open_reader, translated
 
 FETCH_ROWS = 2000
+MEMORY = Path("/dev/shm")
+MEMORY_MARGIN = 2   # the copy goes to memory when twice its size is free there and in RAM
 
 
 @contextmanager
@@ -28,10 +36,12 @@ def source_snapshot(db):
     """(connection in an open read transaction, how the snapshot was taken)."""
     with db.read() as conn:
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0].lower()
-    with tempfile.TemporaryDirectory(prefix="r2w-move-") as folder:
+    where = None if mode == "wal" else _snapshot_folder(os.path.getsize(db.path))
+    with tempfile.TemporaryDirectory(prefix="r2w-move-", dir=where) as folder:
         path, how = db.path, "one read transaction (WAL)"
         if mode != "wal":
-            path, how = Path(folder) / "snapshot.db", f"online backup ({mode} journal)"
+            path = Path(folder) / "snapshot.db"
+            how = f"online backup ({mode} journal) into {'memory' if where else 'a temporary file'}"
             source = open_reader(db.path)
             try:
                 target = sqlite3.connect(path)
@@ -50,6 +60,28 @@ def source_snapshot(db):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             conn.close()
+
+
+def _snapshot_folder(size):
+    """/dev/shm when it and the available memory hold MEMORY_MARGIN times `size` bytes and
+    TMPDIR is not set; else None (the temporary folder)."""
+    if os.environ.get("TMPDIR") or not os.access(MEMORY, os.W_OK):
+        return None
+    need = MEMORY_MARGIN * size
+    roomy = shutil.disk_usage(MEMORY).free >= need and _available_memory() >= need
+    return str(MEMORY) if roomy else None
+
+
+def _available_memory():
+    """MemAvailable of /proc/meminfo in bytes (0 where there is none)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 # SQLite text as str; bytes that are not valid UTF-8 kept as lone surrogates (surrogateescape),
