@@ -1,11 +1,14 @@
 """Issue 22, the move near pg_restore's time: into tables it creates, the move builds their keys
 and indexes, verifies every row's checksum and ANALYZEs inside its one load transaction, so a
-killed or failed move leaves nothing behind; the snapshot copy of a rollback-journal file goes to
-memory when there is room."""
+killed or failed move leaves nothing behind; the snapshot of a rollback-journal file is a copy of
+the file under a read lock, in memory when there is room."""
 import sqlite3
+import threading
+import time
 
 import pytest
 
+from r2w_db import errors
 from r2w_db.backends import migrations
 from r2w_db.backends.postgresql import schema as pg_schema
 from r2w_db.backends.postgresql.database import PgDatabase
@@ -87,5 +90,58 @@ def test_the_snapshot_copy_goes_to_memory_when_there_is_room(demo, monkeypatch, 
         pytest.skip("/dev/shm missing or too small here")
     assert (roomy is not None) == bool(memory)
     with move.source_snapshot(demo) as (conn, how):
-        assert how == f"online backup (delete journal) {expected}"
+        assert how == f"copy under a read lock (delete journal) {expected}"
         assert conn.execute("SELECT count(*) FROM users").fetchone()[0] > 0
+
+
+@pytest.fixture
+def journal_demo(demo):
+    with sqlite3.connect(demo) as conn:
+        conn.execute("PRAGMA journal_mode = delete")
+    return demo
+
+
+def test_a_write_during_the_copy_waits_for_it_and_is_not_in_the_snapshot(journal_demo,
+                                                                         monkeypatch):
+    """The file is copied while the read lock is held: a commit that comes during the copy
+    lands after it, whole, in the source only."""
+    monkeypatch.setattr(sqlite_move, "COPY_FILE", "import time; time.sleep(0.8); "
+                        + sqlite_move.COPY_FILE)
+    before = _sessions(journal_demo)
+    committed = []
+
+    def write():
+        time.sleep(0.3)   # the copy has started
+        writer = sqlite3.connect(journal_demo, timeout=5)
+        writer.execute("INSERT INTO sessions VALUES ('during', 'u', '2026-11-24T09:00:00')")
+        writer.commit()
+        writer.close()
+        committed.append(time.perf_counter())
+
+    thread = threading.Thread(target=write)
+    started = time.perf_counter()
+    thread.start()
+    with move.source_snapshot(journal_demo) as (snap, how):
+        thread.join()
+        assert how.startswith("copy under a read lock")
+        assert snap.execute("SELECT count(*) FROM sessions").fetchone()[0] == before
+        assert snap.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+    assert committed and committed[0] - started >= 0.8   # it waited for the copy
+    assert _sessions(journal_demo) == before + 1
+
+
+def _sessions(path):
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
+
+
+def test_a_failed_copy_is_one_message_and_releases_the_lock(journal_demo, monkeypatch):
+    monkeypatch.setattr(sqlite_move, "COPY_FILE", "raise SystemExit('No space left on device')")
+    with pytest.raises(errors.R2WError, match="could not copy .* for the move's snapshot "
+                                              r"\(No space left on device\); nothing"):
+        with move.source_snapshot(journal_demo):
+            pass
+    writer = sqlite3.connect(journal_demo, timeout=0.5)   # the read lock was released
+    writer.execute("INSERT INTO sessions VALUES ('after', 'u', '2026-11-24T09:00:00')")
+    writer.commit()
+    writer.close()
