@@ -4,7 +4,7 @@
 
 Written once here; the source is read through its engine (`source.backend.move`: one snapshot,
 its rows) and the target written through its own (`target.backend.move`: the conversion, COPY,
-the indexes, the rows read back):
+the indexes, the checksums):
 1. One snapshot of the source, while the application keeps running (backends/sqlite/move.py).
 2. Every value is converted (the target's converter); every value that does not convert is reported with
    its table, key, column and value. With any left, the move refuses to finish (nothing is
