@@ -61,7 +61,7 @@ def statuses(db):
         return dict(tuple(r) for r in conn.execute("SELECT job_id, status FROM cv_uploads"))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
 def filled(request, tmp_path, clock):
     """One database per engine holding JOBS; PostgreSQL's from a cluster of the session."""
     if request.param == "sqlite":
