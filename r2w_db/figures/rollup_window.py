@@ -21,33 +21,52 @@ DAILY_COLUMNS = ("day", "source", "backfilled", *uploads.STATUS_CLASSES, "upload
                  "low_confidence", "below_threshold", "invalid_confidence")
 
 
-def days_of(db, window: Window, store=None):
+def days_of(db, window: Window, store=None, sections=None):
     """[(period, figures, source 'rollup' or 'live', backfilled)] covering the window, oldest
     first; periods are the window's grain ('YYYY-MM-DD' days or 'YYYY-MM-DD HH:00' hours).
     Whole closed days come from the daily roll-ups where recorded, whole closed hours of what
     is left from the hourly ones, and only the rest (the open hour, the minutes at a window's
     edges, periods not rolled up) is read live: a long window costs periods, not rows.
+    `sections` (some of rollups.SECTIONS; None: all): only these are read live, the others
+    of a live part count nothing, so read only the sections asked for.
 
-    The last few answers are kept in this process, keyed on the window and on both databases'
-    change tokens, so the several figures of one page read them once (treat them as read-only).
+    The last few answers are kept in this process, keyed on both databases' change tokens: the
+    roll-ups read for a window, and each live range's figures per section, so the several
+    figures of one page read them once (treat them as read-only).
     """
     from r2w_db.monitor.history_store import HistoryStore
 
     store = store if isinstance(store, HistoryStore) else HistoryStore(store)
-    key = (open_database(db).key, window, str(store.path), file_token(store.path),
-           database_file.change_token(db))
-    if key not in _RECENT:
-        if len(_RECENT) >= RECENT_ANSWERS:
-            _RECENT.pop(next(iter(_RECENT)))
-        _RECENT[key] = _days_of(db, window, store)
-    return list(_RECENT[key])
+    tokens = (open_database(db).key, str(store.path), file_token(store.path),
+              database_file.change_token(db))
+    recorded, ranges = _remembered(_RECENT, RECENT_ANSWERS, (window, *tokens),
+                                   lambda: _rolled_up(db, window, store))
+    found = dict(recorded)
+    for start, stop in ranges:
+        for key, figures in _live(db, start, stop, window.grain,
+                                  rollups.SECTIONS if sections is None else sections,
+                                  tokens).items():
+            _put(found, key, figures, "live", False)
+    return [(k, *found[k]) for k in sorted(found)]
 
 
-RECENT_ANSWERS = 16
-_RECENT = {}
+RECENT_ANSWERS = 16     # windows' roll-ups
+LIVE_PARTS = 256        # (live range, section) figures: a page reads a few ranges, 1-7 sections
+_RECENT, _LIVE = {}, {}
 
 
-def _days_of(db, window, store):
+def _remembered(memory, size, key, make):
+    """memory[key], made once (the oldest answer is forgotten past `size`)."""
+    if key not in memory:
+        if len(memory) >= size:
+            memory.pop(next(iter(memory)), None)
+        memory[key] = make()
+    return memory[key]
+
+
+def _rolled_up(db, window, store):
+    """({period: (figures, 'rollup', backfilled)} of the roll-ups used, [(start, stop)] left
+    to read live; stop None: the open window's tail, a row stamped after now counts too)."""
     end = window.end or window.now
     ranges, found = [(window.start, end)], {}
     for unit in (("day", "hour") if window.grain == "day" else ("hour",)):
@@ -59,10 +78,28 @@ def _days_of(db, window, store):
     if window.end is None:   # the current window is open: a row stamped after now counts too
         tail = [r for r in ranges if r[1] == end]
         ranges = [r for r in ranges if r[1] != end] + [(tail[0][0] if tail else end, None)]
-    for start, stop in ranges:
-        for key, figures in rollups.compute(db, start, stop, window.grain).items():
-            _put(found, key, figures, "live", False)
-    return [(k, *found[k]) for k in sorted(found)]
+    return found, ranges
+
+
+def _live(db, start, stop, grain, sections, tokens):
+    """{period: figures} of one live range, only `sections` counted: each section's figures
+    are read once per range (those missing together, on one read). On an open side a period
+    is kept for a section only where it holds a row of it, as compute() keeps it."""
+    keys = {name: (start, stop, grain, name, *tokens) for name in sections}
+    parts = {name: _LIVE.get(keys[name]) for name in sections}
+    missing = [name for name, part in parts.items() if part is None]
+    if missing:
+        got = rollups.compute(db, start, stop, grain, missing)
+        empty, bounded = rollups.empty_day(), start is not None and stop is not None
+        for name in missing:
+            parts[name] = {key: figures[name] for key, figures in got.items()
+                           if bounded or figures[name] != empty[name]}
+            _remembered(_LIVE, LIVE_PARTS, keys[name], lambda name=name: parts[name])
+    periods = {}
+    for name in sections:
+        for key, value in parts[name].items():
+            periods.setdefault(key, rollups.empty_day())[name] = value
+    return periods
 
 
 def _recorded(store, db, unit, ranges):

@@ -72,6 +72,10 @@ def empty_day():
             "signups": 0, "sessions_created": 0}
 
 
+# the sections of a period's figures (empty_day's keys): what compute() can be asked to count
+SECTIONS = tuple(empty_day())
+
+
 class Periods:
     """compute()'s periods: every period of a bounded range, or on an open side only those
     holding a row. The engine's `fill` counts into them through slot and put."""
@@ -99,17 +103,22 @@ class Periods:
             self.found[key][section][name] = value
 
 
-def compute(db, start, end, grain="day"):
+def compute(db, start, end, grain="day", sections=None):
     """{period: figures} for every UTC day (grain "day", keys 'YYYY-MM-DD') or hour (grain
     "hour", keys 'YYYY-MM-DD HH:00') that [start, end) touches, each over the part of the period
     inside the range (start/end: datetimes). start None: all history before `end`, end None:
     everything from `start` on; on an open side only the periods that hold a row. Counted on
-    one read by the engine's statements (db.backend.rollups.fill), the pages' own definitions."""
+    one read by the engine's statements (db.backend.rollups.fill), the pages' own definitions.
+    `sections` (some of SECTIONS; None: all): only these are counted, each exactly as in the
+    full figures; the others stay empty (on an open side, only periods holding a row of these)."""
     db = open_database(db)
+    if sections is not None and not set(sections) <= set(SECTIONS):
+        raise ValueError(f"unknown roll-up sections: {sorted(set(sections) - set(SECTIONS))}")
     window = Window.between(start, end, now=end or start, grain=grain)
     periods = Periods(start, end, grain)
     with read(db) as conn:
-        db.backend.rollups.fill(conn, window, periods)
+        db.backend.rollups.fill(conn, window, periods,
+                                None if sections is None else frozenset(sections))
     return dict(sorted(periods.found.items()))
 
 

@@ -35,8 +35,9 @@ def usable(db, window: Window, store=None) -> bool:
         return not any(db.backend.stats.data_quality(conn).values())
 
 
-def _periods(db, window, store):
-    return rollup_window.days_of(db, window, store)
+def _periods(db, window, store, *sections):
+    """rollup_window.days_of, reading live only the sections (rollups.SECTIONS) a figure uses."""
+    return rollup_window.days_of(db, window, store, sections)
 
 
 def _rows(found, pick, keep=lambda f: True):
@@ -57,7 +58,7 @@ def _sum(found, pick):
 def upload_status_counts(db, window: Window, store=None):
     if not usable(db, window, store):
         return uploads.status_counts(db, window)
-    found = _periods(db, window, store)
+    found = _periods(db, window, store, "uploads")
     counts = _sum(found, lambda f: [f["uploads"][s] for s in uploads.STATUS_CLASSES]) or \
         [0] * len(uploads.STATUS_CLASSES)
     return pd.DataFrame({"status": list(uploads.STATUS_CLASSES), "uploads": counts})
@@ -66,7 +67,7 @@ def upload_status_counts(db, window: Window, store=None):
 def upload_by_period(db, window: Window, store=None):
     if not usable(db, window, store):
         return uploads.by_period(db, window)
-    rows = _rows(_periods(db, window, store),
+    rows = _rows(_periods(db, window, store, "uploads"),
                  lambda f: [*(f["uploads"][s] for s in config.STATUSES), f["uploads"]["total"]],
                  lambda f: f["uploads"]["total"])
     return uploads.by_period_frame(rows, window)
@@ -75,7 +76,8 @@ def upload_by_period(db, window: Window, store=None):
 def upload_file_types(db, window: Window, store=None):
     if not usable(db, window, store):
         return uploads.file_types(db, window)
-    return rollup_window.totals_of(_periods(db, window, store), window)["file_types"]
+    return rollup_window.totals_of(_periods(db, window, store, "file_types"),
+                                   window)["file_types"]
 
 
 # ------------------------------------------------------------------ Cache hits page
@@ -84,7 +86,7 @@ def hit_rate(db, window: Window, store=None):
     """As cache_hits.hit_rate."""
     if not usable(db, window, store):
         return cache_hits.hit_rate(db, window)
-    found = _periods(db, window, store)
+    found = _periods(db, window, store, "cache")
     return cache_hits.hit_rate_of(
         _rows(found, lambda f: [f["cache"]["uploads"], f["cache"]["hashed"]],
               lambda f: f["cache"]["uploads"]),
@@ -97,7 +99,7 @@ def anonymous_share(db, window: Window, store=None):
     """As anonymous.share_by_period."""
     if not usable(db, window, store):
         return anonymous.share_by_period(db, window)
-    found = _periods(db, window, store)
+    found = _periods(db, window, store, "uploads", "anonymous")
     return anonymous.share_of(
         _rows(found, lambda f: [f["uploads"]["total"]], lambda f: f["uploads"]["total"]),
         _rows(found, lambda f: [f["anonymous"]["uploads"]], lambda f: f["anonymous"]["uploads"]),
@@ -110,7 +112,7 @@ def anonymous_ids(db, window: Window, store=None, owners=None):
     anonymous.with_owning_ids')."""
     if not usable(db, window, store):
         return anonymous.ids_by_period(db, window, owners)
-    rows = _rows(_periods(db, window, store), lambda f: [f["anonymous"]["new_ids"]],
+    rows = _rows(_periods(db, window, store, "anonymous"), lambda f: [f["anonymous"]["new_ids"]],
                  lambda f: f["anonymous"]["new_ids"])
     return anonymous.with_owning_ids(db, window, period_frame(rows, window, counts=("new_ids",)),
                                      owners)
@@ -121,7 +123,7 @@ def anonymous_ids(db, window: Window, store=None, owners=None):
 def confidence_summary(db, window: Window, store=None):
     if not usable(db, window, store):
         return confidence.summary(db, window)
-    got = rollup_window.totals_of(_periods(db, window, store), window)["confidence"]
+    got = rollup_window.totals_of(_periods(db, window, store, "confidence"), window)["confidence"]
     return {k: got[k] for k in ("entries", "valid", "invalid", "null", "out_of_range", "low",
                                 "below_threshold_not_low", "cacheable", "below_threshold", "mean")}
 
@@ -129,7 +131,7 @@ def confidence_summary(db, window: Window, store=None):
 def confidence_histogram(db, window: Window, store=None):
     if not usable(db, window, store):
         return confidence.histogram(db, window)
-    return rollup_window.totals_of(_periods(db, window, store), window)["histogram"]
+    return rollup_window.totals_of(_periods(db, window, store, "confidence"), window)["histogram"]
 
 
 def confidence_by_period(db, window: Window, store=None):
@@ -137,13 +139,15 @@ def confidence_by_period(db, window: Window, store=None):
     if not usable(db, window, store):
         return confidence.mean_by_period(db, window)
     c = "confidence"
-    rows = _rows(_periods(db, window, store),
+    rows = _rows(_periods(db, window, store, c),
                  lambda f: [f[c]["valid"], f[c]["score_sum"] / f[c]["valid"]],
                  lambda f: f[c]["valid"])
     return period_frame(rows, window, counts=("entries",), values=("mean",))
 
 
 # ------------------------------------------------------------------ the Overview
+
+HEADLINE_SECTIONS = ("uploads", "cache", "anonymous", "signups", "confidence")
 
 def headline(db, window: Window, store=None, active_sessions=None):
     """As overview.headline: each side's figures from the roll-ups (stuck jobs and the figures
@@ -153,7 +157,7 @@ def headline(db, window: Window, store=None, active_sessions=None):
     db = open_database(db)
     figures = {}
     for name, side in overview.sides(window):
-        t = rollup_window.totals_of(_periods(db, side, store), side)
+        t = rollup_window.totals_of(_periods(db, side, store, *HEADLINE_SECTIONS), side)
         u = t["uploads"]
         figures[name] = {
             "registered_new": t["signups"], "anonymous_new": t["new_anonymous_ids"],

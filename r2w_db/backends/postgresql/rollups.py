@@ -8,19 +8,33 @@ timestamps are `timestamptz` compared as instants, periods are UTC days 'YYYY-MM
 are ordered as SQLite orders them (uploads desc, then the type in byte order, NULL first).
 tests/test_pg_history.py proves compute() equal to SQLite's on the moved demo history.
 """
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from r2w_db.backends.postgresql.anonymous import NEW_IDS
 from r2w_db.backends.postgresql.confidence import COUNTS, VALID, _params as confidence_params
 from r2w_db.backends.postgresql.overview import hits_by_period
-from r2w_db.backends.postgresql.window_sql import (CREATED_IN_WINDOW, UPLOAD_IN_WINDOW,
-                                                   per_period, period_rows, window_params)
+from r2w_db.backends.postgresql.window_sql import (CREATED_IN_WINDOW, FIRST_IN_WINDOW,
+                                                   UPLOAD_IN_WINDOW, per_period, period_rows,
+                                                   window_params)
 from r2w_db.backends.postgresql.uploads import status_class
 
-UPLOADS = per_period(
-    "upload_date", UPLOAD_IN_WINDOW, by="status",
-    values="count(*) AS n, count(*) FILTER (WHERE file_hash IS NOT NULL AND file_hash <> '')"
-           " AS hashed, count(*) FILTER (WHERE starts_with(user_id, %(anon)s)) AS anonymous")
+HASHED = ("count(*) AS n,"
+          " count(*) FILTER (WHERE file_hash IS NOT NULL AND file_hash <> '') AS hashed")
+UPLOADS = per_period("upload_date", UPLOAD_IN_WINDOW, by="status", values=HASHED
+                     + ", count(*) FILTER (WHERE starts_with(user_id, %(anon)s)) AS anonymous")
+UPLOADS_HASHED = per_period("upload_date", UPLOAD_IN_WINDOW, by="status",
+                            values=HASHED + ", 0 AS anonymous")
+SHORT_RANGE = timedelta(days=2)   # a live edge of a window (SQLite's rollups.SHORT_RANGE)
+# NEW_IDS over a short range: the ids with an upload or a users row in it, each looked up on
+# the (user_id, upload_date) index and users' key (an id first seen in the range has one)
+NEW_IDS_SHORT = ("SELECT to_char(date_trunc(%(grain)s, first AT TIME ZONE 'UTC'), %(fmt)s),"
+                 " count(*) FROM (SELECT least((SELECT min(o.upload_date) FROM cv_uploads o"
+                 " WHERE o.user_id = ids.user_id), (SELECT min(s.created_at) FROM users s"
+                 " WHERE s.user_id = ids.user_id)) AS first FROM ("
+                 "SELECT user_id FROM cv_uploads WHERE starts_with(user_id, %(anon)s) AND "
+                 + UPLOAD_IN_WINDOW + " UNION SELECT user_id FROM users"
+                 " WHERE starts_with(user_id, %(anon)s) AND " + CREATED_IN_WINDOW
+                 + ") AS ids) AS f WHERE " + FIRST_IN_WINDOW + " GROUP BY 1")
 FILE_TYPES = """
 SELECT to_char(t, %(fmt)s), file_type, n, failed, finished FROM (
     SELECT date_trunc(%(grain)s, upload_date AT TIME ZONE 'UTC') AS t, file_type, count(*) AS n,
@@ -78,13 +92,40 @@ def _bound(moment, default):
     return default if moment is None else moment.replace(tzinfo=timezone.utc)
 
 
-def fill(conn, window, periods):
+def fill(conn, window, periods, sections=None):
     """Count the window's rows into `periods` (rollups.Periods: slot(key) gives a period's
     figures, None outside; put(key, section, name, value) sets one figure), from the reader's
-    one snapshot."""
+    one snapshot: only the figures of `sections` (a set of their names; None: all), the
+    others left as they are."""
+    asked = (lambda name: sections is None or name in sections)
     params = window_params(window)
+    if any(asked(name) for name in ("uploads", "cache", "anonymous")):
+        _uploads(conn, params, periods, asked)
+    if asked("cache"):
+        for key, n in hits_by_period(conn, window):
+            periods.put(key, "cache", "hits", n)
+    if asked("anonymous"):
+        for key, n in conn.execute(_new_ids(periods), {**params, "since": params["start"]}):
+            periods.put(key, "anonymous", "new_ids", n)
+    if asked("file_types"):
+        for key, file_type, n, failed, finished in conn.execute(FILE_TYPES, params):
+            if periods.slot(key) is not None:
+                periods.slot(key)["file_types"].append([file_type, n, failed, finished])
+    if asked("confidence"):
+        _confidence(conn, window, periods)
+    for name, query in (("signups", SIGNUPS), ("sessions_created", SESSIONS)):
+        if asked(name):
+            for key, n in period_rows(conn, query, params):
+                if periods.slot(key) is not None:
+                    periods.slot(key)[name] = n
+
+
+def _uploads(conn, params, periods, asked):
+    """Uploads by status, hashed and anonymous uploads per period, as asked (one statement;
+    the anonymous uploads' test only when asked)."""
     counted = {}
-    for key, status, n, hashed, anonymous_uploads in period_rows(conn, UPLOADS, params):
+    for key, status, n, hashed, anonymous_uploads in period_rows(
+            conn, UPLOADS if asked("anonymous") else UPLOADS_HASHED, params):
         figures = counted.setdefault(key, {"status": {}, "n": 0, "hashed": 0, "anonymous": 0})
         klass = status_class(status)
         figures["status"][klass] = figures["status"].get(klass, 0) + n
@@ -92,24 +133,23 @@ def fill(conn, window, periods):
         figures["hashed"] += hashed
         figures["anonymous"] += anonymous_uploads
     for key, figures in counted.items():
-        for klass, n in figures["status"].items():
-            periods.put(key, "uploads", klass, n)
-        periods.put(key, "uploads", "total", figures["n"])
-        periods.put(key, "cache", "uploads", figures["n"])
-        periods.put(key, "cache", "hashed", figures["hashed"])
-        periods.put(key, "anonymous", "uploads", figures["anonymous"])
-    for key, n in hits_by_period(conn, window):
-        periods.put(key, "cache", "hits", n)
-    for key, n in conn.execute(NEW_IDS, {**params, "since": params["start"]}):
-        periods.put(key, "anonymous", "new_ids", n)
-    for key, file_type, n, failed, finished in conn.execute(FILE_TYPES, params):
-        if periods.slot(key) is not None:
-            periods.slot(key)["file_types"].append([file_type, n, failed, finished])
-    _confidence(conn, window, periods)
-    for name, query in (("signups", SIGNUPS), ("sessions_created", SESSIONS)):
-        for key, n in period_rows(conn, query, params):
-            if periods.slot(key) is not None:
-                periods.slot(key)[name] = n
+        if asked("uploads"):
+            for klass, n in figures["status"].items():
+                periods.put(key, "uploads", klass, n)
+            periods.put(key, "uploads", "total", figures["n"])
+        if asked("cache"):
+            periods.put(key, "cache", "uploads", figures["n"])
+            periods.put(key, "cache", "hashed", figures["hashed"])
+        if asked("anonymous"):
+            periods.put(key, "anonymous", "uploads", figures["anonymous"])
+
+
+def _new_ids(periods):
+    """The new ids' statement: a short range (a few hours: a window's live edge) looks each of
+    its own ids up (NEW_IDS_SHORT), a long one groups the anonymous uploads since its start."""
+    start, end = periods.start, periods.end
+    short = (end is not None) if start is None else (end is None or end - start <= SHORT_RANGE)
+    return NEW_IDS_SHORT if short else NEW_IDS
 
 
 def _confidence(conn, window, periods):

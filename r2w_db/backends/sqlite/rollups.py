@@ -12,37 +12,52 @@ from r2w_db.backends.sqlite.ops import (BINNED, BINNED_PARAMS, VALID_CONFIDENCE,
 from r2w_db.backends.sqlite.overview import hits_by_period
 
 SHORT_RANGE = timedelta(days=2)   # a live edge of a window (see window_sql.first_seen_anonymous_sql)
+# the sections of a period's figures counted by the one pass over the uploads (_uploads)
+UPLOAD_SECTIONS = ("uploads", "file_types", "cache", "anonymous")
 
 
-def fill(conn, window, periods):
+def fill(conn, window, periods, sections=None):
     """Count the window's rows into `periods` (rollups.Periods: slot(key) gives a period's
-    figures, None outside; put(key, section, name, value) sets one figure)."""
+    figures, None outside; put(key, section, name, value) sets one figure): only the figures of
+    `sections` (a set of their names; None: all), the others left as they are."""
+    asked = (lambda name: sections is None or name in sections)
     slot, put, grain = periods.slot, periods.put, window.grain
-    where, params = in_window("u.upload_date", window)
-    period = period_of("u.upload_date", grain)
-    _uploads(conn, window, period, where, params, slot)
-    hashed = sum(p["cache"]["hashed"] for p in periods.found.values())
-    for key, n in hits_by_period(conn, window, hashed):
-        put(key, "cache", "hits", n)
-    # anonymous.ids_by_period's new ids, without its running total of owners: the same SQL
-    start, end = periods.start, periods.end
-    # short: a few hours, or what comes before the first roll-up (an all-time window's live
-    # head: the roll-ups back-fill from the first day the data holds, so normally nothing)
-    short = (end is not None) if start is None else (end is None or end - start <= SHORT_RANGE)
-    first_sql, first_params = first_seen_anonymous_sql(window.start, window.end, short)
-    jwhere, jparams = julian_where("first", window)
-    for key, n in conn.execute(f"SELECT {period_of('first', grain)}, count(*) FROM ({first_sql})"
-                               f" WHERE {jwhere} GROUP BY 1", (*first_params, *jparams)):
-        put(key, "anonymous", "new_ids", n)
-    _confidence(conn, window, slot)
+    if any(asked(name) for name in UPLOAD_SECTIONS):
+        where, params = in_window("u.upload_date", window)
+        _uploads(conn, period_of("u.upload_date", grain), where, params, slot, asked)
+    if asked("cache"):
+        hashed = sum(p["cache"]["hashed"] for p in periods.found.values())
+        for key, n in hits_by_period(conn, window, hashed):
+            put(key, "cache", "hits", n)
+    if asked("anonymous"):
+        _new_ids(conn, window, periods)
+    if asked("confidence"):
+        _confidence(conn, window, slot)
     for name, table, extra in (("signups", "users", f" AND {P.not_anonymous()}"),
                                ("sessions_created", "sessions", "")):
+        if not asked(name):
+            continue
         where, params = in_window("created_at", window)
         for key, n in conn.execute(
                 f"SELECT {period_of('created_at', grain)}, count(*) FROM {table}"
                 f" WHERE {where}{extra} GROUP BY 1", params):
             if slot(key) is not None:
                 slot(key)[name] = n
+
+
+def _new_ids(conn, window, periods):
+    """anonymous.ids_by_period's new ids, without its running total of owners: the same SQL.
+    A short range (a few hours, or what comes before the first roll-up: an all-time window's
+    live head, normally nothing, as the roll-ups back-fill from the first day the data holds)
+    finds its ids on the upload_date index (window_sql.first_seen_anonymous_sql)."""
+    start, end = periods.start, periods.end
+    short = (end is not None) if start is None else (end is None or end - start <= SHORT_RANGE)
+    first_sql, first_params = first_seen_anonymous_sql(window.start, window.end, short)
+    jwhere, jparams = julian_where("first", window)
+    for key, n in conn.execute(f"SELECT {period_of('first', window.grain)}, count(*)"
+                               f" FROM ({first_sql}) WHERE {jwhere} GROUP BY 1",
+                               (*first_params, *jparams)):
+        periods.put(key, "anonymous", "new_ids", n)
 
 
 FIRST_INSTANT, LAST_INSTANT = "0001-01-01T00:00:00", "9999-12-31T23:59:59.999"
@@ -98,27 +113,33 @@ def unplaced(conn, time_columns, since):
     return found
 
 
-def _uploads(conn, window, period, where, params, slot):
-    """Uploads by status, file types, hashed and anonymous uploads per period: one pass over
-    the window's uploads (on the (upload_date, status, file_type, file_hash) index)."""
+def _uploads(conn, period, where, params, slot, asked):
+    """Uploads by status, file types, hashed and anonymous uploads per period, as asked: one
+    pass over the window's uploads on the (upload_date, status, file_type, file_hash) index,
+    which covers it unless the anonymous uploads are asked (user_id is read from the table)."""
+    anonymous = (f"coalesce(sum({P.is_anonymous('u.user_id')}), 0)" if asked("anonymous")
+                 else "0")
     types = {}
     for key, status, file_type, n, hashed, anonymous_uploads in conn.execute(
             f"SELECT {period}, {status_class('u.status')}, u.file_type, count(*),"
             " coalesce(sum(u.file_hash IS NOT NULL AND u.file_hash <> ''), 0),"
-            f" coalesce(sum({P.is_anonymous('u.user_id')}), 0)"
-            f" FROM cv_uploads u WHERE {where} GROUP BY 1, 2, 3", params):
+            f" {anonymous} FROM cv_uploads u WHERE {where} GROUP BY 1, 2, 3", params):
         figures = slot(key)
         if figures is None:
             continue
-        figures["uploads"][status] += n
-        figures["uploads"]["total"] += n
-        figures["cache"]["uploads"] += n
-        figures["cache"]["hashed"] += hashed
-        figures["anonymous"]["uploads"] += anonymous_uploads
-        got = types.setdefault(key, {}).setdefault(file_type, [0, 0, 0])
-        got[0] += n
-        got[1] += n if status == "failed" else 0
-        got[2] += n if status in ("completed", "failed") else 0
+        if asked("uploads"):
+            figures["uploads"][status] += n
+            figures["uploads"]["total"] += n
+        if asked("cache"):
+            figures["cache"]["uploads"] += n
+            figures["cache"]["hashed"] += hashed
+        if asked("anonymous"):
+            figures["anonymous"]["uploads"] += anonymous_uploads
+        if asked("file_types"):
+            got = types.setdefault(key, {}).setdefault(file_type, [0, 0, 0])
+            got[0] += n
+            got[1] += n if status == "failed" else 0
+            got[2] += n if status in ("completed", "failed") else 0
     for key, found in types.items():
         slot(key)["file_types"] = sorted(([t, *v] for t, v in found.items()),
                                          key=lambda r: (-r[1], str(r[0])))

@@ -55,7 +55,8 @@ def first_seen_anonymous_sql(since=None, until=None, short=False):
     seen then has: each of them is looked up on the (user_id, upload_date) index, so a short
     range costs its own ids, not every anonymous upload. `short`: the range is a few hours,
     so its ids are found on the upload_date index (SQLite would walk every anonymous id on
-    the user_id one)."""
+    the user_id one), and each id's users row is looked up by its id (not every anonymous
+    users row walked)."""
     users = f"SELECT user_id, julianday(created_at) FROM users WHERE {is_anonymous()}"
     if since is None and until is None:
         return f"""
@@ -66,12 +67,23 @@ def first_seen_anonymous_sql(since=None, until=None, short=False):
         GROUP BY user_id""", ()
     uploaded, uploaded_params = window_where("upload_date", since, until)
     created, created_params = window_where("created_at", since, until)
+    if short:
+        anonymous = is_anonymous("+user_id")
+        return f"""
+        SELECT ids.user_id, (SELECT min(seen) FROM (
+                   SELECT min(julianday(o.upload_date)) AS seen FROM cv_uploads o
+                   WHERE o.user_id = ids.user_id
+                   UNION ALL SELECT julianday(s.created_at) FROM users s
+                   WHERE s.user_id = ids.user_id)) AS first
+        FROM (SELECT user_id FROM cv_uploads WHERE {anonymous} AND {uploaded}
+              UNION SELECT user_id FROM users WHERE {anonymous} AND {created}) ids""", \
+            (*uploaded_params, *created_params)
     return f"""
         SELECT user_id, min(first) AS first FROM (
             SELECT ids.user_id, (SELECT min(julianday(o.upload_date)) FROM cv_uploads o
                                  WHERE o.user_id = ids.user_id) AS first
             FROM (SELECT user_id FROM cv_uploads
-                  WHERE {is_anonymous("+user_id" if short else "user_id")} AND {uploaded}
+                  WHERE {is_anonymous()} AND {uploaded}
                   UNION SELECT user_id FROM users WHERE {is_anonymous()} AND {created}) ids
             UNION ALL {users})
         GROUP BY user_id""", (*uploaded_params, *created_params)
