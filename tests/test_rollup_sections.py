@@ -3,6 +3,8 @@ counts exactly those sections' figures of the full fill, on SQLite and PostgreSQ
 figures read only their sections live, once per (range, section) in a page; a live edge's
 statements are index ranges on SQLite; and a page shows the same figures as before."""
 import itertools
+import shutil
+import sqlite3
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,6 +15,8 @@ from r2w_db.engine import timeutil
 from r2w_db.figures import rollup_window, rollups, windowed
 from r2w_db.figures.periods import Window
 from r2w_db.monitor.history_store import HistoryStore
+
+from .test_windowed import PAIRS, same
 
 NOW = datetime(2026, 11, 24, 8, 15, 2, 123456)   # mid-hour: a window's edges hold rows
 RANGES = [  # (start, end, grain): bounded, a live edge (cut hour), the open hour, open sides
@@ -50,6 +54,58 @@ def demo(tmp_path_factory):
     store = HistoryStore(folder / "monitor.db")
     rollups.roll_up(folder / "demo.db", store, now=NOW)
     return folder / "demo.db", store
+
+
+def add_rows_at(conn, moment, n):
+    """A sign-up with a session, its upload of a file cached before (a hit), a new anonymous
+    id's upload and a cache entry, at `moment` (naive UTC)."""
+    at, before = timeutil.iso(moment), timeutil.iso(moment - timedelta(minutes=1))
+    conn.execute("INSERT INTO users (user_id, email, password_hash, created_at)"
+                 " VALUES (?, ?, 'h', ?)", (f"edge_user_{n}", f"edge{n}@x", at))
+    conn.execute("INSERT INTO sessions VALUES (?, ?, ?)", (f"edge_s{n}", f"edge_user_{n}", at))
+    conn.execute("INSERT INTO cv_extraction_cache (file_hash, cv_data, extraction_model,"
+                 " temperature, created_at, confidence_score, last_accessed)"
+                 " VALUES (?, '{}', 'm', 0, ?, 0.9, ?)", (f"edge_hash_{n}", before, before))
+    conn.execute("INSERT INTO cv_extraction_cache (file_hash, cv_data, extraction_model,"
+                 " temperature, created_at, confidence_score, last_accessed)"
+                 " VALUES (?, '{}', 'm', 0, ?, 0.5, ?)", (f"edge_new_{n}", at, at))
+    for i, (user, status, file_hash) in enumerate([
+            (f"edge_user_{n}", "completed", f"edge_hash_{n}"),
+            (f"anonymous_edge{n:08d}", "failed", None), (f"anonymous_edge{n:08d}", "odd", None)]):
+        conn.execute("INSERT INTO cv_uploads (upload_id, user_id, job_id, filename, file_type,"
+                     " upload_date, status, file_hash)"
+                     " VALUES (?, ?, ?, 'cv.pdf', '.pdf', ?, ?, ?)",
+                     (f"edge_u{n}_{i}", user, f"edge_j{n}_{i}", at, status, file_hash))
+
+
+@pytest.fixture(scope="module")
+def edged(demo, tmp_path_factory):
+    """The demo with rows of every section in a 7-day window's live edges (its partial first
+    hour, the previous window's last, the open hour), rolled up."""
+    folder = tmp_path_factory.mktemp("edged")
+    shutil.copy(demo[0], folder / "demo.db")
+    with sqlite3.connect(folder / "demo.db") as conn:
+        edges = [NOW - timedelta(days=7) + timedelta(minutes=10),
+                 NOW - timedelta(days=7, minutes=3), NOW - timedelta(minutes=5)]
+        for n, moment in enumerate(edges):
+            add_rows_at(conn, moment, n)
+    store = HistoryStore(folder / "monitor.db")
+    rollups.roll_up(folder / "demo.db", store, now=NOW)
+    return folder / "demo.db", store
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=lambda p: p[0].__name__)
+def test_each_figure_reads_every_section_it_shows(edged, pair):
+    """The live edges hold rows of every section: a figure that left out one it shows would
+    differ from its live twin."""
+    path, store = edged
+    window = Window.of("7d", now=NOW)
+    for start, end in (RANGES[1][:2], RANGES[2][:2]):
+        held = rollups.compute(path, start, end)
+        assert all(any(f[name] != rollups.empty_day()[name] for f in held.values())
+                   for name in rollups.SECTIONS), (start, end)
+    rollup_window._LIVE.clear()
+    same(pair[0](path, window, store), pair[1](path, window))
 
 
 @pytest.mark.parametrize("start, end, grain", RANGES)
@@ -112,8 +168,8 @@ def test_a_pages_figures_share_one_read_per_range_and_section(demo, monkeypatch)
     assert len(set(counted.calls)) == len(counted.calls)
 
 
-def test_the_sections_and_the_full_read_give_the_same_figures(demo, monkeypatch):
-    path, store = demo
+def test_the_sections_and_the_full_read_give_the_same_figures(edged, monkeypatch):
+    path, store = edged
     figures = [windowed.upload_status_counts, windowed.upload_by_period,
                windowed.upload_file_types, windowed.hit_rate, windowed.anonymous_share,
                windowed.anonymous_ids, windowed.confidence_summary,
@@ -162,14 +218,13 @@ def test_a_live_edges_statements_are_index_ranges_on_sqlite(demo, start, end):
 
 @pytest.mark.parametrize("page", ["app.py", "pages/1_Cache_hits.py", "pages/2_Confidence.py",
                                   "pages/3_Uploads.py", "pages/4_Anonymous_users.py"])
-def test_a_page_shows_the_same_figures_as_with_every_section_read(page, demo, monkeypatch,
-                                                                  tmp_path):
+def test_a_page_shows_the_same_figures_as_with_every_section_read(page, edged, monkeypatch):
     import streamlit as st
 
     from .test_pages import assert_clean, chart_data, metric_values
     from .test_pg_pages import run_page
 
-    path, store = demo
+    path, store = edged
     monkeypatch.delenv("R2W_DATABASES", raising=False)
     monkeypatch.setattr(timeutil, "utcnow", lambda: NOW)
     monkeypatch.setenv("R2W_MONITOR_DB", str(store.path))

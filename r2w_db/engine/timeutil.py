@@ -74,3 +74,16 @@ def bounds(moment: datetime):
 def ago(now=None, **delta) -> datetime:
     """now minus a timedelta(**delta)."""
     return (now or utcnow()) - timedelta(**delta)
+
+
+SHORT_RANGE = timedelta(days=2)   # a window's live edge: a few hours (roll-ups' fill)
+
+
+def is_short(start, end) -> bool:
+    """Whether [start, end) (None: unbounded) is a live edge of a window: at most SHORT_RANGE
+    long, the open tail from a recent start (end None), or what comes before the first roll-up
+    (start None: an all-time window's live head, normally no row, as the roll-ups back-fill
+    from the first day the data holds). Its rows are found by time, never by walking ids."""
+    if start is None:
+        return end is not None
+    return end is None or end - start <= SHORT_RANGE

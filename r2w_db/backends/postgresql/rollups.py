@@ -8,7 +8,7 @@ timestamps are `timestamptz` compared as instants, periods are UTC days 'YYYY-MM
 are ordered as SQLite orders them (uploads desc, then the type in byte order, NULL first).
 tests/test_pg_history.py proves compute() equal to SQLite's on the moved demo history.
 """
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from r2w_db.backends.postgresql.anonymous import NEW_IDS
 from r2w_db.backends.postgresql.confidence import COUNTS, VALID, _params as confidence_params
@@ -17,6 +17,7 @@ from r2w_db.backends.postgresql.window_sql import (CREATED_IN_WINDOW, FIRST_IN_W
                                                    UPLOAD_IN_WINDOW, per_period, period_rows,
                                                    window_params)
 from r2w_db.backends.postgresql.uploads import status_class
+from r2w_db.engine import timeutil
 
 HASHED = ("count(*) AS n,"
           " count(*) FILTER (WHERE file_hash IS NOT NULL AND file_hash <> '') AS hashed")
@@ -24,7 +25,6 @@ UPLOADS = per_period("upload_date", UPLOAD_IN_WINDOW, by="status", values=HASHED
                      + ", count(*) FILTER (WHERE starts_with(user_id, %(anon)s)) AS anonymous")
 UPLOADS_HASHED = per_period("upload_date", UPLOAD_IN_WINDOW, by="status",
                             values=HASHED + ", 0 AS anonymous")
-SHORT_RANGE = timedelta(days=2)   # a live edge of a window (SQLite's rollups.SHORT_RANGE)
 # NEW_IDS over a short range: the ids with an upload or a users row in it, each looked up on
 # the (user_id, upload_date) index and users' key (an id first seen in the range has one)
 NEW_IDS_SHORT = ("SELECT to_char(date_trunc(%(grain)s, first AT TIME ZONE 'UTC'), %(fmt)s),"
@@ -145,11 +145,9 @@ def _uploads(conn, params, periods, asked):
 
 
 def _new_ids(periods):
-    """The new ids' statement: a short range (a few hours: a window's live edge) looks each of
-    its own ids up (NEW_IDS_SHORT), a long one groups the anonymous uploads since its start."""
-    start, end = periods.start, periods.end
-    short = (end is not None) if start is None else (end is None or end - start <= SHORT_RANGE)
-    return NEW_IDS_SHORT if short else NEW_IDS
+    """The new ids' statement: a live edge (timeutil.is_short) looks each of its own ids up
+    (NEW_IDS_SHORT), a longer range groups the anonymous uploads since its start."""
+    return NEW_IDS_SHORT if timeutil.is_short(periods.start, periods.end) else NEW_IDS
 
 
 def _confidence(conn, window, periods):

@@ -1,8 +1,6 @@
 """Roll-ups on SQLite: the figures of each period of a window, with the pages' own statements
 (figures/rollups.py shapes them into its periods). Plain SQL on one read, no pandas: the watcher
 rolls up an hour at a time."""
-from datetime import timedelta
-
 from r2w_db import config
 from r2w_db.backends.sqlite import predicates as P
 from r2w_db.engine import schema, timeutil
@@ -11,7 +9,6 @@ from r2w_db.backends.sqlite.ops import (BINNED, BINNED_PARAMS, VALID_CONFIDENCE,
                                         period_of, status_class)
 from r2w_db.backends.sqlite.overview import hits_by_period
 
-SHORT_RANGE = timedelta(days=2)   # a live edge of a window (see window_sql.first_seen_anonymous_sql)
 # the sections of a period's figures counted by the one pass over the uploads (_uploads)
 UPLOAD_SECTIONS = ("uploads", "file_types", "cache", "anonymous")
 
@@ -47,12 +44,10 @@ def fill(conn, window, periods, sections=None):
 
 def _new_ids(conn, window, periods):
     """anonymous.ids_by_period's new ids, without its running total of owners: the same SQL.
-    A short range (a few hours, or what comes before the first roll-up: an all-time window's
-    live head, normally nothing, as the roll-ups back-fill from the first day the data holds)
-    finds its ids on the upload_date index (window_sql.first_seen_anonymous_sql)."""
-    start, end = periods.start, periods.end
-    short = (end is not None) if start is None else (end is None or end - start <= SHORT_RANGE)
-    first_sql, first_params = first_seen_anonymous_sql(window.start, window.end, short)
+    A live edge (timeutil.is_short) finds its ids on the upload_date index
+    (window_sql.first_seen_anonymous_sql)."""
+    first_sql, first_params = first_seen_anonymous_sql(
+        window.start, window.end, timeutil.is_short(periods.start, periods.end))
     jwhere, jparams = julian_where("first", window)
     for key, n in conn.execute(f"SELECT {period_of('first', window.grain)}, count(*)"
                                f" FROM ({first_sql}) WHERE {jwhere} GROUP BY 1",
