@@ -5,6 +5,7 @@ costs days, not rows, and keeps the history that cleanups deleted.
 `daily(db, window)` gives one row per UTC day; `totals(db, window)` the window's sums. Both say
 which days came from roll-ups (`source`) and which were back-filled.
 """
+import threading
 
 import pandas as pd
 
@@ -53,15 +54,20 @@ def days_of(db, window: Window, store=None, sections=None):
 RECENT_ANSWERS = 16     # windows' roll-ups
 LIVE_PARTS = 256        # (live range, section) figures: a page reads a few ranges, 1-7 sections
 _RECENT, _LIVE = {}, {}
+_MEMORY_LOCK = threading.Lock()
 
 
 def _remembered(memory, size, key, make):
-    """memory[key], made once (the oldest answer is forgotten past `size`)."""
-    if key not in memory:
-        if len(memory) >= size:
-            memory.pop(next(iter(memory)), None)
-        memory[key] = make()
-    return memory[key]
+    """memory[key], made once (the oldest answer is forgotten past `size`; pages of several
+    sessions run in threads)."""
+    found = memory.get(key)
+    if found is None:
+        found = make()
+        with _MEMORY_LOCK:
+            while len(memory) >= size:
+                memory.pop(next(iter(memory)))
+            memory[key] = found
+    return found
 
 
 def _rolled_up(db, window, store):
