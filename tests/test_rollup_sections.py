@@ -155,16 +155,17 @@ def test_a_pages_figures_share_one_read_per_range_and_section(demo, monkeypatch)
     window = Window.of("7d", now=NOW)
     windowed.upload_status_counts(path, window, store)
     ranges = [(s, e) for s, e, _ in counted.calls]
-    assert len(ranges) == 2 and {c[2] for c in counted.calls} == {("uploads",)}
+    assert len(ranges) == 2 and {c[2] for c in counted.calls} == {("file_types", "uploads")}
     windowed.upload_by_period(path, window, store)
-    assert len(counted.calls) == 2          # the same ranges' uploads: read once
     windowed.upload_file_types(path, window, store)
-    assert [c[2] for c in counted.calls[2:]] == [("file_types",)] * 2
+    assert len(counted.calls) == 2          # the same ranges' sections: read once
     windowed.hit_rate(path, window, store)
+    assert [c[2] for c in counted.calls[2:]] == [("cache",)] * 2
     windowed.headline(path, window, store)
     # the headline's current side reads only what the page has not read yet
-    assert [c[2] for c in counted.calls[6:8]] == [("anonymous", "confidence", "signups")] * 2
-    assert all(c[2] != ("uploads",) for c in counted.calls[4:])
+    assert [c[2] for c in counted.calls[4:6]] == [("anonymous", "confidence", "signups")] * 2
+    assert all("uploads" not in c[2] for c in counted.calls[2:] if c[:2] in ranges)
+    assert {c[:2] for c in counted.calls[6:]}.isdisjoint(ranges)   # the previous side's edges
     assert len(set(counted.calls)) == len(counted.calls)
 
 

@@ -55,10 +55,13 @@ def _sum(found, pick):
 
 # ------------------------------------------------------------------ Uploads page
 
+# the Uploads page's sections, read together (on SQLite one pass over the uploads gives both)
+UPLOADS_PAGE = ("uploads", "file_types")
+
 def upload_status_counts(db, window: Window, store=None):
     if not usable(db, window, store):
         return uploads.status_counts(db, window)
-    found = _periods(db, window, store, "uploads")
+    found = _periods(db, window, store, *UPLOADS_PAGE)
     counts = _sum(found, lambda f: [f["uploads"][s] for s in uploads.STATUS_CLASSES]) or \
         [0] * len(uploads.STATUS_CLASSES)
     return pd.DataFrame({"status": list(uploads.STATUS_CLASSES), "uploads": counts})
@@ -67,7 +70,7 @@ def upload_status_counts(db, window: Window, store=None):
 def upload_by_period(db, window: Window, store=None):
     if not usable(db, window, store):
         return uploads.by_period(db, window)
-    rows = _rows(_periods(db, window, store, "uploads"),
+    rows = _rows(_periods(db, window, store, *UPLOADS_PAGE),
                  lambda f: [*(f["uploads"][s] for s in config.STATUSES), f["uploads"]["total"]],
                  lambda f: f["uploads"]["total"])
     return uploads.by_period_frame(rows, window)
@@ -76,7 +79,7 @@ def upload_by_period(db, window: Window, store=None):
 def upload_file_types(db, window: Window, store=None):
     if not usable(db, window, store):
         return uploads.file_types(db, window)
-    return rollup_window.totals_of(_periods(db, window, store, "file_types"),
+    return rollup_window.totals_of(_periods(db, window, store, *UPLOADS_PAGE),
                                    window)["file_types"]
 
 
