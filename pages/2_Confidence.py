@@ -3,7 +3,9 @@ import streamlit as st
 
 from dashboard import charts, ui
 from r2w_db import config
-from r2w_db.figures import confidence as conf, windowed
+from r2w_db.engine import timeutil
+from r2w_db.figures import confidence as conf, watched_confidence, windowed
+from r2w_db.formatting import snapshot_time
 
 ctx = ui.page("Confidence", "🎚️")
 
@@ -52,7 +54,12 @@ def body(ctx):
                          f"periods with fewer than {charts.MIN_CASES} entries, too few to judge.")
     with right:
         st.subheader("By model")
-        ui.table(ui.cached(conf.by_model, ctx.db, window), "confidence_by_model",
+        models = ui.cached(watched_confidence.by_model, ctx.db, window,
+                           sources=(ctx.db, ui.MONITOR))
+        if models["as_of"] is not None:
+            st.caption("Every entry the cache held, as of the watcher's snapshot of "
+                       f"{snapshot_time(models['as_of'], timeutil.utcnow())}.")
+        ui.table(models["by_model"], "confidence_by_model",
                  what="confidence by model",
                  message="No cache entry was created in this window.",
                  column_config={

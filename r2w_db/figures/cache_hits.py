@@ -90,7 +90,7 @@ def contents(db):
 def contents_of(rows, size, eligible_for_cleanup):
     """contents' result from the engine's rows (db.backend.cache_hits.contents), the
     documents' (bytes, estimated) and the cleanup's count."""
-    by_model = pd.DataFrame(rows, columns=[
+    by_model = pd.DataFrame([r[:6] for r in rows], columns=[
         "model", "entries", "accesses", "average_confidence", "below_threshold", "invalid"])
     by_model["average_confidence"] = by_model["average_confidence"].astype("float64")
     invalid = int(by_model.pop("invalid").sum())

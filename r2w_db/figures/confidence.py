@@ -57,7 +57,13 @@ def histogram(db, window: Window):
 
 def by_model(db, window: Window):
     """DataFrame model, entries, mean, low, below_threshold, invalid."""
-    frame = pd.DataFrame(_rows(db, "by_model", window),
+    return by_model_frame(_rows(db, "by_model", window))
+
+
+def by_model_frame(rows):
+    """by_model's frame from the engine's rows [(model, entries, mean, low, below_threshold,
+    invalid)]."""
+    frame = pd.DataFrame(rows,
                          columns=["model", "entries", "mean", "low", "below_threshold", "invalid"])
     frame["mean"] = frame["mean"].astype("float64")
     return frame

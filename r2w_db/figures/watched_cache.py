@@ -9,8 +9,9 @@ eligible for cleanup are the snapshot's cleanups.cache.waiting (health.cleanup_f
 them with the maintenance preview's own function).
 
 Metrics: cache.bytes, cache.bytes_estimated (0/1), cache.model.<JSON of the model
-name>.rank|entries|accesses|average_confidence|below_threshold|invalid (rank: the engine's
-order) and cache.access_count.<bucket label>.entries|accesses.
+name>.rank|entries|accesses|average_confidence|below_threshold|invalid|low|invalid_confidence
+(rank: the engine's order; invalid: access counts; low and invalid_confidence: the Confidence
+page's by_model, figures.watched_confidence; a snapshot taken before they were kept lacks them) and cache.access_count.<bucket label>.entries|accesses.
 """
 import json
 
@@ -20,7 +21,8 @@ from r2w_db.figures.periods import read
 from r2w_db.figures.watched_checks import recent_snapshot
 
 MODEL, ACCESS = "cache.model.", "cache.access_count."
-MODEL_FIELDS = ("entries", "accesses", "average_confidence", "below_threshold", "invalid")
+MODEL_FIELDS = ("entries", "accesses", "average_confidence", "below_threshold", "invalid", "low",
+                "invalid_confidence")
 BYTES, ESTIMATED = "cache.bytes", "cache.bytes_estimated"
 ELIGIBLE = "cleanups.cache.waiting"
 
@@ -45,13 +47,14 @@ def metrics(db):
 
 
 def contents_rows(metrics):
-    """db.backend.cache_hits.contents' rows, in its order, as the snapshot kept them."""
+    """db.backend.cache_hits.contents' rows, in its order, as the snapshot kept them (None for a
+    field it did not keep)."""
     models = {}
     for name, value in metrics.items():
         if name.startswith(MODEL):
             model, field = name[len(MODEL):].rsplit(".", 1)
             models.setdefault(model, {})[field] = value
-    return [(json.loads(model), *(got[f] for f in MODEL_FIELDS))
+    return [(json.loads(model), *(got.get(f) for f in MODEL_FIELDS))
             for model, got in sorted(models.items(), key=lambda m: m[1]["rank"])]
 
 

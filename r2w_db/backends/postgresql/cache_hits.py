@@ -25,7 +25,9 @@ SELECT extraction_model, count(*), coalesce(sum(access_count) FILTER (WHERE {VAL
        avg(confidence_score) FILTER (WHERE confidence_score BETWEEN 0 AND 1),
        count(*) FILTER (WHERE confidence_score BETWEEN 0 AND 1
                           AND confidence_score < %(threshold)s),
-       count(*) FILTER (WHERE access_count IS NOT NULL AND NOT {VALID})
+       count(*) FILTER (WHERE access_count IS NOT NULL AND NOT {VALID}),
+       count(*) FILTER (WHERE confidence_score BETWEEN 0 AND 1 AND confidence_score < %(low)s),
+       count(*) FILTER (WHERE NOT coalesce(confidence_score BETWEEN 0 AND 1, false))
 FROM cv_extraction_cache GROUP BY extraction_model ORDER BY 2 DESC, extraction_model COLLATE "C" """
 SAMPLE_BYTES = """
 SELECT count(*), coalesce(sum(octet_length(cv_data)), 0)::bigint FROM (
@@ -48,9 +50,12 @@ def access_counts(conn, buckets, invalid_label):
 
 
 def contents(conn, sample):
-    """([(model, entries, accesses, average_confidence, below_threshold, invalid)], sampled,
-    sample_bytes): the entries per model, and the UTF-8 bytes of the newest `sample` documents."""
+    """([(model, entries, accesses, average_confidence, below_threshold, invalid, low,
+    invalid_confidence)], sampled, sample_bytes): the entries per model (invalid: access counts;
+    low, below_threshold and invalid_confidence: confidence.by_model's), and the UTF-8 bytes of
+    the newest `sample` documents."""
     rows = [tuple(r) for r in conn.execute(BY_MODEL, {
-        "max_count": config.MAX_ACCESS_COUNT, "threshold": config.CACHE_THRESHOLD})]
+        "max_count": config.MAX_ACCESS_COUNT, "threshold": config.CACHE_THRESHOLD,
+        "low": config.LOW_CONFIDENCE})]
     sampled, sample_bytes = conn.execute(SAMPLE_BYTES, {"sample": sample}).fetchone()
     return rows, sampled, sample_bytes

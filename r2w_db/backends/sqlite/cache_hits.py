@@ -29,17 +29,20 @@ def access_counts(conn, buckets, invalid_label):
 
 
 def contents(conn, sample):
-    """([(model, entries, accesses, average_confidence, below_threshold, invalid)], sampled,
-    sample_bytes): the entries per model, and the UTF-8 bytes of the newest `sample` documents
-    (by rowid)."""
+    """([(model, entries, accesses, average_confidence, below_threshold, invalid, low,
+    invalid_confidence)], sampled, sample_bytes): the entries per model (invalid: access counts;
+    low, below_threshold and invalid_confidence: confidence.by_model's), and the UTF-8 bytes of
+    the newest `sample` documents (by rowid)."""
     rows = conn.execute(
         "SELECT extraction_model, count(*),"
         f" coalesce(sum(CASE WHEN {valid_access_count()} THEN access_count END), 0),"
         " avg(CASE WHEN confidence_score BETWEEN 0 AND 1 THEN confidence_score END),"
         " coalesce(sum(confidence_score BETWEEN 0 AND 1 AND confidence_score < ?), 0),"
-        f" coalesce(sum({invalid_access_count()}), 0)"
+        f" coalesce(sum({invalid_access_count()}), 0),"
+        " coalesce(sum(confidence_score BETWEEN 0 AND 1 AND confidence_score < ?), 0),"
+        " coalesce(sum(NOT coalesce(confidence_score BETWEEN 0 AND 1, 0)), 0)"
         " FROM cv_extraction_cache GROUP BY extraction_model ORDER BY 2 DESC, 1",
-        (config.CACHE_THRESHOLD,)).fetchall()
+        (config.CACHE_THRESHOLD, config.LOW_CONFIDENCE)).fetchall()
     sampled, sample_bytes = conn.execute(
         "SELECT count(*), coalesce(sum(length(CAST(cv_data AS BLOB))), 0) FROM"
         " (SELECT cv_data FROM cv_extraction_cache ORDER BY rowid DESC LIMIT ?)",
