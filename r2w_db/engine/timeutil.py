@@ -66,6 +66,16 @@ def period_start(key):
         return None
 
 
+# A canonical timestamp (schema.time_is_odd) sorts as its instant, and julianday() reads it to
+# the millisecond: a second either side of a cutoff holds every canonical row julianday decides on.
+NEAR = timedelta(seconds=1)
+
+
+def near(moment: datetime) -> tuple:
+    """(low, high) ISO strings a second around a moment: the text range for canonical timestamps."""
+    return iso(moment - NEAR), iso(moment + NEAR)
+
+
 def bounds(moment: datetime):
     """(low, exact, high) ISO strings around a moment: exact decides, low/high narrow an index scan."""
     return iso(moment - SLACK), iso(moment), iso(moment + SLACK)

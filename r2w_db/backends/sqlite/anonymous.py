@@ -57,7 +57,7 @@ def share_by_period(conn, window):
     """([(period, uploads)], [(period, anonymous uploads)]) of the window. All uploads are
     counted on the (upload_date, ...) index and anonymous ones on the (user_id, upload_date)
     index, so neither query reads a table row."""
-    where, params = in_window("upload_date", window)
+    where, params = in_window("upload_date", window, "cv_uploads")
     period = period_of("upload_date", window.grain)
     uploads = conn.execute(f"SELECT {period}, count(*) FROM cv_uploads WHERE {where} GROUP BY 1",
                            params).fetchall()

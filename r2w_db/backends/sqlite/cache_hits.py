@@ -8,7 +8,7 @@ from r2w_db.backends.sqlite.window_sql import in_window, period_of
 
 def uploads_by_period(conn, window):
     """[(period, uploads, hashed)] of the window's uploads (periods None when unreadable)."""
-    where, params = in_window("u.upload_date", window)
+    where, params = in_window("u.upload_date", window, "cv_uploads")
     period = period_of("u.upload_date", window.grain)
     return conn.execute(
         f"SELECT {period} AS period, count(*),"

@@ -7,7 +7,7 @@ from r2w_db.backends.sqlite.window_sql import (BINNED, BINNED_PARAMS, VALID_CONF
 
 def summary(conn, window):
     """{entries, valid, null_, out_of_range, low, mid, cacheable, mean} of the window's entries."""
-    where, params = in_window("created_at", window)
+    where, params = in_window("created_at", window, "cv_extraction_cache")
     return dict(conn.execute(
         "SELECT count(*) AS entries,"
         f" coalesce(sum({VALID}), 0) AS valid,"
@@ -24,7 +24,7 @@ def summary(conn, window):
 
 def histogram(conn, window):
     """{bin: entries} of the window's valid scores (bins 0..BINS-1, each inside its band)."""
-    where, params = in_window("created_at", window)
+    where, params = in_window("created_at", window, "cv_extraction_cache")
     return dict(conn.execute(
         f"SELECT {BINNED} AS bin, count(*) FROM cv_extraction_cache"
         f" WHERE {VALID} AND {where} GROUP BY 1", (*BINNED_PARAMS, *params)).fetchall())
@@ -32,7 +32,7 @@ def histogram(conn, window):
 
 def by_model(conn, window):
     """[(model, entries, mean, low, below_threshold, invalid)] of the window's entries."""
-    where, params = in_window("created_at", window)
+    where, params = in_window("created_at", window, "cv_extraction_cache")
     return [tuple(r) for r in conn.execute(
         "SELECT extraction_model, count(*),"
         f" avg(CASE WHEN {VALID} THEN confidence_score END),"
@@ -45,7 +45,7 @@ def by_model(conn, window):
 
 def mean_by_period(conn, window):
     """[(period, valid entries, mean score)] of the window."""
-    where, params = in_window("created_at", window)
+    where, params = in_window("created_at", window, "cv_extraction_cache")
     return conn.execute(
         f"SELECT {period_of('created_at', window.grain)} AS period, count(*), avg(confidence_score)"
         f" FROM cv_extraction_cache WHERE {VALID} AND {where} GROUP BY 1", params).fetchall()
@@ -53,7 +53,7 @@ def mean_by_period(conn, window):
 
 def lowest(conn, window, limit):
     """[(hash_prefix, model, confidence, created_at)]: the window's lowest valid scores."""
-    where, params = in_window("created_at", window)
+    where, params = in_window("created_at", window, "cv_extraction_cache")
     return [tuple(r) for r in conn.execute(
         "SELECT substr(file_hash, 1, 12), extraction_model, confidence_score, created_at"
         " FROM cv_extraction_cache WHERE rowid IN ("

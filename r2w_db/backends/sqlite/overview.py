@@ -36,7 +36,7 @@ def _hits(conn, window, hashed, group=("NULL", ())):
 
     `hashed` (the window's uploads with a file_hash) picks the cheaper way to count.
     """
-    where, params = in_window("u.upload_date", window)
+    where, params = in_window("u.upload_date", window, "cv_uploads")
     indexes = existing_indexes(conn)
     walk = HIT_INDEX in indexes and UPLOAD_HASH_INDEX in indexes and hashed > WALK_SHARE * (
         conn.execute("SELECT max(rowid) FROM cv_extraction_cache").fetchone()[0] or 0)
@@ -71,7 +71,7 @@ def _stuck(moment_now):
 
 def upload_counts(conn, window):
     """{uploads, one count per config.STATUSES, stuck, hashed} of the window's uploads."""
-    where, params = in_window("u.upload_date", window)
+    where, params = in_window("u.upload_date", window, "cv_uploads")
     stuck, stuck_params = _stuck(window.now)
     statuses = "".join(f"coalesce(sum(u.status = '{s}'), 0) AS {s}, " for s in config.STATUSES)
     return dict(conn.execute(f"""
@@ -84,7 +84,7 @@ def upload_counts(conn, window):
 def stuck_in(conn, window):
     """Uploads of the window still 'processing' more than 60 minutes after upload, as of
     window.now (upload_counts' `stuck`, on its own)."""
-    where, params = in_window("u.upload_date", window)
+    where, params = in_window("u.upload_date", window, "cv_uploads")
     stuck, stuck_params = _stuck(window.now)
     return conn.execute(f"SELECT count(*) FROM cv_uploads u WHERE u.status = 'processing'"
                         f" AND {stuck} AND {where}", (*stuck_params, *params)).fetchone()[0]
@@ -92,7 +92,7 @@ def stuck_in(conn, window):
 
 def registered_new(conn, window):
     """Registered users created in the window."""
-    where, params = in_window("created_at", window)
+    where, params = in_window("created_at", window, "users")
     return conn.execute(f"SELECT count(*) FROM users WHERE {not_anonymous()} AND {where}",
                         params).fetchone()[0]
 
@@ -109,7 +109,7 @@ def anonymous_new_by_side(conn, window, split):
 
 def confidence_average(conn, window):
     """Mean valid confidence of the cache entries created in the window (None: none)."""
-    where, params = in_window("created_at", window)
+    where, params = in_window("created_at", window, "cv_extraction_cache")
     return conn.execute(
         "SELECT avg(confidence_score) FROM cv_extraction_cache"
         f" WHERE confidence_score BETWEEN 0 AND 1 AND {where}", params).fetchone()[0]

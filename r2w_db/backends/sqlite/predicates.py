@@ -19,24 +19,54 @@ def not_anonymous(column="user_id"):
     return f"NOT {is_anonymous(column)}"
 
 
-def older_than(column, moment):
-    """(sql, params): column is an instant strictly before moment."""
+def odd_near(table, column, low=None, high=None):
+    """(sql, params): some odd timestamp (schema.time_is_odd) of `table`'s `column` has its text
+    in [low, high) (None: unbounded). One seek on migration 9's partial index of the odd rows,
+    normally empty; without that index, the range on the column's own index."""
+    bare = column.rsplit(".", 1)[-1]
+    parts, params = [schema.time_is_odd(bare)], []
+    for op, bound in ((">=", low), ("<", high)):
+        if bound is not None:
+            parts.append(f"{bare} {op} ?")
+            params.append(bound)
+    return f"EXISTS (SELECT 1 FROM {table} WHERE {' AND '.join(parts)})", tuple(params)
+
+
+def _text_bound(table, column, slack, near, low, high):
+    """(sql, params): a text bound of a live edge: `slack` (a day off the cutoff, for the odd
+    timestamps) when an odd one lies in [low, high), else `near` (a second off: canonical
+    timestamps sort as their instants). Decided inside the statement, on its own snapshot."""
+    if table is None:
+        return "?", (slack,)
+    odd, params = odd_near(table, column, low, high)
+    return f"(CASE WHEN {odd} THEN ? ELSE ? END)", (*params, slack, near)
+
+
+def older_than(column, moment, table=None):
+    """(sql, params): column is an instant strictly before moment. With `table` (a live edge):
+    its text range ends a second after moment unless an odd timestamp lies within the day's
+    slack (_text_bound)."""
     low, exact, high = timeutil.bounds(moment)
-    return f"({column} < ? AND julianday({column}) < julianday(?))", (high, exact)
+    bound, params = _text_bound(table, column, high, timeutil.near(moment)[1], None, high)
+    return f"({column} < {bound} AND julianday({column}) < julianday(?))", (*params, exact)
 
 
-def at_or_after(column, moment):
-    """(sql, params): column is an instant at or after moment."""
+def at_or_after(column, moment, table=None):
+    """(sql, params): column is an instant at or after moment (`table`: as older_than)."""
     low, exact, high = timeutil.bounds(moment)
-    return f"({column} >= ? AND julianday({column}) >= julianday(?))", (low, exact)
+    bound, params = _text_bound(table, column, low, timeutil.near(moment)[0], low, None)
+    return f"({column} >= {bound} AND julianday({column}) >= julianday(?))", (*params, exact)
 
 
-def between(column, start, end):
-    """(sql, params): start <= column < end, as instants."""
+def between(column, start, end, table=None):
+    """(sql, params): start <= column < end, as instants (`table`: as older_than, on both sides)."""
     s_low, s_exact, _ = timeutil.bounds(start)
     _, e_exact, e_high = timeutil.bounds(end)
-    return (f"({column} >= ? AND {column} < ? AND julianday({column}) >= julianday(?)"
-            f" AND julianday({column}) < julianday(?))", (s_low, e_high, s_exact, e_exact))
+    low, low_params = _text_bound(table, column, s_low, timeutil.near(start)[0], s_low, e_high)
+    high, high_params = _text_bound(table, column, e_high, timeutil.near(end)[1], s_low, e_high)
+    return (f"({column} >= {low} AND {column} < {high} AND julianday({column}) >= julianday(?)"
+            f" AND julianday({column}) < julianday(?))",
+            (*low_params, *high_params, s_exact, e_exact))
 
 
 def unparseable(column):

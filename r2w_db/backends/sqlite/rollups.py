@@ -20,7 +20,7 @@ def fill(conn, window, periods, sections=None):
     asked = (lambda name: sections is None or name in sections)
     slot, put, grain = periods.slot, periods.put, window.grain
     if any(asked(name) for name in UPLOAD_SECTIONS):
-        where, params = in_window("u.upload_date", window)
+        where, params = in_window("u.upload_date", window, "cv_uploads")
         _uploads(conn, period_of("u.upload_date", grain), where, params, slot, asked)
     if asked("cache"):
         hashed = sum(p["cache"]["hashed"] for p in periods.found.values())
@@ -34,7 +34,7 @@ def fill(conn, window, periods, sections=None):
                                ("sessions_created", "sessions", "")):
         if not asked(name):
             continue
-        where, params = in_window("created_at", window)
+        where, params = in_window("created_at", window, table)
         for key, n in conn.execute(
                 f"SELECT {period_of('created_at', grain)}, count(*) FROM {table}"
                 f" WHERE {where}{extra} GROUP BY 1", params):
@@ -141,7 +141,7 @@ def _uploads(conn, period, where, params, slot, asked):
 
 
 def _confidence(conn, window, slot):
-    where, params = in_window("created_at", window)
+    where, params = in_window("created_at", window, "cv_extraction_cache")
     valid = VALID_CONFIDENCE
     for row in conn.execute(
             f"SELECT {period_of('created_at', window.grain)}, count(*), coalesce(sum({valid}), 0),"

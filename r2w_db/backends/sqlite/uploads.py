@@ -8,7 +8,7 @@ from r2w_db.backends.sqlite.window_sql import in_window, period_of, status_class
 
 def status_counts(conn, window):
     """[(status, uploads)] of the window's uploads, per status class (config.STATUSES, other)."""
-    where, params = in_window("upload_date", window)
+    where, params = in_window("upload_date", window, "cv_uploads")
     return [tuple(r) for r in conn.execute(
         f"SELECT {status_class()} AS status, count(*) FROM cv_uploads WHERE {where}"
         " GROUP BY 1", params)]
@@ -20,7 +20,7 @@ def other_statuses(conn, window):
     Read as NULL and the ranges of the (status, upload_date) index between the documented
     statuses (schema.foreign_status_ranges), one part each: the foreign rows' cost, normally
     none, not every upload's."""
-    where, params = in_window("upload_date", window)
+    where, params = in_window("upload_date", window, "cv_uploads")
     parts = [f"SELECT status FROM cv_uploads WHERE {r} AND {where}"
              for r in ["status IS NULL", *schema.foreign_status_ranges(config.STATUSES)]]
     return [tuple(r) for r in conn.execute(
@@ -31,7 +31,7 @@ def other_statuses(conn, window):
 
 def by_period(conn, window):
     """[(period, a count per config.STATUSES, uploads)] of the window."""
-    where, params = in_window("upload_date", window)
+    where, params = in_window("upload_date", window, "cv_uploads")
     sums = ", ".join(f"coalesce(sum(status = '{s}'), 0)" for s in config.STATUSES)
     return conn.execute(
         f"SELECT {period_of('upload_date', window.grain)} AS period, {sums}, count(*)"
@@ -79,7 +79,7 @@ def awaiting_oldest(conn, now):
 
 def file_types(conn, window):
     """[(file_type, uploads, failed, finished)] of the window, most uploads first."""
-    where, params = in_window("upload_date", window)
+    where, params = in_window("upload_date", window, "cv_uploads")
     return [tuple(r) for r in conn.execute(
         "SELECT file_type, count(*) AS uploads, coalesce(sum(status = 'failed'), 0) AS failed,"
         " coalesce(sum(status IN ('completed', 'failed')), 0) AS finished"

@@ -13,20 +13,24 @@ from r2w_db.backends.sqlite.predicates import at_or_after, between, day_of, is_a
 HOUR_FORMAT = "%Y-%m-%d %H:00"   # periods.PERIOD_FORMAT["hour"]
 
 
-def window_where(column, start, end):
-    """(sql, params) selecting rows whose `column` lies in [start, end) (None: unbounded)."""
+def window_where(column, start, end, table=None):
+    """(sql, params) selecting rows whose `column` lies in [start, end) (None: unbounded).
+    `table`: the column's table; a live edge (timeutil.is_short) then reads only its own range
+    of the column's index unless an odd timestamp lies near it (predicates._text_bound)."""
+    table = table if timeutil.is_short(start, end) else None
     if start is None and end is None:
         return "1", ()
     if end is None:
-        return at_or_after(column, start)
+        return at_or_after(column, start, table)
     if start is None:
-        return older_than(column, end)
-    return between(column, start, end)
+        return older_than(column, end, table)
+    return between(column, start, end, table)
 
 
-def in_window(column, window):
-    """(sql, params) selecting rows whose `column` lies in the window."""
-    return window_where(column, window.start, window.end)
+def in_window(column, window, table=None):
+    """(sql, params) selecting rows whose `column` (of `table`: see window_where) lies in the
+    window."""
+    return window_where(column, window.start, window.end, table)
 
 
 def period_of(column, grain="day"):
@@ -65,8 +69,8 @@ def first_seen_anonymous_sql(since=None, until=None, short=False):
             WHERE {is_anonymous()} GROUP BY user_id
             UNION ALL {users})
         GROUP BY user_id""", ()
-    uploaded, uploaded_params = window_where("upload_date", since, until)
-    created, created_params = window_where("created_at", since, until)
+    uploaded, uploaded_params = window_where("upload_date", since, until, "cv_uploads")
+    created, created_params = window_where("created_at", since, until, "users")
     if short:
         anonymous = is_anonymous("+user_id")
         return f"""
