@@ -59,14 +59,17 @@ def draw_chart(chart):
 
 
 DRAWN = ("all", "24h")   # a day and an hour grain; 7d's rows are all of 'all''s (its charts too)
+# no cache entry of build() is from the last 24 hours: a hostile cache number draws nothing there
+NOT_IN_THE_LAST_DAY = {("cv_extraction_cache", c) for c in ("access_count", "confidence_score",
+                                                            "temperature")}
 
 
-def every_figure(path):
-    """Every figure of the five pages and `stats` in three windows, and every chart in two;
-    returns stats."""
+def every_figure(path, drawn=DRAWN):
+    """Every figure of the five pages and `stats` in three windows, and every chart in the
+    `drawn` ones; returns stats."""
     for key in ("all", "7d", "24h"):
         window = Window.of(key, now=NOW)
-        draw = draw_chart if key in DRAWN else (lambda chart: None)
+        draw = draw_chart if key in drawn else (lambda chart: None)
         json.dumps(overview.headline(path, window), allow_nan=False)
         hits = cache_hits.hit_rate(path, window)
         draw(charts.rate_line(hits["by_period"], "hit_rate", window, "hit rate", charts.HIT_SAMPLE))
@@ -111,7 +114,7 @@ def test_one_hostile_column_never_breaks_a_figure(tmp_path, table, column, value
     conn.execute(f"UPDATE {table} SET {column} = ?", (value,))
     conn.commit()
     conn.close()
-    figures = every_figure(path)
+    figures = every_figure(path, ("all",) if (table, column) in NOT_IN_THE_LAST_DAY else DRAWN)
     assert figures["uploads"]["total"] == 3 and figures["cache"]["cached_extractions"] == 2
     for number in (v for group in figures.values() if isinstance(group, dict) for v in group.values()):
         assert not isinstance(number, float) or math.isfinite(number)
