@@ -18,7 +18,6 @@ lists the bad value, with its bytes, instead of the read failing.
 """
 import functools
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 from r2w_db import errors
 from r2w_db.backends.sqlite import schema as sqlite_schema
 from r2w_db.backends.sqlite.connection import open_reader, translated
+from r2w_db.engine import files
 
 FETCH_ROWS = 2000
 MEMORY = Path("/dev/shm")
@@ -86,7 +86,7 @@ def _snapshot_folder(size):
     if os.environ.get("TMPDIR") or not os.access(MEMORY, os.W_OK):
         return None
     need = MEMORY_MARGIN * size
-    roomy = shutil.disk_usage(MEMORY).free >= need and _available_memory() >= need
+    roomy = files.disk_free(MEMORY) >= need and _available_memory() >= need
     return str(MEMORY) if roomy else None
 
 
