@@ -55,7 +55,7 @@ def cmd_migrate(args):
     if switch:
         print(f"  done: journal mode {journal.switch_to_wal(db)} -> wal")
     if not additions:
-        print("this project's additions (indexes of migrations 7-9) are deferred: run "
+        print("this project's additions (indexes of migrations 7-10) are deferred: run "
               f"`{errors.command(db.display, 'migrate')}` at a quiet hour")
 
 

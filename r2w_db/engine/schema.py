@@ -115,6 +115,17 @@ def time_is_odd(column):
             f" AND substr({column}, 12, 2) <= '23'), 0)")
 
 
+# A valid confidence score, on both engines (NULL, NaN, text and blobs are not).
+VALID_SCORE = "confidence_score BETWEEN 0 AND 1"
+
+
+def valid_score_filter(false="0"):
+    """VALID_SCORE as a filter of a window's rows: the same rows (`false`: the engine's false),
+    in a form no index of scores can serve (so migration 10's partial index is left to the
+    lowest scores, and sums keep their order)."""
+    return f"coalesce({VALID_SCORE}, {false})"
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -123,7 +134,7 @@ class Migration:
     documented: bool = True  # False: an addition of this project, not in the application's schema
 
 
-# The documented history (1-6), then this project's indexes (7-8).
+# The documented history (1-6), then this project's indexes (7-10).
 def foreign_status_ranges(statuses, column="status"):
     """SQL conditions, one per gap between the application's statuses (below the first,
     between two, above the last), that together hold exactly the non-NULL values `NOT IN
@@ -179,6 +190,15 @@ MIGRATIONS = (
                     where=time_is_odd("upload_date")),
         CreateIndex("idx_extraction_cache_odd_time", "cv_extraction_cache", ("created_at",),
                     where=time_is_odd("created_at")),
+    ), documented=False),
+    # The Confidence page's lowest scores: a walk of the valid scores in order (the window's
+    # created_at checked on the index itself) that stops after the first few, not a sort of
+    # every valid score of the window. Partial: only a statement whose WHERE states VALID_SCORE
+    # as it is can use it (the lowest scores'); the windowed aggregates filter on
+    # valid_score_filter() and keep reading their created_at range, in the same order as ever.
+    Migration(10, "index for the lowest confidence scores", (
+        CreateIndex("idx_extraction_cache_score", "cv_extraction_cache",
+                    ("confidence_score", "created_at"), where=VALID_SCORE),
     ), documented=False),
 )
 

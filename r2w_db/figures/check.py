@@ -6,7 +6,7 @@ from r2w_db.engine import schema
 
 def run_check(db, quick=False):
     """Everything `check` reports, as a dict. `ok` is False on damage or on a missing part of the
-    documented schema; this project's own indexes (migrations 7-9) missing is a warning."""
+    documented schema; this project's own indexes (migrations 7-10) missing is a warning."""
     db = open_database(db)
     found = db.backend.check.examine(db, quick)
     drift, integrity, orphan_counts = found["drift"], found["integrity"], found["orphans"]

@@ -6,12 +6,16 @@ A score's bin is SQLite's: the score times the bins rounded to 6 places, truncat
 inside its own band; the rounding runs on numeric, PostgreSQL's round(x, n).
 """
 from r2w_db import config
+from r2w_db.engine import schema
 from r2w_db.backends.postgresql.window_sql import (CREATED_IN_WINDOW, ISO_FORMAT, per_period,
                                                    period_rows, rows, window_params)
 
 BINS = config.CONFIDENCE_BINS
 LOW_BIN, CACHEABLE_BIN = round(config.LOW_CONFIDENCE * BINS), round(config.CACHE_THRESHOLD * BINS)
-VALID = "confidence_score BETWEEN 0 AND 1"
+VALID = schema.VALID_SCORE
+# VALID filtering a window's rows: read off the created_at index, never off migration 10's
+# partial index of valid scores (which only LOWEST walks)
+VALID_IN_WINDOW = schema.valid_score_filter("false")
 # the entries by band (the summary's, and the roll-ups' per period)
 COUNTS = f"""count(*) AS entries, count(*) FILTER (WHERE {VALID}) AS valid,
        count(*) FILTER (WHERE confidence_score IS NULL) AS null_,
@@ -30,7 +34,7 @@ SELECT CASE WHEN score < %(low)s THEN least(raw, %(low_bin)s - 1)
             ELSE greatest(least(raw, %(bins)s - 1), %(cacheable_bin)s) END AS bin, count(*)
 FROM (SELECT confidence_score AS score,
              trunc(round((confidence_score * %(bins)s)::numeric, 6))::int AS raw
-      FROM cv_extraction_cache WHERE {VALID} AND """ + CREATED_IN_WINDOW + """) AS scores
+      FROM cv_extraction_cache WHERE {VALID_IN_WINDOW} AND """ + CREATED_IN_WINDOW + """) AS scores
 GROUP BY 1"""
 BY_MODEL = f"""
 SELECT extraction_model, count(*), avg(confidence_score) FILTER (WHERE {VALID}),
@@ -39,7 +43,7 @@ SELECT extraction_model, count(*), avg(confidence_score) FILTER (WHERE {VALID}),
        count(*) FILTER (WHERE NOT coalesce({VALID}, false))
 FROM cv_extraction_cache WHERE """ + CREATED_IN_WINDOW + """
 GROUP BY extraction_model ORDER BY 2 DESC, extraction_model COLLATE "C" """
-MEAN_BY_PERIOD = per_period("created_at", f"{VALID} AND {CREATED_IN_WINDOW}",
+MEAN_BY_PERIOD = per_period("created_at", f"{VALID_IN_WINDOW} AND {CREATED_IN_WINDOW}",
                             table="cv_extraction_cache",
                             values="count(*) AS n, avg(confidence_score) AS mean")
 LOWEST = f"""
@@ -76,6 +80,7 @@ def mean_by_period(conn, window):
 
 
 def lowest(conn, window, limit):
-    """[(hash_prefix, model, confidence, created_at)]: the window's lowest valid scores; the
-    time in the stored form (timeutil.iso's)."""
+    """[(hash_prefix, model, confidence, created_at)]: the window's lowest valid scores (ties by
+    creation time); the time in the stored form (timeutil.iso's). Migration 10's
+    (confidence_score, created_at) index gives them in order: the walk stops after `limit`."""
     return rows(conn, LOWEST, _params(window, limit=int(limit), iso=ISO_FORMAT))

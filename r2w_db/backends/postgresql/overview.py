@@ -7,7 +7,7 @@ hit once (the planner picks the join; no SQLite index hints are needed). A side 
 at %(split)s: 'current' from it on, 'previous' before it (a NULL split: all current).
 """
 from r2w_db import config
-from r2w_db.engine import timeutil
+from r2w_db.engine import schema, timeutil
 from r2w_db.backends.postgresql.window_sql import (CREATED_IN_WINDOW, FIRST_IN_WINDOW,
                                                    FIRST_SEEN_ANONYMOUS, U_UPLOAD_IN_WINDOW,
                                                    UPLOAD_IN_WINDOW, rows, utc, window_params)
@@ -36,7 +36,7 @@ ANONYMOUS_NEW = ("SELECT CASE WHEN %(split)s::timestamptz IS NULL"
                  " count(*) FROM (" + FIRST_SEEN_ANONYMOUS + ") AS f WHERE " + FIRST_IN_WINDOW
                  + " GROUP BY 1")
 CONFIDENCE_AVERAGE = ("SELECT avg(confidence_score) FROM cv_extraction_cache"
-                      " WHERE confidence_score BETWEEN 0 AND 1 AND " + CREATED_IN_WINDOW)
+                      f" WHERE {schema.valid_score_filter('false')} AND " + CREATED_IN_WINDOW)
 
 
 def _stuck(now):

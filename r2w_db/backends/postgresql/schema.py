@@ -11,7 +11,8 @@ Differences, on purpose:
   uploads. `check` counts orphans instead (anonymous owners left out), as on SQLite.
 - The partial "odd timestamp" indexes of migration 9 are skipped (SKIPPED). They index rows whose
   text is not a canonical timestamp; a timestamptz column holds only instants, so on PostgreSQL
-  they would always be empty and the data-quality counts need no index.
+  they would always be empty and the data-quality counts need no index. Migration 10's partial
+  index of valid scores is built, with its WHERE.
 - There is no PRAGMA user_version: the version is read off the structure (the highest migration
   whose every step is present), as `migrate` plans from the structure on SQLite too.
 
@@ -36,7 +37,8 @@ TIMESTAMP_COLUMNS = {
 }
 PG_TYPES = {"TEXT": "text", "REAL": "double precision", "INTEGER": "integer"}
 SKIPPED = {name: "partial index of odd timestamps: a timestamptz column holds none"
-           for name, index in schema.INDEXES.items() if index.where}
+           for name, index in schema.INDEXES.items()
+           if index.where == schema.time_is_odd(index.columns[0])}
 INDEXES = {name: index for name, index in schema.INDEXES.items() if name not in SKIPPED}
 INDEX_LOCK_TIMEOUT_MS = 300_000  # CREATE INDEX CONCURRENTLY waits for older transactions
 
@@ -165,9 +167,10 @@ def index_in_transaction_sql(name):
 def _index_sql(name, how):
     sql = _sql()
     index = INDEXES[name]
-    return sql.SQL("CREATE INDEX {} {} ON {} ({})").format(
+    partial = sql.SQL(f" WHERE {index.where}" if index.where else "")   # schema.py's own SQL
+    return sql.SQL("CREATE INDEX {} {} ON {} ({}){}").format(
         sql.SQL(how), sql.Identifier(name), sql.Identifier(index.table),
-        sql.SQL(", ").join(sql.Identifier(c) for c in index.columns))
+        sql.SQL(", ").join(sql.Identifier(c) for c in index.columns), partial)
 
 
 def drop_index_sql(name):

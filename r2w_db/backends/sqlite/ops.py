@@ -5,7 +5,7 @@ from r2w_db.backends.sqlite.predicates import (  # noqa: F401  (the fragments th
     is_anonymous, not_anonymous, older_than, unparseable, valid_access_count)
 from r2w_db.engine import timeutil
 from r2w_db.backends.sqlite.window_sql import (  # noqa: F401  (windows, periods, classes)
-    BINNED, BINNED_PARAMS, VALID_CONFIDENCE, first_seen_anonymous_sql, hit_sql, in_window,
+    BINNED, BINNED_PARAMS, VALID_CONFIDENCE, VALID_IN_WINDOW, first_seen_anonymous_sql, hit_sql, in_window,
     julian_where, period_of, status_class, window_where)
 
 PARAM = "?"   # the parameter style of a positional statement

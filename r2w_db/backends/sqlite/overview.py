@@ -15,7 +15,7 @@ from r2w_db import config
 from r2w_db.engine import timeutil
 from r2w_db.backends.sqlite.schema import existing_indexes
 from r2w_db.backends.sqlite.predicates import not_anonymous, older_than
-from r2w_db.backends.sqlite.window_sql import (HIT_INDEX, first_seen_anonymous_sql, hit_sql,
+from r2w_db.backends.sqlite.window_sql import (HIT_INDEX, VALID_IN_WINDOW, first_seen_anonymous_sql, hit_sql,
                                                in_window, julian_where, period_of)
 
 HITS_PER_UPLOAD = "SELECT {period} AS period, count(*) FROM cv_uploads u WHERE {where} AND {hit} GROUP BY 1"
@@ -112,5 +112,5 @@ def confidence_average(conn, window):
     where, params = in_window("created_at", window, "cv_extraction_cache")
     return conn.execute(
         "SELECT avg(confidence_score) FROM cv_extraction_cache"
-        f" WHERE confidence_score BETWEEN 0 AND 1 AND {where}", params).fetchone()[0]
+        f" WHERE {VALID_IN_WINDOW} AND {where}", params).fetchone()[0]
 

@@ -6,7 +6,7 @@ A window is duck-typed (start, end, grain: periods.Window's): start <= t < end a
 None on a side is unbounded.
 """
 from r2w_db import config
-from r2w_db.engine import timeutil
+from r2w_db.engine import schema, timeutil
 from r2w_db.backends.sqlite.schema import existing_indexes
 from r2w_db.backends.sqlite.predicates import at_or_after, between, day_of, is_anonymous, older_than
 
@@ -115,7 +115,10 @@ def status_class(column="status"):
     return f"(CASE WHEN {column} IN ({documented}) THEN {column} ELSE 'other' END)"
 
 
-VALID_CONFIDENCE = "confidence_score BETWEEN 0 AND 1"
+VALID_CONFIDENCE = schema.VALID_SCORE
+# the same test filtering a window's rows: read off the created_at index, never off migration
+# 10's partial index of valid scores (which only the lowest scores walk)
+VALID_IN_WINDOW = schema.valid_score_filter()
 BINS = config.CONFIDENCE_BINS
 # the first bin of the two upper bands: a score is binned inside its own band, even a score
 # a hair below a rule that rounding to 6 places would put in the next bin
