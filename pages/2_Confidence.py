@@ -59,6 +59,9 @@ def body(ctx):
         if models["as_of"] is not None:
             st.caption("Every entry the cache held, as of the watcher's snapshot of "
                        f"{snapshot_time(models['as_of'], timeutil.utcnow())}.")
+        elif models["by_model"].attrs.get("source") == "live" and ui.rollup_note(ctx):
+            st.caption("Counted live: days of this window were rolled up before the per-model "
+                       "figures were kept (the next snapshot adds them).")
         ui.table(models["by_model"], "confidence_by_model",
                  what="confidence by model",
                  message="No cache entry was created in this window.",

@@ -470,7 +470,8 @@ WINDOWED_PAIRS = (  # (windowed figure, its live twin)
     ("upload_file_types", uploads.file_types), ("hit_rate", cache_hits.hit_rate),
     ("anonymous_share", anonymous.share_by_period), ("anonymous_ids", anonymous.ids_by_period),
     ("confidence_summary", confidence.summary), ("confidence_histogram", confidence.histogram),
-    ("confidence_by_period", confidence.mean_by_period), ("headline", overview.headline))
+    ("confidence_by_period", confidence.mean_by_period),
+    ("confidence_by_model", confidence.by_model), ("headline", overview.headline))
 
 
 def rolled_up(lite, pg, folder, now=NOW):

@@ -24,6 +24,7 @@ PAIRS = [  # (windowed, live)
     (windowed.confidence_summary, confidence.summary),
     (windowed.confidence_histogram, confidence.histogram),
     (windowed.confidence_by_period, confidence.mean_by_period),
+    (windowed.confidence_by_model, confidence.by_model),
     (windowed.headline, overview.headline),
 ]
 

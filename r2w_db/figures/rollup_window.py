@@ -185,7 +185,32 @@ def add(a, b):
             got[0], got[1], got[2] = got[0] + n, got[1] + failed, got[2] + finished
     out["file_types"] = sorted(([t, *v] for t, v in types.items()),
                                key=lambda r: (-r[1], str(r[0])))
+    out["confidence_models"] = add_models(a.get("confidence_models"),
+                                          b.get("confidence_models"))
     return out
+
+
+def add_models(a, b):
+    """Two periods' confidence_models together, by model ([model, entries, valid, score_sum,
+    low, below_threshold, invalid]); None when either period was recorded without them."""
+    if a is None or b is None:
+        return None
+    models = {}
+    for model, *values in (*a, *b):
+        got = models.setdefault(model, [0] * len(values))
+        models[model] = [x + y for x, y in zip(got, values)]
+    return [[model, *models[model]] for model in sorted(models, key=rollups.sql_order)]
+
+
+def models_of(found):
+    """The confidence_models of days_of's periods together, or None when one of them was
+    recorded without them."""
+    total = []
+    for _, figures, _, _ in found:
+        total = add_models(total, figures.get("confidence_models"))
+        if total is None:
+            return None
+    return total
 
 
 def daily(db, window: Window, store=None):

@@ -11,6 +11,11 @@ A day's figures (JSON):
   score_sum, histogram: 20 counts} (confidence.summary and confidence.histogram of the entries
   created that day; mean = score_sum / valid)
 - signups (registered users created, overview.people_figures), sessions_created
+- confidence_models: [[extraction_model, entries, valid, score_sum, low, below_threshold,
+  invalid]] (confidence.by_model of the entries created that period, one row per model; mean =
+  score_sum / valid). A period recorded before these were kept lacks the key: the next roll_up
+  counts them once, from the rows the period then holds (fill_missing), and until then a window
+  holding such a period is read live (windowed.confidence_by_model), never shown as zero.
 
 The first run back-fills every day the database still holds, at most BACKFILL_HISTORY back (days
 recorded more than a day after they closed are marked back-filled: rows deleted before then are
@@ -69,7 +74,7 @@ def empty_day():
             "confidence": {"entries": 0, "valid": 0, "null": 0, "out_of_range": 0, "low": 0,
                            "below_threshold_not_low": 0, "cacheable": 0, "score_sum": 0.0,
                            "histogram": [0] * definitions.BINS},
-            "signups": 0, "sessions_created": 0}
+            "signups": 0, "sessions_created": 0, "confidence_models": []}
 
 
 # the sections of a period's figures (empty_day's keys): what compute() can be asked to count
@@ -119,7 +124,21 @@ def compute(db, start, end, grain="day", sections=None):
     with read(db) as conn:
         db.backend.rollups.fill(conn, window, periods,
                                 None if sections is None else frozenset(sections))
+    for figures in periods.found.values():
+        figures["confidence_models"].sort(key=lambda row: sql_order(row[0]))
     return dict(sorted(periods.found.items()))
+
+
+def sql_order(value):
+    """A value's place in ORDER BY: NULL, numbers, text in byte order, then blobs (SQLite's
+    order; PostgreSQL's text under COLLATE "C")."""
+    if value is None:
+        return (0, 0, b"")
+    if isinstance(value, (int, float)):
+        return (1, value, b"")
+    if isinstance(value, str):
+        return (2, 0, value.encode("utf-8", "surrogatepass"))
+    return (3, 0, bytes(value))
 
 
 def first_day(db, since=None, until=None):
@@ -148,6 +167,8 @@ def roll_up(db, store=None, now=None):
         clock = db.backend.rollups.data_clock(conn, TIME_COLUMNS, now + timeutil.SLACK)
         unplaced = db.backend.rollups.unplaced(conn, TIME_COLUMNS, horizon)
     recomputed = sum(_revise(db, store, now, clock, grain) for grain in ("day", "hour"))
+    for grain in ("day", "hour"):
+        fill_missing(db, store, grain)
     last_closed = now.date() - timedelta(days=1)
     last = timeutil.period_start(store.last_rollup_day(db))
     first = None if last else (first_day(db, horizon, _midnight(last_closed + timedelta(days=1)))
@@ -216,6 +237,25 @@ def _revise(db, store, now, clock, grain):
         store.revise_rollups(db, grain, recorded_at=now, data_clock=clock, replace=replace,
                              touch=[timeutil.period_key(m, grain) for m in due])
     return len(replace)
+
+
+# sections added to the figures after roll-ups were first recorded: a period lacking one gets
+# it counted once (fill_missing)
+LATER_SECTIONS = ("confidence_models",)
+
+
+def fill_missing(db, store, grain):
+    """Count the LATER_SECTIONS into the database's own periods recorded without them (from the
+    rows each period holds now), a chunk of periods per pass; returns how many were filled."""
+    filled = 0
+    for section in LATER_SECTIONS:
+        lacking = sorted(m for m in (timeutil.period_start(p)
+                                     for p in store.lacking(db, section, grain)) if m is not None)
+        for begin, end in _spans(lacking, grain):
+            got = compute(db, begin, end, grain, (section,))
+            filled += store.add_section(db, section, {key: figures[section]
+                                                      for key, figures in got.items()}, grain)
+    return filled
 
 
 def _spans(moments, grain):

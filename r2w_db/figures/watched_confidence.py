@@ -5,10 +5,10 @@ all-time window selects every row): exactly what the watcher's snapshot counted 
 (watched_cache's cache.model.* metrics: the same comparisons, in the engine's cache_hits.contents).
 The page reads them back with the snapshot's time, under watched_checks.recent_snapshot's rules
 (at most an hour old, taken after the newest maintenance run). A bounded window, or a snapshot
-taken before the per-model low and invalid_confidence were kept, is counted live (a bounded
-window walks the covering index on created_at: the window's rows, not the cache's).
+taken before the per-model low and invalid_confidence were kept, is read from the daily and
+hourly roll-ups where they cover it (windowed.confidence_by_model: days, not rows), else live.
 """
-from r2w_db.figures import confidence
+from r2w_db.figures import confidence, windowed
 from r2w_db.figures.periods import Window
 from r2w_db.figures.watched_cache import BYTES, contents_rows
 from r2w_db.figures.watched_checks import recent_snapshot
@@ -25,11 +25,11 @@ def by_model_of(rows):
 
 def by_model(db, window: Window, history=None, log=None):
     """{"by_model": confidence.by_model's frame, "as_of": the watcher's snapshot's time, or None
-    when counted now}."""
+    when read from the roll-ups and the live edges, or counted now}."""
     if window.start is None and window.end is None:
         kept = recent_snapshot(db, None, history, log)
         if kept is not None and BYTES in kept[1]:
             frame = by_model_of(contents_rows(kept[1]))
             if frame is not None:
                 return {"by_model": frame, "as_of": kept[0]}
-    return {"by_model": confidence.by_model(db, window), "as_of": None}
+    return {"by_model": windowed.confidence_by_model(db, window, history), "as_of": None}

@@ -16,8 +16,9 @@ import pandas as pd
 
 from r2w_db import config, errors
 from r2w_db.backends import open_database
-from r2w_db.figures import anonymous, cache_hits, confidence, overview, rollup_window, stats, uploads
-from r2w_db.figures.periods import Window, period_frame, read
+from r2w_db.figures import (anonymous, cache_hits, confidence, overview, rollup_window, rollups,
+                           stats, uploads)
+from r2w_db.figures.periods import Window, period_frame, ratio, read
 
 
 def usable(db, window: Window, store=None) -> bool:
@@ -146,6 +147,24 @@ def confidence_by_period(db, window: Window, store=None):
                  lambda f: [f[c]["valid"], f[c]["score_sum"] / f[c]["valid"]],
                  lambda f: f[c]["valid"])
     return period_frame(rows, window, counts=("entries",), values=("mean",))
+
+
+def confidence_by_model(db, window: Window, store=None):
+    """As confidence.by_model (`frame.attrs["source"]`: "rollups" or "live"); live too when a
+    period of the window was rolled up before the per-model figures were kept
+    (rollups.fill_missing adds them at the next roll-up)."""
+    if usable(db, window, store):
+        rows = rollup_window.models_of(_periods(db, window, store, "confidence_models"))
+        if rows is not None:
+            frame = confidence.by_model_frame(sorted(
+                ((model, entries, ratio(score_sum, valid), low, below, invalid)
+                 for model, entries, valid, score_sum, low, below, invalid in rows),
+                key=lambda r: (-r[1], rollups.sql_order(r[0]))))
+            frame.attrs["source"] = "rollups"
+            return frame
+    frame = confidence.by_model(db, window)
+    frame.attrs["source"] = "live"
+    return frame
 
 
 # ------------------------------------------------------------------ the Overview

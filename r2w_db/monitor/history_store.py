@@ -286,6 +286,41 @@ class HistoryStore(MonitorPart):
                     (_json(figures), timeutil.iso(recorded_at),
                      _backfilled(start, length, recorded_at, grace), data_clock, key, period))
 
+    def lacking(self, database, section, grain="day"):
+        """[period] of the database's own roll-ups recorded without `section` (a key of the
+        figures added later: figures/rollups.py LATER_SECTIONS)."""
+        table, column, _ = ROLLUP_TABLES[grain]
+        if not self.path.exists():
+            return []
+        with self.monitor.db.read() as conn:
+            if not self._readable(conn, table):
+                return []
+            return [r[0] for r in conn.execute(
+                f"SELECT {column} FROM {table} WHERE database = ? AND instr(figures, ?) = 0"
+                f" ORDER BY {column}", (open_database(database).key, _key_text(section)))]
+
+    def add_section(self, database, section, values, grain="day"):
+        """In one transaction: set `section` of the database's own periods {period: value} that
+        are still recorded without it (nothing else of a period changes); how many were set."""
+        table, column, _ = ROLLUP_TABLES[grain]
+        key, done = open_database(database).key, 0
+        with self.monitor.transaction(_schema) as conn:
+            for period, value in sorted(values.items()):
+                row = conn.execute(f"SELECT figures FROM {table} WHERE database = ? AND"
+                                   f" {column} = ? AND instr(figures, ?) = 0",
+                                   (key, period, _key_text(section))).fetchone()
+                try:
+                    figures = json.loads(row[0]) if row else None
+                except ValueError:
+                    figures = None
+                if not isinstance(figures, dict):
+                    continue
+                figures[section] = value
+                conn.execute(f"UPDATE {table} SET figures = ? WHERE database = ? AND {column} = ?",
+                             (_json(figures), key, period))
+                done += 1
+        return done
+
     def rollups(self, database, first_day=None, last_day=None, grain="day"):
         """{period: {"figures", "backfilled", "recorded_at"}} for first_day <= period <= last_day
         (strings in the grain's form)."""
@@ -346,6 +381,12 @@ class HistoryStore(MonitorPart):
 
 def _json(figures):
     return json.dumps(figures, separators=(",", ":"), sort_keys=True)
+
+
+def _key_text(section):
+    """How a section's key appears in _json's text (only a key is followed by a colon there: a
+    quote inside a JSON string is escaped)."""
+    return json.dumps(section) + ":"
 
 
 def _backfilled(start, length, recorded_at, grace):

@@ -11,7 +11,8 @@ tests/test_pg_history.py proves compute() equal to SQLite's on the moved demo hi
 from datetime import datetime, timezone
 
 from r2w_db.backends.postgresql.anonymous import NEW_IDS
-from r2w_db.backends.postgresql.confidence import COUNTS, VALID, _params as confidence_params
+from r2w_db.backends.postgresql.confidence import (COUNTS, VALID, VALID_IN_WINDOW,
+                                                   _params as confidence_params)
 from r2w_db.backends.postgresql.overview import hits_by_period
 from r2w_db.backends.postgresql.window_sql import (CREATED_IN_WINDOW, FIRST_IN_WINDOW,
                                                    UPLOAD_IN_WINDOW, per_period, period_rows,
@@ -45,6 +46,14 @@ ORDER BY t, n DESC, file_type COLLATE "C" NULLS FIRST"""
 CONFIDENCE = per_period("created_at", CREATED_IN_WINDOW, table="cv_extraction_cache", values=f"""
     {COUNTS},
     coalesce(sum(confidence_score) FILTER (WHERE {VALID}), 0.0) AS score_sum""")
+# confidence.BY_MODEL's figures per period and model (the sum and count of valid scores: the mean)
+CONFIDENCE_MODELS = per_period("created_at", CREATED_IN_WINDOW, table="cv_extraction_cache",
+                               by="extraction_model", values=f"""
+    count(*), count(*) FILTER (WHERE {VALID}),
+    coalesce(sum(confidence_score) FILTER (WHERE {VALID}), 0.0),
+    count(*) FILTER (WHERE {VALID} AND confidence_score < %(low)s),
+    count(*) FILTER (WHERE {VALID} AND confidence_score < %(threshold)s),
+    count(*) FILTER (WHERE NOT coalesce({VALID}, false))""")
 CONFIDENCE_NAMES = ("entries", "valid", "null", "out_of_range", "low", "below_threshold_not_low",
                     "cacheable", "score_sum")
 # confidence.HISTOGRAM's bins (a score inside its own band), per period
@@ -55,7 +64,7 @@ SELECT to_char(date_trunc(%(grain)s, created_at AT TIME ZONE 'UTC'), %(fmt)s),
             ELSE greatest(least(raw, %(bins)s - 1), %(cacheable_bin)s) END, count(*)
 FROM (SELECT created_at, confidence_score AS score,
              trunc(round((confidence_score * %(bins)s)::numeric, 6))::int AS raw
-      FROM cv_extraction_cache WHERE {VALID} AND """ + CREATED_IN_WINDOW + """) AS scores
+      FROM cv_extraction_cache WHERE {VALID_IN_WINDOW} AND """ + CREATED_IN_WINDOW + """) AS scores
 GROUP BY 1, 2"""
 SIGNUPS = per_period("created_at", "NOT starts_with(user_id, %(anon)s) AND " + CREATED_IN_WINDOW,
                      table="users")
@@ -113,6 +122,10 @@ def fill(conn, window, periods, sections=None):
                 periods.slot(key)["file_types"].append([file_type, n, failed, finished])
     if asked("confidence"):
         _confidence(conn, window, periods)
+    if asked("confidence_models"):
+        for key, *row in period_rows(conn, CONFIDENCE_MODELS, confidence_params(window)):
+            if periods.slot(key) is not None:
+                periods.slot(key)["confidence_models"].append(row)
     for name, query in (("signups", SIGNUPS), ("sessions_created", SESSIONS)):
         if asked(name):
             for key, n in period_rows(conn, query, params):

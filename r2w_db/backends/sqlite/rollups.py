@@ -4,7 +4,7 @@ rolls up an hour at a time."""
 from r2w_db import config
 from r2w_db.backends.sqlite import predicates as P
 from r2w_db.engine import schema, timeutil
-from r2w_db.backends.sqlite.ops import (BINNED, BINNED_PARAMS, VALID_CONFIDENCE,
+from r2w_db.backends.sqlite.ops import (BINNED, BINNED_PARAMS, VALID_CONFIDENCE, VALID_IN_WINDOW,
                                         first_seen_anonymous_sql, in_window, julian_where,
                                         period_of, status_class)
 from r2w_db.backends.sqlite.overview import hits_by_period
@@ -30,6 +30,8 @@ def fill(conn, window, periods, sections=None):
         _new_ids(conn, window, periods)
     if asked("confidence"):
         _confidence(conn, window, slot)
+    if asked("confidence_models"):
+        _confidence_models(conn, window, slot)
     for name, table, extra in (("signups", "users", f" AND {P.not_anonymous()}"),
                                ("sessions_created", "sessions", "")):
         if not asked(name):
@@ -160,7 +162,25 @@ def _confidence(conn, window, slot):
                  "cacheable", "score_sum"), tuple(row)[1:])))
     for day, bin_, n in conn.execute(
             f"SELECT {period_of('created_at', window.grain)}, {BINNED}, count(*)"
-            f" FROM cv_extraction_cache WHERE {valid} AND {where} GROUP BY 1, 2",
+            f" FROM cv_extraction_cache WHERE {VALID_IN_WINDOW} AND {where} GROUP BY 1, 2",
             (*BINNED_PARAMS, *params)):
         if slot(day) is not None and 0 <= bin_ < len(slot(day)["confidence"]["histogram"]):
             slot(day)["confidence"]["histogram"][bin_] = n
+
+
+def _confidence_models(conn, window, slot):
+    """confidence.by_model's figures per period and model (the score's sum and the valid count
+    for the mean), on the (created_at, ..., confidence_score, extraction_model) covering index."""
+    where, params = in_window("created_at", window, "cv_extraction_cache")
+    valid = VALID_CONFIDENCE
+    for key, *row in conn.execute(
+            f"SELECT {period_of('created_at', window.grain)}, extraction_model, count(*),"
+            f" coalesce(sum({valid}), 0),"
+            f" coalesce(sum(CASE WHEN {valid} THEN confidence_score END), 0.0),"
+            f" coalesce(sum({valid} AND confidence_score < ?), 0),"
+            f" coalesce(sum({valid} AND confidence_score < ?), 0),"
+            f" coalesce(sum(NOT coalesce({valid}, 0)), 0)"
+            f" FROM cv_extraction_cache WHERE {where} GROUP BY 1, 2",
+            (config.LOW_CONFIDENCE, config.CACHE_THRESHOLD, *params)):
+        if slot(key) is not None:
+            slot(key)["confidence_models"].append(row)
