@@ -132,3 +132,22 @@ def test_filling_in_writes_only_the_missing_section(tmp_path):
     assert store.add_section(path, "confidence_models", {"2026-11-02": [["x", 1, 1, 1.0, 0, 0, 0]]}) \
         == 0   # already recorded: kept as it is
     assert store.rollups(path, "2026-11-01", "2026-11-05") == before
+
+
+def test_the_page_says_when_by_model_is_counted_live(tmp_path, monkeypatch):
+    from r2w_db.engine import timeutil
+    from tests.test_watched_anonymous_cache import captions, page
+
+    path, store = rolled_up(tmp_path, build_demo)
+    monkeypatch.setattr(timeutil, "utcnow", lambda: NOW)
+    monkeypatch.setenv("R2W_MONITOR_DB", str(store.path))
+    _forget_models(store)
+    note = "Counted live: days of this window were rolled up before the per-model figures"
+    at = page("pages/2_Confidence.py", path, monkeypatch, "7d")
+    assert not at.exception and not at.error and note in captions(at)
+    assert "Closed days and hours come from the watcher's roll-ups" in captions(at)
+    rollups.roll_up(path, store, now=NOW)
+    at = page("pages/2_Confidence.py", path, monkeypatch, "7d")
+    assert not at.exception and not at.error and note not in captions(at)
+    shown = next(df.value for df in at.dataframe if "below_threshold" in df.value.columns)
+    same(shown, confidence.by_model(path, Window.of("7d", now=NOW)))
