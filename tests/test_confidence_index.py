@@ -172,3 +172,10 @@ def test_postgresql_lowest_lists_only_valid_scores_on_the_index(pg_url):
         plan = "\n".join(r[0] for r in conn.execute(
             "EXPLAIN " + LOWEST, _params(Window.of("7d", now=NOW), limit=10, iso="x")))
     assert f"Index Scan using {INDEX}" in plan and "Sort" not in plan, plan
+
+
+def test_the_move_to_postgresql_builds_it(tmp_path, pg_templates):
+    _, url = pg_templates.moved_demo(tmp_path, seed=0, now=NOW, prefix="scoreindex")
+    with open_database(url).read() as conn:
+        assert pg_schema.existing_indexes(conn)[INDEX][1]
+    assert migrations.schema_version(url) == schema.CURRENT_VERSION
