@@ -1,6 +1,8 @@
 """The pages' windowed figures from the roll-ups equal the live ones, frame for frame, on the demo
 history and on the production-like fixture; without roll-ups (or with an unreadable timestamp in
 an all-time window) the live function answers; the open hour is read live."""
+import shutil
+import sqlite3
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -83,15 +85,25 @@ def test_from_rollups_equals_live_on_the_prodlike_fixture(prodlike, key, pair):
     same(pair[0](path, window, store), pair[1](path, window))
 
 
-def test_only_the_edges_and_the_open_hour_are_read_live(demo):
+def test_only_the_edges_and_the_open_hour_are_read_live(demo, tmp_path):
+    """Without minute roll-ups (a monitor database from before issue 21): the cut hours at the
+    edges and the open hour are read live. With them, nothing of a 7-day or 24-hour window
+    rolled up at its now is (tests/test_minute_rollups.py: the edges, on both engines)."""
     path, store = demo
-    found = rollup_window.days_of(path, Window.of("7d", now=NOW), store)
+    old = HistoryStore(tmp_path / "old-monitor.db")
+    shutil.copy(store.path, old.path)
+    with sqlite3.connect(old.path) as conn:
+        conn.execute("DROP TABLE minute_rollups")
+    found = rollup_window.days_of(path, Window.of("7d", now=NOW), old)
     live = [key for key, _, source, _ in found if source == "live"]
     # the first day (its first hour is cut at 09:37) and today (its open hour) only
     assert live == ["2026-11-19", "2026-11-26"]
-    hours = rollup_window.days_of(path, Window.of("24h", now=NOW), store)
+    hours = rollup_window.days_of(path, Window.of("24h", now=NOW), old)
     assert [k for k, _, s, _ in hours if s == "live"] == ["2026-11-25 09:00", "2026-11-26 09:00"]
     assert len(hours) == 25
+    for window in (Window.of("7d", now=NOW), Window.of("24h", now=NOW)):
+        found = rollup_window.days_of(path, window, store)
+        assert found and {source for _, _, source, _ in found} == {"rollup"}
 
 
 def test_without_rollups_the_live_function_answers(demo, tmp_path):

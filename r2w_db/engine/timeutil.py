@@ -42,15 +42,19 @@ def parse(value):
     return moment
 
 
-# A UTC period's key: 'YYYY-MM-DD' (a day) or 'YYYY-MM-DD HH:00' (an hour), the year always four
-# digits (strftime's %Y is not zero-padded before year 1000 on every platform, SQLite's is).
-_PERIOD_KEY = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?: (\d{2}):00)?")
+# A UTC period's key: 'YYYY-MM-DD' (a day), 'YYYY-MM-DD HH:00' (an hour) or 'YYYY-MM-DD HH:MM'
+# (a minute), the year always four digits (strftime's %Y is not zero-padded before year 1000 on
+# every platform, SQLite's is).
+_PERIOD_KEY = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?: (\d{2}):(\d{2}))?")
 
 
 def period_key(moment: datetime, grain="day") -> str:
-    """The key of the UTC day (grain "day") or hour ("hour") holding a naive UTC moment."""
+    """The key of the UTC day (grain "day"), hour ("hour") or minute ("minute") holding a
+    naive UTC moment."""
     day = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-    return day if grain == "day" else f"{day} {moment.hour:02d}:00"
+    if grain == "day":
+        return day
+    return f"{day} {moment.hour:02d}:{moment.minute if grain == 'minute' else 0:02d}"
 
 
 def period_start(key):

@@ -22,7 +22,7 @@ WINDOWS = {
     "all": ("All time", None),
 }
 DEFAULT_WINDOW = "7d"
-PERIOD_FORMAT = {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00"}
+PERIOD_FORMAT = {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00", "minute": "%Y-%m-%d %H:%M"}
 # A chart covers at most this much history before now, and ends a day after now at the latest:
 # one row dated in year 100 or 9999 must not make a chart of millions of empty periods.
 CHART_HISTORY = timedelta(days=3653)
@@ -85,6 +85,8 @@ def length_words(length: timedelta):
 
 
 def floor_period(moment: datetime, grain):
+    if grain == "minute":
+        return moment.replace(second=0, microsecond=0)
     if grain == "hour":
         return moment.replace(minute=0, second=0, microsecond=0)
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)

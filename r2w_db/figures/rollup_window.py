@@ -26,8 +26,10 @@ def days_of(db, window: Window, store=None, sections=None):
     """[(period, figures, source 'rollup' or 'live', backfilled)] covering the window, oldest
     first; periods are the window's grain ('YYYY-MM-DD' days or 'YYYY-MM-DD HH:00' hours).
     Whole closed days come from the daily roll-ups where recorded, whole closed hours of what
-    is left from the hourly ones, and only the rest (the open hour, the minutes at a window's
-    edges, periods not rolled up) is read live: a long window costs periods, not rows.
+    is left from the hourly ones, whole closed minutes of the rest from the minute ones (kept
+    for the last history_store.MINUTE_ROLLUP_DAYS), and only the rest (what came since the
+    watcher's last roll-up, the seconds of an edge off the minute, periods not rolled up) is
+    read live: a window costs periods, not rows.
     `sections` (some of rollups.SECTIONS; None: all): only these are read live, the others
     of a live part count nothing, so read only the sections asked for.
 
@@ -75,7 +77,7 @@ def _rolled_up(db, window, store):
     to read live; stop None: the open window's tail, a row stamped after now counts too)."""
     end = window.end or window.now
     ranges, found = [(window.start, end)], {}
-    for unit in (("day", "hour") if window.grain == "day" else ("hour",)):
+    for unit in (("day", "hour", "minute") if window.grain == "day" else ("hour", "minute")):
         recorded = _recorded(store, db, unit, ranges)
         ranges, used = _cover(ranges, recorded, unit)
         for moment in used:

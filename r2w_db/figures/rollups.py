@@ -36,16 +36,17 @@ from datetime import date, datetime, timedelta
 from r2w_db.backends import open_database
 from r2w_db.engine import timeutil
 from r2w_db.figures import definitions
-from r2w_db.figures.periods import CHART_HISTORY, Window, read
+from r2w_db.figures.periods import CHART_HISTORY, Window, floor_period, read
 
 CHUNK_DAYS = 31       # days computed per pass (each pass is a handful of short reads)
 TIME_COLUMNS = (("cv_uploads", "upload_date"), ("cv_extraction_cache", "created_at"),
                 ("users", "created_at"), ("sessions", "created_at"))
 
 
-KEY_FORMAT = {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00"}   # periods.PERIOD_FORMAT's keys
-STEP = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
-CHUNK = {"day": timedelta(days=CHUNK_DAYS), "hour": timedelta(days=7)}
+KEY_FORMAT = {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00",   # periods.PERIOD_FORMAT's keys
+              "minute": "%Y-%m-%d %H:%M"}
+STEP = {"day": timedelta(days=1), "hour": timedelta(hours=1), "minute": timedelta(minutes=1)}
+CHUNK = {"day": timedelta(days=CHUNK_DAYS), "hour": timedelta(days=7), "minute": timedelta(days=1)}
 # the first run back-fills at most this far back (a chart's history): one row dated in year 100
 # must not make 700,000 empty days; older rows are counted as unplaced and read live
 BACKFILL_HISTORY = CHART_HISTORY
@@ -60,10 +61,8 @@ def _midnight(day):
 
 
 def floor(moment, grain):
-    """The start of the day or hour holding a moment."""
-    if grain == "hour":
-        return moment.replace(minute=0, second=0, microsecond=0)
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    """The start of the day, hour or minute holding a moment."""
+    return floor_period(moment, grain)
 
 
 def empty_day():
@@ -109,13 +108,14 @@ class Periods:
 
 
 def compute(db, start, end, grain="day", sections=None):
-    """{period: figures} for every UTC day (grain "day", keys 'YYYY-MM-DD') or hour (grain
-    "hour", keys 'YYYY-MM-DD HH:00') that [start, end) touches, each over the part of the period
-    inside the range (start/end: datetimes). start None: all history before `end`, end None:
-    everything from `start` on; on an open side only the periods that hold a row. Counted on
-    one read by the engine's statements (db.backend.rollups.fill), the pages' own definitions.
-    `sections` (some of SECTIONS; None: all): only these are counted, each exactly as in the
-    full figures; the others stay empty (on an open side, only periods holding a row of these)."""
+    """{period: figures} for every UTC day (grain "day", keys 'YYYY-MM-DD'), hour (grain
+    "hour", keys 'YYYY-MM-DD HH:00') or minute ("minute", 'YYYY-MM-DD HH:MM') that [start, end)
+    touches, each over the part of the period inside the range (start/end: datetimes). start
+    None: all history before `end`, end None: everything from `start` on; on an open side only
+    the periods that hold a row. Counted on one read by the engine's statements
+    (db.backend.rollups.fill), the pages' own definitions. `sections` (some of SECTIONS; None:
+    all): only these are counted, each exactly as in the full figures; the others stay empty (on
+    an open side, only periods holding a row of these)."""
     db = open_database(db)
     if sections is not None and not set(sections) <= set(SECTIONS):
         raise ValueError(f"unknown roll-up sections: {sorted(set(sections) - set(SECTIONS))}")
@@ -152,12 +152,13 @@ def first_day(db, since=None, until=None):
 
 
 def roll_up(db, store=None, now=None):
-    """Record the roll-up of every closed UTC day, and of every closed hour of the last
-    HOURLY_ROLLUP_DAYS, not recorded yet (back-filling from the first day the database holds,
-    at most BACKFILL_HISTORY back, on the first run), after revising the provisional periods.
-    Returns {"recorded": [days], "backfilled": n, "hours": n, "recomputed": n (provisional
-    periods replaced), "unplaced": {"table.column": rows no period holds}}."""
-    from r2w_db.monitor.history_store import HOURLY_ROLLUP_DAYS, HistoryStore
+    """Record the roll-up of every closed UTC day, of every closed hour of the last
+    HOURLY_ROLLUP_DAYS and of every closed minute of the last MINUTE_ROLLUP_DAYS, not recorded
+    yet (back-filling from the first day the database holds, at most BACKFILL_HISTORY back, on
+    the first run), after revising the provisional periods. Returns {"recorded": [days],
+    "backfilled": n, "hours": n, "minutes": n, "recomputed": n (provisional periods replaced),
+    "unplaced": {"table.column": rows no period holds}}."""
+    from r2w_db.monitor.history_store import HOURLY_ROLLUP_DAYS, MINUTE_ROLLUP_DAYS, HistoryStore
 
     db = open_database(db)
     store = store if isinstance(store, HistoryStore) else HistoryStore(store)
@@ -166,8 +167,8 @@ def roll_up(db, store=None, now=None):
     with read(db) as conn:
         clock = db.backend.rollups.data_clock(conn, TIME_COLUMNS, now + timeutil.SLACK)
         unplaced = db.backend.rollups.unplaced(conn, TIME_COLUMNS, horizon)
-    recomputed = sum(_revise(db, store, now, clock, grain) for grain in ("day", "hour"))
-    for grain in ("day", "hour"):
+    recomputed = sum(_revise(db, store, now, clock, grain) for grain in ("day", "hour", "minute"))
+    for grain in ("day", "hour", "minute"):
         fill_missing(db, store, grain)
     last_closed = now.date() - timedelta(days=1)
     last = timeutil.period_start(store.last_rollup_day(db))
@@ -184,28 +185,29 @@ def roll_up(db, store=None, now=None):
     backfilled = sum(1 for d in recorded
                      if now - timeutil.period_start(d) - STEP["day"] > timedelta(days=1))
     return {"recorded": recorded, "backfilled": backfilled,
-            "hours": _roll_up_hours(db, store, now, first, HOURLY_ROLLUP_DAYS, clock),
+            "hours": _roll_up_recent(db, store, now, first, HOURLY_ROLLUP_DAYS, clock, "hour"),
+            "minutes": _roll_up_recent(db, store, now, first, MINUTE_ROLLUP_DAYS, clock, "minute"),
             "recomputed": recomputed, "unplaced": {k: n for k, n in unplaced.items() if n}}
 
 
-def _roll_up_hours(db, store, now, first, keep_days, clock=None):
-    """Record every closed hour not recorded yet, at most `keep_days` back (and not before the
-    database's first day); the number recorded."""
-    last_closed = floor(now, "hour")          # hours before this one are closed
-    last = timeutil.period_start(store.last_rollup_day(db, "hour"))
+def _roll_up_recent(db, store, now, first, keep_days, clock, grain):
+    """Record every closed hour (or minute: `grain`) not recorded yet, at most `keep_days`
+    back (and not before the database's first day); the number recorded."""
+    last_closed = floor(now, grain)          # periods before this one are closed
+    last = timeutil.period_start(store.last_rollup_day(db, grain))
     if last:
-        begin = last + STEP["hour"]
+        begin = last + STEP[grain]
     else:
         first = first or first_day(db, floor(now - timedelta(days=keep_days), "day"),
                                    last_closed)
         begin = floor(now - timedelta(days=keep_days), "day")
         begin = max(begin, _midnight(first)) if first else last_closed
-    begin = max(begin, floor(now - timedelta(days=keep_days), "hour"))
+    begin = max(begin, floor(now - timedelta(days=keep_days), grain))
     count = 0
     while begin < last_closed:
-        stop = min(begin + CHUNK["hour"], last_closed)
-        count += len(store.record_rollups(db, compute(db, begin, stop, "hour"), recorded_at=now,
-                                          backfill_grace=timedelta(hours=1), grain="hour",
+        stop = min(begin + CHUNK[grain], last_closed)
+        count += len(store.record_rollups(db, compute(db, begin, stop, grain), recorded_at=now,
+                                          backfill_grace=timedelta(hours=1), grain=grain,
                                           data_clock=clock))
         begin = stop
     return count

@@ -6,9 +6,9 @@ Retention downsamples instead of forgetting: snapshots older than `raw_days` kee
 newest of each UTC hour (grain 'hour'), older than `hourly_days` the newest of each UTC day
 (grain 'day'), kept for ever unless `daily_days` is set. A closed UTC day's roll-up is
 recorded once (the first writer wins) and never rewritten; so is a closed hour's, kept
-HOURLY_ROLLUP_DAYS. The one exception: a period recorded before the data's own clock passed its
-end (`data_clock`, a watcher's clock ahead of the data's) is provisional, and replaced when rows
-arrive in it later (figures/rollups.py).
+HOURLY_ROLLUP_DAYS, and a closed minute's, kept MINUTE_ROLLUP_DAYS. The one exception: a period
+recorded before the data's own clock passed its end (`data_clock`, a watcher's clock ahead of the
+data's) is provisional, and replaced when rows arrive in it later (figures/rollups.py).
 
 History runs on across a move (monitor/lineage.py): a database's snapshots, roll-ups and
 retention include those recorded under the databases it was moved from, up to each cut-over
@@ -57,6 +57,15 @@ CREATE TABLE IF NOT EXISTS hourly_rollups (
     data_clock TEXT,
     PRIMARY KEY (database, hour)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS minute_rollups (
+    database TEXT NOT NULL,
+    minute TEXT NOT NULL,                  -- YYYY-MM-DD HH:MM, a closed UTC minute
+    recorded_at TEXT NOT NULL,
+    backfilled INTEGER NOT NULL,
+    figures TEXT NOT NULL,
+    data_clock TEXT,
+    PRIMARY KEY (database, minute)
+) WITHOUT ROWID;
 """
 
 
@@ -75,10 +84,16 @@ def _has_column(conn, table, column):
 
 
 # grain -> (table, key column, length): hourly roll-ups answer the partial days at a window's
-# edges; they are kept HOURLY_ROLLUP_DAYS (two 90-day windows and a margin), daily ones for ever
+# edges; they are kept HOURLY_ROLLUP_DAYS (two 90-day windows and a margin), daily ones for ever.
+# Minute roll-ups answer the partial hours at the edges of the windows up to 7 days (a window
+# starts on a minute: Window.of floors now), so an edge costs minutes, not rows; they are kept
+# MINUTE_ROLLUP_DAYS (two 7-day windows and a day).
 ROLLUP_TABLES = {"day": ("daily_rollups", "day", timedelta(days=1)),
-                 "hour": ("hourly_rollups", "hour", timedelta(hours=1))}
+                 "hour": ("hourly_rollups", "hour", timedelta(hours=1)),
+                 "minute": ("minute_rollups", "minute", timedelta(minutes=1))}
 HOURLY_ROLLUP_DAYS = 186
+MINUTE_ROLLUP_DAYS = 15
+KEPT_DAYS = {"hour": HOURLY_ROLLUP_DAYS, "minute": MINUTE_ROLLUP_DAYS}   # day: for ever
 GRAINS = ("raw", "hour", "day")
 ENV = {"raw_days": "R2W_HISTORY_RAW_DAYS", "hourly_days": "R2W_HISTORY_HOURLY_DAYS",
        "daily_days": "R2W_HISTORY_DAILY_DAYS"}
@@ -211,12 +226,12 @@ class HistoryStore(MonitorPart):
     # ------------------------------------------------------------------ roll-ups
     def record_rollups(self, database, days, recorded_at=None, backfill_grace=timedelta(days=1),
                        grain="day", data_clock=None):
-        """Record {period: figures} once each ('YYYY-MM-DD' days, or 'YYYY-MM-DD HH:00' hours
-        with grain "hour"); a period already recorded is kept as it is, and one recorded more
+        """Record {period: figures} once each ('YYYY-MM-DD' days, 'YYYY-MM-DD HH:00' hours with
+        grain "hour", 'YYYY-MM-DD HH:MM' minutes with grain "minute"); a period already recorded is kept as it is, and one recorded more
         than `backfill_grace` after it closed is marked back-filled. `data_clock`: the data's
         newest timestamp (ISO text) as the periods were computed. Returns the periods actually
-        recorded (a key that names no period Python can hold is left out). Hourly roll-ups
-        older than HOURLY_ROLLUP_DAYS are forgotten."""
+        recorded (a key that names no period Python can hold is left out). Hourly and minute
+        roll-ups older than KEPT_DAYS are forgotten."""
         table, column, length = ROLLUP_TABLES[grain]
         recorded_at = recorded_at or timeutil.utcnow()
         key, written = open_database(database).key, []
@@ -233,10 +248,10 @@ class HistoryStore(MonitorPart):
                      data_clock))
                 if cur.rowcount:
                     written.append(period)
-            if grain == "hour":
-                forget = recorded_at - timedelta(days=HOURLY_ROLLUP_DAYS)
-                conn.execute("DELETE FROM hourly_rollups WHERE database = ? AND hour < ?",
-                             (key, timeutil.period_key(forget, "hour")))
+            if grain in KEPT_DAYS:
+                forget = recorded_at - timedelta(days=KEPT_DAYS[grain])
+                conn.execute(f"DELETE FROM {table} WHERE database = ? AND {column} < ?",
+                             (key, timeutil.period_key(forget, grain)))
         return written
 
     def provisional(self, database, grain="day"):
@@ -246,8 +261,9 @@ class HistoryStore(MonitorPart):
         if not self.path.exists():
             return {}
         # the data clock's own period, in the grain's key form, is the period or a later one
-        mine = ("substr(data_clock, 1, 10)" if grain == "day" else
-                "substr(data_clock, 1, 10) || ' ' || substr(data_clock, 12, 2) || ':00'")
+        mine = {"day": "substr(data_clock, 1, 10)",
+                "hour": "substr(data_clock, 1, 10) || ' ' || substr(data_clock, 12, 2) || ':00'",
+                "minute": "substr(data_clock, 1, 10) || ' ' || substr(data_clock, 12, 5)"}[grain]
         with self.monitor.db.read() as conn:
             if not self._readable(conn, table) or not _has_column(conn, table, "data_clock"):
                 return {}
@@ -271,7 +287,7 @@ class HistoryStore(MonitorPart):
         `recorded_at`) and set `data_clock` on the periods in `touch` (rechecked)."""
         table, column, length = ROLLUP_TABLES[grain]
         key = open_database(database).key
-        grace = timedelta(hours=1) if grain == "hour" else timedelta(days=1)
+        grace = timedelta(days=1) if grain == "day" else timedelta(hours=1)
         with self.monitor.transaction(_schema) as conn:
             for period in touch:
                 conn.execute(f"UPDATE {table} SET data_clock = ? WHERE database = ?"
@@ -346,7 +362,8 @@ class HistoryStore(MonitorPart):
                        "recorded_at": r["recorded_at"]} for r in rows}
 
     def last_rollup_day(self, database, grain="day"):
-        """The newest period rolled up ('YYYY-MM-DD', or 'YYYY-MM-DD HH:00'), or None."""
+        """The newest period rolled up ('YYYY-MM-DD', 'YYYY-MM-DD HH:00' or 'YYYY-MM-DD HH:MM'), or
+        None."""
         table, column, _ = ROLLUP_TABLES[grain]
         if not self.path.exists():
             return None
@@ -410,6 +427,8 @@ def _last_closed(cut, grain):
 
 
 def _floor(moment, grain):
+    if grain == "minute":
+        return moment.replace(second=0, microsecond=0)
     if grain == "hour":
         return moment.replace(minute=0, second=0, microsecond=0)
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)

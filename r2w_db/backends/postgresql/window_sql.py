@@ -17,7 +17,8 @@ from datetime import timezone
 from r2w_db import config
 
 ANON = config.ANONYMOUS_PREFIX
-PG_PERIOD_FORMAT = {"day": "YYYY-MM-DD", "hour": "YYYY-MM-DD HH24:00"}  # periods.PERIOD_FORMAT's
+PG_PERIOD_FORMAT = {"day": "YYYY-MM-DD", "hour": "YYYY-MM-DD HH24:00",   # periods.PERIOD_FORMAT's
+                    "minute": "YYYY-MM-DD HH24:MI"}
 ISO_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US'   # timeutil.iso's stored form
 
 # `start <= column < end` for each timestamp a window is applied to (NULL: unbounded)

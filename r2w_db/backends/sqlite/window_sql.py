@@ -11,6 +11,7 @@ from r2w_db.backends.sqlite.schema import existing_indexes
 from r2w_db.backends.sqlite.predicates import at_or_after, between, day_of, is_anonymous, older_than
 
 HOUR_FORMAT = "%Y-%m-%d %H:00"   # periods.PERIOD_FORMAT["hour"]
+MINUTE_FORMAT = "%Y-%m-%d %H:%M"   # periods.PERIOD_FORMAT["minute"]
 
 
 def window_where(column, start, end, table=None):
@@ -34,10 +35,11 @@ def in_window(column, window, table=None):
 
 
 def period_of(column, grain="day"):
-    """SQL: the UTC day ('YYYY-MM-DD') or hour ('YYYY-MM-DD HH:00') of a timestamp."""
+    """SQL: the UTC day ('YYYY-MM-DD'), hour ('YYYY-MM-DD HH:00') or minute ('YYYY-MM-DD HH:MM')
+    of a timestamp."""
     if grain == "day":
         return day_of(column)
-    return f"strftime('{HOUR_FORMAT}', julianday({column}))"
+    return f"strftime('{MINUTE_FORMAT if grain == 'minute' else HOUR_FORMAT}', julianday({column}))"
 
 
 def julian_where(expr, window):
