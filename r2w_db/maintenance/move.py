@@ -77,13 +77,12 @@ def _convert_table(source, target, conn, table, mode, sink=None):
     """Read one table of the snapshot, convert, checksum; rows go to `sink(rows)` if given."""
     converter, checksum, read = target.backend.move.converter(table, mode), Checksum(), [0]
 
-    def rows():
-        for row in source.backend.move.source_rows(conn, table, converter.names):
-            read[0] += 1
-            converted = converter.convert(row)
-            if converted is not None:
-                checksum.add(converted)
-                yield converted
+    def rows():   # pieces of COPY's stream: one batch of converted rows each
+        for batch in source.backend.move.source_batches(conn, table, converter.names):
+            read[0] += len(batch)
+            converted = converter.convert_many(batch)
+            checksum.add_many(converted)
+            yield b"".join(converted)
 
     if sink is None:
         for _ in rows():

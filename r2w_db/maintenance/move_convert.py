@@ -9,9 +9,11 @@ unnoticed with a chance of 2**-128). The server computes the same sums from the 
 """
 import hashlib
 import struct
+from operator import methodcaller
 
 MODULUS = 2**64
 _HALVES = struct.Struct(">qq").unpack_from
+_DIGEST = methodcaller("digest")
 
 
 def checksum_hex(high, low):
@@ -31,6 +33,16 @@ class Checksum:
         self.rows += 1
         self.high += high
         self.low += low
+
+    def add_many(self, rows):
+        """Count converted rows (a list of bytes): as add, row by row, in a few C-level calls."""
+        if not rows:
+            return
+        digests = b"".join(map(_DIGEST, map(hashlib.sha256, rows)))
+        quarters = struct.unpack(f">{4 * len(rows)}q", digests)   # 4 per digest; 2 are used
+        self.rows += len(rows)
+        self.high += sum(quarters[0::4])
+        self.low += sum(quarters[1::4])
 
     @property
     def hex(self):

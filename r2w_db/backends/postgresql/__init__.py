@@ -26,7 +26,7 @@ BACKEND = Backend(
                                    "batching.delete_rows": BY_DELETE,
                                    "tasks.checkpoint": tasks.NO_CHECKPOINT,
                                    "tasks.checkpoint_preview": tasks.NO_CHECKPOINT,
-                                   **dict.fromkeys(("move.source_snapshot", "move.source_rows",
+                                   **dict.fromkeys(("move.source_snapshot", "move.source_batches",
                                                     "move.check_source"),
                                                    "the move reads an SQLite file"),
                                    "schema.user_version": "there is no user_version: the version "

@@ -119,7 +119,8 @@ class Load:
     """What load_transaction yields, inside the load's one transaction: `filled` (the tables
     that already hold rows), `copy(table, rows)`, and `checksums(tables)`: computed by the
     server from the rows as this transaction sees them, which are exactly the rows it commits
-    (nobody else can see a table it created, or write to one it locked). After the block:
+    (nobody else can see a table it created, or write to one it locked); `rows` are bytes of
+    whole binary tuples, a batch or one row each (_copy). After the block:
     `created` (the tables it created: loaded with COPY FREEZE, their keys and indexes built and
     ANALYZEd inside it) and `indexes_built` (how many indexes, inside it)."""
 
@@ -210,8 +211,9 @@ def _created_here(cur, table):
 
 
 def _copy(cur, table, rows):
-    """COPY the converted rows (COPY's binary tuples) into `table`, in blocks; FREEZE when the
-    table was created by this transaction."""
+    """COPY the converted rows into `table`, in blocks; FREEZE when the table was created by this
+    transaction. `rows` are pieces of the stream: bytes of COPY's binary tuples, whole tuples
+    each (one batch of rows per piece, as the move gives them, or one row)."""
     from psycopg import sql
 
     from psycopg.copy import QueuedLibpqWriter

@@ -108,15 +108,15 @@ def _available_memory():
 decode_text = functools.partial(str, encoding="utf-8", errors="surrogateescape")
 
 
-def source_rows(conn, table, columns):
-    """The rows of `table` in the snapshot, `columns` in that order, fetched in batches."""
+def source_batches(conn, table, columns):
+    """The rows of `table` in the snapshot, `columns` in that order, in batches (lists)."""
     names = ", ".join(f'"{c}"' for c in columns)  # schema names only
     query, given = f'SELECT {names} FROM "{table}"', 0
     try:
         cur = conn.execute(query)
         while batch := cur.fetchmany(FETCH_ROWS):
             given += len(batch)
-            yield from batch
+            yield batch
         return
     except sqlite3.OperationalError as exc:
         if "decode" not in str(exc):
@@ -128,7 +128,7 @@ def source_rows(conn, table, columns):
         while given:   # the rows already given
             given -= len(cur.fetchmany(min(given, FETCH_ROWS)))
         while batch := cur.fetchmany(FETCH_ROWS):
-            yield from batch
+            yield batch
     finally:
         conn.text_factory = str
 
