@@ -18,6 +18,8 @@ Conversion, per PostgreSQL type of the column (pg_schema.COLUMN_TYPES):
   timestamp past year 9999 or before year 1 once in UTC is one too.
 - NULL stays NULL, except in a NOT NULL column (an SQLite primary key can hold NULL).
 Anything else is a Problem (table, key, column, value, why), never silently changed.
+The move converts a batch of rows at a time (Converter.convert_many): column by column where
+every value is the usual case (move_columns), row by row here otherwise; the same bytes.
 """
 import struct
 from dataclasses import asdict, dataclass
