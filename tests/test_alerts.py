@@ -3,8 +3,6 @@ changed, every non-green check on the first run; a real receiver on 127.0.0.1, o
 one answering 500; no double notification with two watchers; broken secrets fail loudly."""
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime, timedelta
@@ -19,6 +17,7 @@ from r2w_db.watch import notify, settings
 from r2w_db.watch.settings import AlertSettings
 
 from .http_receiver import receiver
+from tests.cli_process import run_cli
 
 T0 = datetime(2026, 11, 2, 8, 0)
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,10 +204,9 @@ def test_health_notify_on_the_command_line(rec, db_path, tmp_path):
     sends nothing; broken secrets give one clear line and exit 3."""
     env = {**os.environ, "R2W_ALERT_URLS": rec.url("/hook"), "HOME": str(tmp_path),
            "R2W_ALERT_TIMEOUT": "2"}
-    run = lambda: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "r2w_db", "--db", str(db_path), "health", "--notify", "--json"],
-        cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-        timeout=60)
+    run = lambda: run_cli(  # noqa: E731
+        ["--db", str(db_path), "health", "--notify", "--json"],
+        cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, timeout=60)
     first = run()
     body = json.loads(first.stdout)
     assert first.returncode == body["exit_code"]

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from r2w_db.backends.sqlite import connection
+from tests.cli_process import run_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -75,9 +76,8 @@ def test_unset_a_postgresql_writer_has_5_s_statement_and_lock_timeouts(pg_url):
 @pytest.mark.parametrize("value", ["5s", "abc", "0", "-300", "9", "600001", "1e3", "300.5"])
 def test_a_bad_value_is_refused_in_one_line_naming_the_variable(tmp_path, value):
     db = tmp_path / "r2w.db"
-    done = subprocess.run([sys.executable, "-m", "r2w_db", "--db", str(db), "init"], cwd=ROOT,
-                          env=os.environ | {connection.TIMEOUT_ENV: value},
-                          capture_output=True, text=True, timeout=120)
+    done = run_cli(["--db", str(db), "init"], cwd=ROOT,
+                   env=os.environ | {connection.TIMEOUT_ENV: value}, timeout=120)
     assert done.returncode == 1 and done.stdout == ""
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr

@@ -3,11 +3,11 @@ import hashlib
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,8 +23,7 @@ STATS_KEYS = {
 
 def run(*args, env=None, stdin=None):
     full_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | (env or {})
-    return subprocess.run([sys.executable, "-m", "r2w_db", *map(str, args)], cwd=ROOT, env=full_env,
-                          capture_output=True, text=True, input=stdin, timeout=120)
+    return run_cli([*map(str, args)], cwd=ROOT, env=full_env, input=stdin, timeout=120)
 
 
 def assert_one_line_error(result, fragment):

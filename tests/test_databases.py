@@ -2,8 +2,6 @@
 clashes, and a broken database beside a healthy one."""
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ import pytest
 from r2w_db import errors
 from r2w_db.demo.builder import build_demo
 from r2w_db.engine import locations
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -127,8 +126,7 @@ def test_postgresql_urls_resolve_in_all_four_ways_with_the_password_hidden(tmp_p
 
 def cli(*args, env):
     full = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "R2W_DATABASES")} | env
-    return subprocess.run([sys.executable, "-m", "r2w_db", *map(str, args)], cwd=ROOT, env=full,
-                          capture_output=True, text=True, timeout=120)
+    return run_cli([*map(str, args)], cwd=ROOT, env=full, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ import json
 import math
 import os
 import subprocess
-import sys
-import textwrap
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import timedelta
@@ -24,6 +22,7 @@ from r2w_db.watch import cycle, notify, settings
 from r2w_db.watch.settings import AlertSettings, WatchSettings
 
 from .http_receiver import receiver
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,17 +39,7 @@ def cli(tmp_path, *args, env=None, limit_bytes=None):
     base = {k: v for k, v in os.environ.items()
             if not k.startswith(("R2W_ALERT", "R2W_HEARTBEAT", "R2W_HEALTH_", "R2W_HISTORY_"))}
     base.update({"HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}, **(env or {}))
-    command = [sys.executable, "-m", "r2w_db", *args]
-    if limit_bytes is not None:
-        command = [sys.executable, "-c", textwrap.dedent(f"""
-            import resource, signal, sys
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-            resource.setrlimit(resource.RLIMIT_FSIZE, ({limit_bytes}, resource.RLIM_INFINITY))
-            from r2w_db.cli.main import main
-            sys.exit(main({list(args)!r}))
-        """)]
-    return subprocess.run(command, cwd=tmp_path, env=base, capture_output=True, text=True,
-                          timeout=120)
+    return run_cli(args, cwd=tmp_path, env=base, timeout=120, limit_bytes=limit_bytes)
 
 
 def no_traceback(got, *secrets):

@@ -14,8 +14,6 @@
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from r2w_db.monitor.history_store import HistoryStore, history_frame
 from r2w_db.monitor.store import MonitorStore
 from r2w_db.watch import cycle
 from r2w_db.watch.settings import WatchSettings
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 24, 12, 0)
@@ -86,8 +85,7 @@ def run(*args, env=None, cwd=ROOT):
     full = {k: v for k, v in os.environ.items()
             if k not in ("DATABASE_URL", "R2W_DATABASES", "R2W_READ_ONLY")} | {
                 "PYTHONPATH": str(ROOT)} | (env or {})
-    done = subprocess.run([sys.executable, "-m", "r2w_db", *map(str, args)], cwd=cwd, env=full,
-                          capture_output=True, text=True, timeout=240)
+    done = run_cli([*map(str, args)], cwd=cwd, env=full, timeout=240)
     assert "Traceback" not in done.stderr, done.stderr
     return done
 

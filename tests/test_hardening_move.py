@@ -32,14 +32,14 @@ from r2w_db.maintenance import move
 from r2w_db.monitor.store import MonitorStore
 
 from .test_move import pg_counts, sqlite_counts
+from tests import cli_process
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 24, 8, 15, 2, 123456)
 
 
 def run_cli(*args, timeout=180):
-    return subprocess.run([sys.executable, "-m", "r2w_db", *map(str, args)], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
+    return cli_process.run_cli([*map(str, args)], cwd=REPO, timeout=timeout)
 
 
 def one_error_line(done):

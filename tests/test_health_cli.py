@@ -3,8 +3,6 @@ the Prometheus textfile, parsed by the Prometheus client's own parser."""
 import json
 import os
 import re
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from r2w_db.app import uploads
 from r2w_db.figures import health, health_report
 from r2w_db.watch import prometheus
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_LINE = re.compile(r"^R2W (OK|WARNING|CRITICAL|UNKNOWN) - \d+ CRITICAL, \d+ WARNING \| "
@@ -24,8 +23,7 @@ EXIT = {"ok": 0, "warn": 1, "error": 2}
 def health_cli(tmp_path, *args):
     env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
     env.pop("R2W_ALERT_URLS", None)
-    return subprocess.run([sys.executable, "-m", "r2w_db", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return run_cli([*args], cwd=tmp_path, env=env, timeout=60)
 
 
 def green_runs(now=None):

@@ -17,14 +17,14 @@ from r2w_db.backends import open_database
 from r2w_db.backends.sqlite import journal
 from r2w_db.figures import check, stats
 from r2w_db.maintenance import runner
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli(*args, env=None, timeout=30):
     full = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | (env or {})
-    return subprocess.run([sys.executable, "-m", "r2w_db", *map(str, args)], cwd=ROOT, env=full,
-                          capture_output=True, text=True, timeout=timeout)
+    return run_cli([*map(str, args)], cwd=ROOT, env=full, timeout=timeout)
 
 
 def one_line_error(result, *fragments):

@@ -4,8 +4,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from r2w_db.backends import migrations
 from r2w_db.monitor.store import MonitorStore
 
 from .lockhelpers import held, within_busy_timeout
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_KEYS = {"task", "rows", "dry_run", "seconds", "previewed", "bytes_reclaimed", "outcome",
@@ -37,8 +36,7 @@ def db(prod_db):
 
 
 def run(env, *args, stdin=""):
-    return subprocess.run([sys.executable, "-m", "r2w_db", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, input=stdin, timeout=120)
+    return run_cli([*map(str, args)], cwd=ROOT, env=env, input=stdin, timeout=120)
 
 
 def one_line_error(result, fragment):

@@ -1,8 +1,6 @@
 """`move`: SQLite -> PostgreSQL with COPY, from one snapshot, verified, re-runnable, logged."""
 import json
 import sqlite3
-import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +14,7 @@ from r2w_db.backends.postgresql.database import PgDatabase
 from r2w_db.maintenance import move
 from r2w_db.backends.postgresql.move_convert import Converter
 from r2w_db.monitor.store import MonitorStore
+from tests import cli_process
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 24, 8, 15, 2, 123456)
@@ -178,8 +177,7 @@ def test_the_snapshot_does_not_block_the_application(demo, journal):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "r2w_db", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+    return cli_process.run_cli([*args], cwd=REPO, timeout=120)
 
 
 def test_the_command_line(demo, odd, pg_cluster):

@@ -2,8 +2,6 @@
 restore into a new database swapped in only when asked, the command line. Real PostgreSQL."""
 import json
 import os
-import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +15,7 @@ from r2w_db.maintenance import restore as pg_restore   # restore_file(..., swap=
 from r2w_db.backends.postgresql import backups as pg_backups
 from r2w_db.maintenance.backups import RestoreRefused
 from r2w_db.monitor.store import MonitorStore
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 24, 8, 15, 2, 123456)
@@ -49,8 +48,7 @@ def name_of(url):
 
 def cli(*args, url):
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    return subprocess.run([sys.executable, "-m", "r2w_db", "--db", url, *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return run_cli(["--db", url, *args], cwd=ROOT, env=env, timeout=300)
 
 
 # --------------------------------------------------------------------------- backup

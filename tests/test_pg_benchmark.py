@@ -3,8 +3,6 @@ timed with a plan from EXPLAIN (FORMAT JSON), the full-scan flag (a Seq Scan of 
 the load test on a scratch database that is always dropped and never touches the source, the
 `bench` command with the same JSON keys as on SQLite, and the Query benchmarks page."""
 import json
-import subprocess
-import sys
 
 import pytest
 from psycopg import sql
@@ -18,6 +16,7 @@ from r2w_db.maintenance import move
 from r2w_db.monitor.store import MonitorStore
 
 from .test_pg_pages import PASSWORD, with_password
+from tests import cli_process
 
 SCRATCH_LIKE = "%\\_loadtest\\_%"
 
@@ -192,8 +191,7 @@ def test_generated_refused_and_without_createdb(demo, pg_cluster):
 
 
 def run_cli(*args):
-    done = subprocess.run([sys.executable, "-m", "r2w_db", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+    done = cli_process.run_cli([*map(str, args)], timeout=300)
     assert done.returncode == 0, done.stderr
     return done.stdout, done.stderr
 

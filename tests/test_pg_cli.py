@@ -7,8 +7,6 @@ trusts local connections, so it is never checked) to prove it never reaches an o
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from r2w_db.maintenance import move
 from .doc_blocks import grant_statements
 from .pg_cluster import free_port
 from .test_pg_stats import EXCLUDED, flat
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "topsecret-pw"
@@ -42,8 +41,7 @@ def with_password(url, password=SECRET):
 def run(*args, env=None):
     full = {k: v for k, v in os.environ.items()
             if k not in ("DATABASE_URL", "R2W_DATABASES", "R2W_READ_ONLY")} | (env or {})
-    done = subprocess.run([sys.executable, "-m", "r2w_db", *map(str, args)], cwd=ROOT, env=full,
-                          capture_output=True, text=True, timeout=180)
+    done = run_cli([*map(str, args)], cwd=ROOT, env=full, timeout=180)
     for secret in (SECRET, ROLE_PASSWORD):
         assert secret not in done.stdout + done.stderr, f"a password reached the output: {done}"
     assert "Traceback" not in done.stderr, done.stderr

@@ -9,9 +9,6 @@ it, never an error.
 """
 import html
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +25,7 @@ from r2w_db.monitor.statement_store import StatementStore
 from r2w_db.watch import cycle, settings as settings_mod
 
 from .pg_cluster import Templates
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "pages/8_Queries.py"
@@ -87,8 +85,7 @@ def reset_statistics(cluster, url):
 
 
 def command(url, *words):
-    done = subprocess.run([sys.executable, "-m", "r2w_db", "--db", url, *words], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    done = run_cli(["--db", url, *words], cwd=ROOT, timeout=120)
     return done.returncode, done.stdout, done.stderr
 
 

@@ -2,9 +2,6 @@
 one), their retention, the health check "Statement slower than its baseline" on injected
 captures, the catalogue of the application's operations, and SQLite's explanation on the
 command line and on the page. tests/test_pg_queries.py runs the same on a live cluster."""
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +14,7 @@ from r2w_db.backends.postgresql import accounts, extractions, statements as pg_s
 from r2w_db.figures import health, queries
 from r2w_db.monitor.statement_store import StatementStore
 from r2w_db.watch import cycle, settings as settings_mod
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 12, 7, 12, 0, 0)
@@ -163,9 +161,7 @@ def test_known_operations_match_on_normalised_text(text, operation):
 # ------------------------------------------------------------------ SQLite
 
 def test_sqlite_command_says_to_use_the_benchmark(db_path):
-    done = subprocess.run([sys.executable, "-m", "r2w_db", "--db", str(db_path), "queries"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          env=os.environ.copy())
+    done = run_cli(["--db", str(db_path), "queries"], cwd=ROOT, timeout=60)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr == ("error: queries is not available on SQLite: SQLite keeps no statement "
                            "statistics; see the query benchmark (python -m r2w_db bench)\n")
@@ -173,9 +169,7 @@ def test_sqlite_command_says_to_use_the_benchmark(db_path):
 
 @pytest.mark.parametrize("words", [["--since", "soon"], ["--limit", "0"]])
 def test_bad_arguments_are_one_line(db_path, words):
-    done = subprocess.run([sys.executable, "-m", "r2w_db", "--db", str(db_path), "queries",
-                           *words], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          env=os.environ.copy())
+    done = run_cli(["--db", str(db_path), "queries", *words], cwd=ROOT, timeout=60)
     assert done.returncode == 1 and done.stderr.count("\n") == 1
     assert done.stderr.startswith("error: --")
 

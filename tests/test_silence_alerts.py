@@ -5,8 +5,6 @@ Prometheus marks with the true exit code, silence/unsilence/silences, watch --on
 destination, and per-database snapshot numbers."""
 import json
 import os
-import subprocess
-import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +22,7 @@ from r2w_db.watch import notify
 from .http_receiver import receiver
 from .test_alerts import T0, hook, posts, report
 from .test_stuck_task import fill
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,8 +124,7 @@ def test_two_watchers_agree(rec, db_path, tmp_path):
 # ------------------------------------------------------------------ the command line
 
 def cli(env, *args):
-    return subprocess.run([sys.executable, "-m", "r2w_db", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return run_cli([*map(str, args)], cwd=ROOT, env=env, timeout=120)
 
 
 @pytest.fixture

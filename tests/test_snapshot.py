@@ -3,8 +3,6 @@ application's file byte-identical throughout; table sizes from dbstat or an esti
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ import pytest
 from r2w_db.app import users
 from r2w_db.demo.builder import build_demo
 from r2w_db.figures import snapshot
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,8 +22,7 @@ def digest(path):
 
 def cli(tmp_path, *args):
     env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    got = subprocess.run([sys.executable, "-m", "r2w_db", *args], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)
+    got = run_cli([*args], cwd=tmp_path, env=env, timeout=120)
     assert got.returncode == 0, got.stderr
     return got.stdout
 
@@ -88,8 +86,7 @@ def test_the_estimate_is_close_to_dbstat_and_adds_up_to_the_used_pages(demo):
 
 
 def test_a_snapshot_of_a_missing_database_records_nothing(tmp_path):
-    got = subprocess.run([sys.executable, "-m", "r2w_db", "--db", str(tmp_path / "nope.db"),
-                          "snapshot"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)})
+    got = run_cli(["--db", str(tmp_path / "nope.db"), "snapshot"], cwd=tmp_path, timeout=60,
+                  env={**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)})
     assert got.returncode == 1 and got.stderr.startswith("error: database not found")
     assert not (tmp_path / "nope.db").exists()

@@ -2,13 +2,12 @@
 `databases`, the Prometheus labels and the webhook payload."""
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from r2w_db.figures import health_report
 from r2w_db.figures.health import ERROR, OK, WARN
 from r2w_db.watch import prometheus
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,12 +42,10 @@ def prometheus_text(report):
 
 def test_databases_says_the_status_word(db_path, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    got = subprocess.run([sys.executable, "-m", "r2w_db", "--db", str(db_path), "databases"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    got = run_cli(["--db", str(db_path), "databases"], cwd=ROOT, env=env, timeout=60)
     assert got.returncode == 0, got.stderr
     assert "health CRITICAL" in got.stdout and "health error" not in got.stdout
-    listed = subprocess.run([sys.executable, "-m", "r2w_db", "--db", str(db_path), "databases",
-                             "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=60)
+    listed = run_cli(["--db", str(db_path), "databases",
+                             "--json"], cwd=ROOT, env=env, timeout=60)
     [row] = json.loads(listed.stdout)
     assert (row["status"], row["worst_health"]) == ("CRITICAL", ERROR)

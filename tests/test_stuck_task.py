@@ -5,8 +5,6 @@ the same on SQLite and PostgreSQL; a preview that finds nothing says so and the 
 nothing; the Stuck jobs check offers the task as its remedy."""
 import json
 import os
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from r2w_db.engine import timeutil
 from r2w_db.figures import health, health_report
 from r2w_db.maintenance import registry, runner, stuck_jobs
 from r2w_db.monitor.store import MonitorStore
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 24, 8, 15, 2, 123456)
@@ -179,8 +178,7 @@ def test_the_stuck_check_offers_the_task(tmp_path, clock):
 # ------------------------------------------------------------------ the command line
 
 def cli(env, *args):
-    return subprocess.run([sys.executable, "-m", "r2w_db", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return run_cli([*map(str, args)], cwd=ROOT, env=env, timeout=120)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from r2w_db.watch import cycle
 from r2w_db.watch.settings import AlertSettings, WatchSettings
 
 from .http_receiver import receiver
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,9 +86,8 @@ def test_sigterm_ends_watch_cleanly_between_cycles(tmp_path):
 def test_watch_once(db_path, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
     env.pop("R2W_ALERT_URLS", None)
-    got = subprocess.run([sys.executable, "-m", "r2w_db", "--db", str(db_path), "watch", "--once",
-                          "--no-notify"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=60)
+    got = run_cli(["--db", str(db_path), "watch", "--once", "--no-notify"], cwd=tmp_path,
+                  env=env, timeout=60)
     assert got.returncode == 0, got.stderr
     assert len(got.stdout.splitlines()) == 1 and len(HistoryStore().snapshots(db_path)) == 1
 
