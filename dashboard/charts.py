@@ -10,11 +10,18 @@ proportions.MIN_CASES is drawn hollow and grey and says why, and the others carr
 from dataclasses import dataclass
 
 import altair as alt
+from altair.utils import schemapi
 
 from dashboard.chart_axes import (COUNT, RATE, RATE_FINE, SCORE, Y_EXTENT, count_axis,
                                   period_keys, period_tooltip, period_x, with_periods)
 from r2w_db import config
 from r2w_db.figures.proportions import MIN_CASES, too_few, wilson
+
+# Altair's "debug mode" validates every schema object against the Vega-Lite schema when it is
+# created (each encoding, axis, layer), which was most of the time a page spent building its
+# charts. Off: a chart is validated once, whole, when Streamlit turns it into its spec
+# (tests/test_charts.py validates every chart's spec the same way).
+schemapi.disable_debug_mode()
 
 STATUS_COLORS = {
     "processing": "#f59e0b",   # amber: in flight
