@@ -73,13 +73,17 @@ def _forked(request, timeout, command):
     global _server, _server_env
     if _server is None or _server.poll() is not None:
         _server_env = dict(os.environ)
-        _server = subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, text=True,
+        # unbuffered: select() below must see every byte the server wrote (a buffered
+        # reader may already hold the status line that select would wait for)
+        _server = subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, bufsize=0,
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    _server.stdin.write(json.dumps(request) + "\n")
-    _server.stdin.flush()
+    _server.stdin.write(json.dumps(request).encode() + b"\n")
     pid = int(_server.stdout.readline())
     if not select.select([_server.stdout], [], [], timeout)[0]:
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:   # it ended meanwhile: its status is on its way
+            pass
         _server.stdout.readline()
         raise subprocess.TimeoutExpired(command, timeout)
     return int(_server.stdout.readline())

@@ -120,3 +120,28 @@ def test_a_call_from_a_second_thread_runs_alongside(tmp_path):
     assert time.monotonic() - started < 8   # it did not wait for the watcher's timeout
     slow.join()
     assert results
+
+
+
+def test_a_command_that_ends_before_its_pid_is_read_is_answered_at_once(tmp_path, monkeypatch):
+    """Both of the server's lines (the pid, the status) already sent when the runner reads the
+    first: the second must not be left in a reader's buffer while select() waits for it."""
+    run_cli(["--db", tmp_path / "missing.db", "stats"])   # the server is running
+    server = cli_process._server
+
+    class Late:   # the runner reads the pid only after the command has ended
+        def __init__(self, stream):
+            self.stream = stream
+
+        def readline(self):
+            time.sleep(0.5)
+            return self.stream.readline()
+
+        def fileno(self):
+            return self.stream.fileno()
+
+    monkeypatch.setattr(server, "stdout", Late(server.stdout))
+    started = time.monotonic()
+    got = run_cli(["--db", tmp_path / "missing.db", "stats"], timeout=10)
+    assert got.returncode == 1 and got.stderr.startswith("error: database not found")
+    assert time.monotonic() - started < 5
