@@ -213,6 +213,7 @@ def _windowed_cases():
         ("windowed.confidence_summary", windowed.confidence_summary),
         ("windowed.confidence_histogram", windowed.confidence_histogram),
         ("windowed.confidence_by_period", windowed.confidence_by_period),
+        ("windowed.confidence_by_model", windowed.confidence_by_model),
         ("windowed.headline", windowed.headline),
         ("windowed.usable", windowed.usable),
         ("earlier_days.hit_rate", earlier_days.hit_rate),
@@ -927,7 +928,8 @@ NOT_CASES = {
                      "registry.get_task", "registry.check_days", "registry.read_only_refusal",
                      "registry.check_minutes", "health_report.status_word",
                      "health_report.status_counts", "health_report.silenced_note",
-                     "health_report.with_silences"),
+                     "health_report.with_silences", "rollup_window.add_models",
+                     "rollup_window.models_of", "rollups.sql_order"),
                     "pure: no database (compared through the figure that feeds it)"),
     # parts of a figure, on the connection the figure opens (compared through it)
     **dict.fromkeys(("overview.upload_figures", "overview.people_figures",
@@ -949,7 +951,10 @@ NOT_CASES = {
     "health_report.silenced": "reads the monitor database's silences (SQLite on every engine)",
 }
 # covered by a test of its own rather than a case of the tables
-OWN_TESTS = {"rollups.roll_up": "test_windowed_from_rollups_on_postgresql_equals_live_and_sqlite"}
+OWN_TESTS = {"rollups.roll_up": "test_windowed_from_rollups_on_postgresql_equals_live_and_sqlite",
+             "rollups.fill_missing": "tests/test_rollup_models.py: an old monitor database's "
+                                     "periods filled in, then equal to live (roll_up runs it "
+                                     "on both engines above)"}
 
 
 def test_every_public_function_has_a_case():
