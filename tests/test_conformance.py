@@ -929,7 +929,7 @@ NOT_CASES = {
                      "registry.check_minutes", "health_report.status_word",
                      "health_report.status_counts", "health_report.silenced_note",
                      "health_report.with_silences", "rollup_window.add_models",
-                     "rollup_window.models_of", "rollups.sql_order"),
+                     "rollup_window.models_of", "rollups.sql_order", "rollups.edge_hours"),
                     "pure: no database (compared through the figure that feeds it)"),
     # parts of a figure, on the connection the figure opens (compared through it)
     **dict.fromkeys(("overview.upload_figures", "overview.people_figures",

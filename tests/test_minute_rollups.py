@@ -1,8 +1,10 @@
-"""Minute roll-ups (issue 21): the edges of a window inside the last MINUTE_ROLLUP_DAYS come
-from the watcher's minute roll-ups, not from rows, on SQLite and on PostgreSQL, and every
-windowed figure (the Overview's headline among them) stays equal to its live twin: edges in the
-middle of an hour, on the hour, at midnight and off the minute. A monitor database without
-minute roll-ups reads its edges live, as before, and gets them on the watcher's next run."""
+"""Minute roll-ups (issue 21): the edges of the pages' windows come from the watcher's minute
+roll-ups of the hours where they fall (rollups.edge_hours), not from rows, on SQLite and on
+PostgreSQL, and every windowed figure (the Overview's headline among them) stays equal to its
+live twin: edges in the middle of an hour, on the hour, at midnight, and those of windows no page
+offers (off the minute, closed), read live. A monitor database without minute roll-ups reads its
+edges live, as before, and gets them on the watcher's next run; minutes of other hours are
+forgotten."""
 import shutil
 import sqlite3
 from datetime import datetime, timedelta
@@ -12,20 +14,31 @@ import pytest
 from r2w_db.backends import open_database
 from r2w_db.figures import rollup_window, rollups, windowed
 from r2w_db.figures.periods import Window
-from r2w_db.monitor.history_store import MINUTE_ROLLUP_DAYS, HistoryStore
+from r2w_db.monitor.history_store import HistoryStore
 
 from .test_windowed import PAIRS, same
 
 NOW = datetime(2026, 11, 24, 8, 15, 2, 123456)   # the moved demo's now
-WINDOWS = {
+WINDOWS = {  # the pages' windows, rolled up by a watcher at their now
     "7d, mid-hour": Window.of("7d", now=datetime(2026, 11, 24, 7, 41)),
     "7d, on the hour": Window.of("7d", now=datetime(2026, 11, 23, 5, 0)),
     "7d, at midnight": Window.of("7d", now=datetime(2026, 11, 24, 0, 0)),
     "24h, mid-hour": Window.of("24h", now=datetime(2026, 11, 24, 8, 15)),
+    "30d, mid-hour": Window.of("30d", now=datetime(2026, 11, 24, 8, 15)),
+}
+OTHER_WINDOWS = {  # no page offers them: their part-hour edges are read live
     "off the minute": Window.between(datetime(2026, 11, 17, 13, 7, 42, 500000), None, now=NOW),
     "closed, across midnight": Window.between(datetime(2026, 11, 18, 22, 59, 59),
                                               datetime(2026, 11, 19, 1, 0, 30), now=NOW),
 }
+
+
+def edge_minutes(now, db):
+    """How many closed minutes the edge hours of `now` hold from the database's first day on."""
+    last = now.replace(second=0, microsecond=0)
+    first = datetime.combine(rollups.first_day(db), datetime.min.time())
+    return sum(max(0, (min(hour + timedelta(hours=1), last) - hour) // timedelta(minutes=1))
+               for hour in rollups.edge_hours(now) if hour >= first)
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +49,16 @@ def moved(tmp_path_factory, pg_templates):
     store = HistoryStore(folder / "monitor.db")
     for db in (path, url):
         done = rollups.roll_up(db, store, now=NOW)
-        assert done["minutes"] == MINUTE_ROLLUP_DAYS * 24 * 60
+        assert done["minutes"] == edge_minutes(NOW, db) > 10 * 60
     return {"sqlite": path, "postgresql": url}, store
+
+
+def watched_at(store, db, now, folder):
+    """A copy of the monitor database, rolled up again by a watcher at `now`."""
+    copy = HistoryStore(folder / "watched-monitor.db")
+    shutil.copy(store.path, copy.path)
+    rollups.roll_up(db, copy, now=now)
+    return copy
 
 
 def live_ranges(monkeypatch):
@@ -58,21 +79,27 @@ def live_ranges(monkeypatch):
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("name", list(WINDOWS))
 def test_every_windowed_figure_equals_live_with_its_edges_from_minutes(moved, engine, name,
-                                                                      monkeypatch):
+                                                                      monkeypatch, tmp_path):
     databases, store = moved
     db, window = databases[engine], WINDOWS[name]
+    store = watched_at(store, db, window.now, tmp_path)
     ranges = live_ranges(monkeypatch)
     for figure, live in PAIRS:
         assert windowed.usable(db, window, store)
         same(figure(db, window, store), live(db, window))
-    # read live: only the seconds of an edge off the minute, and an open window's tail from
-    # the minute of its now
+    # read live: only an open window's tail from the minute of its now
     assert ranges
     for start, stop in ranges:
-        if stop is None:
-            assert start >= window.now.replace(second=0, microsecond=0)
-        else:
-            assert stop - start < timedelta(minutes=1), (start, stop)
+        assert stop is None and start >= window.now.replace(second=0, microsecond=0)
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("name", list(OTHER_WINDOWS))
+def test_a_window_no_page_offers_reads_its_part_hours_live(moved, engine, name):
+    databases, store = moved
+    db, window = databases[engine], OTHER_WINDOWS[name]
+    for figure, live in PAIRS:
+        same(figure(db, window, store), live(db, window))
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
@@ -105,23 +132,25 @@ def test_an_old_monitor_database_reads_its_edges_live_until_the_watcher_runs(mov
     assert {key for key, _, source, _ in rollup_window.days_of(db, window, old)
             if source == "live"} == {"2026-11-17", "2026-11-24"}
     monkeypatch.undo()
-    done = rollups.roll_up(db, old, now=NOW)
-    assert done["minutes"] == MINUTE_ROLLUP_DAYS * 24 * 60 and done["hours"] == 0
+    done = rollups.roll_up(db, old, now=window.now)   # the watcher at the page's now
+    assert done["minutes"] == edge_minutes(window.now, db) and done["hours"] == 0
     ranges = live_ranges(monkeypatch)
     same(windowed.headline(db, window, old), PAIRS[-1][1](db, window))
     assert all(stop is None for _, stop in ranges)
 
 
-def test_minutes_older_than_kept_are_forgotten(moved, tmp_path):
+def test_minutes_of_other_hours_are_forgotten(moved, tmp_path):
     databases, store = moved
     copy = HistoryStore(tmp_path / "monitor.db")
     shutil.copy(store.path, copy.path)
-    later = NOW + timedelta(days=1)
-    assert rollups.roll_up(databases["sqlite"], copy, now=later)["minutes"] == 24 * 60
+    later = NOW + timedelta(days=1, minutes=3)
+    rollups.roll_up(databases["sqlite"], copy, now=later)
     with sqlite3.connect(copy.path) as conn:
-        first, count = conn.execute("SELECT min(minute), count(*) FROM minute_rollups"
-                                    " WHERE database = ?",
-                                    (open_database(databases["sqlite"]).key,)).fetchone()
-    assert first == (later - timedelta(days=MINUTE_ROLLUP_DAYS)).strftime("%Y-%m-%d %H:%M")
-    assert count == MINUTE_ROLLUP_DAYS * 24 * 60
-
+        kept = [m for (m,) in conn.execute("SELECT minute FROM minute_rollups WHERE database = ?",
+                                           (open_database(databases["sqlite"]).key,))]
+    hours = {h.strftime("%Y-%m-%d %H") for h in rollups.edge_hours(later)}
+    assert len(kept) == edge_minutes(later, databases["sqlite"])
+    assert {m[:13] for m in kept} <= hours
+    # the hours NOW's windows needed and later's do not are gone
+    assert not {h.strftime("%Y-%m-%d %H") for h in rollups.edge_hours(NOW)} - hours & {
+        m[:13] for m in kept}

@@ -95,9 +95,8 @@ def test_a_window_from_rollups_equals_the_live_figures(demo, store, key):
     assert got["histogram"]["entries"].tolist() == confidence.histogram(demo, window)["entries"].tolist()
     frame = rollup_window.daily(demo, window, store)
     assert frame["uploads"].sum() == live["uploads"]
-    # the 30-day window's first day starts before the minute roll-ups: its cut hour is read live;
-    # the 7-day window's edges and the open day come from the minute roll-ups (issue 21)
-    assert set(frame["source"]) == ({"rollup", "live"} if key == "30d" else {"rollup"})
+    # the windows' edges and the open day come from the minute roll-ups of their hours (issue 21)
+    assert set(frame["source"]) == {"rollup"}
 
 
 def test_history_survives_a_cleanup(demo, store, tmp_path):

@@ -27,9 +27,9 @@ def days_of(db, window: Window, store=None, sections=None):
     first; periods are the window's grain ('YYYY-MM-DD' days or 'YYYY-MM-DD HH:00' hours).
     Whole closed days come from the daily roll-ups where recorded, whole closed hours of what
     is left from the hourly ones, whole closed minutes of the rest from the minute ones (kept
-    for the last history_store.MINUTE_ROLLUP_DAYS), and only the rest (what came since the
-    watcher's last roll-up, the seconds of an edge off the minute, periods not rolled up) is
-    read live: a window costs periods, not rows.
+    for the hours where the pages' windows have their edges: rollups.edge_hours), and only the
+    rest (what came since the watcher's last roll-up, the seconds of an edge off the minute,
+    periods not rolled up) is read live: a window costs periods, not rows.
     `sections` (some of rollups.SECTIONS; None: all): only these are read live, the others
     of a live part count nothing, so read only the sections asked for.
 

@@ -31,12 +31,12 @@ clock and the data has moved on since, it is recomputed, and replaced when rows 
 clock has passed its end. A clock jumped forward, then corrected, thus never leaves the periods
 it recorded too early wrong for good; a clock jumped back rewrites nothing.
 """
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from r2w_db.backends import open_database
 from r2w_db.engine import timeutil
 from r2w_db.figures import definitions
-from r2w_db.figures.periods import CHART_HISTORY, Window, floor_period, read
+from r2w_db.figures.periods import CHART_HISTORY, WINDOWS, Window, floor_period, read
 
 CHUNK_DAYS = 31       # days computed per pass (each pass is a handful of short reads)
 TIME_COLUMNS = (("cv_uploads", "upload_date"), ("cv_extraction_cache", "created_at"),
@@ -153,12 +153,12 @@ def first_day(db, since=None, until=None):
 
 def roll_up(db, store=None, now=None):
     """Record the roll-up of every closed UTC day, of every closed hour of the last
-    HOURLY_ROLLUP_DAYS and of every closed minute of the last MINUTE_ROLLUP_DAYS, not recorded
-    yet (back-filling from the first day the database holds, at most BACKFILL_HISTORY back, on
-    the first run), after revising the provisional periods. Returns {"recorded": [days],
+    HOURLY_ROLLUP_DAYS and of every closed minute of the edge_hours, not recorded yet
+    (back-filling from the first day the database holds, at most BACKFILL_HISTORY back, on the
+    first run), after revising the provisional periods. Returns {"recorded": [days],
     "backfilled": n, "hours": n, "minutes": n, "recomputed": n (provisional periods replaced),
     "unplaced": {"table.column": rows no period holds}}."""
-    from r2w_db.monitor.history_store import HOURLY_ROLLUP_DAYS, MINUTE_ROLLUP_DAYS, HistoryStore
+    from r2w_db.monitor.history_store import HOURLY_ROLLUP_DAYS, HistoryStore
 
     db = open_database(db)
     store = store if isinstance(store, HistoryStore) else HistoryStore(store)
@@ -186,8 +186,55 @@ def roll_up(db, store=None, now=None):
                      if now - timeutil.period_start(d) - STEP["day"] > timedelta(days=1))
     return {"recorded": recorded, "backfilled": backfilled,
             "hours": _roll_up_recent(db, store, now, first, HOURLY_ROLLUP_DAYS, clock, "hour"),
-            "minutes": _roll_up_recent(db, store, now, first, MINUTE_ROLLUP_DAYS, clock, "minute"),
+            "minutes": _roll_up_edges(db, store, now, clock),
             "recomputed": recomputed, "unplaced": {k: n for k, n in unplaced.items() if n}}
+
+
+def edge_hours(now):
+    """The hours whose minutes are rolled up: the one holding each start of the pages' windows
+    and of the periods before them (now - length, now - 2 length, periods.WINDOWS), the hour
+    after each (where that edge moves before the watcher's next run) and the open hour (an open
+    window's end). A window's edge anywhere else is read live."""
+    hours = {floor(now, "hour")}
+    for _, length in WINDOWS.values():
+        if length is not None:
+            for back in (length, 2 * length):
+                edge = floor(now - back, "hour")
+                hours |= {edge, edge + STEP["hour"]}
+    return sorted(hours)
+
+
+def _roll_up_edges(db, store, now, clock):
+    """Record every closed minute of the edge_hours not recorded yet (from the first day the
+    database holds: before it, an all-time window's start is open, and minutes there would cut
+    it into a bounded part of empty days), and forget the minutes of other hours; the number
+    recorded."""
+    last_closed, count, hours = floor(now, "minute"), 0, edge_hours(now)
+    first = first_day(db, hours[0], last_closed)
+    for hour in hours:
+        stop = min(hour + STEP["hour"], last_closed)
+        if first is None or stop <= max(hour, _midnight(first)):
+            continue
+        have = store.rollups(db, timeutil.period_key(hour, "minute"),
+                             timeutil.period_key(stop - STEP["minute"], "minute"), grain="minute")
+        missing = [m for m in _periods(hour, stop, "minute")
+                   if timeutil.period_key(m, "minute") not in have]
+        if missing:
+            count += len(store.record_rollups(
+                db, compute(db, missing[0], missing[-1] + STEP["minute"], "minute"),
+                recorded_at=now, backfill_grace=timedelta(hours=1), grain="minute",
+                data_clock=clock))
+    store.keep_minutes(db, hours)
+    return count
+
+
+def _periods(start, stop, grain):
+    """The period starts from `start` up to `stop` (excluded)."""
+    moment, found = start, []
+    while moment < stop:
+        found.append(moment)
+        moment += STEP[grain]
+    return found
 
 
 def _roll_up_recent(db, store, now, first, keep_days, clock, grain):

@@ -3,10 +3,10 @@
 Each function returns exactly what its live twin returns (uploads.status_counts, ...,
 overview.headline). When the monitor database holds roll-ups of this database inside the
 window, closed days, hours and minutes come from them and only what came since the watcher's
-last roll-up (and the part-hours at the edges of windows longer than the minute roll-ups keep)
-is read live (rollup_window.days_of): a window costs periods, not rows, and keeps what cleanups
-deleted. A closed period's figures are those recorded when it closed
-(an upload that finishes later keeps the status it had then). It is one path on every engine:
+last roll-up (and the part-hours at the edges of a window the pages do not offer, whose
+minutes are not rolled up: rollups.edge_hours) is read live (rollup_window.days_of): a window
+costs periods, not rows, and keeps what cleanups deleted. A closed period's figures are those
+recorded when it closed (an upload that finishes later keeps the status it had then). It is one path on every engine:
 the roll-ups of a PostgreSQL database are recorded and read as an SQLite file's are (the periods
 and their figures come from the engine's named queries, backends/<engine>/rollups.py).
 Otherwise the live function answers. An all-time window holding timestamps the engine cannot

@@ -6,9 +6,10 @@ Retention downsamples instead of forgetting: snapshots older than `raw_days` kee
 newest of each UTC hour (grain 'hour'), older than `hourly_days` the newest of each UTC day
 (grain 'day'), kept for ever unless `daily_days` is set. A closed UTC day's roll-up is
 recorded once (the first writer wins) and never rewritten; so is a closed hour's, kept
-HOURLY_ROLLUP_DAYS, and a closed minute's, kept MINUTE_ROLLUP_DAYS. The one exception: a period
-recorded before the data's own clock passed its end (`data_clock`, a watcher's clock ahead of the
-data's) is provisional, and replaced when rows arrive in it later (figures/rollups.py).
+HOURLY_ROLLUP_DAYS, and a closed minute's, kept while a window's edge is in its hour. The one
+exception: a period recorded before the data's own clock passed its end (`data_clock`, a
+watcher's clock ahead of the data's) is provisional, and replaced when rows arrive in it later
+(figures/rollups.py).
 
 History runs on across a move (monitor/lineage.py): a database's snapshots, roll-ups and
 retention include those recorded under the databases it was moved from, up to each cut-over
@@ -85,15 +86,13 @@ def _has_column(conn, table, column):
 
 # grain -> (table, key column, length): hourly roll-ups answer the partial days at a window's
 # edges; they are kept HOURLY_ROLLUP_DAYS (two 90-day windows and a margin), daily ones for ever.
-# Minute roll-ups answer the partial hours at the edges of the windows up to 7 days (a window
-# starts on a minute: Window.of floors now), so an edge costs minutes, not rows; they are kept
-# MINUTE_ROLLUP_DAYS (two 7-day windows and a day).
+# Minute roll-ups answer the partial hours at the edges of the pages' windows (a window starts
+# on a minute: Window.of floors now), so an edge costs minutes, not rows; only the hours where
+# such an edge falls are kept (rollups.edge_hours, keep_minutes).
 ROLLUP_TABLES = {"day": ("daily_rollups", "day", timedelta(days=1)),
                  "hour": ("hourly_rollups", "hour", timedelta(hours=1)),
                  "minute": ("minute_rollups", "minute", timedelta(minutes=1))}
 HOURLY_ROLLUP_DAYS = 186
-MINUTE_ROLLUP_DAYS = 15
-KEPT_DAYS = {"hour": HOURLY_ROLLUP_DAYS, "minute": MINUTE_ROLLUP_DAYS}   # day: for ever
 GRAINS = ("raw", "hour", "day")
 ENV = {"raw_days": "R2W_HISTORY_RAW_DAYS", "hourly_days": "R2W_HISTORY_HOURLY_DAYS",
        "daily_days": "R2W_HISTORY_DAILY_DAYS"}
@@ -227,11 +226,12 @@ class HistoryStore(MonitorPart):
     def record_rollups(self, database, days, recorded_at=None, backfill_grace=timedelta(days=1),
                        grain="day", data_clock=None):
         """Record {period: figures} once each ('YYYY-MM-DD' days, 'YYYY-MM-DD HH:00' hours with
-        grain "hour", 'YYYY-MM-DD HH:MM' minutes with grain "minute"); a period already recorded is kept as it is, and one recorded more
-        than `backfill_grace` after it closed is marked back-filled. `data_clock`: the data's
-        newest timestamp (ISO text) as the periods were computed. Returns the periods actually
-        recorded (a key that names no period Python can hold is left out). Hourly and minute
-        roll-ups older than KEPT_DAYS are forgotten."""
+        grain "hour", 'YYYY-MM-DD HH:MM' minutes with grain "minute"); a period already recorded
+        is kept as it is, and one recorded more than `backfill_grace` after it closed is marked
+        back-filled. `data_clock`: the data's newest timestamp (ISO text) as the periods were
+        computed. Returns the periods actually
+        recorded (a key that names no period Python can hold is left out). Hourly roll-ups
+        older than HOURLY_ROLLUP_DAYS are forgotten (minutes: keep_minutes)."""
         table, column, length = ROLLUP_TABLES[grain]
         recorded_at = recorded_at or timeutil.utcnow()
         key, written = open_database(database).key, []
@@ -248,11 +248,20 @@ class HistoryStore(MonitorPart):
                      data_clock))
                 if cur.rowcount:
                     written.append(period)
-            if grain in KEPT_DAYS:
-                forget = recorded_at - timedelta(days=KEPT_DAYS[grain])
-                conn.execute(f"DELETE FROM {table} WHERE database = ? AND {column} < ?",
-                             (key, timeutil.period_key(forget, grain)))
+            if grain == "hour":
+                forget = recorded_at - timedelta(days=HOURLY_ROLLUP_DAYS)
+                conn.execute("DELETE FROM hourly_rollups WHERE database = ? AND hour < ?",
+                             (key, timeutil.period_key(forget, "hour")))
         return written
+
+    def keep_minutes(self, database, hours):
+        """Forget the database's minute roll-ups outside `hours` (period starts of hours)."""
+        prefixes = sorted(timeutil.period_key(h, "hour")[:13] for h in hours)
+        marks = ", ".join("?" * len(prefixes))
+        with self.monitor.transaction(_schema) as conn:
+            conn.execute("DELETE FROM minute_rollups WHERE database = ?"
+                         f" AND substr(minute, 1, 13) NOT IN ({marks})",
+                         (open_database(database).key, *prefixes))
 
     def provisional(self, database, grain="day"):
         """{period: {"figures", "data_clock", "recorded_at"}} of the database's own periods
