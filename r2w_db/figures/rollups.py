@@ -209,21 +209,22 @@ def _roll_up_edges(db, store, now, clock):
     database holds: before it, an all-time window's start is open, and minutes there would cut
     it into a bounded part of empty days), and forget the minutes of other hours; the number
     recorded."""
-    last_closed, count, hours = floor(now, "minute"), 0, edge_hours(now)
+    last_closed, hours = floor(now, "minute"), edge_hours(now)
     first = first_day(db, hours[0], last_closed)
+    have = {} if first is None else store.rollups(
+        db, timeutil.period_key(max(hours[0], _midnight(first)), "minute"),
+        timeutil.period_key(last_closed - STEP["minute"], "minute"), grain="minute")
+    found = {}
     for hour in hours:
         stop = min(hour + STEP["hour"], last_closed)
         if first is None or stop <= max(hour, _midnight(first)):
             continue
-        have = store.rollups(db, timeutil.period_key(hour, "minute"),
-                             timeutil.period_key(stop - STEP["minute"], "minute"), grain="minute")
         missing = [m for m in _periods(hour, stop, "minute")
                    if timeutil.period_key(m, "minute") not in have]
         if missing:
-            count += len(store.record_rollups(
-                db, compute(db, missing[0], missing[-1] + STEP["minute"], "minute"),
-                recorded_at=now, backfill_grace=timedelta(hours=1), grain="minute",
-                data_clock=clock))
+            found.update(compute(db, missing[0], missing[-1] + STEP["minute"], "minute"))
+    count = len(store.record_rollups(db, found, recorded_at=now, grain="minute", data_clock=clock,
+                                     backfill_grace=timedelta(hours=1))) if found else 0
     store.keep_minutes(db, hours)
     return count
 
