@@ -505,12 +505,19 @@ def assert_rollups_agree(lite, pg, store, w):
         close(from_rollups, drop_engine_specific(figure(lite, w, store)), f"{name} (SQLite)")
 
 
+@pytest.fixture(scope="module")
+def both_rolled_up(both, tmp_path_factory):
+    """`both` and a monitor database holding their roll-ups (only read by the tests)."""
+    lite, pg = both
+    return lite, pg, rolled_up(lite, pg, tmp_path_factory.mktemp("conformance-rollups"))
+
+
 @pytest.mark.parametrize("key", WINDOW_KEYS)
-def test_windowed_from_rollups_on_postgresql_equals_live_and_sqlite(both, key, tmp_path):
+def test_windowed_from_rollups_on_postgresql_equals_live_and_sqlite(both_rolled_up, key):
     """The demo history: PostgreSQL's pages read its roll-ups (issue 22) and show what they
     show live and what SQLite's roll-ups show."""
-    lite, pg = both
-    assert_rollups_agree(lite, pg, rolled_up(lite, pg, tmp_path), window(key))
+    lite, pg, store = both_rolled_up
+    assert_rollups_agree(lite, pg, store, window(key))
 
 
 def test_windowed_from_rollups_on_the_production_like_fixture(tmp_path, pg_url):

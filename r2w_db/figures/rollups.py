@@ -205,19 +205,19 @@ def edge_hours(now):
 
 
 def _roll_up_edges(db, store, now, clock):
-    """Record every closed minute of the edge_hours not recorded yet (from the first day the
-    database holds: before it, an all-time window's start is open, and minutes there would cut
-    it into a bounded part of empty days), and forget the minutes of other hours; the number
-    recorded."""
+    """Record every closed minute of the edge_hours not recorded yet (from the first day rolled
+    up, the first the database holds, or today: before it, an all-time window's start is open,
+    and minutes there would cut it into a bounded part of empty days), and forget the minutes of
+    other hours; the number recorded."""
     last_closed, hours = floor(now, "minute"), edge_hours(now)
-    first = first_day(db, hours[0], last_closed)
-    have = {} if first is None else store.rollups(
+    first = (timeutil.period_start(store.first_rollup_day(db)) or floor(now, "day")).date()
+    have = store.rollups(
         db, timeutil.period_key(max(hours[0], _midnight(first)), "minute"),
         timeutil.period_key(last_closed - STEP["minute"], "minute"), grain="minute")
     found = {}
     for hour in hours:
         stop = min(hour + STEP["hour"], last_closed)
-        if first is None or stop <= max(hour, _midnight(first)):
+        if stop <= max(hour, _midnight(first)):
             continue
         missing = [m for m in _periods(hour, stop, "minute")
                    if timeutil.period_key(m, "minute") not in have]

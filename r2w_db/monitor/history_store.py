@@ -373,6 +373,13 @@ class HistoryStore(MonitorPart):
     def last_rollup_day(self, database, grain="day"):
         """The newest period rolled up ('YYYY-MM-DD', 'YYYY-MM-DD HH:00' or 'YYYY-MM-DD HH:MM'), or
         None."""
+        return self._rollup_bound(database, grain, "max")
+
+    def first_rollup_day(self, database, grain="day"):
+        """The oldest period rolled up, or None."""
+        return self._rollup_bound(database, grain, "min")
+
+    def _rollup_bound(self, database, grain, bound):
         table, column, _ = ROLLUP_TABLES[grain]
         if not self.path.exists():
             return None
@@ -380,7 +387,7 @@ class HistoryStore(MonitorPart):
             if not self._readable(conn, table):
                 return None
             mine, params = self._lineage_where(database, column, grain)
-            return conn.execute(f"SELECT max({column}) FROM {table} WHERE {mine}",
+            return conn.execute(f"SELECT {bound}({column}) FROM {table} WHERE {mine}",
                                 params).fetchone()[0]
 
     # ------------------------------------------------------------------ across a move
