@@ -116,20 +116,49 @@ def team_server(e2e_dir, demo_db):
         server.stop()
 
 
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, timezone_id="UTC",
-                                  locale="en-US")
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+def _new_page(browser):
+    context = browser.new_context(viewport=VIEWPORT, timezone_id="UTC", locale="en-US")
     context.set_default_timeout(app.WAIT_MS)
-    page = context.new_page()
-    yield page
+    return context.new_page()
+
+
+def _shot_of_a_failure(page, request):
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
         try:
             print(f"\nscreenshot of the failure: {app.screenshot(page, 'FAILED-' + request.node.name)}")
         except Exception as exc:  # the page may be gone; the failure itself is what matters
             print(f"\nno screenshot of the failure: {exc}")
-    context.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser context (no cookie, no cache) and its page: for tests of signing in."""
+    page = _new_page(browser)
+    yield page
+    _shot_of_a_failure(page, request)
+    page.context.close()
+
+
+@pytest.fixture(scope="session")
+def _viewer(browser):
+    page = _new_page(browser)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def viewer(_viewer, request):
+    """One page of one browser context kept for the tests that only look at the open server's
+    pages: the dashboard's scripts come from the context's cache instead of being fetched and
+    compiled again for each test (Chromium's CPU was a quarter of the suite's). Each test starts
+    at the default viewport (a screenshot grows it)."""
+    _viewer.set_viewport_size(VIEWPORT)
+    yield _viewer
+    _shot_of_a_failure(_viewer, request)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -50,45 +50,45 @@ def go_to(page, label):
 
 # ------------------------------------------------------------------------ time window
 
-def test_time_window_from_the_sidebar(page, open_server, demo_db):
-    open_page(page, open_server)
-    radio = sidebar(page).get_by_test_id("stRadio").first
+def test_time_window_from_the_sidebar(viewer, open_server, demo_db):
+    open_page(viewer, open_server)
+    radio = sidebar(viewer).get_by_test_id("stRadio").first
     expect(radio.get_by_role("radio", name="7 d")).to_be_checked()
     radio.locator("label").filter(has_text=re.compile(r"^30 d$")).click()
-    expect(page).to_have_url(re.compile(r"[?&]window=30d"))
-    wait_for_app(page)
+    expect(viewer).to_have_url(re.compile(r"[?&]window=30d"))
+    wait_for_app(viewer)
     expect(radio.get_by_role("radio", name="30 d")).to_be_checked()
-    expect(page.get_by_text(re.compile(r"^Last 30 days: since"))).to_be_visible()
-    assert metric_values(page)["Uploads"] in uploads_in(demo_db, "30d")
-    # the choice follows the person to the next page
-    go_to(page, "Uploads")
-    expect(sidebar(page).get_by_role("radio", name="30 d")).to_be_checked()
-    assert metric_values(page)["Uploads"] in uploads_in(demo_db, "30d")
-    assert_no_exception(page)
+    expect(viewer.get_by_text(re.compile(r"^Last 30 days: since"))).to_be_visible()
+    assert metric_values(viewer)["Uploads"] in uploads_in(demo_db, "30d")
+    # the choice follows the person to the next viewer
+    go_to(viewer, "Uploads")
+    expect(sidebar(viewer).get_by_role("radio", name="30 d")).to_be_checked()
+    assert metric_values(viewer)["Uploads"] in uploads_in(demo_db, "30d")
+    assert_no_exception(viewer)
 
 
-def test_time_window_from_the_url(page, open_server, demo_db):
-    open_page(page, open_server, window="30d")
-    expect(sidebar(page).get_by_role("radio", name="30 d")).to_be_checked()
-    assert metric_values(page)["Uploads"] in uploads_in(demo_db, "30d")
+def test_time_window_from_the_url(viewer, open_server, demo_db):
+    open_page(viewer, open_server, window="30d")
+    expect(sidebar(viewer).get_by_role("radio", name="30 d")).to_be_checked()
+    assert metric_values(viewer)["Uploads"] in uploads_in(demo_db, "30d")
     assert uploads_in(demo_db, "30d") != uploads_in(demo_db, "7d")  # the figure really moved
-    open_page(page, open_server, "Uploads", window="24h")
-    expect(sidebar(page).get_by_role("radio", name="24 h")).to_be_checked()
-    assert metric_values(page)["Uploads"] in uploads_in(demo_db, "24h")
-    assert_no_exception(page)
+    open_page(viewer, open_server, "Uploads", window="24h")
+    expect(sidebar(viewer).get_by_role("radio", name="24 h")).to_be_checked()
+    assert metric_values(viewer)["Uploads"] in uploads_in(demo_db, "24h")
+    assert_no_exception(viewer)
 
 
-def test_embed_draws_its_figures(page, open_server):
-    open_page(page, open_server, "Uploads", embed="true", window="30d")
-    assert wait_for_charts(page, at_least=1) > 0
-    assert metric_values(page)["Uploads"] not in ("", "–")
-    assert_no_exception(page)
-    print(f"embedded Uploads: {screenshot(page, 'Uploads-embed')}")
+def test_embed_draws_its_figures(viewer, open_server):
+    open_page(viewer, open_server, "Uploads", embed="true", window="30d")
+    assert wait_for_charts(viewer, at_least=1) > 0
+    assert metric_values(viewer)["Uploads"] not in ("", "–")
+    assert_no_exception(viewer)
+    print(f"embedded Uploads: {screenshot(viewer, 'Uploads-embed')}")
 
 
-def test_embed_has_no_sidebar(page, open_server):
-    open_page(page, open_server, "Uploads", embed="true")
-    expect(page.get_by_test_id("stSidebar")).to_be_hidden()
+def test_embed_has_no_sidebar(viewer, open_server):
+    open_page(viewer, open_server, "Uploads", embed="true")
+    expect(viewer.get_by_test_id("stSidebar")).to_be_hidden()
 
 
 # ------------------------------------------------------------------------ sign-in

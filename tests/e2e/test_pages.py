@@ -27,46 +27,46 @@ CASES = [(path, title, window) for path, title, windowed in PAGES
 
 @pytest.mark.parametrize("path,title,window", CASES,
                          ids=[f"{t}-{w}" if w else t for _, t, w in CASES])
-def test_page_renders(page, open_server, path, title, window):
+def test_page_renders(viewer, open_server, path, title, window):
     query = {"window": window} if window else {}
-    open_page(page, open_server, path, **query)
-    assert page.locator('[data-testid="stHeading"] h1').first.inner_text().strip() == title
-    assert_no_exception(page)
+    open_page(viewer, open_server, path, **query)
+    assert viewer.locator('[data-testid="stHeading"] h1').first.inner_text().strip() == title
+    assert_no_exception(viewer)
     chart_page = path in ("Cache_hits", "Confidence", "Uploads", "Anonymous_users")
     # the History page always has charts: the open server's monitor holds weeks of history
-    drawn = wait_for_charts(page, at_least=7 if path == "History" else
+    drawn = wait_for_charts(viewer, at_least=7 if path == "History" else
                             1 if chart_page and window != "24h" else 0)
-    shot = screenshot(page, f"{title}-{window}" if window else title)
+    shot = screenshot(viewer, f"{title}-{window}" if window else title)
     print(f"{title} ({window or 'no window'}): {drawn} charts, screenshot {shot}")
-    assert_no_exception(page)
+    assert_no_exception(viewer)
 
 
-def test_sidebar_lists_every_page(page, open_server):
-    open_page(page, open_server)
+def test_sidebar_lists_every_page(viewer, open_server):
+    open_page(viewer, open_server)
     # the navigation is drawn with the page: wait for all of it (a loaded machine is slow)
-    expect(page.locator('[data-testid="stSidebar"] a[href]')).to_have_count(len(PAGES),
+    expect(viewer.locator('[data-testid="stSidebar"] a[href]')).to_have_count(len(PAGES),
                                                                           timeout=WAIT_MS)
-    links = sidebar_links(page)
+    links = sidebar_links(viewer)
     for path, title, _ in PAGES:
         assert path in links, f"no sidebar link to {title!r} ({links})"
         assert links[path].splitlines()[-1].strip() == title, links[path]
 
 
-def test_history_page_and_sparklines(page, open_server):
+def test_history_page_and_sparklines(viewer, open_server):
     """The History page's charts and its watcher; the Overview's sparklines from the history."""
-    open_page(page, open_server, "History", window="30d")
-    assert_no_exception(page)
+    open_page(viewer, open_server, "History", window="30d")
+    assert_no_exception(viewer)
     # 7 from the snapshots (sizes, forecast, tables, levels) and 4 day by day from the roll-ups
-    assert wait_for_charts(page, at_least=11) == 11
-    shown = metric_values(page)
+    assert wait_for_charts(viewer, at_least=11) == 11
+    shown = metric_values(viewer)
     assert shown["Disk full"] and shown["Size in 30 days"] and shown["Last snapshot"].endswith("ago")
-    assert page.get_by_text("No watcher has run").count() == 0
-    open_page(page, open_server, window="30d")
-    sparks = page.locator('[data-testid="stMetric"] [data-testid="stMetricChart"]')
+    assert viewer.get_by_text("No watcher has run").count() == 0
+    open_page(viewer, open_server, window="30d")
+    sparks = viewer.locator('[data-testid="stMetric"] [data-testid="stMetricChart"]')
     expect(sparks).to_have_count(10, timeout=WAIT_MS)   # every headline figure has its sparkline
 
 
-def test_overview_headline_numbers(page, open_server, demo_db):
+def test_overview_headline_numbers(viewer, open_server, demo_db):
     """All time: the figures r2w_db computes on the same file, the active sessions as of the
     watcher's newest snapshot in the server's monitor database, as the page shows them (a
     session that expired since would make a count of now differ)."""
@@ -77,8 +77,8 @@ def test_overview_headline_numbers(page, open_server, demo_db):
     history = HistoryStore(monitor)
     expected, _ = watched_now.headline(demo_db, periods.Window.of("all"), history, history=history,
                                        log=MonitorStore(monitor))
-    open_page(page, open_server, window="all")
-    shown = metric_values(page)
+    open_page(viewer, open_server, window="all")
+    shown = metric_values(viewer)
     cur, now = expected["current"], expected["now"]
     assert shown["Uploads"] == ui.human_count(cur["uploads"])
     assert shown["New users"] == ui.human_count(cur["registered_new"])
