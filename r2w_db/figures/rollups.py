@@ -185,7 +185,7 @@ def roll_up(db, store=None, now=None):
     backfilled = sum(1 for d in recorded
                      if now - timeutil.period_start(d) - STEP["day"] > timedelta(days=1))
     return {"recorded": recorded, "backfilled": backfilled,
-            "hours": _roll_up_recent(db, store, now, first, HOURLY_ROLLUP_DAYS, clock, "hour"),
+            "hours": _roll_up_hours(db, store, now, first, HOURLY_ROLLUP_DAYS, clock),
             "minutes": _roll_up_edges(db, store, now, clock),
             "recomputed": recomputed, "unplaced": {k: n for k, n in unplaced.items() if n}}
 
@@ -219,43 +219,34 @@ def _roll_up_edges(db, store, now, clock):
         stop = min(hour + STEP["hour"], last_closed)
         if stop <= max(hour, _midnight(first)):
             continue
-        missing = [m for m in _periods(hour, stop, "minute")
-                   if timeutil.period_key(m, "minute") not in have]
+        missing = sorted(key for key in Periods(hour, stop, "minute").found if key not in have)
         if missing:
-            found.update(compute(db, missing[0], missing[-1] + STEP["minute"], "minute"))
+            found.update(compute(db, timeutil.period_start(missing[0]),
+                                 timeutil.period_start(missing[-1]) + STEP["minute"], "minute"))
     count = len(store.record_rollups(db, found, recorded_at=now, grain="minute", data_clock=clock,
                                      backfill_grace=timedelta(hours=1))) if found else 0
     store.keep_minutes(db, hours)
     return count
 
 
-def _periods(start, stop, grain):
-    """The period starts from `start` up to `stop` (excluded)."""
-    moment, found = start, []
-    while moment < stop:
-        found.append(moment)
-        moment += STEP[grain]
-    return found
-
-
-def _roll_up_recent(db, store, now, first, keep_days, clock, grain):
-    """Record every closed hour (or minute: `grain`) not recorded yet, at most `keep_days`
-    back (and not before the database's first day); the number recorded."""
-    last_closed = floor(now, grain)          # periods before this one are closed
-    last = timeutil.period_start(store.last_rollup_day(db, grain))
+def _roll_up_hours(db, store, now, first, keep_days, clock):
+    """Record every closed hour not recorded yet, at most `keep_days` back (and not before the
+    database's first day); the number recorded."""
+    last_closed = floor(now, "hour")          # hours before this one are closed
+    last = timeutil.period_start(store.last_rollup_day(db, "hour"))
     if last:
-        begin = last + STEP[grain]
+        begin = last + STEP["hour"]
     else:
         first = first or first_day(db, floor(now - timedelta(days=keep_days), "day"),
                                    last_closed)
         begin = floor(now - timedelta(days=keep_days), "day")
         begin = max(begin, _midnight(first)) if first else last_closed
-    begin = max(begin, floor(now - timedelta(days=keep_days), grain))
+    begin = max(begin, floor(now - timedelta(days=keep_days), "hour"))
     count = 0
     while begin < last_closed:
-        stop = min(begin + CHUNK[grain], last_closed)
-        count += len(store.record_rollups(db, compute(db, begin, stop, grain), recorded_at=now,
-                                          backfill_grace=timedelta(hours=1), grain=grain,
+        stop = min(begin + CHUNK["hour"], last_closed)
+        count += len(store.record_rollups(db, compute(db, begin, stop, "hour"), recorded_at=now,
+                                          backfill_grace=timedelta(hours=1), grain="hour",
                                           data_clock=clock))
         begin = stop
     return count
