@@ -12,7 +12,7 @@ from dashboard.access import revoke_all_panel
 from r2w_db import errors
 from r2w_db.engine import timeutil
 from r2w_db.formatting import snapshot_time
-from r2w_db.maintenance import backups, registry, runner, watched_previews
+from r2w_db.maintenance import backups, registry, runner, stuck_jobs, watched_previews
 from r2w_db.monitor.store import MonitorStore
 
 DOWNLOAD_LIMIT = 512 * 1024 ** 2   # larger backups are copied from the server, not the browser
@@ -65,6 +65,26 @@ def _last_run_line(entry):
     return text
 
 
+def _cell(value):
+    """A Markdown table cell showing exactly `value` on one line ("–" when empty)."""
+    return ui.md(" ".join(str(value).split())) if value not in (None, "") else "–"
+
+
+def _oldest_stuck(found):
+    """The stuck jobs the preview lists (the oldest few; the count covers them all), as a
+    Markdown table: a data frame would cost the page more than the rows it shows."""
+    shown = stuck_jobs.shown_line(found)
+    with st.expander(shown[0].upper() + shown[1:], icon=":material/list:"):
+        lines = ["| Uploaded (UTC) | Processing for | File type | Owner | Job |",
+                 "| --- | ---: | --- | --- | --- |"]
+        lines += [f"| {_cell(str(j['uploaded_at'])[:19].replace('T', ' '))} "
+                  f"| {j['age_minutes'] / 60:,.1f} h | {_cell(j['file_type'])} | {j['owner']} "
+                  f"| {_cell(j['job_id'])} |" for j in found["oldest"]]
+        st.markdown("\n".join(lines))
+        st.caption("Oldest first; owners as registered or anonymous, never a name. Run marks "
+                   "every stuck job failed, not only these.")
+
+
 # ---------------------------------------------------------------------- the page
 
 def _card(name, last):
@@ -103,6 +123,8 @@ def _card(name, last):
                            "before it asks for confirmation.")
             if pv.refusal:
                 st.warning(ui.prose(pv.refusal), icon=":material/block:")
+            if name == "stuck" and pv.count:
+                _oldest_stuck(pv.details)
             applicable = (pv.details or {}).get("applicable", True)
             idle = "Nothing to do: the preview finds nothing to change." if pv.nothing_to_do else None
         except errors.R2WError as exc:

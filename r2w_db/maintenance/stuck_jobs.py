@@ -2,14 +2,14 @@
 died or lost them) marked 'failed', as the application marks a failed extraction
 (app/uploads.py, mark_stuck_failed), so that their owners see a failure and upload again.
 
-The preview counts them (ages, file types, registered or anonymous owners: never a name).
+The preview counts them and their ages on the index alone, and lists the SHOWN oldest (age,
+file type, registered or anonymous owner: never a name): it reads SHOWN rows, however many
+jobs are stuck.
 The run finds their job_ids with plain reads, then fails them in short transactions
 (engine/batching.py); each UPDATE repeats `status = 'processing' AND upload_date < cutoff`
 for its batch's ids, so a job that finished between the preview and its batch is never touched,
 and a run killed at any moment leaves every job either failed or as it was.
 """
-import statistics
-
 from r2w_db import config, errors
 from r2w_db.app.uploads import mark_stuck_failed
 from r2w_db.backends import open_database
@@ -20,6 +20,7 @@ DEFAULT_MINUTES = config.STUCK_MINUTES      # the Stuck jobs check's own thresho
 MAX_MINUTES = config.MAX_SETTING_DAYS * 1440
 IDS_PER_READ = 5_000
 IDS_PER_CHUNK = 200
+SHOWN = 20                  # the oldest stuck jobs a preview lists
 AGE_BUCKETS = ((120, "1-2 h"), (360, "2-6 h"), (1440, "6-24 h"), (None, "over 1 day"))
 
 
@@ -40,33 +41,28 @@ def cutoff(minutes, now=None):
     return timeutil.ago(now or timeutil.utcnow(), minutes=check_minutes(minutes))
 
 
-def _bucket(age):
-    for limit, label in AGE_BUCKETS:
-        if limit is None or age < limit:
-            return label
-    raise AssertionError(age)
-
-
-def figures(db, minutes=None, now=None):
-    """{"minutes", "count", "oldest_minutes", "median_minutes", "ages" {bucket: n},
-    "file_types" {type: n}, "owners" {"registered", "anonymous"}} of the stuck jobs (one read)."""
+def figures(db, minutes=None, now=None, shown=SHOWN):
+    """{"minutes", "count", "oldest_minutes", "ages" {bucket: n}, "shown", "oldest" [{"job_id",
+    "file_type", "uploaded_at", "age_minutes", "owner" registered|anonymous}]} of the stuck
+    jobs (one read). Costs the `shown` oldest jobs' rows, not every stuck job's: the count and
+    the ages come from the (status, upload_date) index alone."""
     db = open_database(db)
     minutes = check_minutes(minutes)
     now = now or timeutil.utcnow()
+    limits = [limit for limit, _ in AGE_BUCKETS if limit is not None]
     with db.read() as conn:
-        found = db.backend.stuck.stuck_rows(conn, cutoff(minutes, now), now)
-    ages = sorted(round(float(age), 1) for _, age, _ in found)
-    types, buckets = {}, dict.fromkeys((label for _, label in AGE_BUCKETS), 0)
-    for file_type, age, _ in found:
-        types[file_type] = types.get(file_type, 0) + 1
-        buckets[_bucket(float(age))] += 1
-    anonymous = sum(1 for *_, anon in found if anon)
-    return {"minutes": minutes, "count": len(found),
-            "oldest_minutes": ages[-1] if ages else None,
-            "median_minutes": round(statistics.median(ages), 1) if ages else None,
-            "ages": buckets,
-            "file_types": dict(sorted(types.items(), key=lambda kv: (-kv[1], str(kv[0])))),
-            "owners": {"registered": len(found) - anonymous, "anonymous": anonymous}}
+        count, younger = db.backend.stuck.stuck_counts(
+            conn, cutoff(minutes, now), [timeutil.ago(now, minutes=m) for m in limits])
+        found = db.backend.stuck.stuck_oldest(conn, cutoff(minutes, now), now, shown)
+    within = [int(n) for n in younger] + [int(count)]     # younger than each limit, then all
+    ages = dict(zip((label for _, label in AGE_BUCKETS),
+                    (n - below for n, below in zip(within, [0, *within]))))
+    oldest = [{"job_id": job, "file_type": file_type, "uploaded_at": uploaded_at,
+               "age_minutes": float(age), "owner": "anonymous" if anon else "registered"}
+              for job, file_type, uploaded_at, age, anon in found]
+    return {"minutes": minutes, "count": int(count),
+            "oldest_minutes": round(oldest[0]["age_minutes"], 1) if oldest else None,
+            "ages": ages, "shown": len(oldest), "oldest": oldest}
 
 
 def nothing_message(minutes):
@@ -78,12 +74,18 @@ def preview_message(found):
     n, minutes = found["count"], found["minutes"]
     if not n:
         return nothing_message(minutes)
-    types = ", ".join(f"{k} {v:,}" for k, v in found["file_types"].items())
-    owners = found["owners"]
+    ages = ", ".join(f"{label} {v:,}" for label, v in found["ages"].items() if v)
     return (f"{plural(n, 'upload')} processing for more than {minutes} min would be marked "
-            f"failed (oldest {found['oldest_minutes'] / 60:.1f} h, median "
-            f"{found['median_minutes'] / 60:.1f} h; {types}; owners: {owners['registered']:,} "
-            f"registered, {owners['anonymous']:,} anonymous)")
+            f"failed (oldest {found['oldest_minutes'] / 60:.1f} h; {ages})")
+
+
+def shown_line(found):
+    """What `found["oldest"]` holds: 'showing the 20 oldest of 1,640 stuck jobs' (or 'showing
+    all 4 stuck jobs', 'showing the only stuck job')."""
+    n, shown = found["count"], found["shown"]
+    if shown < n:
+        return f"showing the {shown:,} oldest of {n:,} stuck jobs"
+    return "showing the only stuck job" if n == 1 else f"showing all {n:,} stuck jobs"
 
 
 def fail_stuck(db, minutes=None, *, now=None, progress=None, should_stop=None, target_ms=None,

@@ -9,6 +9,7 @@ the same ages (to SQLite's floating-point resolution).
 """
 from r2w_db import config
 from r2w_db.engine import schema, timeutil
+from r2w_db.backends.postgresql.stuck import AGE_MINUTES
 from r2w_db.backends.postgresql.window_sql import (  # noqa: F401  (status_class: re-exported)
     ANON, ISO_FORMAT, UPLOAD_IN_WINDOW, per_period, period_rows, rows, status_class, utc,
     window_params)
@@ -22,12 +23,9 @@ WHERE (""" + FOREIGN_STATUS + ") AND " + UPLOAD_IN_WINDOW + """
 GROUP BY cv_uploads.status
 ORDER BY count(*) DESC, coalesce(cv_uploads.status, 'NULL') COLLATE "C" """
 BY_PERIOD = per_period("upload_date", UPLOAD_IN_WINDOW, by="status")
-STUCK_JOBS = """
+STUCK_JOBS = f"""
 SELECT job_id, file_type, to_char(upload_date AT TIME ZONE 'UTC', %(iso)s) AS uploaded_at,
-       date_part('epoch',
-                 date_trunc('milliseconds', %(now)s::timestamptz + interval '500 microseconds')
-                 - date_trunc('milliseconds', upload_date + interval '500 microseconds')) / 60.0
-           AS age_minutes
+       {AGE_MINUTES} AS age_minutes
 FROM cv_uploads WHERE status = 'processing' AND upload_date < %(stuck)s
 ORDER BY upload_date, job_id COLLATE "C" LIMIT %(limit)s"""
 AWAITING = """
