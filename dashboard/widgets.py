@@ -67,6 +67,19 @@ def metric(where, label, value, current=None, previous=None, kind="count", inver
                  delta_arrow="off" if unchanged else "auto", **spark)
 
 
+class Unvalidated:
+    """An Altair chart as st.altair_chart reads it (its only call is to_dict()), without
+    Altair's JSON-schema validation of the whole spec (about half of what Altair spends turning a
+    chart into its spec): the chart builders' specs are validated by their tests
+    (tests/test_charts.py, tests/test_chart_specs.py: their to_dict() validates)."""
+
+    def __init__(self, chart):
+        self.chart = chart
+
+    def to_dict(self):
+        return self.chart.to_dict(validate=False)
+
+
 def chart(spec, data, name, *, empty=None, message="No data in this window.", caption=None,
           what=None):
     """Draw an Altair chart, its caption right under it, and the Download button of its data
@@ -75,7 +88,7 @@ def chart(spec, data, name, *, empty=None, message="No data in this window.", ca
     if (data is None or len(data) == 0) if empty is None else empty:
         st.info(message, icon=":material/info:")
         return False
-    st.altair_chart(spec, width="stretch")
+    st.altair_chart(Unvalidated(spec), width="stretch")
     if caption:
         st.caption(caption)
     csv_download(data, name, what)
@@ -87,8 +100,9 @@ def csv_download(data, name, what=None):
     <database>_<name>_<window>_<date>.csv (dashboard/csv_names.py)."""
     database, window = st.session_state.get(CSV_CONTEXT, ("database", periods.DEFAULT_WINDOW))
     file_name = csv_names.csv_file_name(database, name, window, timeutil.utcnow().date())
+    # written when the button is clicked, not with every view of the page
     st.download_button(f"Download {what or name.replace('_', ' ')} (CSV)",
-                       data.to_csv(index=False).encode("utf-8"), file_name=file_name,
+                       lambda: data.to_csv(index=False).encode("utf-8"), file_name=file_name,
                        mime="text/csv", key=f"csv_{name}", icon=":material/download:",
                        type="tertiary")
 
