@@ -19,8 +19,9 @@ from r2w_db.figures.proportions import MIN_CASES, too_few, wilson
 
 # Altair's "debug mode" validates every schema object against the Vega-Lite schema when it is
 # created (each encoding, axis, layer), which was most of the time a page spent building its
-# charts. Off: a chart is validated once, whole, when Streamlit turns it into its spec
-# (tests/test_charts.py validates every chart's spec the same way).
+# charts. Off: a chart is validated whole by its tests (tests/test_charts.py and
+# tests/test_chart_specs.py call to_dict(), which validates); pages draw it unvalidated
+# (widgets.Unvalidated).
 schemapi.disable_debug_mode()
 
 STATUS_COLORS = {
