@@ -1,4 +1,6 @@
 """Numbers as people read them, for pages, checks and the command line."""
+from datetime import timezone
+from zoneinfo import ZoneInfo
 
 
 def plural(n, word, plural=None):
@@ -36,8 +38,17 @@ def human_age(seconds):
     return f"{seconds / 86400:.1f} d"
 
 
-def snapshot_time(taken_at, now):
+def wall_time(moment, zone=None, fmt="%Y-%m-%d %H:%M"):
+    """A naive UTC datetime as the wall time of `zone` (an IANA name; None: UTC), zone named:
+    '2026-11-24 11:55 UTC', '2026-11-24 17:25 Asia/Kolkata'."""
+    if zone is None:
+        return f"{moment:{fmt}} UTC"
+    local = moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone))
+    return f"{local:{fmt}} {zone}"
+
+
+def snapshot_time(taken_at, now, zone=None):
     """When the watcher's snapshot was taken and how long ago: '2026-11-24 11:55:00 UTC (5 min
-    ago)' (naive UTC datetimes)."""
+    ago)' (naive UTC datetimes; `zone` names the wall time shown, as wall_time)."""
     age = human_age(max(0.0, (now - taken_at).total_seconds()))
-    return f"{taken_at:%Y-%m-%d %H:%M:%S} UTC ({age} ago)"
+    return f"{wall_time(taken_at, zone, '%Y-%m-%d %H:%M:%S')} ({age} ago)"
