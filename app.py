@@ -4,7 +4,7 @@ import streamlit as st
 from dashboard import check_rows, maintenance_dialog, status_line, ui
 from r2w_db import errors as r2w_errors
 from r2w_db.engine import timeutil
-from r2w_db.formatting import snapshot_time
+from r2w_db.formatting import snapshot_time, wall_time
 from r2w_db.figures import (databases, health, health_report, history_page, watched_checks,
                             watched_now)
 from r2w_db.monitor import silences
@@ -15,10 +15,10 @@ ctx = ui.page("Overview", "🩺")
 ui.weak_hashes_warning()
 
 
-def window_caption(window):
+def window_caption(window, zone=None):
     if window.start is None:
         return "All time: the whole history in the database."
-    return (f"{window.label}: since {window.start:%Y-%m-%d %H:%M} UTC, compared with "
+    return (f"{window.label}: since {wall_time(window.start, zone)}, compared with "
             f"{window.previous.label}.")
 
 
@@ -37,8 +37,8 @@ def headline(ctx):
                                     sources=(ctx.db, ui.MONITOR))
     cur, prev, now = figures["current"], figures["previous"] or {}, figures["now"]
     spark = sparklines(ctx)
-    st.caption(window_caption(ctx.window) + ui.rollup_note(ctx)
-               + f" Active sessions {active_as_of(counted_at, timeutil.utcnow())}."
+    st.caption(window_caption(ctx.window, ctx.zone) + ui.rollup_note(ctx)
+               + f" Active sessions {active_as_of(counted_at, timeutil.utcnow(), ctx.zone)}."
                + (" Sparklines: per closed UTC day from the daily roll-ups, and snapshots for the "
                   "figures as of now (History page)." if spark else ""))
     row = st.columns(5)
@@ -50,7 +50,7 @@ def headline(ctx):
               series_type="bar", help="user_ids with the literal prefix `anonymous_` first seen in the window.")
     ui.metric(row[2], "Active sessions", ui.human_count(now["active_sessions"]),
               series=spark.get("active_sessions"), help="Sessions created within the last 7 days, "
-                   + active_as_of(counted_at, timeutil.utcnow()) + " (a point-in-time "
+                   + active_as_of(counted_at, timeutil.utcnow(), ctx.zone) + " (a point-in-time "
                    "figure: expired sessions are cleaned up, so no change is shown).")
     ui.metric(row[3], "Uploads", ui.human_count(cur["uploads"]), cur["uploads"], prev.get("uploads"),
               series=spark.get("uploads"), series_type="bar", help=f"CV uploads in the window, whatever their status: {cur['uploaded']:,} "
@@ -121,18 +121,18 @@ def checks_of(ctx):
         return [], r2w_errors.one_line(exc), None
 
 
-def active_as_of(counted_at, now):
+def active_as_of(counted_at, now, zone=None):
     """When the active sessions were counted: the watcher's snapshot (with its age) or now."""
     if counted_at is None:
         return "as of now"
-    return f"as of the watcher's snapshot of {snapshot_time(counted_at, now)}"
+    return f"as of the watcher's snapshot of {snapshot_time(counted_at, now, zone)}"
 
 
-def counted_note(counted_at, now):
+def counted_note(counted_at, now, zone=None):
     """Whose counts the checks show: the watcher's snapshot (with its age) or now."""
     if counted_at is None:
         return "Every check counted now."
-    return (f"Counts as of the watcher's snapshot of {snapshot_time(counted_at, now)}; stuck "
+    return (f"Counts as of the watcher's snapshot of {snapshot_time(counted_at, now, zone)}; stuck "
             "jobs, the schema and the file read now.")
 
 
@@ -167,7 +167,7 @@ def body(ctx):
     silenced = monitor_facts(lambda: silences.SilenceStore().active(ctx.db, now), {})
     status_line.show(checks, watcher, alerts, problem)
     if checks:
-        st.caption(counted_note(counted_at, now))
+        st.caption(counted_note(counted_at, now, ctx.zone))
     maintenance_dialog.run_pending(ctx.db, user, refusal)
     check_rows.show(ctx, checks, silenced, user, role, refusal)
     maintenance_dialog.dialog_if_asked(ctx, refusal)

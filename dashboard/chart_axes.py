@@ -9,6 +9,10 @@ Time is 24-hour UTC everywhere, and the browser's time zone never shifts it:
 - a chart of instants (snapshots) has a `utc` time scale whose domain is the window's
   [start, end], and 24-hour UTC labels.
 
+With a zone chosen (`zone`, the browser's IANA name; dashboard/zones.py), the bands and
+instants stay where UTC puts them, and the labels and tooltips of hours and instants read the
+zone's wall time, the zone named in the title; a day stays a UTC day, titled "day (UTC)".
+
 Counts are integers with thousands separators on zero-based axes, bytes are KB/MB/GB (1024,
 as formatting.human_bytes), rates percentages, scores 2–3 places. No Streamlit here.
 """
@@ -18,6 +22,7 @@ from dataclasses import replace
 import altair as alt
 import pandas as pd
 
+from dashboard import zones
 from r2w_db.figures.periods import PERIOD_FORMAT
 
 TIME_TITLE = {"day": "UTC day", "hour": "UTC hour"}
@@ -69,16 +74,40 @@ def shared_window(window, *frames):
     return replace(window, start=min(firsts).to_pydatetime()) if firsts else window
 
 
-def with_periods(frame, grain):
-    """`frame` with `period_key` (the band) and `period_label` (the tooltip's UTC period)."""
+def time_title(grain, zone=None):
+    """The period axis's title: 'UTC hour'; in a zone 'hour (Asia/Kolkata)', and 'day (UTC)'."""
+    if zone is None:
+        return TIME_TITLE[grain]
+    return zones.titled("hour", zone) if grain == "hour" else "day (UTC)"
+
+
+def _hour_label(start, zone):
+    """The tooltip's hour in `zone`: 'Sun 25 Oct 2026, 02:00–02:59 CEST' (the abbreviation
+    tells the two 02:00 hours of a daylight-saving change apart)."""
+    end = start + pd.Timedelta(minutes=59)
+    return (zones.wall_label(start, zone, "%a %d %b %Y, %H:%M–")
+            + zones.wall_label(end, zone, "%H:%M %Z"))
+
+
+def with_periods(frame, grain, zone=None):
+    """`frame` with `period_key` (the band, a UTC period) and `period_label` (the tooltip's
+    period: UTC, or an hour in `zone`'s wall time)."""
     period = pd.to_datetime(frame["period"])
+    labels = (period.dt.strftime(LABEL_FORMAT[grain]) if zone is None or grain != "hour"
+              else [_hour_label(p, zone) if not pd.isna(p) else "" for p in period])
     return frame.assign(period_key=period.dt.strftime(PERIOD_FORMAT[grain]),
-                        period_label=period.dt.strftime(LABEL_FORMAT[grain]))
+                        period_label=labels)
 
 
-def period_label_expr(grain, keys):
+def period_label_expr(grain, keys, zone=None):
     """Axis labels of period keys, parsed and written in UTC: '07 Dec' for days ('07 Dec 26'
-    over more than a year), '14:00' for hours with the day at midnight."""
+    over more than a year), '14:00' for hours with the day at midnight; in `zone`, an hour's
+    label is its start on the zone's clock ('19:30' in Asia/Kolkata)."""
+    if grain == "hour" and zone is not None and keys:
+        start, end = pd.Timestamp(keys[0]), pd.Timestamp(keys[-1]) + pd.Timedelta(hours=1)
+        wall = zones.shift_expr(zone, start, end, "utcParse(datum.value, '%Y-%m-%d %H:%M')")
+        return (f"utcFormat({wall}, utchours({wall}) == 0 ? (utcminutes({wall}) == 0 ? "
+                "'%d %b' : '%d %b %H:%M') : '%H:%M')")
     if grain == "hour":
         return ("utcFormat(utcParse(datum.value, '%Y-%m-%d %H:%M'), "
                 "slice(datum.value, 11) == '00:00' ? '%d %b' : '%H:%M')")
@@ -86,19 +115,19 @@ def period_label_expr(grain, keys):
     return f"utcFormat(utcParse(datum.value, '%Y-%m-%d'), '{fmt}')"
 
 
-def period_x(grain, keys, centred=False):
+def period_x(grain, keys, centred=False, zone=None):
     """The x encoding of every period chart: one band per period of the window. `centred` puts
     a point or line mark in the middle of its band, level with the bars of the same period."""
-    return alt.X("period_key:O", title=TIME_TITLE[grain],
+    return alt.X("period_key:O", title=time_title(grain, zone),
                  scale=alt.Scale(type="band", domain=keys),
                  bandPosition=0.5 if centred else alt.Undefined,
-                 axis=alt.Axis(labelExpr=period_label_expr(grain, keys), labelAngle=0,
+                 axis=alt.Axis(labelExpr=period_label_expr(grain, keys, zone), labelAngle=0,
                                labelOverlap=True, labelSeparation=6, labelFlush=False,
                                ticks=False))
 
 
-def period_tooltip(grain):
-    return alt.Tooltip("period_label:N", title=TIME_TITLE[grain])
+def period_tooltip(grain, zone=None):
+    return alt.Tooltip("period_label:N", title=time_title(grain, zone))
 
 
 # ------------------------------------------------------------------ instants on a UTC time scale

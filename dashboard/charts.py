@@ -92,36 +92,40 @@ def _source(frame, field="source"):
             [alt.Tooltip(f"{field}:N", title="from")])
 
 
-def stacked_periods(frame, category, value, colors, window, title=None, value_title=None):
-    """Stacked bars per period: frame has period, `category`, `value` (long form)."""
+def stacked_periods(frame, category, value, colors, window, title=None, value_title=None,
+                    zone=None):
+    """Stacked bars per period: frame has period, `category`, `value` (long form); `zone`: the
+    wall time of hours' labels (dashboard/chart_axes.py)."""
     order = list(colors)
     # long rows of a frame from figures.earlier_days carry their day's source as source_of_day
     opacity, source_tip = (_source(frame[["source_of_day"]].set_axis(["source"], axis=1),
                                    "source_of_day") if "source_of_day" in frame
                            else (alt.Undefined, []))
     grain = window.grain
-    return _base(with_periods(frame, grain)).mark_bar().encode(
-        x=period_x(grain, period_keys(frame, window)),
+    return _base(with_periods(frame, grain, zone)).mark_bar().encode(
+        x=period_x(grain, period_keys(frame, window), zone=zone),
         y=alt.Y(f"{value}:Q", stack="zero",
                 **count_axis(value_title or value, minExtent=Y_EXTENT, maxExtent=Y_EXTENT)),
         color=alt.Color(f"{category}:N", scale=_scale(colors), sort=order,
                         legend=alt.Legend(title=None, orient="top")),
         order=alt.Order("order:Q"), opacity=opacity,
-        tooltip=[period_tooltip(grain), alt.Tooltip(f"{category}:N"),
+        tooltip=[period_tooltip(grain, zone), alt.Tooltip(f"{category}:N"),
                  alt.Tooltip(f"{value}:Q", format=COUNT), *source_tip],
     ).transform_calculate(
         order=f"indexof({order!r}, datum.{category})"
     ).properties(title=title or "")
 
 
-def status_periods(frame, window):
+def status_periods(frame, window, zone=None):
     """Uploads per period stacked by status (frame: period, status, uploads)."""
-    return stacked_periods(frame, "status", "uploads", STATUS_COLORS, window, value_title="uploads")
+    return stacked_periods(frame, "status", "uploads", STATUS_COLORS, window, value_title="uploads",
+                           zone=zone)
 
 
-def served_periods(frame, window):
+def served_periods(frame, window, zone=None):
     """Uploads per period: served from cache vs extracted (frame: period, source, uploads)."""
-    return stacked_periods(frame, "source", "uploads", SOURCE_COLORS, window, value_title="uploads")
+    return stacked_periods(frame, "source", "uploads", SOURCE_COLORS, window, value_title="uploads",
+                           zone=zone)
 
 
 def judged(frame, sample):
@@ -160,24 +164,25 @@ def _judged_marks(data, x, field, y_axis, color, tooltip, opacity=alt.Undefined)
     return [line, solid, hollow]
 
 
-def rate_line(frame, rate, window, title, sample, overall=None, color=ACCENT, full_scale=True):
+def rate_line(frame, rate, window, title, sample, overall=None, color=ACCENT, full_scale=True,
+              zone=None):
     """A share (0..1) per period: its Wilson 95 % band, a line through the periods with at least
     MIN_CASES cases and points; hollow grey points where there are fewer; gaps where none.
 
     `sample` (Sample) says what each period stands on; `overall` draws a dashed rule at the
     whole window's level; `full_scale` fixes the axis at 0–100 % (else from 0 to a little above
     the largest rate, at least 5 %; an interval reaching higher is cut at the top, its bounds
-    in the tooltip).
+    in the tooltip). `zone`: the wall time of hours' labels (dashboard/chart_axes.py).
     """
     grain = window.grain
-    data = with_periods(judged(frame, sample), grain)
+    data = with_periods(judged(frame, sample), grain, zone)
     rates = [float(v) for v in data[rate] if v == v]
     top = 1.0 if full_scale else min(1.0, max(0.05, max(rates, default=0.0) * 1.1))
-    x = period_x(grain, period_keys(frame, window), centred=True)
+    x = period_x(grain, period_keys(frame, window), centred=True, zone=zone)
     y_axis = dict(title=title, scale=alt.Scale(domain=[0, top]),
                   axis=alt.Axis(format=RATE, tickCount=5, minExtent=Y_EXTENT, maxExtent=Y_EXTENT))
     opacity, source_tip = _source(frame)
-    tooltip = [period_tooltip(grain), alt.Tooltip(f"{rate}:Q", format=RATE_FINE, title=title),
+    tooltip = [period_tooltip(grain, zone), alt.Tooltip(f"{rate}:Q", format=RATE_FINE, title=title),
                alt.Tooltip("sample:N", title="out of"),
                alt.Tooltip("interval:N", title="95 % interval"),
                alt.Tooltip("note:N", title="note"), *source_tip]
@@ -207,7 +212,8 @@ def threshold_rules(rules=((config.LOW_CONFIDENCE, "low below"),
         tooltip=[alt.Tooltip("rule:N"), alt.Tooltip("at:Q", format=".2f")])
 
 
-def value_line(frame, value, window, title, counts=(), cases="entries", noun="cache entries"):
+def value_line(frame, value, window, title, counts=(), cases="entries", noun="cache entries",
+               zone=None):
     """A score (e.g. mean confidence) per period on its whole 0–1 axis, with the low and the
     caching thresholds as dashed rules: a dip reads against them, never as a cliff. A period
     with fewer than MIN_CASES `cases` is hollow and grey and says why."""
@@ -216,11 +222,11 @@ def value_line(frame, value, window, title, counts=(), cases="entries", noun="ca
     data = with_periods(frame.assign(
         judged=~n.map(too_few).astype(bool),
         note=[f"fewer than {MIN_CASES} {noun}: too few to judge" if too_few(k) else ""
-              for k in n]), grain)
-    x = period_x(grain, period_keys(frame, window), centred=True)
+              for k in n]), grain, zone)
+    x = period_x(grain, period_keys(frame, window), centred=True, zone=zone)
     y_axis = dict(title=title, scale=alt.Scale(domain=[0, 1]),
                   axis=alt.Axis(format=".2f", tickCount=5, minExtent=Y_EXTENT, maxExtent=Y_EXTENT))
-    tooltip = [period_tooltip(grain), alt.Tooltip(f"{value}:Q", format=SCORE, title=title),
+    tooltip = [period_tooltip(grain, zone), alt.Tooltip(f"{value}:Q", format=SCORE, title=title),
                *[alt.Tooltip(f"{c}:Q", format=COUNT) for c in counts],
                alt.Tooltip("note:N", title="note")]
     return _layered(data, *_judged_marks(data, x, value, y_axis, ACCENT, tooltip), threshold_rules())
@@ -280,23 +286,23 @@ def confidence_histogram(frame, bands):
     return alt.layer(bars, *marks)
 
 
-def new_and_total(frame, window):
+def new_and_total(frame, window, zone=None):
     """Anonymous ids: new per period (bars) and the running total still owning uploads (line,
     in the middle of each period's band), on their own y axes."""
     grain = window.grain
     keys = period_keys(frame, window)
     base = _base(alt.Undefined)
     opacity, source_tip = _source(frame)
-    tooltip = [period_tooltip(grain), alt.Tooltip("new_ids:Q", title="new ids", format=COUNT),
+    tooltip = [period_tooltip(grain, zone), alt.Tooltip("new_ids:Q", title="new ids", format=COUNT),
                alt.Tooltip("owning_ids:Q", title="ids owning uploads", format=COUNT), *source_tip]
     bars = base.mark_bar(color="#93c5fd").encode(
-        x=period_x(grain, keys), tooltip=tooltip, opacity=opacity,
+        x=period_x(grain, keys, zone=zone), tooltip=tooltip, opacity=opacity,
         y=alt.Y("new_ids:Q", **count_axis("new anonymous ids (bars)", minExtent=Y_EXTENT,
                                           maxExtent=Y_EXTENT)))
     line = base.mark_line(color="#1e3a8a", point=True).encode(
-        x=period_x(grain, keys, centred=True), tooltip=tooltip,
+        x=period_x(grain, keys, centred=True, zone=zone), tooltip=tooltip,
         y=alt.Y("owning_ids:Q", **count_axis("ids still owning uploads (line)")))
-    return _layered(with_periods(frame, grain), bars, line).resolve_scale(y="independent")
+    return _layered(with_periods(frame, grain, zone), bars, line).resolve_scale(y="independent")
 
 
 def age_bars(frame):

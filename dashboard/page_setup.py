@@ -6,21 +6,23 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
-from dashboard import csv_names
+from dashboard import csv_names, zones
 from dashboard.access import allowed_databases, gate
 from dashboard.messages import show_error
 from dashboard.navigation import embedded, sidebar_account, sidebar_database, sidebar_navigation
 from dashboard.safe_text import code, md, prose
-from dashboard.widgets import CSV_CONTEXT
+from dashboard.widgets import CSV_CONTEXT, TIME_ZONE
 from r2w_db import errors
 from r2w_db.backends import open_database
 from r2w_db.demo.default import ensure_default
 from r2w_db.engine import locations, schema
 from r2w_db.figures import database_file, periods
+from r2w_db.formatting import wall_time
 
 REFRESH = {"off": None, "30s": 30, "60s": 60}
 REFRESH_LABELS = {"off": "off", "30s": "30 s", "60s": "60 s"}
 WINDOW_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "90d": "90 d", "all": "All"}
+TIMES_LABELS = {"utc": "UTC", "local": "your browser's time"}
 
 
 @dataclass
@@ -35,6 +37,7 @@ class PageContext:
     choices: list = None      # every database the dashboard offers (DbLocation)
     size_bytes: int = None    # the database's size (database_file.describe)
     windowed: bool = True     # the page offers a time window (its figures depend on one)
+    zone: str | None = None   # the zone times are shown in: None (UTC) or the browser's
 
 
 def cli_db_argument(argv=None):
@@ -102,11 +105,13 @@ def page(title, icon="📊", window=True) -> PageContext:
                              draw=not embed)
         refresh = _choice("Auto-refresh", list(REFRESH), "refresh", "off", REFRESH_LABELS,
                           query_param="refresh", draw=not embed)
+    zone = times_in(draw=not embed)
     st.session_state[CSV_CONTEXT] = (csv_names.database_name(location),
                                      window_key if window else "now")
+    st.session_state[TIME_ZONE] = zone
     ctx = PageContext(open_database(location), location, demo, version,
                       periods.Window.of(window_key), REFRESH[refresh],
-                      None if embed else st.sidebar.empty(), choices, size, window)
+                      None if embed else st.sidebar.empty(), choices, size, window, zone)
     st.title(title)
     if len(choices) > 1:
         st.caption(f"Database: {code(location.display)}" if location.title == location.display
@@ -183,6 +188,25 @@ def _choice(label, options, name, default, labels=None, query_param=None, draw=T
     return value
 
 
+def times_in(draw=True):
+    """The zone times are shown in: None (UTC, the default) or, when the sidebar's "Times in"
+    says so, the browser's zone (st.context.timezone). Without a browser zone (AppTest, an old
+    browser) the choice is not offered and times stay UTC; it persists like the window
+    (session state, `?times=local`)."""
+    browser = zones.valid_zone(st.context.timezone)
+    if browser is None:
+        return None
+    labels = {**TIMES_LABELS, "local": f"your browser's time ({browser})"}
+    chosen = _choice("Times in", list(TIMES_LABELS), "times", "utc", labels, query_param="times",
+                     draw=draw)
+    if chosen != "local":
+        return None
+    if draw:
+        st.sidebar.caption("Hours and times in your browser's zone; daily charts stay on UTC "
+                           "days (their figures are per UTC day).")
+    return browser
+
+
 def run(ctx: PageContext, body):
     """Run the page body: inside an auto-refreshing fragment when auto-refresh is on (with a
     fresh window each time), and with a clear message instead of any database error."""
@@ -202,7 +226,7 @@ def run(ctx: PageContext, body):
 
 
 def _refreshed_at(ctx):
-    stamp = datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
+    stamp = wall_time(datetime.now(timezone.utc).replace(tzinfo=None), ctx.zone, "%H:%M:%S")
     every = f", every {ctx.refresh_s} s" if ctx.refresh_s else ""
     text = f"Last refresh {stamp}{every}" + (f" · {ctx.window.label.lower()}" if ctx.windowed
                                                else "")

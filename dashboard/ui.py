@@ -55,5 +55,6 @@ from dashboard.widgets import (  # noqa: F401
     page_exists,
     per,
     rollup_note,
+    shown_zone,
     table,
 )

@@ -4,12 +4,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import csv_names
+from dashboard import csv_names, zones
 from r2w_db import formatting
 from r2w_db.engine import timeutil
 from r2w_db.figures import periods
 
 CSV_CONTEXT = "_r2w_csv_context"   # (database name, window key) of the page, for CSV file names
+TIME_ZONE = "_r2w_time_zone"       # the zone tables show times in (None: UTC), set by page()
+ISO_HELP = "Times in the CSV are full ISO-8601 UTC, ending in Z."
 human_bytes = formatting.human_bytes
 human_age = formatting.human_age
 
@@ -95,7 +97,12 @@ def chart(spec, data, name, *, empty=None, message="No data in this window.", ca
     return True
 
 
-def csv_download(data, name, what=None):
+def shown_zone():
+    """The zone the page shows times in: None (UTC) or the browser's IANA name."""
+    return st.session_state.get(TIME_ZONE)
+
+
+def csv_download(data, name, what=None, help=None):
     """The Download button of a CSV: it says what it downloads, and the file is named
     <database>_<name>_<window>_<date>.csv (dashboard/csv_names.py)."""
     database, window = st.session_state.get(CSV_CONTEXT, ("database", periods.DEFAULT_WINDOW))
@@ -104,18 +111,26 @@ def csv_download(data, name, what=None):
     st.download_button(f"Download {what or name.replace('_', ' ')} (CSV)",
                        lambda: data.to_csv(index=False).encode("utf-8"), file_name=file_name,
                        mime="text/csv", key=f"csv_{name}", icon=":material/download:",
-                       type="tertiary")
+                       type="tertiary", help=help)
 
 
-def table(data, name, column_config=None, message="Nothing to list.", height="auto", what=None):
+def table(data, name, column_config=None, message="Nothing to list.", height="auto", what=None,
+          times=None):
     """A data table with its CSV (the button says `what` it downloads), or a sentence when it
-    is empty."""
+    is empty. `times` maps each time column to (title, zones.SECOND or zones.MINUTE): shown as
+    wall time in the page's zone, named in the header; ISO-8601 UTC in the CSV."""
     if data is None or len(data) == 0:
         st.info(message, icon=":material/info:")
         return False
+    csv, help = data, None
+    if times:
+        data, csv, headers = zones.table_times(data, times, shown_zone())
+        column_config = {**(column_config or {}),
+                         **{c: st.column_config.TextColumn(h) for c, h in headers.items()}}
+        help = ISO_HELP
     st.dataframe(data, hide_index=True, column_config=column_config, width="stretch",
                  height=height, placeholder="–")   # a cell with no value, never "None"
-    csv_download(data, name, what)
+    csv_download(csv, name, what, help)
     return True
 
 

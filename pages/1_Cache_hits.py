@@ -21,12 +21,12 @@ def rollup_note(hits):
             + ("included in" if hits["in_totals"] else "not in") + " the figures above).")
 
 
-def cache_note(taken_at, now):
+def cache_note(taken_at, now, zone=None):
     """Whose counts "the cache now" shows: the watcher's snapshot (with its age) or now."""
     if taken_at is None:
         return "Every entry the cache holds at this moment, whatever the window."
     return ("Every entry the cache held at the watcher's snapshot of "
-            f"{snapshot_time(taken_at, now)}, whatever the window.")
+            f"{snapshot_time(taken_at, now, zone)}, whatever the window.")
 
 
 def body(ctx):
@@ -45,7 +45,7 @@ def body(ctx):
 
     st.subheader(f"Hit rate {ui.per(window)}")
     ui.chart(charts.rate_line(frame, "hit_rate", window, "hit rate", charts.HIT_SAMPLE,
-                              overall=hits["hit_rate"]),
+                              overall=hits["hit_rate"], zone=ctx.zone),
              frame[["period", "source", "hashed", "hits", "hit_rate"]], "cache_hit_rate",
              what=f"the hit rate {ui.per(window)}", empty=not hits["hashed"],
              message="No upload with a file_hash in this window, so there is no hit rate "
@@ -55,7 +55,7 @@ def body(ctx):
                      + rollup_note(hits))
 
     st.subheader(f"Uploads served from cache vs extracted, {ui.per(window)}")
-    ui.chart(charts.served_periods(earlier_days.served_long(frame), window),
+    ui.chart(charts.served_periods(earlier_days.served_long(frame), window, ctx.zone),
              frame[["period", "source", "hits", "extracted", "unhashed"]].rename(
                  columns={"hits": "from_cache", "unhashed": "no_file_hash"}),
              "cache_served", what=f"uploads served from cache {ui.per(window)}",
@@ -64,7 +64,7 @@ def body(ctx):
     st.subheader("The cache now")
     held = ui.cached(watched_cache.cache_now, ctx.db, sources=(ctx.db, ui.MONITOR))
     contents = held["contents"]
-    st.caption(cache_note(held["as_of"], timeutil.utcnow()))
+    st.caption(cache_note(held["as_of"], timeutil.utcnow(), ctx.zone))
     row = st.columns(4)
     row[0].metric("Entries", ui.human_count(contents["entries"]), border=True)
     size_note = (f" Estimated from the newest {cache_hits.SIZE_SAMPLE:,} entries."

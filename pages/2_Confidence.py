@@ -5,6 +5,7 @@ from dashboard import charts, ui
 from r2w_db import config
 from r2w_db.engine import timeutil
 from r2w_db.figures import confidence as conf, watched_confidence, windowed
+from dashboard import zones
 from r2w_db.formatting import snapshot_time
 
 ctx = ui.page("Confidence", "🎚️")
@@ -46,7 +47,7 @@ def body(ctx):
         st.subheader(f"Mean {ui.per(window)}")
         means = ui.cached(windowed.confidence_by_period, ctx.db, window)
         ui.chart(charts.value_line(means, "mean", window, "mean confidence",
-                                   counts=("entries",)),
+                                   counts=("entries",), zone=ctx.zone),
                  means, "confidence_mean", what=f"the mean {ui.per(window)}",
                  empty=not summary["valid"], message="No valid confidence in this window.",
                  caption=f"On the whole 0–1 scale; dashed: the low ({config.LOW_CONFIDENCE}) and "
@@ -58,7 +59,7 @@ def body(ctx):
                            sources=(ctx.db, ui.MONITOR))
         if models["as_of"] is not None:
             st.caption("Every entry the cache held, as of the watcher's snapshot of "
-                       f"{snapshot_time(models['as_of'], timeutil.utcnow())}.")
+                       f"{snapshot_time(models['as_of'], timeutil.utcnow(), ctx.zone)}.")
         elif models["by_model"].attrs.get("source") == "live" and ui.rollup_note(ctx):
             st.caption("Counted live: days of this window were rolled up before the per-model "
                        "figures were kept (the next snapshot adds them).")
@@ -77,8 +78,8 @@ def body(ctx):
     ui.table(ui.cached(conf.lowest, ctx.db, window), "confidence_lowest", what="the lowest scores",
              message="No valid confidence in this window.",
              column_config={"hash_prefix": "file hash (prefix)",
-                            "confidence": st.column_config.NumberColumn(format="%.3f"),
-                            "created_at": "created (UTC)"})
+                            "confidence": st.column_config.NumberColumn(format="%.3f")},
+             times={"created_at": ("created", zones.SECOND)})
 
 
 ui.run(ctx, body)

@@ -5,6 +5,7 @@ from dashboard import charts, ui
 from r2w_db import config
 from r2w_db.engine import timeutil
 from r2w_db.figures import uploads, watched_now, windowed
+from dashboard import zones
 from r2w_db.formatting import snapshot_time
 
 ctx = ui.page("Uploads", "📤")
@@ -33,7 +34,7 @@ def body(ctx):
     row[4].metric("Other statuses", ui.human_count(summary["other"]), border=True,
                   help="Statuses the application never writes (anything but processing, "
                        "completed, failed and uploaded; NULL included).")
-    st.markdown(waiting_line(waiting, counted_at, timeutil.utcnow()))
+    st.markdown(waiting_line(waiting, counted_at, timeutil.utcnow(), ctx.zone))
     if ui.rollup_note(ctx):
         st.caption(ui.rollup_note(ctx).strip() + " An upload that finished after its hour closed "
                    "keeps the status it had then; stuck jobs " + (
@@ -48,7 +49,7 @@ def body(ctx):
     frame = ui.cached(windowed.upload_by_period, ctx.db, window)
     with right:
         st.subheader(f"Status {ui.per(window)}")
-        ui.chart(charts.status_periods(uploads.status_long(frame), window),
+        ui.chart(charts.status_periods(uploads.status_long(frame), window, ctx.zone),
                  frame.drop(columns="failure_rate"), "upload_status_by_period",
                  what=f"uploads {ui.per(window)}", empty=not summary["uploads"],
                  message="No uploads in this window.")
@@ -56,7 +57,8 @@ def body(ctx):
     st.subheader(f"Failure rate {ui.per(window)}")
     ui.chart(charts.rate_line(frame, "failure_rate", window, "failure rate", charts.FAILURE_SAMPLE,
                               overall=summary["failure_rate"],
-                              color=charts.STATUS_COLORS["failed"], full_scale=False),
+                              color=charts.STATUS_COLORS["failed"], full_scale=False,
+                              zone=ctx.zone),
              frame[["period", "completed", "failed", "failure_rate"]], "upload_failure_rate",
              what=f"the failure rate {ui.per(window)}", empty=not summary["finished"],
              message="No job finished in this window.",
@@ -72,8 +74,8 @@ def body(ctx):
     ui.table(jobs.assign(age=jobs["age_minutes"].map(lambda m: ui.human_age(m * 60))),
              "stuck_jobs", message="No stuck job.", what="the stuck jobs",
              column_config={"job_id": "job id", "file_type": "file type",
-                            "uploaded_at": "uploaded (UTC)",
-                            "age_minutes": None})  # in the CSV; shown as `age`
+                            "age_minutes": None},   # in the CSV; shown as `age`
+             times={"uploaded_at": ("uploaded", zones.SECOND)})
 
     st.subheader("File types")
     types = ui.cached(windowed.upload_file_types, ctx.db, window)
@@ -90,16 +92,16 @@ def body(ctx):
                      "uploaded.")
 
 
-def waiting_line(waiting, counted_at=None, now=None):
+def waiting_line(waiting, counted_at=None, now=None, zone=None):
     """One sentence on the uploads in status 'uploaded' (as of the watcher's snapshot taken at
     `counted_at`, or now when None) and the age of the oldest."""
     line = f"**Waiting for extraction ('uploaded'):** {waiting['count']:,} " + (
-        f"as of the watcher's snapshot of {snapshot_time(counted_at, now)}"
+        f"as of the watcher's snapshot of {snapshot_time(counted_at, now, zone)}"
         if counted_at else "now")
     if waiting["oldest_at"]:
         age = ui.human_age(max(waiting["oldest_age_minutes"], 0) * 60)
-        when = waiting["oldest_at"][:16].replace("T", " ")
-        line += f"; the oldest uploaded {age} ago ({ui.md(when)} UTC)"   # the database's text
+        when = zones.cell_text(waiting["oldest_at"], zone, zones.MINUTE)   # or the database's text
+        line += f"; the oldest uploaded {age} ago ({ui.md(when)} {zones.zone_name(zone)})"
     if waiting["unreadable"]:
         line += f"; {waiting['unreadable']:,} with an unreadable upload date"
     return line + (f". The anonymous cleanup removes those still anonymous after "

@@ -14,7 +14,7 @@ def as_of(taken_at):
     return "Now" if taken_at is None else "As of the watcher's snapshot"
 
 
-def owners_note(owners_at, ages_at, now):
+def owners_note(owners_at, ages_at, now, zone=None):
     """Whose counts the ids owning uploads are: the watcher's snapshot (with its age) or now."""
     if owners_at is None and ages_at is None:
         return "Ids owning uploads: counted now."
@@ -22,7 +22,7 @@ def owners_note(owners_at, ages_at, now):
     which = ("the ids owning uploads, their ages and the chart's line" if owners_at and ages_at
              else "the ids owning uploads and their ages" if ages_at else "the chart's line")
     return (f"{which[0].upper()}{which[1:]}: as of the watcher's snapshot of "
-            f"{snapshot_time(taken_at, now)}; the new ids and the anonymous share are the window's own.")
+            f"{snapshot_time(taken_at, now, zone)}; the new ids and the anonymous share are the window's own.")
 
 
 def body(ctx):
@@ -34,7 +34,7 @@ def body(ctx):
                        sources=(ctx.db, ui.MONITOR))
     ids = merged["by_period"]
     ages = ui.cached(watched_anonymous.ages, ctx.db, window.now, sources=(ctx.db, ui.MONITOR))
-    st.caption(owners_note(merged["owners_as_of"], ages["as_of"], timeutil.utcnow()))
+    st.caption(owners_note(merged["owners_as_of"], ages["as_of"], timeutil.utcnow(), ctx.zone))
     share = ui.cached(windowed.anonymous_share, ctx.db, window)
     row = st.columns(4)
     live_new = int(ids.loc[ids["source"] == earlier_days.LIVE, "new_ids"].sum())
@@ -55,7 +55,7 @@ def body(ctx):
 
     drawn = chart_axes.shared_window(window, ids, share["by_period"])   # one band per day on both
     st.subheader(f"New ids {ui.per(window)}, and ids still owning uploads")
-    ui.chart(charts.new_and_total(ids, drawn), ids, "anonymous_ids",
+    ui.chart(charts.new_and_total(ids, drawn, ctx.zone), ids, "anonymous_ids",
              what=f"anonymous ids {ui.per(window)}",
              empty=ids.empty or not (ids["new_ids"].any() or ids["owning_ids"].any()),
              message="No anonymous id in this window.",
@@ -87,7 +87,7 @@ def body(ctx):
         st.subheader(f"Anonymous share of uploads {ui.per(window)}")
         frame = share["by_period"]
         ui.chart(charts.rate_line(frame, "share", drawn, "anonymous share", charts.SHARE_SAMPLE,
-                                  overall=share["share"]),
+                                  overall=share["share"], zone=ctx.zone),
                  frame, "anonymous_share", what=f"the anonymous share {ui.per(window)}",
                  empty=not share["uploads"], message="No uploads in this window.",
                  caption="Dashed: the whole window. " + charts.rate_caption("uploads"))

@@ -7,11 +7,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import maintenance_dialog, ui
+from dashboard import maintenance_dialog, ui, zones
 from dashboard.access import revoke_all_panel
 from r2w_db import errors
 from r2w_db.engine import timeutil
-from r2w_db.formatting import snapshot_time
+from r2w_db.formatting import snapshot_time, wall_time
 from r2w_db.maintenance import backups, registry, runner, stuck_jobs, watched_previews
 from r2w_db.monitor.store import MonitorStore
 
@@ -48,7 +48,7 @@ def _when(iso_text):
     if moment is None:
         return iso_text or "–"
     age = (timeutil.utcnow() - moment).total_seconds()
-    return f"{moment:%Y-%m-%d %H:%M} UTC ({ui.human_age(max(age, 0))} ago)"
+    return f"{wall_time(moment, ui.shown_zone())} ({ui.human_age(max(age, 0))} ago)"
 
 
 def _last_run_line(entry):
@@ -75,9 +75,10 @@ def _oldest_stuck(found):
     Markdown table: a data frame would cost the page more than the rows it shows."""
     shown = stuck_jobs.shown_line(found)
     with st.expander(shown[0].upper() + shown[1:], icon=":material/list:"):
-        lines = ["| Uploaded (UTC) | Processing for | File type | Owner | Job |",
+        zone = ui.shown_zone()
+        lines = [f"| {zones.titled('Uploaded', zone)} | Processing for | File type | Owner | Job |",
                  "| --- | ---: | --- | --- | --- |"]
-        lines += [f"| {_cell(str(j['uploaded_at'])[:19].replace('T', ' '))} "
+        lines += [f"| {_cell(zones.cell_text(j['uploaded_at'], zone))} "
                   f"| {j['age_minutes'] / 60:,.1f} h | {_cell(j['file_type'])} | {j['owner']} "
                   f"| {_cell(j['job_id'])} |" for j in found["oldest"]]
         st.markdown("\n".join(lines))
@@ -119,7 +120,8 @@ def _card(name, last):
             st.markdown(f"**Preview:** {ui.prose(pv.message)}.")
             if counted_at:
                 st.caption(f"As of the watcher's snapshot of "
-                           f"{snapshot_time(counted_at, timeutil.utcnow())}; Run counts again "
+                           f"{snapshot_time(counted_at, timeutil.utcnow(), ui.shown_zone())}; "
+                           "Run counts again "
                            "before it asks for confirmation.")
             if pv.refusal:
                 st.warning(ui.prose(pv.refusal), icon=":material/block:")
@@ -149,16 +151,16 @@ def _log_table():
     if not entries:
         st.info("No maintenance has been logged for this database yet.", icon=":material/info:")
         return
-    frame = pd.DataFrame(entries).reindex(columns=LOG_COLUMNS)
-    for column in ("started_at", "finished_at"):
-        frame[column] = frame[column].map(lambda v: v[:19].replace("T", " ") if isinstance(v, str) else v)
+    frame, _, headers = zones.table_times(pd.DataFrame(entries).reindex(columns=LOG_COLUMNS), {
+        "started_at": ("Started", zones.SECOND), "finished_at": ("Finished", zones.SECOND)},
+        ui.shown_zone())
     # blank, not "None", where a task has no such figure (a backup deletes no rows)
     for column in ("previewed", "rows", "bytes_reclaimed"):
         frame[column] = frame[column].map(lambda v: "" if v is None or pd.isna(v) else f"{int(v):,}")
     frame["seconds"] = frame["seconds"].map(lambda v: "" if v is None or pd.isna(v) else f"{v:.2f}")
     st.dataframe(frame, hide_index=True, width="stretch", column_config={
-        "started_at": st.column_config.TextColumn("Started (UTC)"),
-        "finished_at": st.column_config.TextColumn("Finished (UTC)"),
+        "started_at": st.column_config.TextColumn(headers["started_at"]),
+        "finished_at": st.column_config.TextColumn(headers["finished_at"]),
         "task": st.column_config.TextColumn("Task"),
         "outcome": st.column_config.TextColumn("Outcome"),
         "user": st.column_config.TextColumn("Who"),

@@ -15,7 +15,8 @@ from dashboard import history_charts as hc
 from dashboard import ui
 from r2w_db import errors
 from r2w_db.engine import timeutil
-from r2w_db.formatting import signed_bytes
+from dashboard import zones
+from r2w_db.formatting import signed_bytes, wall_time
 from r2w_db.figures import forecast as fc
 from r2w_db.figures import history_page as hist
 from r2w_db.figures import rollups
@@ -37,7 +38,7 @@ def schedule(db):
 
 
 def when(stamp):
-    return "–" if stamp is None else f"{timeutil.parse(str(stamp)):%Y-%m-%d %H:%M} UTC"
+    return "–" if stamp is None else wall_time(timeutil.parse(str(stamp)), ui.shown_zone())
 
 
 def watcher(ctx, status):
@@ -101,7 +102,7 @@ def day_by_day(ctx, window):
                "now (the days since the newest roll-up).")
     st.markdown("**Uploads per day, by status**")
     drawn = chart_axes.shared_window(replace(window, grain="day"), days)   # one band a day
-    ui.chart(charts.status_periods(uploads.status_long(days), drawn), days,
+    ui.chart(charts.status_periods(uploads.status_long(days), drawn, ctx.zone), days,
              "history_days", what="uploads per day", empty=not days["uploads"].sum(),
              message="No upload in this window.")
     for column, (name, label, color) in zip(st.columns(len(NEW_PER_DAY)), NEW_PER_DAY):
@@ -109,7 +110,7 @@ def day_by_day(ctx, window):
             st.markdown(f"**{label.capitalize()} per day**")
             part = days[["period", name]].assign(series=label)
             ui.chart(charts.stacked_periods(part, "series", name, {label: color}, drawn,
-                                            value_title=label),
+                                            value_title=label, zone=ctx.zone),
                      part.drop(columns="series"), f"history_{name}_per_day",
                      what=f"{label} per day",
                      empty=not part[name].sum(), message=f"No {label} in this window.")
@@ -265,19 +266,15 @@ def notifications(ctx):
         st.caption(f"The newest {len(log):,}: {sent:,} sent, {failed:,} failed (failed ones are "
                    "retried at the next cycles for 24 h).")
     shown = log.copy()
-    for column in ("created_at", "sent_at"):  # whole seconds, UTC; blank where never sent
-        shown[column] = shown[column].map(
-            lambda v: v[:19].replace("T", " ") if isinstance(v, str) else "")
     shown["error"] = shown["error"].fillna("")
     ui.table(shown, "history_notifications", what="the notifications", column_config={
-        "created_at": st.column_config.TextColumn("When (UTC)"),
         "kind": st.column_config.TextColumn("Kind"), "status": st.column_config.TextColumn("Status"),
         "summary": st.column_config.TextColumn("Summary"),
         "destination": st.column_config.TextColumn("Destination"),
         "outcome": st.column_config.TextColumn("Outcome"),
         "attempts": st.column_config.NumberColumn("Attempts"),
-        "sent_at": st.column_config.TextColumn("Sent (UTC)"),
         "error": st.column_config.TextColumn("Error")},
+             times={"created_at": ("When", zones.SECOND), "sent_at": ("Sent", zones.SECOND)},
              message="No notification yet: `health --notify` or `watch` sends one when a check "
                      "changes (R2W_ALERT_URLS or [alerts] urls).")
 
@@ -287,13 +284,10 @@ def silence_log(ctx):
     st.subheader("Silences")
     log = ui.cached(silences.SilenceStore().log, ctx.db, sources=(ctx.db, ui.MONITOR))
     frame = pd.DataFrame(log, columns=["at", "check", "event", "user", "reason", "until"])
-    for column in ("at", "until"):
-        frame[column] = frame[column].map(
-            lambda v: v[:16].replace("T", " ") if isinstance(v, str) else "")
-    titles = {"at": "When (UTC)", "check": "Check", "event": "Event", "user": "Who",
-              "reason": "Reason", "until": "Until (UTC)"}
+    titles = {"check": "Check", "event": "Event", "user": "Who", "reason": "Reason"}
     ui.table(frame, "history_silences",
              column_config={k: st.column_config.TextColumn(v) for k, v in titles.items()},
+             times={"at": ("When", zones.MINUTE), "until": ("Until", zones.MINUTE)},
              message="No silence yet: an admin silences a failing check from its row on the "
                      "Overview, or with `python -m r2w_db silence CHECK --for 1d --reason TEXT`.")
 

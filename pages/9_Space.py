@@ -9,7 +9,7 @@ from dashboard import ui
 from r2w_db import errors
 from r2w_db.engine import timeutil
 from r2w_db.figures import space
-from r2w_db.formatting import signed_bytes, snapshot_time
+from r2w_db.formatting import signed_bytes, snapshot_time, wall_time
 from r2w_db.maintenance import registry
 
 MAINTENANCE_PAGE = "pages/6_Maintenance.py"
@@ -25,12 +25,12 @@ ctx = ui.page("Space", "🗄️", window=False)   # sizes are now; growth looks 
 
 
 def when(stamp):
-    return "–" if stamp is None else f"{timeutil.parse(str(stamp)):%Y-%m-%d %H:%M} UTC"
+    return "–" if stamp is None else wall_time(timeutil.parse(str(stamp)), ui.shown_zone())
 
 
-def rows_note(taken_at, now):
+def rows_note(taken_at, now, zone=None):
     """Whose row counts the table shows: the watcher's snapshot, with its age."""
-    return (f"Rows: the counts of the watcher's snapshot of {snapshot_time(taken_at, now)}; "
+    return (f"Rows: the counts of the watcher's snapshot of {snapshot_time(taken_at, now, zone)}; "
             "bytes read now.")
 
 
@@ -55,7 +55,7 @@ def relations(got):
     st.subheader("Tables and indexes")
     notes = [METHOD[got["method"]].format(why=got["why"])]
     if got["rows"] == "snapshot":
-        notes.append(rows_note(got["rows_as_of"], timeutil.utcnow()))
+        notes.append(rows_note(got["rows_as_of"], timeutil.utcnow(), ui.shown_zone()))
     elif got["rows"] != "count":
         notes.append("Some rows are PostgreSQL's estimate (pg_class.reltuples, kept by VACUUM "
                      "and ANALYZE).")
