@@ -157,16 +157,42 @@ def span_of(frame, column, start, end):
     return low, high
 
 
-def instant_x(field, span, title="UTC time"):
-    """A time axis of instants on a UTC scale ending where the window ends."""
+def instant_label(span, zone=None):
+    """The labels of a time axis over `span`: UTC, or the wall time of `zone` (the day at its
+    midnight, else the 24-hour time)."""
+    if zone is None or span[0] is None or span[1] is None:
+        return INSTANT_LABEL
+    wall = zones.shift_expr(zone, span[0], span[1], "datum.value")
+    return (f"utcFormat({wall}, utchours({wall}) == 0 && utcminutes({wall}) == 0 ? "
+            "'%d %b' : '%H:%M')")
+
+
+def instant_x(field, span, title="UTC time", zone=None):
+    """A time axis of instants on a UTC scale ending where the window ends; in `zone`, its
+    labels read the zone's clock and its title names it ('time (Europe/Berlin)')."""
     domain = instant_domain(*span)
-    return alt.X(f"{field}:T", title=title,
+    return alt.X(f"{field}:T", title=title if zone is None else zones.titled("time", zone),
                  scale=alt.Scale(type="utc", domain=domain) if domain else alt.Scale(type="utc"),
-                 axis=alt.Axis(labelExpr=INSTANT_LABEL, labelOverlap=True, labelSeparation=8))
+                 axis=alt.Axis(labelExpr=instant_label(span, zone), labelOverlap=True,
+                               labelSeparation=8))
 
 
-def instant_tooltip(field, title):
-    return alt.Tooltip(f"{field}:T", title=title, format=INSTANT_TOOLTIP, formatType="utc")
+def instant_tooltip(field, title, zone=None):
+    """An instant in a tooltip: `title` names UTC; in `zone`, the text of with_wall's column
+    (`field`_wall), titled with the zone ('taken (Asia/Kolkata)')."""
+    if zone is None:
+        return alt.Tooltip(f"{field}:T", title=title, format=INSTANT_TOOLTIP, formatType="utc")
+    return alt.Tooltip(f"{field}_wall:N", title=zones.titled(title.replace(" (UTC)", ""), zone))
+
+
+def with_wall(frame, field, zone=None):
+    """`frame` with `field`_wall, the instant's wall time in `zone` for instant_tooltip ('07 Dec
+    2026 19:33', with the zone's abbreviation where a daylight-saving change repeats it);
+    `frame` itself for UTC."""
+    if zone is None:
+        return frame
+    return frame.assign(**{f"{field}_wall": [zones.cell_text(v, zone, "%d %b %Y %H:%M")
+                                             for v in frame[field]]})
 
 
 def iso_utc(moment):

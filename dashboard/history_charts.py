@@ -3,13 +3,14 @@
 Snapshot times are naive UTC datetimes, drawn on a UTC time scale whose domain is the window
 (`span`: its start and end; the data's first and last instant where the window leaves a side
 open), with 24-hour UTC labels (dashboard/chart_axes.py). Sizes are bytes, shown as KB/MB/GB on
-the axes and in the tooltips, and in full bytes in the tooltips too.
+the axes and in the tooltips, and in full bytes in the tooltips too. With a `zone` (the
+browser's), the time axis and the tooltips read its wall time (dashboard/zones.py).
 """
 import altair as alt
 import pandas as pd
 
 from dashboard.chart_axes import (COUNT, bytes_axis, bytes_expr, count_axis, instant_tooltip,
-                                  instant_x, iso_utc, span_of)
+                                  instant_x, iso_utc, span_of, with_wall)
 from r2w_db.figures import history_page
 
 HEIGHT = 260
@@ -21,12 +22,12 @@ OUTCOME_SHAPES = {"ok": "circle", "failed": "cross", "refused": "triangle-down",
 NO_SPAN = (None, None)
 
 
-def _x(frame, span, field="taken_at"):
-    return instant_x(field, span_of(frame, field, *span))
+def _x(frame, span, field="taken_at", zone=None):
+    return instant_x(field, span_of(frame, field, *span), zone=zone)
 
 
-def _when(field="taken_at", title="taken (UTC)"):
-    return instant_tooltip(field, title)
+def _when(field="taken_at", title="taken (UTC)", zone=None):
+    return instant_tooltip(field, title, zone)
 
 
 def _scale(colors):
@@ -39,16 +40,16 @@ def _with_sizes(chart, **fields):
                                         for name, field in fields.items()})
 
 
-def size_lines(frame, colors=SIZE_COLORS, title="size", span=NO_SPAN):
+def size_lines(frame, colors=SIZE_COLORS, title="size", span=NO_SPAN, zone=None):
     """Sizes over time (frame: taken_at, series, bytes), one line per series."""
     present = [s for s in colors if s in set(frame["series"])] or list(colors)
-    return _with_sizes(alt.Chart(frame), size="bytes").mark_line(
+    return _with_sizes(alt.Chart(with_wall(frame, "taken_at", zone)), size="bytes").mark_line(
         point=alt.OverlayMarkDef(size=18), interpolate="step-after", clip=True).encode(
-        x=_x(frame, span),
+        x=_x(frame, span, zone=zone),
         y=alt.Y("bytes:Q", **bytes_axis(title, frame["bytes"].max())),
         color=alt.Color("series:N", scale=_scale({s: colors[s] for s in present}),
                         legend=alt.Legend(title=None, orient="top")),
-        tooltip=[_when(), alt.Tooltip("series:N"), alt.Tooltip("size:N"),
+        tooltip=[_when(zone=zone), alt.Tooltip("series:N"), alt.Tooltip("size:N"),
                  alt.Tooltip("bytes:Q", format=COUNT), alt.Tooltip("grain:N", title="kept as")],
     ).properties(height=HEIGHT)
 
@@ -111,18 +112,18 @@ def table_bars(frame):
     ).properties(height=alt.Step(34))
 
 
-def table_rows(frame, span=NO_SPAN):
+def table_rows(frame, span=NO_SPAN, zone=None):
     """Rows per table over time (frame: taken_at, table, rows, bytes)."""
-    return _with_sizes(alt.Chart(frame), size="bytes").mark_line(
+    return _with_sizes(alt.Chart(with_wall(frame, "taken_at", zone)), size="bytes").mark_line(
         interpolate="step-after", clip=True).encode(
-        x=_x(frame, span), y=alt.Y("rows:Q", **count_axis("rows")),
+        x=_x(frame, span, zone=zone), y=alt.Y("rows:Q", **count_axis("rows")),
         color=alt.Color("table:N", legend=alt.Legend(title=None, orient="top")),
-        tooltip=[_when(), alt.Tooltip("table:N"), alt.Tooltip("rows:Q", format=COUNT),
+        tooltip=[_when(zone=zone), alt.Tooltip("table:N"), alt.Tooltip("rows:Q", format=COUNT),
                  alt.Tooltip("size:N")],
     ).properties(height=HEIGHT)
 
 
-def level_with_runs(frame, runs, series, span=NO_SPAN):
+def level_with_runs(frame, runs, series, span=NO_SPAN, zone=None):
     """One level over time (frame: taken_at, grain, series, value; the rows of `series`) with
     every maintenance run (runs: started_at, task, outcome, rows, user) a thin rule on the time
     axis and a mark at its top, one colour per task (the legend) and one shape per outcome,
@@ -130,21 +131,21 @@ def level_with_runs(frame, runs, series, span=NO_SPAN):
     together never write over each other."""
     color = LEVEL_COLORS.get(series, "#1e3a8a")
     part = frame[frame["series"] == series]
-    x = _x(part, span)
-    line = alt.Chart(part).mark_line(interpolate="step-after", color=color, clip=True,
+    x = _x(part, span, zone=zone)
+    line = alt.Chart(with_wall(part, "taken_at", zone)).mark_line(interpolate="step-after", color=color, clip=True,
                                      point=alt.OverlayMarkDef(size=14, color=color)).encode(
         x=x, y=alt.Y("value:Q", **count_axis(series)),
-        tooltip=[_when(), alt.Tooltip("series:N"), alt.Tooltip("value:Q", format=COUNT)])
+        tooltip=[_when(zone=zone), alt.Tooltip("series:N"), alt.Tooltip("value:Q", format=COUNT)])
     if not len(runs):
         return line.properties(height=HEIGHT)
-    data = runs.assign(started_at=runs["started_at"].map(iso_utc),
+    data = with_wall(runs, "started_at", zone).assign(started_at=runs["started_at"].map(iso_utc),
                        rows=runs["rows"].astype("float64"))
     outcomes = [o for o in OUTCOME_SHAPES if o in set(data["outcome"])]
     outcomes += sorted(set(data["outcome"]) - set(outcomes))
     run_x = alt.X("started_at:T", scale=alt.Scale(type="utc"))
     tooltip = [alt.Tooltip("task:N"), alt.Tooltip("outcome:N"),
                alt.Tooltip("rows:Q", format=COUNT), alt.Tooltip("user:N"),
-               _when("started_at", "started (UTC)")]
+               _when("started_at", "started (UTC)", zone)]
     task = alt.Color("task:N", title="maintenance run (task)", scale=alt.Scale(scheme="tableau10"),
                      legend=alt.Legend(orient="top"))
     rules = alt.Chart(data).mark_rule(strokeWidth=1.5, opacity=0.7, clip=True).encode(

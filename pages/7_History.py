@@ -164,12 +164,12 @@ def sizes(ctx, since, empty, span):
     left, right = st.columns(2)
     with left:
         part = series[series["series"] != "free disk"]
-        ui.chart(hc.size_lines(part, span=span), part, "history_sizes", what="the file sizes",
-                 message=empty)
+        ui.chart(hc.size_lines(part, span=span, zone=ctx.zone), part, "history_sizes",
+                 what="the file sizes", message=empty)
     with right:
         part = series[series["series"] == "free disk"]
-        ui.chart(hc.size_lines(part, title="free disk", span=span), part, "history_free_disk",
-                 what="the free disk", message=empty)
+        ui.chart(hc.size_lines(part, title="free disk", span=span, zone=ctx.zone), part,
+                 "history_free_disk", what="the free disk", message=empty)
 
 
 def forecast(ctx, empty):
@@ -229,7 +229,7 @@ def tables(ctx, since, empty, span):
                 col.metric(ui.md(row["table"]), ui.human_count(int(row["rows"])), border=True,
                            help=f"rows; {ui.human_bytes(row['bytes'])} of table pages")
         else:
-            ui.chart(hc.table_rows(got["series"], span=span), got["series"],
+            ui.chart(hc.table_rows(got["series"], span=span, zone=ctx.zone), got["series"],
                      "history_table_rows", what="the rows per table", message=empty)
 
 
@@ -247,7 +247,7 @@ def levels(ctx, since, empty, span):
                                                      ("anonymous ids", "history_anonymous_ids"))):
         with column:
             part = series[series["series"] == name]
-            drawn |= ui.chart(hc.level_with_runs(series, runs, name, span), part, label,
+            drawn |= ui.chart(hc.level_with_runs(series, runs, name, span, ctx.zone), part, label,
                               what=f"the {name}", message=empty)
     if drawn:
         st.caption("Thin rules, one colour per task, a mark per outcome at the top: maintenance "
@@ -310,7 +310,7 @@ def body(ctx):
         silence_log(ctx)
         return
     if window.start is not None:
-        st.caption(f"Charts: {window.label.lower()}, since {window.start:%Y-%m-%d %H:%M} UTC. "
+        st.caption(f"Charts: {window.label.lower()}, since {wall_time(window.start, ctx.zone)}. "
                    "The forecast always fits the last 14 days.")
     span = (window.start, window.end or window.now)   # the charts' time axes: the window
     sizes(ctx, window.start, empty, span)

@@ -75,7 +75,7 @@ def over_time(ctx, got, frame, since):
     series = ui.cached(queries.mean_over_time, ctx.db, tuple(chosen), since,
                        sources=(ctx.db, ui.MONITOR))
     series["statement"] = series["queryid"].map(names)
-    ui.chart(query_charts.mean_lines(series), series, "queries_mean_over_time",
+    ui.chart(query_charts.mean_lines(series, ctx.zone), series, "queries_mean_over_time",
              message="None of the chosen statements ran in this window.")
 
 
