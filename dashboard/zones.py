@@ -144,6 +144,7 @@ def shift_expr(zone, start, end, at):
     """A Vega expression of the instant `at` (an expression in ms) moved to the wall time of
     `zone`, for instants in [start, end]: format it with utcFormat to read the zone's clock."""
     changes = offsets(zone, start, end)
+    at = f"time({at})"   # milliseconds: a Date plus a number would be text
     offset = str(changes[0][1])
     for when, value in changes[1:]:
         offset = f"({at} >= {when} ? {value} : {offset})"
