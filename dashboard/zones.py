@@ -19,9 +19,15 @@ import pandas as pd
 SECOND, MINUTE = "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"
 
 
+UTC_NAMES = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu",
+             "GMT", "Etc/GMT", "Etc/GMT0", "Etc/GMT+0", "Etc/GMT-0", "GMT0", "Etc/Greenwich",
+             "Greenwich"}
+
+
 def valid_zone(name):
-    """`name` if it is an IANA zone this machine knows, else None (no browser zone, or junk)."""
-    if not isinstance(name, str) or not name or len(name) > 64:
+    """`name` if it is an IANA zone this machine knows and not UTC itself (nothing to choose),
+    else None (no browser zone, UTC, or junk)."""
+    if not isinstance(name, str) or not name or len(name) > 64 or name in UTC_NAMES:
         return None
     try:
         ZoneInfo(name)

@@ -80,7 +80,7 @@ def test_captions_name_the_zone():
 
 def test_only_real_zones_are_taken():
     assert zones.valid_zone(KOLKATA) == KOLKATA
-    for junk in (None, "", "Mars/Olympus", "../../etc/passwd", 5, "x" * 100):
+    for junk in (None, "", "Mars/Olympus", "../../etc/passwd", 5, "x" * 100, "UTC", "Etc/UTC"):
         assert zones.valid_zone(junk) is None
 
 
