@@ -11,19 +11,16 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import chart_axes, charts, history_charts, zones
-from r2w_db.demo.builder import build_demo
-from r2w_db.engine import timeutil
 from r2w_db.figures import uploads
 from r2w_db.figures.periods import Window
 from r2w_db.formatting import snapshot_time, wall_time
 
+from .test_pages import NOW, demo_db, isolated  # noqa: F401  (the demo at NOW; frozen time)
+
 ROOT = Path(__file__).resolve().parent.parent
-NOW = datetime(2026, 11, 24, 12, 0, 0)
 BERLIN, KOLKATA = "Europe/Berlin", "Asia/Kolkata"
 DST_END = datetime(2026, 10, 25, 1, 0)   # 03:00 CEST -> 02:00 CET: 01:00 UTC
 
@@ -214,23 +211,6 @@ def test_snapshot_charts_in_a_zone_label_the_axis_and_tooltips():
 
 
 # ------------------------------------------------------------------ pages (AppTest)
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    build_demo(path, scale="small", seed=0, now=NOW)
-    return path
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    monkeypatch.setattr(timeutil, "utcnow", lambda: NOW)
-    monkeypatch.setenv("R2W_MONITOR_DB", str(tmp_path / "monitor.db"))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
-
 
 def _page(page, db, monkeypatch, zone=None, times=None, window="24h"):
     monkeypatch.setenv("DATABASE_URL", str(db))
