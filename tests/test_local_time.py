@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from dashboard import chart_axes, charts, history_charts, zones
+from dashboard import chart_axes, charts, history_charts, query_charts, zones
 from r2w_db.figures import uploads
 from r2w_db.figures.periods import Window
 from r2w_db.formatting import snapshot_time, wall_time
@@ -284,3 +284,16 @@ def test_the_choice_persists_across_pages(demo_db, monkeypatch):
     assert not at.exception
     headers = _headers(at)
     assert any(h.get("created_at") == "created (Europe/Berlin)" for h in headers)
+
+
+def test_the_queries_chart_in_a_zone_names_it():
+    frame = pd.DataFrame({"captured_at": pd.to_datetime(["2026-12-07T10:00", "2026-12-07T10:05"]),
+                          "statement": "1: SELECT 1", "mean_ms": [1.5, 2.0], "calls": [3, 4]})
+    utc = query_charts.mean_lines(frame).to_dict()
+    local = query_charts.mean_lines(frame, KOLKATA).to_dict()
+    assert _x_axes(utc)[0]["title"] == "UTC" and "captured (UTC)" in _tooltip_titles(utc)
+    (x,) = _x_axes(local)
+    assert x["title"] == "time (Asia/Kolkata)" and "19800000" in x["axis"]["labelExpr"]
+    assert "captured (Asia/Kolkata)" in _tooltip_titles(local)
+    walls = chart_axes.with_wall(frame, "captured_at", KOLKATA)["captured_at_wall"]
+    assert list(walls) == ["07 Dec 2026 15:30", "07 Dec 2026 15:35"]
