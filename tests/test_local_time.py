@@ -297,3 +297,14 @@ def test_the_queries_chart_in_a_zone_names_it():
     assert "captured (Asia/Kolkata)" in _tooltip_titles(local)
     walls = chart_axes.with_wall(frame, "captured_at", KOLKATA)["captured_at_wall"]
     assert list(walls) == ["07 Dec 2026 15:30", "07 Dec 2026 15:35"]
+
+
+def test_a_table_column_reads_as_its_cells_one_by_one():
+    values = ["2026-12-07T14:03:22.123456", None, "garbage", "2026-10-25 00:30:00",
+              "2026-10-25T01:30:00Z", float("nan"), 12, "2026-12-07 14:03:22+02:00", "",
+              datetime(2026, 10, 25, 1, 30), "2026-12-07T14:03:22"]
+    frame = pd.DataFrame({"at": pd.Series(values, dtype=object)})
+    for zone in (None, BERLIN, KOLKATA):
+        shown, csv, _ = zones.table_times(frame, {"at": ("at", zones.SECOND)}, zone)
+        assert list(shown["at"]) == [zones.cell_text(v, zone) for v in values]
+        assert list(csv["at"]) == [zones.iso_text(v) for v in values]
