@@ -1,15 +1,12 @@
 """The PostgreSQL backend: a libpq URL, READ ONLY REPEATABLE READ readers, writers bounded by
 statement and lock timeouts. `BACKEND` is what `db.backend` gives."""
 from r2w_db.backends.base import Backend, Features
-from r2w_db.backends.postgresql import ops
-from r2w_db.backends.postgresql import anonymous, cache_hits, confidence, overview, uploads
-from r2w_db.backends.postgresql import accounts, batching, extractions, retention
-from r2w_db.backends.postgresql import check, database_file, schema, stats
-from r2w_db.backends.postgresql import backups, move, restore, tasks
-from r2w_db.backends.postgresql import benchmark, loadtest
-from r2w_db.backends.postgresql import stuck
-from r2w_db.backends.postgresql import health, rollups, server_checks, snapshot, space
-from r2w_db.backends.postgresql import statements
+from r2w_db.backends.postgresql import ops, tasks
+
+AREAS = ("health", "rollups", "server_checks", "snapshot", "space", "statements", "accounts",
+         "batching", "extractions", "retention", "tasks", "backups", "restore", "move", "check",
+         "schema", "stats", "database_file", "benchmark", "loadtest", "overview", "cache_hits",
+         "confidence", "uploads", "anonymous", "stuck")
 
 JOURNAL = "it is SQLite's; PostgreSQL always writes ahead to its WAL"
 DEMO_MARK = "the demo is built into an SQLite file (move it to PostgreSQL with move)"
@@ -32,13 +29,5 @@ BACKEND = Backend(
                                    "schema.user_version": "there is no user_version: the version "
                                                           "is read off the structure",
                                    "stats.file_sizes": "a PostgreSQL database is not a file"}),
-    queries={"health": health, "rollups": rollups, "server_checks": server_checks,
-             "snapshot": snapshot, "space": space, "statements": statements,
-             "accounts": accounts, "batching": batching, "extractions": extractions,
-             "retention": retention, "tasks": tasks, "backups": backups, "restore": restore,
-             "move": move,
-             "check": check, "schema": schema, "stats": stats, "database_file": database_file,
-             "benchmark": benchmark, "loadtest": loadtest,
-             "overview": overview, "cache_hits": cache_hits, "confidence": confidence,
-             "uploads": uploads, "anonymous": anonymous, "stuck": stuck},
+    queries={area: f"{__name__}.{area}" for area in AREAS},
 )

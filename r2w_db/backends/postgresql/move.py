@@ -110,11 +110,11 @@ def table_checksums(db, tables=TABLES):
     tables = list(tables)
     largest = [t for t in tables if t == "cv_uploads"]
     rest = [t for t in tables if t not in largest]
-    with db.read() as conn:
-        if not (largest and rest):
+    if not (largest and rest):
+        with db.read() as conn:
             return _checksums(conn, tables)
-        mine, other = shared_snapshot.split(db, conn, lambda c: _checksums(c, rest),
-                                            lambda c: _checksums(c, largest))
+    with shared_snapshot.readers(db) as (_conn, split):
+        mine, other = split(lambda c: _checksums(c, rest), lambda c: _checksums(c, largest))
     return mine | other
 
 

@@ -2,13 +2,11 @@
 BEGIN IMMEDIATE transactions with a busy timeout. `BACKEND` is what `db.backend` gives."""
 from r2w_db.backends.base import Backend, Features
 from r2w_db.backends.sqlite import ops
-from r2w_db.backends.sqlite import anonymous, cache_hits, confidence, overview, uploads
-from r2w_db.backends.sqlite import accounts, batching, extractions, retention
-from r2w_db.backends.sqlite import check, database_file, journal, schema, stats
-from r2w_db.backends.sqlite import backups, move, restore, tasks
-from r2w_db.backends.sqlite import benchmark, loadtest
-from r2w_db.backends.sqlite import stuck
-from r2w_db.backends.sqlite import health, rollups, snapshot, space
+
+AREAS = ("health", "rollups", "snapshot", "space", "accounts", "batching", "extractions",
+         "retention", "tasks", "backups", "restore", "move", "check", "schema", "stats",
+         "database_file", "journal", "benchmark", "loadtest", "overview", "cache_hits",
+         "confidence", "uploads", "anonymous", "stuck")
 
 BACKEND = Backend(
     name="sqlite", label="SQLite", ops=ops,
@@ -41,13 +39,5 @@ BACKEND = Backend(
                           "schema.drop_index_sql": "an SQLite index is built in one transaction, "
                                                     "never left half built",
                       }),
-    queries={"health": health, "rollups": rollups, "snapshot": snapshot, "space": space,
-             "accounts": accounts, "batching": batching, "extractions": extractions,
-             "retention": retention, "tasks": tasks, "backups": backups, "restore": restore,
-             "move": move,
-             "check": check, "schema": schema, "stats": stats, "database_file": database_file,
-             "journal": journal,
-             "benchmark": benchmark, "loadtest": loadtest,
-             "overview": overview, "cache_hits": cache_hits, "confidence": confidence,
-             "uploads": uploads, "anonymous": anonymous, "stuck": stuck},
+    queries={area: f"{__name__}.{area}" for area in AREAS},
 )
