@@ -12,7 +12,9 @@ the indexes, the checksums):
    NULL; a NOT NULL column still blocks) or "skip-row" (the row stays behind, reported).
 3. The rows go in with COPY, all four tables in ONE transaction (tables created in it when
    missing, their keys and indexes built in it too): a refused, failed or killed move leaves
-   the target as it was (backends/postgresql/move.py).
+   the target as it was (backends/postgresql/move.py). A thread converts a table ahead
+   (maintenance/move_ahead.py): while the server checksums and indexes the table just
+   copied, the next one is being converted.
 4. Verification, inside that transaction before its commit: every table's row count and
    content checksum, computed by PostgreSQL from the stored rows as the transaction will
    commit them (no row is read back), must equal the source's (of the converted rows,
@@ -31,11 +33,13 @@ the indexes, the checksums):
 """
 import os
 import time
+from contextlib import closing
 
 from r2w_db import errors
 from r2w_db.backends import open_database
 from r2w_db.engine import schema
 from r2w_db.figures.check import run_check
+from r2w_db.maintenance import move_ahead
 from r2w_db.maintenance.move_convert import Checksum, checksum_hex
 from r2w_db.monitor.store import MonitorStore
 
@@ -73,24 +77,31 @@ def _as_hex(found):
     return {table: (rows, checksum_hex(high, low)) for table, (rows, high, low) in found.items()}
 
 
-def _convert_table(source, target, conn, table, mode, sink=None):
-    """Read one table of the snapshot, convert, checksum; rows go to `sink(rows)` if given."""
+def _table_stream(source, target, conn, table, mode):
+    """(pieces, done): `pieces` reads one table of the snapshot, converts and checksums it,
+    yielding pieces of COPY's stream (a batch of converted rows each); `done()`, once they are
+    all read, gives (figures, problems)."""
     converter, checksum, read = target.backend.move.converter(table, mode), Checksum(), [0]
 
-    def rows():   # pieces of COPY's stream: one batch of converted rows each
+    def pieces():
         for batch in source.backend.move.source_batches(conn, table, converter.names):
             read[0] += len(batch)
             converted = converter.convert_many(batch)
             checksum.add_many(converted)
             yield b"".join(converted)
 
-    if sink is None:
-        for _ in rows():
-            pass
-    else:
-        sink(rows())
-    return {"rows_read": read[0], "rows_moved": checksum.rows,
-            "rows_skipped": read[0] - checksum.rows, "checksum": checksum.hex}, converter.problems
+    def done():
+        return {"rows_read": read[0], "rows_moved": checksum.rows,
+                "rows_skipped": read[0] - checksum.rows, "checksum": checksum.hex}, converter.problems
+    return pieces(), done
+
+
+def _convert_table(source, target, conn, table, mode):
+    """Read one table of the snapshot, convert, checksum: (figures, problems)."""
+    pieces, done = _table_stream(source, target, conn, table, mode)
+    for _ in pieces:
+        pass
+    return done()
 
 
 def move(source, to, unconvertible="refuse", dry_run=False, progress=None, user=None,
@@ -166,10 +177,13 @@ def _load(source, conn, target, report, mode, progress):
         if load.filled:
             raise MoveRefused(f"{target.display} table {load.filled[0]} filled up during the "
                               f"move: nothing was written", report)
-        for table in TABLES:
-            _note(report, table, *_convert_table(
-                source, target, conn, table, mode, sink=lambda rows, t=table: load.copy(t, rows)),
-                progress)
+        with closing(move_ahead.tables_ahead(
+                TABLES, lambda table: _table_stream(source, target, conn, table, mode))) as streams:
+            for table, pieces, done in streams:
+                load.copy(table, pieces)
+                _note(report, table, *done(), progress)
+                if not _blocking(report):   # its checksum and indexes, while the next converts
+                    load.finish(table)
         _refuse_if_blocking(report)  # raises inside the transaction: rolled back
         # before the commit: a difference raises, and the load is rolled back
         _verify(report, _as_hex(load.checksums(TABLES)), occupied=False, progress=progress)

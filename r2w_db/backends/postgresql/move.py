@@ -120,7 +120,8 @@ def table_checksums(db, tables=TABLES):
 
 class Load:
     """What load_transaction yields, inside the load's one transaction: `filled` (the tables
-    that already hold rows), `copy(table, rows)`, and `checksums(tables)`: computed by the
+    that already hold rows), `copy(table, rows)`, `finish(table)` once a table's rows are all
+    in (its checksum, keys, indexes and ANALYZE at once), and `checksums(tables)`: computed by the
     server from the rows as this transaction sees them, which are exactly the rows it commits
     (nobody else can see a table it created, or write to one it locked); `rows` are bytes of
     whole binary tuples, a batch or one row each (_copy). After the block:
@@ -130,13 +131,36 @@ class Load:
     def __init__(self, pg, cur, filled, created):
         self._pg, self._cur = pg, cur
         self.filled, self.created, self.indexes_built = filled, created, 0
+        self.finished, self._sums = [], {}
 
     def copy(self, table, rows):
         _copy(self._cur, table, rows)
 
+    def finish(self, table):
+        """`table`'s rows are all in: its checksum now (kept for checksums()) and, when this
+        transaction created it, its keys, its indexes and ANALYZE, so that the server does
+        them while the caller converts the next table."""
+        self._sums |= _checksums(self._pg, [table])
+        if table in self.created:
+            self.build([table])
+        self.finished.append(table)
+
+    def build(self, tables):
+        """The keys and indexes of `tables` (created by this transaction), built plainly inside
+        it, then ANALYZE."""
+        if not tables:
+            return
+        for table in tables:
+            self._pg.execute(pg_schema.add_keys_sql(table))
+        names = [name for name, index in pg_schema.INDEXES.items() if index.table in tables]
+        for name in names:
+            self._pg.execute(pg_schema.index_in_transaction_sql(name))
+        self.indexes_built += len(names)
+        self._pg.execute(_tables_sql("ANALYZE {}", tables))
+
     def checksums(self, tables=TABLES):
         """{table: (rows, high sum, low sum)}, as table_checksums gives them."""
-        return _checksums(self._pg, tables)
+        return self._sums | _checksums(self._pg, [t for t in tables if t not in self._sums])
 
 
 @contextmanager
@@ -160,24 +184,12 @@ def load_transaction(db):
                 pg.execute(step.statement)
         pg.execute(_lock_sql())
         filled = [table for table in TABLES if _count(pg, table)]
+        # the keys' and indexes' sorts, this session only (parallel workers share it)
+        pg.execute("SET maintenance_work_mem = '256MB'")
         with pg.cursor() as cur:
             load = Load(pg, cur, filled, created)
             yield load
-        # the keys' and indexes' sorts, this session only (parallel workers share it)
-        pg.execute("SET maintenance_work_mem = '256MB'")
-        for table in created:
-            pg.execute(pg_schema.add_keys_sql(table))
-        load.indexes_built = _build_indexes_in(pg, created)
-        if created:
-            pg.execute(_tables_sql("ANALYZE {}", created))
-
-
-def _build_indexes_in(pg, tables):
-    """The indexes of `tables` (created by this transaction), built plainly inside it."""
-    names = [name for name, index in pg_schema.INDEXES.items() if index.table in tables]
-    for name in names:
-        pg.execute(pg_schema.index_in_transaction_sql(name))
-    return len(names)
+        load.build([t for t in created if t not in load.finished])
 
 
 def _tables_sql(template, tables):
