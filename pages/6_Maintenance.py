@@ -17,6 +17,7 @@ from r2w_db.monitor.store import MonitorStore
 
 DOWNLOAD_LIMIT = 512 * 1024 ** 2   # larger backups are copied from the server, not the browser
 ORDER = ("sessions", "cache", "anonymous", "stuck", "backup", "checkpoint", "analyze", "vacuum", "integrity")
+JOB_PREFIX = 8   # characters of a job id in the stuck-jobs list
 LOG_COLUMNS = ["started_at", "task", "outcome", "user", "rows", "previewed", "bytes_reclaimed",
                "seconds", "backup", "error", "parameters", "finished_at"]
 
@@ -66,24 +67,32 @@ def _last_run_line(entry):
 
 
 def _cell(value):
-    """A Markdown table cell showing exactly `value` on one line ("–" when empty)."""
+    """Markdown showing exactly `value` on one line ("–" when empty)."""
     return ui.md(" ".join(str(value).split())) if value not in (None, "") else "–"
 
 
+def _short(job_id):
+    """The first JOB_PREFIX characters of a job id (the application's are 36-character UUIDs,
+    which would not fit the card's table)."""
+    text = str(job_id)
+    return text if len(text) <= JOB_PREFIX else text[:JOB_PREFIX] + "…"
+
+
 def _oldest_stuck(found):
-    """The stuck jobs the preview lists (the oldest few; the count covers them all), as a
-    Markdown table: a data frame would cost the page more than the rows it shows."""
+    """The stuck jobs the preview lists (the oldest few; the count covers them all), one line
+    each: a data frame would cost the page more than the rows it shows, and a table of five
+    columns does not fit the card."""
     shown = stuck_jobs.shown_line(found)
     with st.expander(shown[0].upper() + shown[1:], icon=":material/list:"):
         zone = ui.shown_zone()
-        lines = [f"| {zones.titled('Uploaded', zone)} | Processing for | File type | Owner | Job |",
-                 "| --- | ---: | --- | --- | --- |"]
-        lines += [f"| {_cell(zones.cell_text(j['uploaded_at'], zone))} "
-                  f"| {j['age_minutes'] / 60:,.1f} h | {_cell(j['file_type'])} | {j['owner']} "
-                  f"| {_cell(j['job_id'])} |" for j in found["oldest"]]
-        st.markdown("\n".join(lines))
-        st.caption("Oldest first; owners as registered or anonymous, never a name. Run marks "
-                   "every stuck job failed, not only these.")
+        st.caption(f"Processing for · {zones.titled('uploaded', zone)} · file type · owner · job")
+        st.markdown("\n".join(
+            f"- **{j['age_minutes'] / 60:,.1f} h** · {_cell(zones.cell_text(j['uploaded_at'], zone))}"
+            f" · {_cell(j['file_type'])} · {j['owner']} · {_cell(_short(j['job_id']))}"
+            for j in found["oldest"]))
+        st.caption(f"Oldest first; owners as registered or anonymous, never a name; a job by the "
+                   f"first {JOB_PREFIX} characters of its id. Run marks every stuck job failed, "
+                   f"not only these.")
 
 
 # ---------------------------------------------------------------------- the page

@@ -165,8 +165,29 @@ def test_the_maintenance_card_lists_them(tmp_path, clock, monkeypatch):
         at = app(MAINTENANCE).run()
         assert not at.exception, at.exception
         [listed] = [e for e in at.expander if e.label == "Showing the 20 oldest of 25 stuck jobs"]
-        [table] = [m.value for m in listed.markdown if m.value.startswith("| Uploaded (UTC) |")]
-        rows = [line.split(" | ") for line in table.splitlines()[2:]]
-        assert [row[-1].rstrip(" |") for row in rows] == oldest_first(20)
-        assert rows[0][1:4] == [f"{AGES['stuck-24'] / 60:.1f} h", ".docx", "anonymous"]
+        assert "Processing for · uploaded (UTC) · file type · owner · job" in [
+            c.value for c in listed.caption]
+        [table] = [m.value for m in listed.markdown if m.value.startswith("- **")]
+        rows = [line.split(" · ") for line in table.splitlines()]
+        assert [row[-1] for row in rows] == oldest_first(20)
+        assert [rows[0][0], *rows[0][2:4]] == [f"- **{AGES['stuck-24'] / 60:.1f} h**", ".docx",
+                                               "anonymous"]
         assert {row[3] for row in rows} == {"registered", "anonymous"}
+
+
+def test_the_card_shows_an_applications_job_id_by_its_first_characters(tmp_path, clock,
+                                                                       monkeypatch):
+    """The application's job ids are 36-character UUIDs: the card shows their first 8
+    characters, so that a job's line fits the card."""
+    path = tmp_path / "page.db"
+    migrations.init(path)
+    job = "a83efd29-aa38-4c59-9b1e-0c2f4d5e6f70"
+    clock["now"] = NOW - timedelta(minutes=300)
+    uploads.create_cv_upload(open_database(path), ANON, job, "cv.pdf", ".pdf")
+    clock["now"] = NOW
+    with pages_on(path, tmp_path, monkeypatch):
+        at = app(MAINTENANCE).run()
+        assert not at.exception, at.exception
+        [listed] = [e for e in at.expander if e.label == "Showing the only stuck job"]
+        [table] = [m.value for m in listed.markdown if m.value.startswith("- **")]
+        assert table.split(" · ")[-1] == "a83efd29…" and job not in table
