@@ -122,6 +122,22 @@ def test_too_few_calls_or_too_fast_is_not_judged(monkeypatch):
     assert slowdown(health.Thresholds(pg_statement_min_calls=1)).status == health.ERROR
 
 
+def test_the_check_reads_the_captures_of_the_watchers_monitor_database(tmp_path, monkeypatch):
+    """`watch --monitor FILE` keeps its captures in FILE: the check reads them there, not in
+    R2W_MONITOR_DB's database (which holds none)."""
+    own = tmp_path / "watcher-monitor.db"
+    captured(StatementStore(own), [2.0] * 7 + [12.0])
+    assert slowdown().value == "not enough captures yet"     # R2W_MONITOR_DB's: empty
+    check = {c.key: c for c in health.statement_checks(PG, health.Thresholds(), NOW, own)}[
+        "statement_slowdown"]
+    assert check.status == health.ERROR, check.detail
+    taken = {}
+    monkeypatch.setattr(cycle, "take_snapshot", lambda *a, **k: taken.update(k) or 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        cycle.record_snapshot(PG, settings_mod.load(), own, now=NOW)
+    assert str(taken["monitor"].path) == str(own)
+
+
 def test_sqlite_has_no_statement_check(db_path):
     assert health.statement_checks(db_path, health.Thresholds(), NOW) == []
 

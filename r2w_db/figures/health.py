@@ -179,13 +179,14 @@ def _cmd(db, *words):
 
 
 def run_checks(db, thresholds=None, last_runs=None, now=None, stats_figures=None,
-               cleanups=None):
+               cleanups=None, monitor=None):
     """Every health check, in a fixed order, as Check objects (read-only).
 
     `now` judges stuck jobs and the age of logged runs; the cleanup counts are the
     maintenance previews' own, as of the current time. `stats_figures`: a `stats` result of
     the same `now`, whose counts are used instead of counting again; `cleanups`:
-    cleanup_figures' result, counted meanwhile (the snapshot does both at once).
+    cleanup_figures' result, counted meanwhile (the snapshot does both at once); `monitor`:
+    the monitor database holding the statement captures (None: R2W_MONITOR_DB's).
     The application's checks come first; then the file's own (WAL size, free pages, planner
     statistics) where the engine keeps the database in one file, and the server's own
     (db.backend.server_checks) where it has pg_stat_* views.
@@ -205,7 +206,7 @@ def run_checks(db, thresholds=None, last_runs=None, now=None, stats_figures=None
         store = storage(db)
         checks += [_wal(db, store, t), _free_pages(db, store, t),
                    _analyze(db, store, last_runs, now)]
-    return checks + server + statement_checks(db, t, now)
+    return checks + server + statement_checks(db, t, now, monitor)
 
 
 def server_checks(db, conn, t):
@@ -217,12 +218,12 @@ def server_checks(db, conn, t):
             for c in db.backend.server_checks.run(conn, t)]
 
 
-def statement_checks(db, t, now):
+def statement_checks(db, t, now, monitor=None):
     """"Statement slower than its baseline" (figures/queries.py, from the watcher's captures of
-    the statement statistics) where the engine keeps them; [] elsewhere."""
+    the statement statistics in `monitor`) where the engine keeps them; [] elsewhere."""
     if not queries.supported(db):
         return []
-    c = queries.slowdown_check(db, now, t)
+    c = queries.slowdown_check(db, now, t, monitor)
     return [ServerCheck(c["key"], c["title"], c["status"], c["value"], c["detail"], c["remedy"],
                         command=_cmd(db, "queries", "--since", "1d"), page=QUERIES_PAGE,
                         page_label="Queries", measured=c["measured"])]

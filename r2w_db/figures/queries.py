@@ -155,7 +155,7 @@ def slowdowns(db, now=None, monitor=None, min_calls=1, min_mean_ms=0.0):
     return {"captures": len(counted), "slower": slower}
 
 
-def slowdown_check(db, now, t):
+def slowdown_check(db, now, t, monitor=None):
     """The health check "Statement slower than its baseline" as a plain dict (key, title,
     status, value, detail, remedy, measured = (ratio, "", warn, crit)), judged with `t`'s
     pg_statement_* thresholds (health.Thresholds). Green with "not enough captures yet" before
@@ -164,7 +164,7 @@ def slowdown_check(db, now, t):
     check = {"key": "statement_slowdown", "title": "Statement slower than its baseline",
              "status": "ok", "remedy": "", "measured": (None, "", *ratios)}
     try:
-        found = slowdowns(db, now, min_calls=t.pg_statement_min_calls,
+        found = slowdowns(db, now, monitor, min_calls=t.pg_statement_min_calls,
                           min_mean_ms=t.pg_statement_min_mean_ms)
     except errors.R2WError as exc:
         return {**check, "status": "warn", "value": "unknown",

@@ -16,15 +16,16 @@ STATS_GROUPS = ("users", "sessions", "uploads", "cache", "data_quality")
 EXACT_TABLE_BYTES = ("dbstat", "pg_table_size")   # table bytes read off the engine, not estimated
 
 
-def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=None):
+def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=None, monitor=None):
     """{"database", "taken_at", "seconds", "stats", "tables", "indexes", "table_bytes",
     ["table_rows"], "file", "disk", "health" (health_report.report), "cleanups",
     "page_counts" (the pages' figures as of now), "metrics" (flat {name: number or None})}.
 
     `exact_sizes`: True forces exact sizes (dbstat, every table's rows counted), False the
     estimate, None picks by the size. `table_rows` ({table: "count" or "reltuples"}) where
-    the engine may estimate rows. Raises what reading the database raises (DatabaseMissing,
-    DatabaseLocked, ...)."""
+    the engine may estimate rows. `monitor`: the monitor database whose statement captures
+    the health checks read (None: R2W_MONITOR_DB's). Raises what reading the database raises
+    (DatabaseMissing, DatabaseLocked, ...)."""
     db = open_database(db)
     now = now or timeutil.utcnow()
     thresholds = thresholds or health.Thresholds()
@@ -38,7 +39,7 @@ def take_snapshot(db, thresholds=None, last_runs=None, now=None, exact_sizes=Non
         figures = stats.collect_stats(db, now)   # the checks reuse its counts
         cleanups, anonymous_uploads = got_cleanups.result()
         checks = health.run_checks(db, thresholds, last_runs, now, stats_figures=figures,
-                                   cleanups=cleanups)
+                                   cleanups=cleanups, monitor=monitor)
         sizes = got_sizes.result()
         page_counts = {k: v for got in got_pages for k, v in got.result().items()}
     report = health_report.report(db, checks, thresholds, last_runs,

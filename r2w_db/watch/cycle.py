@@ -28,7 +28,8 @@ def record_snapshot(db, settings, history=None, now=None):
     history = history if isinstance(history, HistoryStore) else HistoryStore(history)
     now = now or timeutil.utcnow()
     last_runs = health.last_maintenance(db, history.monitor)
-    snap = take_snapshot(db, settings.thresholds, last_runs=last_runs, now=now)
+    snap = take_snapshot(db, settings.thresholds, last_runs=last_runs, now=now,
+                         monitor=history.monitor)
     snap["health"] = health_report.with_problem(snap["health"], settings.problem)
     snap["metrics"]["health.exit_code"] = snap["health"]["exit_code"]
     snap_id = history.record_snapshot(db, snap["metrics"], taken_at=now, seconds=snap["seconds"])
