@@ -69,8 +69,8 @@ def _nodes(plan, kind):
 def test_a_changed_row_in_tables_that_existed_before_is_caught_and_rolled_back(
         demo, pg_url, monkeypatch):
     migrations.init(pg_url)   # the tables there, empty: loaded without FREEZE, same verification
-    changing_before_the_checksums(monkeypatch, "UPDATE users SET name = 'changed' WHERE user_id"
-                                               " = (SELECT min(user_id) FROM users)")
+    changing_before_the_checksums(monkeypatch, "users", "UPDATE users SET name = 'changed' "
+                                  "WHERE user_id = (SELECT min(user_id) FROM users)")
     with pytest.raises(move.MoveRefused, match="verification FAILED after the copy: users "
                                                ".*rolled back: nothing was written"):
         move.move(demo, pg_url, record=False)

@@ -14,13 +14,15 @@ from r2w_db.maintenance import move
 from .test_move import NOW, demo  # noqa: F401  (the fixture: a small demo, seed 5)
 
 
-def changing_before_the_checksums(monkeypatch, statement):
-    """Runs `statement` in the load's transaction once the rows are in, before the server
-    computes the checksums the verification compares (it runs there, before the commit)."""
+def changing_before_the_checksums(monkeypatch, table, statement):
+    """Runs `statement` in the load's transaction once `table`'s rows are in, before the server
+    computes its checksum, which the verification compares (it runs there, before the commit;
+    each table's as soon as its COPY ends)."""
     checksums = pg_move._checksums
 
     def change_then_checksum(conn, tables):
-        assert conn.execute(statement).rowcount == 1
+        if table in tables:
+            assert conn.execute(statement).rowcount == 1
         return checksums(conn, tables)
 
     monkeypatch.setattr(pg_move, "_checksums", change_then_checksum)
@@ -36,7 +38,7 @@ def changing_before_the_checksums(monkeypatch, statement):
                             "WHERE confidence_score IS NOT NULL)"),
 ])
 def test_the_verification_catches_one_changed_value(demo, pg_url, monkeypatch, table, statement):
-    changing_before_the_checksums(monkeypatch, statement)
+    changing_before_the_checksums(monkeypatch, table, statement)
     with pytest.raises(move.MoveRefused, match=f"verification FAILED after the copy: {table} "
                                                f".*rolled back: nothing was written") as no:
         move.move(demo, pg_url, record=False)
