@@ -69,9 +69,11 @@ def stuck_jobs(db, now=None, limit=500):
     """
     db = open_database(db)
     now = now or timeutil.utcnow()
+    cutoff = timeutil.ago(now, minutes=config.STUCK_MINUTES)
     with read(db) as conn:
         count = db.backend.stats.stuck(conn, now)   # exactly as `stats`
-        rows = db.backend.uploads.stuck_jobs(conn, now, limit)
+        # the Maintenance card's list (index seeks), without its owner column
+        rows = [row[:4] for row in db.backend.stuck.stuck_oldest(conn, cutoff, now, limit)]
     jobs = pd.DataFrame(rows, columns=["job_id", "file_type", "uploaded_at", "age_minutes"])
     return {"count": count, "jobs": jobs}
 

@@ -1,5 +1,5 @@
-"""The Uploads page's named queries on PostgreSQL: statuses, failures, stuck jobs, uploads
-waiting for extraction, file types, and the oldest upload's day.
+"""The Uploads page's named queries on PostgreSQL: statuses, failures, uploads waiting for
+extraction, file types, and the oldest upload's day (its stuck jobs: stuck.stuck_oldest).
 
 Statuses are counted per stored value (GROUP BY status) and classed with config.STATUSES, as
 stats does. Timestamps shown are in the stored form (timeutil.iso's); awaiting_extraction's
@@ -8,10 +8,9 @@ instants rounded to the millisecond, as SQLite's julianday() rounds them, so bot
 the same ages (to SQLite's floating-point resolution).
 """
 from r2w_db import config
-from r2w_db.engine import schema, timeutil
-from r2w_db.backends.postgresql.stuck import AGE_MINUTES
+from r2w_db.engine import schema
 from r2w_db.backends.postgresql.window_sql import (  # noqa: F401  (status_class: re-exported)
-    ANON, ISO_FORMAT, UPLOAD_IN_WINDOW, per_period, period_rows, rows, status_class, utc,
+    ANON, UPLOAD_IN_WINDOW, per_period, period_rows, rows, status_class, utc,
     window_params)
 
 STATUS_COUNTS = "SELECT status, count(*) FROM cv_uploads WHERE " + UPLOAD_IN_WINDOW + " GROUP BY 1"
@@ -23,11 +22,6 @@ WHERE (""" + FOREIGN_STATUS + ") AND " + UPLOAD_IN_WINDOW + """
 GROUP BY cv_uploads.status
 ORDER BY count(*) DESC, coalesce(cv_uploads.status, 'NULL') COLLATE "C" """
 BY_PERIOD = per_period("upload_date", UPLOAD_IN_WINDOW, by="status")
-STUCK_JOBS = f"""
-SELECT job_id, file_type, to_char(upload_date AT TIME ZONE 'UTC', %(iso)s) AS uploaded_at,
-       {AGE_MINUTES} AS age_minutes
-FROM cv_uploads WHERE status = 'processing' AND upload_date < %(stuck)s
-ORDER BY upload_date, job_id COLLATE "C" LIMIT %(limit)s"""
 AWAITING = """
 SELECT n, to_char(first AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS'),
        date_part('epoch', date_trunc('milliseconds', %(now)s::timestamptz
@@ -70,13 +64,6 @@ def by_period(conn, window):
             counts[status] += n
         counts["uploads"] += n
     return [(period, *counts.values()) for period, counts in periods.items()]
-
-
-def stuck_jobs(conn, now, limit):
-    """[(job_id, file_type, uploaded_at, age_minutes)] of the stuck jobs, oldest first."""
-    params = {"stuck": utc(timeutil.ago(now, minutes=config.STUCK_MINUTES)), "now": utc(now),
-              "iso": ISO_FORMAT, "limit": int(limit)}
-    return rows(conn, STUCK_JOBS, params)
 
 
 def awaiting_extraction(conn, now):

@@ -1,8 +1,8 @@
-"""The Uploads page's named queries on SQLite: statuses, failures, stuck jobs, uploads waiting
-for extraction, file types, and the oldest upload's day."""
+"""The Uploads page's named queries on SQLite: statuses, failures, uploads waiting for
+extraction, file types, and the oldest upload's day (its stuck jobs: stuck.stuck_oldest)."""
 from r2w_db import config
 from r2w_db.engine import schema, timeutil
-from r2w_db.backends.sqlite.predicates import is_anonymous, older_than, unparseable
+from r2w_db.backends.sqlite.predicates import is_anonymous, unparseable
 from r2w_db.backends.sqlite.window_sql import in_window, period_of, status_class
 
 
@@ -36,17 +36,6 @@ def by_period(conn, window):
     return conn.execute(
         f"SELECT {period_of('upload_date', window.grain)} AS period, {sums}, count(*)"
         f" FROM cv_uploads WHERE {where} GROUP BY 1", params).fetchall()
-
-
-def stuck_jobs(conn, now, limit):
-    """[(job_id, file_type, uploaded_at, age_minutes)] of the stuck jobs, oldest first."""
-    where, params = older_than("upload_date", timeutil.ago(now, minutes=config.STUCK_MINUTES))
-    return [tuple(r) for r in conn.execute(
-        "SELECT job_id, file_type, upload_date AS uploaded_at,"
-        " (julianday(?) - julianday(upload_date)) * 1440.0 AS age_minutes"
-        f" FROM cv_uploads WHERE status = 'processing' AND {where}"
-        " ORDER BY julianday(upload_date) LIMIT ?",
-        (timeutil.iso(now), *params, int(limit)))]
 
 
 def awaiting_extraction(conn, now):
