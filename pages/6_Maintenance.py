@@ -73,7 +73,7 @@ def _cell(value):
 
 def _short(job_id):
     """The first JOB_PREFIX characters of a job id (the application's are 36-character UUIDs,
-    which would not fit the card's table)."""
+    which would wrap a job's line on the card)."""
     text = str(job_id)
     return text if len(text) <= JOB_PREFIX else text[:JOB_PREFIX] + "…"
 

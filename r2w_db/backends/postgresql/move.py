@@ -131,7 +131,7 @@ class Load:
     def __init__(self, pg, cur, filled, created):
         self._pg, self._cur = pg, cur
         self.filled, self.created, self.indexes_built = filled, created, 0
-        self.finished, self._sums = [], {}
+        self._sums = {}   # the checksums of the tables finished
 
     def copy(self, table, rows):
         _copy(self._cur, table, rows)
@@ -143,7 +143,6 @@ class Load:
         self._sums |= _checksums(self._pg, [table])
         if table in self.created:
             self.build([table])
-        self.finished.append(table)
 
     def build(self, tables):
         """The keys and indexes of `tables` (created by this transaction), built plainly inside
@@ -189,7 +188,7 @@ def load_transaction(db):
         with pg.cursor() as cur:
             load = Load(pg, cur, filled, created)
             yield load
-        load.build([t for t in created if t not in load.finished])
+        load.build([t for t in created if t not in load._sums])   # those never finished
 
 
 def _tables_sql(template, tables):
